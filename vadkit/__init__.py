@@ -1,0 +1,101 @@
+"""vadkit: a plugin-based framework for video anomaly detection.
+
+Importing vadkit is cheap: torch and the components are imported when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vadkit.api import (
+    create_backbone,
+    create_component,
+    create_dataset,
+    create_error,
+    create_normalizer,
+    create_task,
+    get_entry,
+    list_backbones,
+    list_components,
+    list_datasets,
+    list_errors,
+    list_normalizers,
+    list_tasks,
+)
+from vadkit.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    PluginError,
+    RegistryError,
+    VadkitError,
+)
+from vadkit.hookspecs import hookimpl, hookspec
+from vadkit.plugins import KINDS, configure, get_host
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Backbone": "vadkit.components",
+    "Batch": "vadkit.components",
+    "ErrorMeasure": "vadkit.components",
+    "Features": "vadkit.components",
+    "ProxyTask": "vadkit.components",
+    "ScoreNormalizer": "vadkit.components",
+    "VADModel": "vadkit.model",
+}
+
+if TYPE_CHECKING:
+    from vadkit.components import (
+        Backbone,
+        Batch,
+        ErrorMeasure,
+        Features,
+        ProxyTask,
+        ScoreNormalizer,
+    )
+    from vadkit.model import VADModel
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vadkit' has no attribute {name!r}")
+
+
+__all__ = [
+    "KINDS",
+    "Backbone",
+    "Batch",
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "ErrorMeasure",
+    "Features",
+    "PluginError",
+    "ProxyTask",
+    "RegistryError",
+    "ScoreNormalizer",
+    "VADModel",
+    "VadkitError",
+    "__version__",
+    "configure",
+    "create_backbone",
+    "create_component",
+    "create_dataset",
+    "create_error",
+    "create_normalizer",
+    "create_task",
+    "get_entry",
+    "get_host",
+    "hookimpl",
+    "hookspec",
+    "list_backbones",
+    "list_components",
+    "list_datasets",
+    "list_errors",
+    "list_normalizers",
+    "list_tasks",
+]

@@ -1,0 +1,113 @@
+"""The root ``vadkit`` command: global options, and one module per command group."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from vadkit import __version__, plugins
+from vadkit.cli import components
+from vadkit.cli.common import err_console, show_error
+from vadkit.errors import VadkitError
+
+app = typer.Typer(
+    name="vadkit",
+    help="Video anomaly detection with pluggable backbones, tasks, error measures and normalizers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vadkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    plugin: Annotated[
+        list[str] | None,
+        typer.Option("--plugin", "-p", help="Load a one-off plugin: a module name or a .py file."),
+    ] = None,
+    block: Annotated[
+        list[str] | None, typer.Option("--block", help="Do not load the plugin of this name.")
+    ] = None,
+    no_autoload: Annotated[
+        bool, typer.Option("--no-autoload", help="Load only vadkit's own plugins (and --plugin).")
+    ] = False,
+) -> None:
+    """vadkit: video anomaly detection, extensible through plugins."""
+    if plugin or block or no_autoload:
+        plugins.configure(
+            plugins=plugin or [], block=block or [], autoload=False if no_autoload else None
+        )
+
+
+app.command("list")(components.list_cmd)
+app.command("describe")(components.describe_cmd)
+app.command("plugins")(components.plugins_cmd)
+
+
+def _mount_optional() -> None:
+    """Command groups written in their own modules; each adds itself to ``app``."""
+    import importlib
+
+    for module in ("vadkit.cli.data", "vadkit.cli.run"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def _global_plugin_args(argv: Sequence[str]) -> None:
+    """Apply --plugin/--block/--no-autoload before plugin commands are collected."""
+    extra: list[str] = []
+    block: list[str] = []
+    no_auto = False
+    it = iter(argv)
+    for arg in it:
+        if arg in ("--plugin", "-p", "--block"):
+            value = next(it, None)
+            if value is not None:
+                (block if arg == "--block" else extra).append(value)
+        elif arg.startswith("--plugin="):
+            extra.append(arg.split("=", 1)[1])
+        elif arg.startswith("--block="):
+            block.append(arg.split("=", 1)[1])
+        elif arg == "--no-autoload":
+            no_auto = True
+        elif not arg.startswith("-"):
+            break  # the command name: what follows belongs to it
+    plugins.configure(plugins=extra, block=block, autoload=False if no_auto else None)
+
+
+_commands_added = False
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: domain errors become one message and exit code 2."""
+    global _commands_added
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _global_plugin_args(args)
+        if not _commands_added:
+            _mount_optional()
+            plugins.get_host().pm.hook.register_commands(app=app)
+            _commands_added = True
+        app(args=args, prog_name="vadkit", standalone_mode=True)
+    except VadkitError as exc:
+        show_error(exc)
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err_console.print("[yellow]Interrupted.[/yellow]")
+        raise SystemExit(130) from None

@@ -1,0 +1,107 @@
+"""``vadkit list``, ``vadkit describe`` and ``vadkit plugins``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from vadkit.cli.common import JsonFlag, console, fail, print_json
+from vadkit.plugins import KINDS, get_host
+
+
+def normalize_kind(kind: str) -> str:
+    k = kind.strip().lower()
+    if k in KINDS:
+        return k
+    if f"{k}s" in KINDS:
+        return f"{k}s"
+    fail(f"Unknown component kind '{kind}'.", hint=f"Kinds are: {', '.join(KINDS)}.")
+
+
+def list_cmd(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")],
+    pattern: Annotated[str, typer.Argument(help="fnmatch pattern, e.g. 'p*'.")] = "*",
+    json_out: JsonFlag = False,
+) -> None:
+    """List the registered components of KIND with their summary and plugin."""
+    kind = normalize_kind(kind)
+    entries = get_host().registry(kind).entries(pattern)
+    if json_out:
+        print_json(
+            [{"name": e.name, "summary": e.summary, "plugin": e.plugin, "target": e.target_path} for e in entries]
+        )
+        return
+    table = Table(title=f"{kind} matching '{pattern}'" if pattern != "*" else kind)
+    table.add_column("name", style="bold cyan")
+    table.add_column("summary")
+    table.add_column("plugin", style="magenta")
+    for e in entries:
+        table.add_row(e.name, e.summary, e.plugin)
+    console.print(table)
+    if not entries:
+        console.print(f"No {kind} match '{pattern}'.")
+
+
+def _parameters(factory: Any) -> list[dict[str, str]]:
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return []
+    rows = []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        ann = p.annotation
+        ann_s = "" if ann is p.empty else (ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann)))
+        default = "(required)" if p.default is p.empty else repr(p.default)
+        rows.append({"name": p.name, "type": str(ann_s), "default": default})
+    return rows
+
+
+def describe_cmd(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")],
+    name: Annotated[str, typer.Argument(help="Component name, e.g. bpe.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Show a component's documentation and parameters (types and defaults)."""
+    kind = normalize_kind(kind)
+    entry = get_host().registry(kind).get(name)
+    factory = entry.load()
+    doc = inspect.cleandoc(factory.__doc__ or "")
+    params = _parameters(factory)
+    if json_out:
+        print_json(
+            {"kind": kind, "name": entry.name, "plugin": entry.plugin, "target": entry.target_path,
+             "summary": entry.summary, "doc": doc, "parameters": params}
+        )
+        return
+    console.print(f"[bold cyan]{entry.name}[/]  ({kind[:-1]} from plugin [magenta]{entry.plugin}[/], {entry.target_path})")
+    if doc:
+        console.print(doc, markup=False, highlight=False)
+    table = Table(title="parameters")
+    for col in ("name", "type", "default"):
+        table.add_column(col)
+    for row in params:
+        table.add_row(row["name"], row["type"], row["default"])
+    console.print(table if params else "No parameters.")
+
+
+def plugins_cmd(json_out: JsonFlag = False) -> None:
+    """Show each plugin, its version and the components it registered."""
+    host = get_host()
+    host.fill_all()
+    infos = sorted(host.plugins.values(), key=lambda i: i.name)
+    if json_out:
+        print_json([i.as_dict() for i in infos])
+        return
+    table = Table(title="vadkit plugins")
+    for col in ("plugin", "version", "status", "components", "source"):
+        table.add_column(col)
+    for info in infos:
+        comps = "\n".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(info.components.items()) if v)
+        status = info.status if not info.error else f"{info.status}: {info.error}"
+        table.add_row(info.name, info.version or "-", status, comps or "-", info.source)
+    console.print(table)

@@ -1,0 +1,72 @@
+"""The proxy-task contract: heads on a backbone, a training loss, and a test-time score."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from torch import Tensor, nn
+
+from vadkit.components.base import Batch, Features
+
+if TYPE_CHECKING:
+    from vadkit.components.backbone import Backbone, ClipShape
+    from vadkit.components.error import ErrorMeasure
+
+#: Key of the score stream of a task that does not use an error measure (e.g. PRP's probability).
+SCORE_KEY = "score"
+
+
+class ProxyTask(nn.Module):
+    """Base class of proxy tasks.
+
+    A task owns its heads (created in :meth:`build`, once the backbone and clip shape are known),
+    computes its training loss from the backbone's :class:`Features`, and at test time turns the
+    features of each window into anomaly scores (higher = more anomalous).
+
+    Class attributes describe what the task needs, so the engine runs the encoder and the decoder
+    once per window for all tasks:
+
+    * ``uses_decoder``: the task reads ``features.decoded`` / ``features.recon``.
+    * ``uses_error``: the task's scores come from an error measure applied to frame pairs
+      returned by :meth:`compare`; otherwise it overrides :meth:`scores` and returns one stream
+      under :data:`SCORE_KEY`.
+    * ``default_weight``: its weight in the training loss unless the config says otherwise.
+    """
+
+    uses_decoder: ClassVar[bool] = True
+    uses_error: ClassVar[bool] = True
+    default_weight: ClassVar[float] = 1.0
+
+    def build(self, backbone: Backbone, clip_shape: ClipShape) -> None:
+        """Create the task's heads for ``backbone`` and clips of ``clip_shape`` ``(C, T, H, W)``."""
+
+    def sample_view(
+        self, start: int, clip_length: int, rng: np.random.Generator, batch_rng: np.random.Generator
+    ) -> tuple[np.ndarray, int] | None:
+        """Frame indices and label of this task's own training input for a window at ``start``.
+
+        ``None`` (the default) means the task trains on the shared window. Indices may run past
+        the end of the video: the data layer clamps them to its last frame. ``rng`` is seeded per
+        sample, ``batch_rng`` per batch (every sample of a batch gets a fresh copy of the same).
+        """
+        return None
+
+    def loss(self, features: Features, batch: Batch) -> Tensor:
+        """Training loss for one batch; ``features`` are those of ``batch.views[name]`` when the
+        task has its own view, else those of ``batch.clip``."""
+        raise NotImplementedError
+
+    def compare(self, features: Features, batch: Batch) -> tuple[Tensor, Tensor]:
+        """``(predicted, real)`` frames ``(B, K, C, H, W)`` that an error measure compares."""
+        raise NotImplementedError
+
+    def scores(
+        self, features: Features, batch: Batch, errors: Mapping[str, ErrorMeasure]
+    ) -> dict[str, Tensor]:
+        """Window scores ``(B,)`` per error measure: the mean over the K compared frames."""
+        pred, real = self.compare(features, batch)
+        b, k = pred.shape[:2]
+        pred, real = pred.flatten(0, 1), real.flatten(0, 1)
+        return {name: err(pred, real).view(b, k).mean(dim=1) for name, err in errors.items()}

@@ -1,0 +1,125 @@
+"""The hooks a vadkit plugin can implement.
+
+A plugin is a module (or any object) with functions decorated by :data:`vadkit.hookimpl` and named
+after the hooks below. Each ``register_<kind>`` hook is called once, when vadkit first needs its
+components, with a single argument ``register``::
+
+    register(name: str, factory: Callable | str, *, summary: str | None = None, **extras)
+
+``factory`` is a class or a function that builds the component from keyword arguments, or the
+string ``"package.module:Attribute"`` so that the module is imported only when the component is
+used. ``summary`` overrides the first line of the factory's docstring in ``vadkit list``.
+A name is lower case (``[a-z][a-z0-9_]*``) and unique across all plugins of its kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import pluggy
+
+PROJECT = "vadkit"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class Register(Protocol):
+    """The callable handed to every ``register_<kind>`` hook."""
+
+    def __call__(
+        self, name: str, factory: Callable[..., Any] | str, *, summary: str | None = None, **extras: Any
+    ) -> None: ...
+
+
+@hookspec
+def register_backbones(register: Register) -> None:
+    """Register backbones: networks that encode a clip ``(B, C, T, H, W)`` and decode it back.
+
+    Called once when the backbone registry is first used. A backbone subclasses
+    :class:`vadkit.components.Backbone`; its constructor takes keyword-only parameters with
+    defaults, which are its configuration schema (``vadkit describe backbones NAME`` shows them).
+
+    Example::
+
+        @vadkit.hookimpl
+        def register_backbones(register):
+            register("tiny_ae", "my_plugin.models:TinyAE")
+    """
+
+
+@hookspec
+def register_tasks(register: Register) -> None:
+    """Register proxy tasks: heads on a backbone with a training loss and a test-time score.
+
+    Called once when the task registry is first used. A task subclasses
+    :class:`vadkit.components.ProxyTask`.
+
+    Example::
+
+        @vadkit.hookimpl
+        def register_tasks(register):
+            register("denoise", "my_plugin.tasks:Denoise")
+    """
+
+
+@hookspec
+def register_errors(register: Register) -> None:
+    """Register error measures: per-frame distances between a predicted and a real frame.
+
+    Called once when the error registry is first used. An error measure subclasses
+    :class:`vadkit.components.ErrorMeasure` and maps two ``(N, C, H, W)`` tensors to ``(N,)``.
+
+    Example::
+
+        @vadkit.hookimpl
+        def register_errors(register):
+            register("mae", "my_plugin.errors:MeanAbsoluteError")
+    """
+
+
+@hookspec
+def register_normalizers(register: Register) -> None:
+    """Register score normalizers: per-video rescalings of a 1-D score stream.
+
+    Called once when the normalizer registry is first used. A normalizer subclasses
+    :class:`vadkit.components.ScoreNormalizer`.
+
+    Example::
+
+        @vadkit.hookimpl
+        def register_normalizers(register):
+            register("zscore", "my_plugin.norms:ZScore")
+    """
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register dataset formats: readers that find videos, frames and labels under a folder.
+
+    Called once when the dataset registry is first used. A format subclasses
+    :class:`vadkit.data.DatasetFormat`.
+
+    Example::
+
+        @vadkit.hookimpl
+        def register_datasets(register):
+            register("my_layout", "my_plugin.data:MyLayout")
+    """
+
+
+@hookspec
+def register_commands(app: Any) -> None:
+    """Add commands to the ``vadkit`` command line.
+
+    Called once when the CLI starts, with the root :class:`typer.Typer` application.
+
+    Example::
+
+        @vadkit.hookimpl
+        def register_commands(app):
+            @app.command()
+            def hello():
+                print("hello from my plugin")
+    """

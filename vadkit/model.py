@@ -1,0 +1,60 @@
+"""A backbone with its task heads: the model that is trained, saved and scored."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from torch import Tensor, nn
+
+from vadkit.components import Backbone, Batch, ClipShape, ErrorMeasure, Features, ProxyTask
+
+
+class VADModel(nn.Module):
+    """One backbone shared by several proxy tasks.
+
+    The encoder runs once per input clip and the decoder at most once; every task reads the same
+    :class:`Features`. A task with its own training view (PRP) gets the features of that view.
+    """
+
+    def __init__(self, backbone: Backbone, tasks: Mapping[str, ProxyTask], clip_shape: ClipShape):
+        super().__init__()
+        backbone.check_clip_shape(clip_shape)
+        self.clip_shape = tuple(clip_shape)
+        self.backbone = backbone
+        for task in tasks.values():
+            task.build(backbone, clip_shape)
+        self.tasks = nn.ModuleDict(dict(tasks))
+
+    @property
+    def needs_decoder(self) -> bool:
+        return any(t.uses_decoder for t in self.tasks.values())
+
+    def features(self, clip: Tensor, *, decode: bool | None = None) -> Features:
+        return self.backbone.features(clip, decode=self.needs_decoder if decode is None else decode)
+
+    def training_losses(self, batch: Batch) -> dict[str, Tensor]:
+        """Unweighted loss of every task for one batch."""
+        shared_users = [n for n in self.tasks if n not in batch.views]
+        shared = None
+        if shared_users:
+            decode = any(self.tasks[n].uses_decoder for n in shared_users)
+            shared = self.backbone.features(batch.clip, decode=decode)
+        losses: dict[str, Tensor] = {}
+        for name, task in self.tasks.items():
+            if name in batch.views:
+                feats = self.backbone.features(batch.views[name], decode=task.uses_decoder)
+            else:
+                assert shared is not None
+                feats = shared
+            losses[name] = task.loss(feats, batch)
+        return losses
+
+    def window_scores(
+        self, batch: Batch, errors: Mapping[str, ErrorMeasure]
+    ) -> dict[str, dict[str, Tensor]]:
+        """Scores ``(B,)`` per task and per error measure (or :data:`SCORE_KEY`) for test windows."""
+        feats = self.features(batch.clip)
+        return {
+            name: task.scores(feats, batch, errors if task.uses_error else {})
+            for name, task in self.tasks.items()
+        }
