@@ -29,7 +29,12 @@ class Register(Protocol):
     """The callable handed to every ``register_<kind>`` hook."""
 
     def __call__(
-        self, name: str, factory: Callable[..., Any] | str, *, summary: str | None = None, **extras: Any
+        self,
+        name: str,
+        factory: Callable[..., Any] | str,
+        *,
+        summary: str | None = None,
+        **extras: Any,
     ) -> None: ...
 
 

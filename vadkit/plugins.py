@@ -112,7 +112,9 @@ class PluginHost:
             try:
                 obj = ep.load()
             except Exception as exc:
-                self._fail(ep.name, version, source, f"importing it raised {type(exc).__name__}: {exc}")
+                self._fail(
+                    ep.name, version, source, f"importing it raised {type(exc).__name__}: {exc}"
+                )
                 continue
             self._register(obj, ep.name, version, source)
 

@@ -199,7 +199,9 @@ class Registry(Generic[T]):
     def create(self, name: str, **params: Any) -> T:
         return self.get(name).create(**params)
 
-    def names(self, include: str | Iterable[str] = "*", exclude: str | Iterable[str] = ()) -> list[str]:
+    def names(
+        self, include: str | Iterable[str] = "*", exclude: str | Iterable[str] = ()
+    ) -> list[str]:
         """Sorted names matching any ``include`` pattern and no ``exclude`` pattern (fnmatch)."""
         inc = [include] if isinstance(include, str) else list(include)
         exc = [exclude] if isinstance(exclude, str) else list(exclude)
@@ -210,5 +212,7 @@ class Registry(Generic[T]):
             and not any(fnmatch.fnmatchcase(n, p) for p in exc)
         ]
 
-    def entries(self, include: str | Iterable[str] = "*", exclude: str | Iterable[str] = ()) -> list[Entry[T]]:
+    def entries(
+        self, include: str | Iterable[str] = "*", exclude: str | Iterable[str] = ()
+    ) -> list[Entry[T]]:
         return [self._entries[n] for n in self.names(include, exclude)]

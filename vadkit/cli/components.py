@@ -31,7 +31,10 @@ def list_cmd(
     entries = get_host().registry(kind).entries(pattern)
     if json_out:
         print_json(
-            [{"name": e.name, "summary": e.summary, "plugin": e.plugin, "target": e.target_path} for e in entries]
+            [
+                {"name": e.name, "summary": e.summary, "plugin": e.plugin, "target": e.target_path}
+                for e in entries
+            ]
         )
         return
     table = Table(title=f"{kind} matching '{pattern}'" if pattern != "*" else kind)
@@ -55,7 +58,11 @@ def _parameters(factory: Any) -> list[dict[str, str]]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         ann = p.annotation
-        ann_s = "" if ann is p.empty else (ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann)))
+        ann_s = (
+            ""
+            if ann is p.empty
+            else (ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann)))
+        )
         default = "(required)" if p.default is p.empty else repr(p.default)
         rows.append({"name": p.name, "type": str(ann_s), "default": default})
     return rows
@@ -74,11 +81,20 @@ def describe_cmd(
     params = _parameters(factory)
     if json_out:
         print_json(
-            {"kind": kind, "name": entry.name, "plugin": entry.plugin, "target": entry.target_path,
-             "summary": entry.summary, "doc": doc, "parameters": params}
+            {
+                "kind": kind,
+                "name": entry.name,
+                "plugin": entry.plugin,
+                "target": entry.target_path,
+                "summary": entry.summary,
+                "doc": doc,
+                "parameters": params,
+            }
         )
         return
-    console.print(f"[bold cyan]{entry.name}[/]  ({kind[:-1]} from plugin [magenta]{entry.plugin}[/], {entry.target_path})")
+    console.print(
+        f"[bold cyan]{entry.name}[/]  ({kind[:-1]} from plugin [magenta]{entry.plugin}[/], {entry.target_path})"
+    )
     if doc:
         console.print(doc, markup=False, highlight=False)
     table = Table(title="parameters")
@@ -101,7 +117,9 @@ def plugins_cmd(json_out: JsonFlag = False) -> None:
     for col in ("plugin", "version", "status", "components", "source"):
         table.add_column(col)
     for info in infos:
-        comps = "\n".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(info.components.items()) if v)
+        comps = "\n".join(
+            f"{k}: {', '.join(sorted(v))}" for k, v in sorted(info.components.items()) if v
+        )
         status = info.status if not info.error else f"{info.status}: {info.error}"
         table.add_row(info.name, info.version or "-", status, comps or "-", info.source)
     console.print(table)

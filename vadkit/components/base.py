@@ -24,7 +24,9 @@ class Batch:
     views: dict[str, Tensor] = field(default_factory=dict)
     labels: dict[str, Tensor] = field(default_factory=dict)
 
-    def to(self, device: torch.device | str, *, non_blocking: bool = False, memory_format=None) -> Batch:
+    def to(
+        self, device: torch.device | str, *, non_blocking: bool = False, memory_format=None
+    ) -> Batch:
         def move(t: Tensor) -> Tensor:
             t = t.to(device, non_blocking=non_blocking)
             if memory_format is not None and t.dim() == 5:
@@ -33,7 +35,9 @@ class Batch:
 
         return Batch(
             clip=move(self.clip),
-            target=None if self.target is None else self.target.to(device, non_blocking=non_blocking),
+            target=None
+            if self.target is None
+            else self.target.to(device, non_blocking=non_blocking),
             views={k: move(v) for k, v in self.views.items()},
             labels={k: v.to(device, non_blocking=non_blocking) for k, v in self.labels.items()},
         )

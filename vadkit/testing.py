@@ -1,0 +1,275 @@
+"""Conformance checks for components, public so that plugin authors test theirs in one line.
+
+Each ``check_<kind>(component)`` takes a registered name (or a factory) and raises
+``AssertionError`` with an explanation when the component breaks its contract::
+
+    from vadkit.testing import check_error
+
+    def test_my_error():
+        check_error("mae")
+
+vadkit's own test suite runs the same checks over every registered component.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from vadkit.components import (
+    SCORE_KEY,
+    Backbone,
+    Batch,
+    ClipShape,
+    ErrorMeasure,
+    ProxyTask,
+    ScoreNormalizer,
+)
+from vadkit.errors import ConfigError, VadkitError
+from vadkit.plugins import get_host
+
+__all__ = [
+    "TinyBackbone",
+    "check_backbone",
+    "check_component",
+    "check_error",
+    "check_normalizer",
+    "check_task",
+    "tiny_batch",
+]
+
+#: Small clip shapes ``(C, T, H, W)`` tried, in order, on a backbone.
+CANDIDATE_SHAPES: tuple[ClipShape, ...] = ((1, 8, 32, 32), (1, 16, 32, 32), (1, 16, 64, 64))
+
+
+def _resolve(kind: str, component: str | Callable[..., Any]) -> tuple[str, Callable[..., Any]]:
+    if isinstance(component, str):
+        entry = get_host().registry(kind).get(component)
+        summary = entry.summary
+        factory = entry.load()
+        assert summary, (
+            f"{kind[:-1]} '{component}' has no summary: give its factory a docstring "
+            "(its first line is what `vadkit list` shows) or register it with summary=..."
+        )
+        return component, factory
+    return getattr(component, "__name__", repr(component)), component
+
+
+def _check_signature(label: str, factory: Callable[..., Any]) -> None:
+    sig = inspect.signature(factory)
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        assert p.default is not p.empty, (
+            f"{label}: parameter '{p.name}' has no default; every constructor parameter needs "
+            "one so that the component can be built by name alone."
+        )
+
+
+def _build(
+    kind: str, component: str | Callable[..., Any], params: dict[str, Any]
+) -> tuple[str, Any]:
+    label, factory = _resolve(kind, component)
+    _check_signature(label, factory)
+    return label, factory(**params)
+
+
+class TinyBackbone(Backbone):
+    """A two-layer 3-D convolutional autoencoder, small enough for unit tests."""
+
+    def __init__(self, *, in_channels: int = 1, width: int = 4) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.enc = nn.Sequential(
+            nn.Conv3d(in_channels, width, 3, stride=(1, 2, 2), padding=1), nn.ReLU(),
+            nn.Conv3d(width, width, 3, stride=2, padding=1), nn.ReLU(),
+        )  # fmt: skip
+        self.dec = nn.Sequential(
+            nn.ConvTranspose3d(width, width, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose3d(width, in_channels, 3, stride=(1, 2, 2), padding=1,
+                               output_padding=(0, 1, 1)),
+        )  # fmt: skip
+
+    def check_clip_shape(self, clip_shape: ClipShape) -> None:
+        super().check_clip_shape(clip_shape)
+        _, t, h, w = clip_shape
+        if t % 2 or h % 4 or w % 4:
+            raise ConfigError(
+                f"TinyBackbone needs T even and H, W divisible by 4, got {clip_shape}."
+            )
+
+    def encode(self, clip: Tensor) -> Tensor:
+        return self.enc(clip)
+
+    def decode(self, latent: Tensor) -> Tensor:
+        return self.dec(latent)
+
+
+def tiny_batch(clip_shape: ClipShape = (1, 8, 32, 32), batch: int = 2, seed: int = 0) -> Batch:
+    """A random batch of windows in [-1, 1]: clip ``(B, C, T, H, W)`` and target ``(B, C, H, W)``."""
+    g = torch.Generator().manual_seed(seed)
+    c, t, h, w = clip_shape
+    frames = torch.rand((batch, c, t + 1, h, w), generator=g) * 2 - 1
+    return Batch(clip=frames[:, :, :t].contiguous(), target=frames[:, :, t].contiguous())
+
+
+def check_backbone(component: str | Callable[..., Any], **params: Any) -> None:
+    """Check a backbone: builds by name, accepts a small clip, decodes to the input's shape."""
+    label, model = _build("backbones", component, params)
+    assert isinstance(model, Backbone), f"{label} must subclass vadkit.components.Backbone"
+    shape = None
+    for candidate in CANDIDATE_SHAPES:
+        cand = (model.in_channels, *candidate[1:])
+        try:
+            model.check_clip_shape(cand)
+        except ConfigError:
+            continue
+        shape = cand
+        break
+    assert shape is not None, f"{label} accepts none of the clip shapes {CANDIDATE_SHAPES}"
+    batch = tiny_batch(shape)
+    model.train()
+    feats = model.features(batch.clip)
+    assert feats.decoded is not None and feats.recon is not None
+    assert feats.decoded.shape == batch.clip.shape, (
+        f"{label}: decode() returned {tuple(feats.decoded.shape)} for input {tuple(batch.clip.shape)}"
+    )
+    assert tuple(feats.latent.shape[1:]) == tuple(model.latent_shape(shape)), (
+        f"{label}: latent_shape() disagrees with encode()"
+    )
+    assert float(feats.recon.abs().max()) <= 1.0 + 1e-5, f"{label}: activation leaves [-1, 1]"
+    loss = (feats.recon - batch.clip).pow(2).mean()
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads), (
+        f"{label}: some parameters get no finite gradient"
+    )
+    model.eval()
+    with torch.no_grad():
+        again = model.features(batch.clip).recon
+        assert again is not None and torch.equal(again, model.features(batch.clip).recon), (
+            f"{label}: eval mode is not deterministic"
+        )
+
+
+def check_task(
+    component: str | Callable[..., Any], *, backbone: Backbone | None = None, **params: Any
+) -> None:
+    """Check a proxy task on :class:`TinyBackbone` (or ``backbone``): loss, gradients, scores."""
+    from vadkit.model import VADModel
+
+    label, task = _build("tasks", component, params)
+    assert isinstance(task, ProxyTask), f"{label} must subclass vadkit.components.ProxyTask"
+    bb = backbone if backbone is not None else TinyBackbone()
+    shape: ClipShape = (bb.in_channels, 8, 32, 32)
+    model = VADModel(bb, {"t": task}, shape)
+    batch = tiny_batch(shape, batch=4)
+    rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(1)
+    view = task.sample_view(0, shape[1], rng_a, rng_b)
+    again = task.sample_view(0, shape[1], np.random.default_rng(0), np.random.default_rng(1))
+    if view is not None:
+        assert again is not None and np.array_equal(view[0], again[0]) and view[1] == again[1], (
+            f"{label}: sample_view is not reproducible from its generators"
+        )
+        idx, _ = view
+        assert len(idx) == shape[1], f"{label}: sample_view must return clip_length indices"
+        batch.views["t"] = batch.clip.clone()
+        batch.labels["t"] = torch.tensor([0, 1, 0, 1])
+    model.train()
+    losses = model.training_losses(batch)
+    loss = losses["t"]
+    assert loss.dim() == 0 and torch.isfinite(loss), f"{label}: loss must be a finite scalar"
+    loss.backward()
+    assert any(p.grad is not None for p in model.parameters()), f"{label}: loss has no gradient"
+    model.eval()
+    from vadkit.api import create_error
+
+    class _L1(ErrorMeasure):
+        def forward(self, pred: Tensor, real: Tensor) -> Tensor:
+            return (pred - real).abs().flatten(1).mean(1)
+
+    errors: dict[str, ErrorMeasure] = {"l1": _L1()}
+    with contextlib.suppress(VadkitError):  # the built-in plugin may be blocked
+        errors["mse"] = create_error("mse")
+    with torch.no_grad():
+        scores = model.window_scores(batch, errors)["t"]
+    expected = set(errors) if task.uses_error else {SCORE_KEY}
+    assert set(scores) == expected, (
+        f"{label}: scores keys {sorted(scores)}, expected {sorted(expected)}"
+    )
+    for key, value in scores.items():
+        assert value.shape == (batch.size,), (
+            f"{label}: score '{key}' has shape {tuple(value.shape)}"
+        )
+        assert torch.isfinite(value).all(), f"{label}: score '{key}' is not finite"
+
+
+def check_error(component: str | Callable[..., Any], **params: Any) -> None:
+    """Check an error measure: ``(N, C, H, W)`` pairs to ``(N,)``, per frame, ordered by damage."""
+    label, err = _build("errors", component, params)
+    assert isinstance(err, ErrorMeasure), f"{label} must subclass vadkit.components.ErrorMeasure"
+    g = torch.Generator().manual_seed(0)
+    for channels in (1, 3):
+        real = torch.rand((3, channels, 16, 16), generator=g) * 2 - 1
+        noise = torch.randn((3, channels, 16, 16), generator=g)
+        small = (real + 0.05 * noise).clamp(-1, 1)
+        large = (real + 0.5 * noise).clamp(-1, 1)
+        e_small, e_large = err(small, real), err(large, real)
+        assert e_small.shape == (3,), f"{label}: returned shape {tuple(e_small.shape)}, not (N,)"
+        assert torch.isfinite(e_small).all() and torch.isfinite(e_large).all(), (
+            f"{label}: not finite"
+        )
+        sign = 1.0 if err.higher_is_anomalous else -1.0
+        assert (sign * (e_large - e_small) > 0).all(), (
+            f"{label}: a larger error must score as more anomalous "
+            f"(higher_is_anomalous={err.higher_is_anomalous})"
+        )
+        single = torch.stack([err(small[i : i + 1], real[i : i + 1])[0] for i in range(3)])
+        assert torch.allclose(single, e_small, rtol=1e-5, atol=1e-6), (
+            f"{label}: frames of a batch must be scored independently"
+        )
+
+
+def check_normalizer(component: str | Callable[..., Any], **params: Any) -> None:
+    """Check a normalizer: same shape, finite, order-preserving, constant streams stay finite."""
+    label, norm = _build("normalizers", component, params)
+    assert isinstance(norm, ScoreNormalizer), (
+        f"{label} must subclass vadkit.components.ScoreNormalizer"
+    )
+    rng = np.random.default_rng(0)
+    x = rng.gamma(2.0, size=101) * 3 + 1
+    y = np.asarray(norm(x.copy()))
+    assert y.shape == x.shape and np.isfinite(y).all(), f"{label}: bad output shape or values"
+    assert np.array_equal(np.argsort(y, kind="stable"), np.argsort(x, kind="stable")), (
+        f"{label}: a per-video rescaling must keep the order of scores"
+    )
+    const = np.asarray(norm(np.full(10, 4.2)))
+    assert const.shape == (10,) and np.isfinite(const).all(), (
+        f"{label}: constant stream gives {const}"
+    )
+
+
+def check_dataset(component: str | Callable[..., Any], **params: Any) -> None:
+    """Check a dataset format: builds by name with defaults and has a summary."""
+    label, fmt = _build("datasets", component, params)
+    assert fmt is not None, f"{label}: factory returned None"
+
+
+_CHECKS: dict[str, Callable[..., None]] = {
+    "backbones": check_backbone,
+    "tasks": check_task,
+    "errors": check_error,
+    "normalizers": check_normalizer,
+    "datasets": check_dataset,
+}
+
+
+def check_component(kind: str, name: str, **params: Any) -> None:
+    """Run the conformance check of ``kind`` on the component registered as ``name``."""
+    _CHECKS[kind](name, **params)
