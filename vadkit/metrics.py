@@ -89,7 +89,9 @@ def macro_auroc(labels: PerVideo, scores: PerVideo) -> tuple[float | None, int]:
     """
     ls, ss = _as_videos(labels, scores)
     values = [
-        float(roc_auc_score(y, s)) for y, s in zip(ls, ss, strict=True) if y.size and y.min() != y.max()
+        float(roc_auc_score(y, s))
+        for y, s in zip(ls, ss, strict=True)
+        if y.size and y.min() != y.max()
     ]
     if not values:
         return None, 0
