@@ -1,0 +1,109 @@
+"""``vadkit list``, ``describe``, ``plugins`` and ``--version`` from the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from vadkit import __version__, plugins
+from vadkit.cli import main
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins():
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_list_errors_shows_names_summaries_plugin(capsys):
+    code, out, _ = run(capsys, "list", "errors", "--json")
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert {"mse", "psnr", "pse", "bpe"} <= set(rows)
+    for name in ("mse", "psnr", "pse", "bpe"):
+        assert rows[name]["plugin"] == "luss"
+        assert rows[name]["summary"], f"{name} has no summary"
+
+
+def test_list_table_and_pattern(capsys):
+    code, out, _ = run(capsys, "list", "errors", "p*")
+    assert code == 0
+    assert "pse" in out and "psnr" in out and "bpe" not in out
+
+
+def test_list_unknown_kind_exit_2(capsys):
+    code, _, err = run(capsys, "list", "widgets")
+    assert code == 2
+    assert "Unknown component kind 'widgets'" in err
+    assert "Traceback" not in err
+
+
+def test_describe_shows_parameters(capsys):
+    code, out, _ = run(capsys, "describe", "backbones", "cae3d", "--json")
+    assert code == 0
+    info = json.loads(out)
+    names = {p["name"]: p for p in info["parameters"]}
+    assert "in_channels" in names and names["in_channels"]["default"] == "1"
+    assert info["plugin"] == "luss"
+
+
+def test_describe_unknown_name_suggests(capsys):
+    code, _, err = run(capsys, "describe", "errors", "bpee")
+    assert code == 2
+    assert "Did you mean 'bpe'?" in err
+    assert "Traceback" not in err
+
+
+def test_plugins_json(capsys):
+    code, out, _ = run(capsys, "plugins", "--json")
+    assert code == 0
+    info = {p["name"]: p for p in json.loads(out)}
+    assert info["luss"]["version"] == __version__
+    assert set(info["luss"]["components"]["errors"]) == {"mse", "psnr", "pse", "bpe"}
+
+
+def test_block_and_plugin_options(capsys, tmp_path):
+    plug = tmp_path / "extra_one.py"
+    plug.write_text(
+        "import vadkit\n"
+        "class Half:\n"
+        "    '''Half of everything.'''\n"
+        "@vadkit.hookimpl\n"
+        "def register_normalizers(register):\n"
+        "    register('half', Half)\n"
+    )
+    code, out, _ = run(capsys, "--plugin", str(plug), "--block", "luss", "list", "normalizers", "--json")
+    assert code == 0
+    names = {r["name"]: r["plugin"] for r in json.loads(out)}
+    assert names == {"half": "extra_one"}
+
+
+def test_version_subprocess():
+    out = subprocess.run(
+        [sys.executable, "-m", "vadkit", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == f"vadkit {__version__}"
+
+
+def test_usage_error_exit_2_no_traceback():
+    out = subprocess.run(
+        [sys.executable, "-m", "vadkit", "describe", "errors", "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and "Unknown error 'nope'" in out.stderr
