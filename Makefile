@@ -1,0 +1,39 @@
+# Set-up and checks. `make demo` and `make test` work on a fresh machine: they create the
+# virtual environment and install vadkit first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vadkit-installed
+
+.PHONY: install demo test lint docs docs-serve check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# timm needs torchvision; this pair installs together (a CUDA build that also runs on CPU)
+	$(BIN)/pip install torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -e ".[dev,docs]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/vadkit demo
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check vadkit plugins tests examples benchmarks
+	$(BIN)/ruff format --check vadkit plugins tests examples benchmarks
+	$(BIN)/mypy vadkit plugins
+
+docs: install
+	$(BIN)/mkdocs build --strict
+
+docs-serve: install
+	$(BIN)/mkdocs serve
+
+check: lint docs test
+
+clean:
+	rm -rf $(VENV) site build *.egg-info
