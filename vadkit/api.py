@@ -30,22 +30,22 @@ def create_component(kind: str, name: str, **params: Any) -> Any:
 
 def create_backbone(name: str, **params: Any) -> Backbone:
     """Build the backbone registered as ``name``, e.g. ``create_backbone("cae3d")``."""
-    return create_component("backbones", name, **params)  # type: ignore[no-any-return]
+    return create_component("backbones", name, **params)
 
 
 def create_task(name: str, **params: Any) -> ProxyTask:
     """Build the proxy task registered as ``name``, e.g. ``create_task("ffp")``."""
-    return create_component("tasks", name, **params)  # type: ignore[no-any-return]
+    return create_component("tasks", name, **params)
 
 
 def create_error(name: str, **params: Any) -> ErrorMeasure:
     """Build the error measure registered as ``name``, e.g. ``create_error("bpe")``."""
-    return create_component("errors", name, **params)  # type: ignore[no-any-return]
+    return create_component("errors", name, **params)
 
 
 def create_normalizer(name: str, **params: Any) -> ScoreNormalizer:
     """Build the score normalizer registered as ``name``, e.g. ``create_normalizer("robust")``."""
-    return create_component("normalizers", name, **params)  # type: ignore[no-any-return]
+    return create_component("normalizers", name, **params)
 
 
 def create_dataset(name: str, **params: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from torch import Tensor, nn
 
@@ -26,21 +27,27 @@ class VADModel(nn.Module):
         self.tasks = nn.ModuleDict(dict(tasks))
 
     @property
+    def task_map(self) -> dict[str, ProxyTask]:
+        """The tasks by name, typed."""
+        return {name: cast(ProxyTask, task) for name, task in self.tasks.items()}
+
+    @property
     def needs_decoder(self) -> bool:
-        return any(t.uses_decoder for t in self.tasks.values())
+        return any(t.uses_decoder for t in self.task_map.values())
 
     def features(self, clip: Tensor, *, decode: bool | None = None) -> Features:
         return self.backbone.features(clip, decode=self.needs_decoder if decode is None else decode)
 
     def training_losses(self, batch: Batch) -> dict[str, Tensor]:
         """Unweighted loss of every task for one batch."""
-        shared_users = [n for n in self.tasks if n not in batch.views]
+        tasks = self.task_map
+        shared_users = [n for n in tasks if n not in batch.views]
         shared = None
         if shared_users:
-            decode = any(self.tasks[n].uses_decoder for n in shared_users)
+            decode = any(tasks[n].uses_decoder for n in shared_users)
             shared = self.backbone.features(batch.clip, decode=decode)
         losses: dict[str, Tensor] = {}
-        for name, task in self.tasks.items():
+        for name, task in tasks.items():
             if name in batch.views:
                 feats = self.backbone.features(batch.views[name], decode=task.uses_decoder)
             else:
@@ -56,5 +63,5 @@ class VADModel(nn.Module):
         feats = self.features(batch.clip)
         return {
             name: task.scores(feats, batch, errors if task.uses_error else {})
-            for name, task in self.tasks.items()
+            for name, task in self.task_map.items()
         }

@@ -94,7 +94,7 @@ class Entry(Generic[T]):
             module_name, _, attr = self.target.partition(":")
             try:
                 module = importlib.import_module(module_name)
-                obj = module
+                obj: Any = module
                 for part in attr.split("."):
                     obj = getattr(obj, part)
             except (ImportError, AttributeError) as exc:
@@ -105,6 +105,7 @@ class Entry(Generic[T]):
                     f"--block {self.plugin}.",
                 ) from exc
             self.target = obj
+            return obj
         return self.target
 
     def create(self, **params: Any) -> T:

@@ -143,7 +143,9 @@ def check_backbone(component: str | Callable[..., Any], **params: Any) -> None:
     assert tuple(feats.latent.shape[1:]) == tuple(model.latent_shape(shape)), (
         f"{label}: latent_shape() disagrees with encode()"
     )
-    assert float(feats.recon.abs().max()) <= 1.0 + 1e-5, f"{label}: activation leaves [-1, 1]"
+    assert float(feats.recon.detach().abs().max()) <= 1.0 + 1e-5, (
+        f"{label}: activation leaves [-1, 1]"
+    )
     loss = (feats.recon - batch.clip).pow(2).mean()
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
@@ -152,8 +154,8 @@ def check_backbone(component: str | Callable[..., Any], **params: Any) -> None:
     )
     model.eval()
     with torch.no_grad():
-        again = model.features(batch.clip).recon
-        assert again is not None and torch.equal(again, model.features(batch.clip).recon), (
+        first, again = model.features(batch.clip).recon, model.features(batch.clip).recon
+        assert first is not None and again is not None and torch.equal(first, again), (
             f"{label}: eval mode is not deterministic"
         )
 

@@ -56,9 +56,10 @@ class Backbone(nn.Module):
         return Features(latent=latent, decoded=decoded, recon=self.activation(decoded))
 
 
-def _meta_copy(module: nn.Module) -> nn.Module:
+def _meta_copy(module: Backbone) -> Backbone:
     import copy
 
     clone = copy.deepcopy(module).to("meta")
+    assert isinstance(clone, Backbone)
     clone.eval()
     return clone
