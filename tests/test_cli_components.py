@@ -107,3 +107,23 @@ def test_usage_error_exit_2_no_traceback():
     )
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and "Unknown error 'nope'" in out.stderr
+
+
+def test_plugin_can_add_a_command(tmp_path):
+    plug = tmp_path / "greeter.py"
+    plug.write_text(
+        "import vadkit\n"
+        "@vadkit.hookimpl\n"
+        "def register_commands(app):\n"
+        "    @app.command('hello')\n"
+        "    def hello(name: str = 'world'):\n"
+        "        '''Say hello.'''\n"
+        "        print(f'hello {name} from a plugin')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "vadkit", "--plugin", str(plug), "hello", "--name", "ped2"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "hello ped2 from a plugin" in out.stdout
