@@ -242,8 +242,23 @@ def test_prp_flags_and_errors():
     with pytest.raises(ConfigError, match="build"):
         PlaybackRatePrediction().logits(Features(latent=torch.zeros(1, 16, 1, 2, 2)))
     task = built_prp()
+    latent = Features(latent=torch.zeros(2, 16, 1, 2, 2))
     with pytest.raises(DataError, match="labels"):
-        task.loss(Features(latent=torch.zeros(2, 16, 1, 2, 2)), Batch(clip=torch.zeros(2)))
+        task.loss(latent, Batch(clip=torch.zeros(2)))
+    two = {"a": torch.tensor([0, 1]), "b": torch.tensor([1, 1])}
+    with pytest.raises(DataError, match=r"\['a', 'b'\]"):
+        task.loss(latent, Batch(clip=torch.zeros(2), labels=two))
+
+
+def test_prp_finds_its_labels_under_prp_or_as_the_only_stream():
+    task = built_prp()
+    _constant_logits(task, 0.0, 2.0)
+    latent = Features(latent=torch.zeros(2, 16, 1, 2, 2))
+    y, other = torch.tensor([1, 1]), torch.tensor([0, 0])
+    by_name = task.loss(latent, Batch(clip=torch.zeros(2), labels={"prp": y, "x": other}))
+    only = task.loss(latent, Batch(clip=torch.zeros(2), labels={"speed": y}))
+    assert by_name.item() == pytest.approx(math.log(1 + math.exp(-2.0)), rel=1e-6)
+    assert only.item() == pytest.approx(by_name.item())
 
 
 @pytest.mark.parametrize(

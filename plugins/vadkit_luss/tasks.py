@@ -263,16 +263,28 @@ class PlaybackRatePrediction(ProxyTask):
         s = self.rates[int(source.integers(len(self.rates)))]
         return start + s * steps, 1
 
-    def loss(self, features: Features, batch: Batch) -> Tensor:
+    def labels(self, batch: Batch) -> Tensor:
+        """This task's playback-rate labels ``(B,)`` in ``batch``.
+
+        The data layer keys them by the task's name in the run's config, which the task itself
+        is not told: ``batch.labels["prp"]`` is used when present, else the batch's only label
+        stream (tasks with their own labels are rare: LUSS-AE has one).
+        """
         labels = batch.labels.get(PRP_KEY)
+        if labels is None and len(batch.labels) == 1:
+            labels = next(iter(batch.labels.values()))
         if labels is None:
+            found = sorted(batch.labels) or "none"
             raise DataError(
-                f"The prp task needs playback-rate labels (batch.labels[{PRP_KEY!r}]), but the "
-                "batch has none.",
-                hint="Train with the data loader of vadkit.data, which samples PRP's clips and "
-                "labels through the task's sample_view().",
+                f"The prp task cannot find its playback-rate labels: batch.labels has "
+                f"{found}, not {PRP_KEY!r}.",
+                hint=f"Name the task {PRP_KEY!r} in the config and train with the data loader "
+                "of vadkit.data, which samples PRP's clips and labels through sample_view().",
             )
-        return F.cross_entropy(self.logits(features).float(), labels.long())
+        return labels
+
+    def loss(self, features: Features, batch: Batch) -> Tensor:
+        return F.cross_entropy(self.logits(features).float(), self.labels(batch).long())
 
     def scores(
         self, features: Features, batch: Batch, errors: Mapping[str, ErrorMeasure]
