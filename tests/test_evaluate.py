@@ -1,0 +1,255 @@
+"""Score sets, normalisation, fusion and evaluation on synthetic score arrays (no network)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from vadkit.components import SCORE_KEY
+from vadkit.engine.evaluate import evaluate_run, evaluate_scores, relabel
+from vadkit.engine.scoreset import (
+    PRESETS,
+    VideoScores,
+    fuse,
+    get_normalizer,
+    load_scores,
+    resolve_alphas,
+    save_score_set,
+)
+from vadkit.errors import ConfigError, DataError
+
+TASKS = ["vcr", "ffp", "prp"]
+
+
+def synthetic_videos(seed: int = 0, n_videos: int = 3, n: int = 40) -> list[VideoScores]:
+    """Videos whose anomalies (a block in the middle) raise ffp strongly, vcr weakly, prp not."""
+    rng = np.random.default_rng(seed)
+    videos = []
+    for i in range(n_videos):
+        labels = np.zeros(n, np.uint8)
+        labels[n // 3 : n // 3 + n // 4] = 1
+        scale = 1.0 + i  # per-video scale differences: what per-video normalisation removes
+        raw = {
+            "vcr": {
+                "mse": scale * (1 + 0.3 * labels + rng.normal(0, 0.3, n)),
+                "psnr": -scale * (30 - 2 * labels + rng.normal(0, 1, n)),
+            },
+            "ffp": {
+                "mse": scale * (1 + 1.0 * labels + rng.normal(0, 0.2, n)),
+                "psnr": -scale * (30 - 5 * labels + rng.normal(0, 1, n)),
+            },
+            "prp": {SCORE_KEY: rng.uniform(0, 1, n)},
+        }
+        videos.append(
+            VideoScores(
+                name=f"{i + 1:02d}",
+                num_frames=n + 4,
+                frames=np.arange(4, n + 4),
+                labels=labels,
+                raw=raw,
+            )
+        )
+    return videos
+
+
+def make_set(run, videos=None, **defaults):
+    meta = {
+        "source": "dataset",
+        "root": None,
+        "frames_mode": "protocol",
+        "clip_length": 4,
+        "tasks": TASKS,
+        "error_tasks": ["vcr", "ffp"],
+        "errors": {"mse": {}, "psnr": {}},
+        "ground_truth": "synthetic.npy",
+        "total_frames": 132,
+        "defaults": {
+            "error": "mse",
+            "normalizer": "minmax",
+            "alphas": {"vcr": 0.1, "ffp": 0.8, "prp": 1.0},
+            **defaults,
+        },
+    }
+    return save_score_set(run, "testing", videos or synthetic_videos(), meta)
+
+
+# -- fusion weights ----------------------------------------------------------------------------
+def test_presets_are_the_papers():
+    assert resolve_alphas("ped2", TASKS) == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
+    assert resolve_alphas("Avenue", TASKS) == {"vcr": 0.1, "ffp": 1.0, "prp": 0.1}
+    assert resolve_alphas("shanghaitech", TASKS) == {"vcr": 0.2, "ffp": 0.2, "prp": 0.9}
+    assert resolve_alphas("ped2", ["ffp", "vcr"]) == {"ffp": 0.8, "vcr": 0.1}
+    assert set(PRESETS) == {"ped2", "avenue", "shanghaitech"}
+
+
+def test_explicit_weights():
+    assert resolve_alphas("0.5,0.25,1", TASKS) == {"vcr": 0.5, "ffp": 0.25, "prp": 1.0}
+    assert resolve_alphas("prp=1, vcr=0 ,ffp=2", TASKS) == {"vcr": 0.0, "ffp": 2.0, "prp": 1.0}
+    assert resolve_alphas([1, 2], ["ffp", "vcr"]) == {"ffp": 1.0, "vcr": 2.0}
+    assert resolve_alphas(None, ["vcr"], default={"vcr": 3}) == {"vcr": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("spec", "tasks", "match"),
+    [
+        ("0.1,0.8", TASKS, "2 fusion weight"),
+        ("vcr=1,ffp=1", TASKS, "no weight for task"),
+        ("vcr=1,ffp=1,prp=1,xyz=2", TASKS, "does not have: xyz"),
+        ("ped2", ["vcr", "denoise"], "no weight for task\\(s\\) denoise"),
+        ("0,0,0", TASKS, "All fusion weights are zero"),
+        ("vcr=1,0.5,1", TASKS, "Cannot read"),
+        ("a,b,c", TASKS, "not a number"),
+        ("nan,1,1", TASKS, "finite"),
+    ],
+)
+def test_bad_weights(spec, tasks, match):
+    with pytest.raises(ConfigError, match=match):
+        resolve_alphas(spec, tasks)
+
+
+def test_fuse_hand_computed():
+    fused = fuse({"a": np.array([1.0, 2.0]), "b": np.array([10.0, 0.0])}, {"a": 0.5, "b": 0.1})
+    np.testing.assert_allclose(fused, [1.5, 1.0])
+
+
+# -- storage -----------------------------------------------------------------------------------
+def test_save_and_load_round_trip(tmp_path):
+    videos = synthetic_videos()
+    meta = make_set(tmp_path, videos)
+    assert meta["frames_scored"] == 120 and meta["anomalous_frames"] == 30
+    loaded = load_scores(tmp_path)
+    assert loaded.tasks == TASKS and loaded.has_labels
+    for a, b in zip(videos, loaded.videos, strict=True):
+        assert a.name == b.name and a.num_frames == b.num_frames
+        np.testing.assert_array_equal(a.frames, b.frames)
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_allclose(a.raw["ffp"]["psnr"], b.raw["ffp"]["psnr"])
+        assert b.stream("prp", "mse") is b.raw["prp"][SCORE_KEY]  # no error measure: one stream
+    # normalised and fused scores of the defaults are saved beside the raw ones
+    with np.load(tmp_path / "scores" / "testing" / "02.npz") as data:
+        v = videos[1]
+        mm = (v.raw["ffp"]["mse"] - v.raw["ffp"]["mse"].min()) / np.ptp(v.raw["ffp"]["mse"])
+        np.testing.assert_allclose(data["norm.ffp.mse"], mm)
+        _, norm = get_normalizer("minmax")
+        expected = 0.1 * norm(v.raw["vcr"]["mse"]) + 0.8 * mm + 1.0 * norm(v.raw["prp"][SCORE_KEY])
+        np.testing.assert_allclose(data["fused"], expected)
+    index = json.loads((tmp_path / "scores" / "index.json").read_text())
+    assert index["sets"]["testing"]["videos"][0]["file"] == "testing/01.npz"
+
+
+def test_load_without_scores_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="has no scores yet"):
+        load_scores(tmp_path)
+    make_set(tmp_path)
+    with pytest.raises(DataError, match="no score set 'clips'"):
+        load_scores(tmp_path, "clips")
+    (tmp_path / "scores" / "testing" / "01.npz").unlink()
+    with pytest.raises(DataError, match="scores of video '01' are missing"):
+        load_scores(tmp_path)
+
+
+def test_unknown_error_in_stream():
+    v = synthetic_videos(n_videos=1)[0]
+    with pytest.raises(ConfigError, match="not scored with the error measure 'bpe'"):
+        v.stream("ffp", "bpe")
+    with pytest.raises(DataError, match="no scores for task 'xyz'"):
+        v.stream("xyz", "mse")
+
+
+# -- evaluation --------------------------------------------------------------------------------
+def test_evaluate_matches_sklearn_on_normalised_streams(tmp_path):
+    make_set(tmp_path)
+    scores = load_scores(tmp_path)
+    res = evaluate_scores(scores, error="mse", normalizer="minmax", alphas="ped2")
+    labels = np.concatenate([v.labels for v in scores.videos])
+
+    def mm(x):
+        return (x - x.min()) / np.ptp(x)
+
+    ffp = np.concatenate([mm(v.raw["ffp"]["mse"]) for v in scores.videos])
+    vcr = np.concatenate([mm(v.raw["vcr"]["mse"]) for v in scores.videos])
+    prp = np.concatenate([mm(v.raw["prp"][SCORE_KEY]) for v in scores.videos])
+    r = res["results"]
+    assert r["ffp"]["micro_auroc"] == pytest.approx(roc_auc_score(labels, ffp))
+    assert r["fused"]["micro_auroc"] == pytest.approx(
+        roc_auc_score(labels, 0.1 * vcr + 0.8 * ffp + prp)
+    )
+    raw_ffp = np.concatenate([v.raw["ffp"]["mse"] for v in scores.videos])
+    assert r["ffp"]["raw_micro_auroc"] == pytest.approx(roc_auc_score(labels, raw_ffp))
+    # the anomalies raise ffp: it detects well; prp is noise
+    assert r["ffp"]["micro_auroc"] > 0.9 and 0.2 < r["prp"]["micro_auroc"] < 0.8
+    p = res["protocol"]
+    assert p["frames_scored"] == 120 and p["anomalous_frames"] == 30 and p["videos"] == 3
+    assert p["alphas"] == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
+    assert p["error"] == "mse" and p["normalizer"] == "minmax"
+    assert p["frames_mode"] == "protocol" and p["ground_truth"] == "synthetic.npy"
+    assert [v["name"] for v in res["per_video"]] == ["01", "02", "03"]
+
+
+def test_negated_psnr_detects_like_mse(tmp_path):
+    make_set(tmp_path)
+    res = evaluate_scores(load_scores(tmp_path), error="psnr", alphas="0,1,0")
+    # stored negated, so higher = more anomalous: far above chance
+    assert res["results"]["ffp"]["micro_auroc"] > 0.9
+    assert res["results"]["fused"]["micro_auroc"] == pytest.approx(
+        res["results"]["ffp"]["micro_auroc"]
+    )
+
+
+def test_robust_normalizer_changes_the_fused_score(tmp_path):
+    make_set(tmp_path)
+    scores = load_scores(tmp_path)
+    a = evaluate_scores(scores, normalizer="minmax")["results"]["fused"]["micro_auroc"]
+    b = evaluate_scores(scores, normalizer="robust")["results"]["fused"]["micro_auroc"]
+    assert a != b
+
+
+def test_evaluate_bad_input(tmp_path):
+    make_set(tmp_path)
+    scores = load_scores(tmp_path)
+    with pytest.raises(ConfigError, match="Unknown error measure 'bpe'"):
+        evaluate_scores(scores, error="bpe")
+    from vadkit.errors import RegistryError
+
+    with pytest.raises(RegistryError, match="Unknown normalizer"):
+        evaluate_scores(scores, normalizer="zscorex")
+    for v in scores.videos:
+        v.labels = None
+    with pytest.raises(DataError, match="has no ground truth"):
+        evaluate_scores(scores)
+
+
+def test_relabel_checks_lengths(tmp_path):
+    make_set(tmp_path)
+    scores = load_scores(tmp_path)
+
+    class V:
+        def __init__(self, name, labels):
+            self.name, self.labels = name, labels
+
+    good = [V(v.name, np.ones(v.num_frames, np.uint8)) for v in scores.videos]
+    relabelled = relabel(scores, good, "all-anomalous.npy")
+    assert relabelled.meta["ground_truth"] == "all-anomalous.npy"
+    assert all(v.labels.all() for v in relabelled.videos)
+    bad = [V(v.name, np.ones(v.num_frames - 1, np.uint8)) for v in scores.videos]
+    with pytest.raises(DataError, match="Labels do not match"):
+        relabel(scores, bad, None)
+    with pytest.raises(DataError, match="no video '01'"):
+        relabel(scores, good[1:], None)
+
+
+def test_evaluate_run_writes_json_and_plots(tmp_path):
+    make_set(tmp_path)
+    res = evaluate_run(tmp_path, alphas="avenue")
+    saved = json.loads((tmp_path / "evaluation.json").read_text())
+    assert saved["protocol"]["alphas"] == {"vcr": 0.1, "ffp": 1.0, "prp": 0.1}
+    assert saved["results"]["fused"]["micro_auroc"] == pytest.approx(
+        res["results"]["fused"]["micro_auroc"]
+    )
+    pngs = sorted((tmp_path / "plots").glob("*.png"))
+    assert [p.name for p in pngs] == ["01.png", "02.png", "03.png"]
+    assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    evaluate_run(tmp_path, plots=False)  # no plots asked: still writes the JSON

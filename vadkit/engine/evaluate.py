@@ -1,0 +1,283 @@
+"""Evaluation of saved scores: metrics per task and fused, the protocol, per-video plots.
+
+Nothing here runs the network: every error measure was scored by ``vadkit score``, so any error,
+normalizer and fusion weights are evaluated from the saved raw scores in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vadkit.components import ScoreNormalizer
+from vadkit.engine.scoreset import (
+    ScoreSet,
+    VideoScores,
+    fuse,
+    get_normalizer,
+    load_scores,
+    normalized_streams,
+    resolve_alphas,
+    write_json,
+)
+from vadkit.errors import ConfigError, DataError
+from vadkit.metrics import frame_metrics, macro_auroc, micro_auroc
+
+EVALUATION_FILE = "evaluation.json"
+PLOTS_DIR = "plots"
+FUSED = "fused"
+
+
+def check_error_name(scores: ScoreSet, error: str) -> str:
+    """``error`` if the set's error-based tasks were scored with it, else a ConfigError."""
+    if scores.meta.get("error_tasks") and error not in scores.errors:
+        raise ConfigError(
+            f"Unknown error measure '{error}' for this run's scores.",
+            hint=f"Scored error measures: {', '.join(sorted(scores.errors))}.",
+        )
+    return error
+
+
+def require_labels(scores: ScoreSet) -> list[np.ndarray]:
+    missing = [v.name for v in scores.videos if v.labels is None]
+    if not scores.videos or missing:
+        raise DataError(
+            f"Score set '{scores.name}' has no ground truth"
+            + (f" for video(s) {', '.join(missing[:5])}." if missing else ": no videos."),
+            hint="Evaluate a set scored from a labelled dataset, or pass --data/--labels.",
+        )
+    return [np.asarray(v.labels) for v in scores.videos]
+
+
+def relabel(scores: ScoreSet, videos: Sequence[Any], ground_truth: str | None) -> ScoreSet:
+    """The same scores with labels taken from ``videos`` (matched by name), e.g. another GT file."""
+    by_name = {v.name: v for v in videos}
+    out = []
+    for vs in scores.videos:
+        video = by_name.get(vs.name)
+        if video is None:
+            raise DataError(
+                f"The dataset has no video '{vs.name}', which the scores have.",
+                hint="Evaluate against the dataset the run was scored on.",
+            )
+        if video.labels is None:
+            raise DataError(f"Video '{vs.name}' has no labels in the dataset.", hint="--labels")
+        labels = np.asarray(video.labels)
+        if labels.shape[0] != vs.num_frames:
+            raise DataError(
+                f"Labels do not match the scores of video '{vs.name}': {labels.shape[0]} labels, "
+                f"{vs.num_frames} frames scored from.",
+                hint="Use the ground truth of the dataset the run was scored on.",
+            )
+        out.append(
+            VideoScores(
+                vs.name, vs.num_frames, vs.frames, labels[vs.frames].astype(np.uint8), vs.raw
+            )
+        )
+    meta = dict(scores.meta, ground_truth=ground_truth)
+    return ScoreSet(scores.name, meta, out)
+
+
+def compute_streams(
+    scores: ScoreSet, error: str, normalizer: ScoreNormalizer, alphas: Mapping[str, float]
+) -> list[dict[str, np.ndarray]]:
+    """Per video: each task's normalised stream and the fused stream under :data:`FUSED`."""
+    out = []
+    for video in scores.videos:
+        streams = normalized_streams(video, scores.tasks, error, normalizer)
+        streams[FUSED] = fuse(streams, alphas)
+        out.append(streams)
+    return out
+
+
+def evaluate_scores(
+    scores: ScoreSet,
+    *,
+    error: str | None = None,
+    normalizer: str | ScoreNormalizer | None = None,
+    alphas: str | Mapping[str, Any] | Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Metrics of each task alone and of the fused score, with the protocol that produced them.
+
+    Defaults (error, normalizer, weights) are those the set was scored with. Each task alone is
+    evaluated on its normalised stream; ``raw_micro_auroc`` gives the un-normalised one too.
+    """
+    defaults = scores.meta.get("defaults", {})
+    err = check_error_name(scores, error or defaults.get("error", "bpe"))
+    norm_name, norm = get_normalizer(normalizer or defaults.get("normalizer", "minmax"))
+    weights = resolve_alphas(alphas, scores.tasks, default=defaults.get("alphas"))
+    labels = require_labels(scores)
+    streams = compute_streams(scores, err, norm, weights)
+    results: dict[str, Any] = {}
+    for key in [*scores.tasks, FUSED]:
+        values = [s[key] for s in streams]
+        row = frame_metrics(labels, values).as_dict()
+        if key != FUSED:
+            row["raw_micro_auroc"] = micro_auroc(
+                labels, [v.stream(key, err) for v in scores.videos]
+            )
+        results[key] = row
+    per_video = []
+    for video, lab, s in zip(scores.videos, labels, streams, strict=True):
+        auc, _ = macro_auroc([lab], [s[FUSED]])
+        per_video.append(
+            {
+                "name": video.name,
+                "frames_scored": int(lab.size),
+                "anomalous_frames": int(lab.sum()),
+                "fused_auroc": auc,
+            }
+        )
+    meta = scores.meta
+    protocol = {
+        "score_set": scores.name,
+        "metric": "frame-level micro AUROC over all scored frames, thresholds common to all "
+        "videos; macro AUROC = mean over the videos with both classes",
+        "frames_mode": meta.get("frames_mode"),
+        "frames_scored": int(sum(lab.size for lab in labels)),
+        "total_frames": meta.get("total_frames"),
+        "anomalous_frames": int(sum(int(lab.sum()) for lab in labels)),
+        "videos": len(scores.videos),
+        "clip_length": meta.get("clip_length"),
+        "error": err,
+        "error_tasks": meta.get("error_tasks", []),
+        "normalizer": norm_name,
+        "normalizer_repr": repr(norm),
+        "alphas": weights,
+        "ground_truth": meta.get("ground_truth"),
+        "data_root": meta.get("root"),
+        "checkpoint": meta.get("checkpoint"),
+        "runtime": meta.get("runtime"),
+    }
+    return {"protocol": protocol, "results": results, "per_video": per_video}
+
+
+def _anomaly_spans(frames: np.ndarray, labels: np.ndarray) -> list[tuple[float, float]]:
+    """``(start, end)`` x-ranges of runs of anomalous frames (half a frame either side)."""
+    spans: list[tuple[float, float]] = []
+    start = None
+    for i, lab in enumerate(labels):
+        if lab and start is None:
+            start = i
+        if start is not None and (not lab or i == len(labels) - 1):
+            end = i if lab else i - 1
+            spans.append((frames[start] - 0.5, frames[end] + 0.5))
+            start = None
+    return spans
+
+
+def plot_video(
+    path: Path,
+    video: VideoScores,
+    streams: Mapping[str, np.ndarray],
+    *,
+    title: str,
+    normalizer: str,
+) -> Path:
+    """A PNG of each task's score and the fused score over time, ground-truth anomalies shaded."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 5.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    x = video.frames
+    spans = [] if video.labels is None else _anomaly_spans(x, video.labels)
+    for ax in (top, bottom):
+        for i, (a, b) in enumerate(spans):
+            ax.axvspan(a, b, color="tab:red", alpha=0.18, lw=0, label="anomaly" if not i else None)
+        ax.grid(alpha=0.3)
+    for task, values in streams.items():
+        if task != FUSED:
+            top.plot(x, values, lw=1.2, label=f"A_{task.upper()}")
+    top.set_ylabel(f"task score ({normalizer})")
+    top.legend(loc="upper left", fontsize=8, ncol=5)
+    bottom.plot(x, streams[FUSED], color="black", lw=1.4, label="A (fused)")
+    bottom.set_ylabel("fused score")
+    bottom.set_xlabel("frame")
+    bottom.legend(loc="upper left", fontsize=8)
+    top.set_title(title, fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from vadkit.engine.io import atomic_write
+
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=90)
+    return path
+
+
+def write_plots(out_dir: Path, scores: ScoreSet, evaluation: Mapping[str, Any]) -> list[Path]:
+    """One PNG per video under ``out_dir``; returns their paths."""
+    from vadkit.engine.scoreset import safe_file_stem
+
+    p = evaluation["protocol"]
+    _, norm = get_normalizer(p["normalizer"])
+    streams = compute_streams(scores, p["error"], norm, p["alphas"])
+    alphas = ", ".join(f"{k}={v:g}" for k, v in p["alphas"].items())
+    paths = []
+    for video, s, pv in zip(scores.videos, streams, evaluation["per_video"], strict=True):
+        auc = pv["fused_auroc"]
+        title = f"{video.name}: error {p['error']}, weights {alphas}" + (
+            f", video AUROC {auc:.3f}" if auc is not None else ""
+        )
+        paths.append(
+            plot_video(
+                out_dir / f"{safe_file_stem(video.name)}.png",
+                video,
+                s,
+                title=title,
+                normalizer=p["normalizer"],
+            )
+        )
+    return paths
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    name: str = "testing",
+    error: str | None = None,
+    normalizer: str | None = None,
+    alphas: str | Mapping[str, Any] | Sequence[float] | None = None,
+    data: str | Path | None = None,
+    labels: str | Path | None = None,
+    plots: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a scored run, write ``RUN/evaluation.json`` and (optionally) ``RUN/plots/``.
+
+    ``data``/``labels`` re-read the ground truth (e.g. another label file) instead of the labels
+    saved with the scores.
+    """
+    run_dir = Path(run_dir)
+    scores = load_scores(run_dir, name)
+    if data is not None or labels is not None:
+        from vadkit.data import open_videos
+
+        meta = scores.meta
+        root = data or meta.get("root")
+        if not root:
+            raise DataError(
+                f"Score set '{name}' was not scored from a dataset.",
+                hint="Pass the dataset with --data ROOT.",
+            )
+        vset = open_videos(
+            root,
+            "testing",
+            size=tuple(meta.get("size", (256, 256))),
+            color=meta.get("color", "gray"),
+            labels=labels,
+            progress=False,
+        )
+        scores = relabel(scores, list(vset), vset.ground_truth)
+    result = evaluate_scores(scores, error=error, normalizer=normalizer, alphas=alphas)
+    result["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    result["run"] = str(run_dir)
+    if plots:
+        out = run_dir / PLOTS_DIR if name == "testing" else run_dir / PLOTS_DIR / name
+        write_plots(out, scores, result)
+        result["plots"] = str(out)
+    write_json(run_dir / EVALUATION_FILE, result)
+    return result
