@@ -1,0 +1,167 @@
+"""The scoring pass: windows, one backbone pass per batch for all tasks, every error measure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vadkit.api import create_backbone, create_error, create_task, list_errors
+from vadkit.components import SCORE_KEY
+from vadkit.data import Video, frames_to_tensor
+from vadkit.data import test_windows as data_windows
+from vadkit.engine.score import (
+    applicable_errors,
+    expand_window_scores,
+    iter_windows,
+    make_runtime,
+    score_videos,
+)
+from vadkit.errors import ConfigError, DataError
+from vadkit.model import VADModel
+
+T = 8
+SHAPE = (1, T, 32, 32)
+
+
+def tiny_model(seed: int = 0) -> VADModel:
+    torch.manual_seed(seed)
+    backbone = create_backbone("cae3d", channels=(4, 8, 8, 8))
+    tasks = {n: create_task(n) for n in ("vcr", "ffp", "prp")}
+    return VADModel(backbone, tasks, SHAPE).eval()
+
+
+def video(name: str = "v", n: int = 21, seed: int = 0, labels: bool = True) -> Video:
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 256, (n, 32, 32, 1), dtype=np.uint8)
+    lab = (np.arange(n) >= n // 2).astype(np.uint8) if labels else None
+    return Video.from_array(name, frames, labels=lab)
+
+
+def run(model, videos, **kw):
+    errors = kw.pop("errors", None) or applicable_errors(None, (1, 32, 32))
+    kw.setdefault("runtime", make_runtime("cpu", "fp32", channels_last=False))
+    return list(score_videos(model, videos, clip_length=T, errors=errors, **kw))
+
+
+def test_windows_match_the_data_layer():
+    v = video(n=13)
+    frames = v.frames(np.arange(13))
+    got = list(iter_windows(frames, T, 3))
+    want = list(data_windows(v, clip_length=T, batch_size=3))
+    assert [len(i) for i, _ in got] == [3, 2]  # 13 - 8 = 5 windows
+    for (gi, gb), (wi, wb) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(gi, wi)
+        torch.testing.assert_close(gb.clip, wb.clip, rtol=0, atol=0)
+        torch.testing.assert_close(gb.target, wb.target, rtol=0, atol=0)
+    # window 2 of the first batch: frames 2..9 as input, frame 10 is scored
+    idx, batch = got[0]
+    assert idx[2] == 10
+    torch.testing.assert_close(batch.clip[2], frames_to_tensor(frames[2:10]))
+    torch.testing.assert_close(batch.target[2], frames_to_tensor(frames[10:11])[:, 0])
+
+
+def test_expand_window_scores_modes():
+    w = np.array([5.0, 6.0, 7.0])
+    frames, scores = expand_window_scores(w, num_frames=5, clip_length=2, mode="protocol")
+    np.testing.assert_array_equal(frames, [2, 3, 4])
+    np.testing.assert_array_equal(scores, w)
+    frames, scores = expand_window_scores(w, num_frames=5, clip_length=2, mode="all")
+    np.testing.assert_array_equal(frames, [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(scores, [5.0, 5.0, 5.0, 6.0, 7.0])
+
+
+def test_every_task_and_every_error_in_one_pass():
+    model = tiny_model()
+    calls = {"encode": 0, "decode": 0, "inference": []}
+    enc, dec = model.backbone.encode, model.backbone.decode
+
+    def encode(x):
+        calls["encode"] += 1
+        calls["inference"].append(torch.is_inference_mode_enabled())
+        return enc(x)
+
+    def decode(z):
+        calls["decode"] += 1
+        return dec(z)
+
+    model.backbone.encode, model.backbone.decode = encode, decode  # type: ignore[method-assign]
+    (out,) = run(model, [video(n=21)], batch_size=4)
+    # 21 - 8 = 13 windows in batches of 4: 4 batches, one encoder and one decoder pass each
+    assert calls["encode"] == 4 and calls["decode"] == 4
+    assert all(calls["inference"])
+    errors = set(list_errors())
+    assert {"mse", "psnr", "pse", "bpe"} <= errors
+    assert set(out.raw) == {"vcr", "ffp", "prp"}
+    assert set(out.raw["vcr"]) == errors and set(out.raw["ffp"]) == errors
+    assert set(out.raw["prp"]) == {SCORE_KEY}
+    np.testing.assert_array_equal(out.frames, np.arange(T, 21))
+    np.testing.assert_array_equal(out.labels, (np.arange(T, 21) >= 10).astype(np.uint8))
+    for keys in out.raw.values():
+        for values in keys.values():
+            assert values.shape == (13,) and np.isfinite(values).all()
+    assert ((out.raw["prp"][SCORE_KEY] >= 0) & (out.raw["prp"][SCORE_KEY] <= 1)).all()
+
+
+def test_scores_equal_the_model_on_each_window_and_psnr_is_negated():
+    model = tiny_model()
+    v = video(n=12)
+    (out,) = run(model, [v], batch_size=3)
+    errors = {"mse": create_error("mse"), "psnr": create_error("psnr")}
+    with torch.no_grad():
+        ((idx, batch),) = list(data_windows(v, clip_length=T, batch_size=100))
+        ref = model.window_scores(batch, errors)
+    np.testing.assert_allclose(out.raw["ffp"]["mse"], ref["ffp"]["mse"].numpy(), rtol=1e-5)
+    np.testing.assert_allclose(out.raw["vcr"]["mse"], ref["vcr"]["mse"].numpy(), rtol=1e-5)
+    np.testing.assert_allclose(out.raw["vcr"]["psnr"], -ref["vcr"]["psnr"].numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        out.raw["prp"][SCORE_KEY], ref["prp"][SCORE_KEY].numpy(), rtol=1e-5, atol=1e-7
+    )
+    assert idx[0] == T
+
+
+def test_batch_size_does_not_change_scores():
+    model = tiny_model()
+    (a,) = run(model, [video(n=19)], batch_size=2)
+    (b,) = run(model, [video(n=19)], batch_size=64)
+    for task, keys in a.raw.items():
+        for key in keys:
+            np.testing.assert_allclose(a.raw[task][key], b.raw[task][key], rtol=1e-5, atol=1e-7)
+
+
+def test_all_frames_mode_copies_the_first_window():
+    model = tiny_model()
+    (p,) = run(model, [video(n=15)], frames_mode="protocol")
+    (a,) = run(model, [video(n=15)], frames_mode="all")
+    np.testing.assert_array_equal(a.frames, np.arange(15))
+    assert a.labels is not None and a.labels.shape == (15,)
+    np.testing.assert_allclose(a.raw["ffp"]["bpe"][T:], p.raw["ffp"]["bpe"])
+    np.testing.assert_allclose(a.raw["ffp"]["bpe"][:T], p.raw["ffp"]["bpe"][0])
+
+
+def test_bf16_autocast_scores_stay_close_and_float32():
+    model = tiny_model()
+    (a,) = run(model, [video(n=12)])
+    (b,) = run(model, [video(n=12)], runtime=make_runtime("cpu", "bf16", channels_last=True))
+    assert b.raw["ffp"]["mse"].dtype == np.float64
+    np.testing.assert_allclose(a.raw["ffp"]["mse"], b.raw["ffp"]["mse"], rtol=0.1)
+
+
+def test_short_video_is_skipped_and_bad_labels_rejected():
+    model = tiny_model()
+    skipped: list = []
+    with pytest.warns(UserWarning, match="fewer than clip_length"):
+        out = run(model, [video("short", n=T), video("ok", n=10)], skipped=skipped)
+    assert [o.name for o in out] == ["ok"] and skipped[0]["name"] == "short"
+    bad = video(n=10)
+    bad.labels = np.zeros(9, np.uint8)
+    with pytest.raises(DataError, match="10 frames but 9 labels"):
+        run(model, [bad])
+    with pytest.raises(ConfigError, match="not a scoring mode"):
+        run(model, [video()], frames_mode="first")
+
+
+def test_applicable_errors_named_and_unknown():
+    assert set(applicable_errors(["bpe", "mse"], (1, 32, 32))) == {"bpe", "mse"}
+    with pytest.raises(ConfigError, match="cannot score frames"):
+        applicable_errors(["nosuch"], (1, 32, 32))

@@ -1,0 +1,396 @@
+"""Scoring: per-frame anomaly scores of every task, for every error measure, in one network pass.
+
+A test window is T+1 consecutive frames: the first T are the input clip, frame T+1 is the frame
+the window scores (FFP's target). Windows start at every frame (stride 1), so window ``i`` scores
+frame ``i + T``. The encoder and the decoder run once per window and feed every task; each task
+that compares frames is scored with every applicable registered error measure in the same pass,
+so one run of ``vadkit score`` serves every ablation (error measure, normalizer, fusion weights)
+that ``vadkit evaluate`` computes later without the network.
+
+Frames scored (recorded as ``frames_mode``):
+
+* ``"protocol"``: the LUSS-AE protocol; the first T frames of each video have no window that ends
+  on them and are not scored (Ped2: 1,818 of 2,010 test frames).
+* ``"all"``: every frame is scored; the first T frames get the first window's score.
+
+The file layout is described in :mod:`vadkit.engine.scoreset`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from vadkit.engine.scoreset import (
+    VideoScores,
+    check_set_name,
+    default_alphas,
+    get_normalizer,
+    save_score_set,
+    write_index_entry,
+)
+from vadkit.errors import ConfigError, DataError
+
+FRAME_MODES = ("protocol", "all")
+
+
+def check_frames_mode(mode: str) -> str:
+    value = str(mode).strip().lower()
+    if value not in FRAME_MODES:
+        raise ConfigError(
+            f"frames = {mode!r} is not a scoring mode.",
+            hint="Use 'protocol' (drop the first T frames of each video) or 'all'.",
+        )
+    return value
+
+
+def expand_window_scores(
+    window_scores: np.ndarray, num_frames: int, clip_length: int, mode: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(frames, scores)`` for one video from its per-window scores (window i -> frame i+T)."""
+    n_win = num_frames - clip_length
+    if window_scores.shape[0] != n_win:
+        raise ValueError(f"{window_scores.shape[0]} window scores for {n_win} windows")
+    if mode == "protocol":
+        return np.arange(clip_length, num_frames, dtype=np.int64), window_scores
+    head = np.repeat(window_scores[:1], clip_length, axis=0)
+    return np.arange(num_frames, dtype=np.int64), np.concatenate([head, window_scores])
+
+
+# --------------------------------------------------------------------------------------------
+# The network pass
+# --------------------------------------------------------------------------------------------
+#: What ``score.precision = "auto"`` means per device type for *scoring* (see
+#: docs/benchmarks/ped2.md: a faster precision is the default only where its fused micro AUROC on
+#: Ped2 stays within 0.5 points of fp32).
+SCORE_AUTO_PRECISION: dict[str, str] = {"cpu": "fp32", "cuda": "fp32"}
+
+
+class VideoLike(Protocol):
+    """What scoring needs of a video (``vadkit.data.Video`` has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def num_frames(self) -> int: ...
+    @property
+    def labels(self) -> np.ndarray | None: ...
+    def frames(self, indices: np.ndarray) -> np.ndarray: ...  # (N, H, W, C) uint8
+
+
+def make_runtime(device: str = "auto", precision: str = "auto", channels_last: bool = True) -> Any:
+    """A :class:`vadkit.engine.device.Runtime` for scoring (``auto`` precision per device type)."""
+    from vadkit.engine.device import Runtime, resolve_precision, select_device
+
+    dev = select_device(device, key="score.device")
+    if str(precision).strip().lower() == "auto":
+        prec = SCORE_AUTO_PRECISION.get(dev.type, "fp32")
+    else:
+        prec = resolve_precision(precision, dev, key="score.precision")
+    return Runtime(device=dev, precision=prec, channels_last=bool(channels_last))
+
+
+def applicable_errors(
+    names: Sequence[str] | None, frame_shape: tuple[int, int, int], device: Any = "cpu"
+) -> dict[str, Any]:
+    """Every registered error measure (or those in ``names``) that scores frames of this shape.
+
+    A measure that cannot be built with its defaults or fails on a probe pair of frames is left
+    out with a warning (an explicitly named one is an error).
+    """
+    import torch
+
+    from vadkit.api import create_error, list_errors
+
+    wanted = list(names) if names else list_errors()
+    probe = torch.zeros((2, *frame_shape), device=device)
+    out: dict[str, Any] = {}
+    for name in wanted:
+        try:
+            err = create_error(name).to(device).eval()
+            with torch.inference_mode():
+                value = err(probe, probe + 0.1)
+            if tuple(value.shape) != (2,):
+                raise ValueError(f"returned shape {tuple(value.shape)} for 2 frames")
+        except Exception as exc:
+            if names:
+                raise ConfigError(
+                    f"The error measure '{name}' cannot score frames of shape {frame_shape}: {exc}",
+                    hint="Pick another with --error; `vadkit list errors` shows them.",
+                ) from None
+            warnings.warn(f"error measure '{name}' left out: {exc}", stacklevel=2)
+            continue
+        out[name] = err
+    return out
+
+
+def iter_windows(
+    frames: np.ndarray,
+    clip_length: int,
+    batch_size: int,
+    *,
+    device: Any = "cpu",
+    memory_format: Any = None,
+) -> Iterator[tuple[np.ndarray, Any]]:
+    """Consecutive test windows of one video, batched: ``(scored frame indices, Batch)``.
+
+    ``frames`` is the whole video, uint8 ``(N, H, W, C)``, decoded once; each batch converts only
+    the frames it spans (``x / 127.5 - 1``, as ``vadkit.data.frames_to_tensor``) and gathers the
+    overlapping windows from them.
+    """
+    import torch
+
+    from vadkit.components import Batch
+
+    n_win = frames.shape[0] - clip_length
+    offsets = torch.arange(clip_length, device=device)
+    for s0 in range(0, max(n_win, 0), batch_size):
+        s1 = min(s0 + batch_size, n_win)
+        chunk = torch.from_numpy(np.ascontiguousarray(frames[s0 : s1 + clip_length])).to(device)
+        chunk = chunk.permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)  # (C, L, H, W)
+        idx = torch.arange(s1 - s0, device=device)[:, None] + offsets  # (B, T)
+        clip = chunk[:, idx].permute(1, 0, 2, 3, 4)  # (B, C, T, H, W)
+        clip = clip.contiguous(memory_format=memory_format or torch.contiguous_format)
+        target = chunk[:, clip_length : clip_length + s1 - s0].permute(1, 0, 2, 3).contiguous()
+        yield np.arange(s0, s1) + clip_length, Batch(clip=clip, target=target)
+
+
+def window_scores(model: Any, batch: Any, errors: Mapping[str, Any], runtime: Any) -> dict:
+    """Scores ``(B,)`` per task and key for one batch of windows.
+
+    The backbone runs once (encoder and, if a task needs it, decoder) under the runtime's
+    autocast; the features are cast to float32 and every task scores from them in float32, so a
+    lower-precision network pass never rounds the scores themselves.
+    """
+    from vadkit.components import Features
+
+    with runtime.autocast():
+        feats = model.features(batch.clip)
+    feats = Features(
+        latent=feats.latent.float(),
+        decoded=None if feats.decoded is None else feats.decoded.float(),
+        recon=None if feats.recon is None else feats.recon.float(),
+    )
+    return {
+        name: task.scores(feats, batch, errors if task.uses_error else {})
+        for name, task in model.tasks.items()
+    }
+
+
+def score_videos(
+    model: Any,
+    videos: Iterable[VideoLike],
+    *,
+    clip_length: int,
+    errors: Mapping[str, Any],
+    runtime: Any,
+    batch_size: int = 32,
+    frames_mode: str = "protocol",
+    on_progress: Callable[[str, int, int], None] | None = None,
+    skipped: list[dict[str, Any]] | None = None,
+) -> Iterator[VideoScores]:
+    """Score each video (no autograd, batched windows); videos shorter than T+1 are skipped."""
+    import torch
+
+    mode = check_frames_mode(frames_mode)
+    if batch_size < 1:
+        raise ConfigError(f"score.batch_size = {batch_size} must be at least 1.", hint="E.g. 32")
+    model.eval()
+    signs = {k: (1.0 if e.higher_is_anomalous else -1.0) for k, e in errors.items()}
+    for video in videos:
+        n = int(video.num_frames)
+        if n < clip_length + 1:
+            msg = f"video '{video.name}' has {n} frames, fewer than clip_length + 1 = "
+            warnings.warn(msg + f"{clip_length + 1}: not scored", stacklevel=2)
+            if skipped is not None:
+                skipped.append({"name": video.name, "num_frames": n, "reason": "too short"})
+            continue
+        frames = video.frames(np.arange(n))
+        parts: dict[str, dict[str, list[Any]]] = {}
+        done = 0
+        with torch.inference_mode():
+            for _, batch in iter_windows(
+                frames,
+                clip_length,
+                batch_size,
+                device=runtime.device,
+                memory_format=runtime.memory_format,
+            ):
+                out = window_scores(model, batch, errors, runtime)
+                for task, keys in out.items():
+                    for key, value in keys.items():
+                        parts.setdefault(task, {}).setdefault(key, []).append(value.cpu())
+                done += batch.size
+                if on_progress is not None:
+                    on_progress(video.name, done, n - clip_length)
+        raw: dict[str, dict[str, np.ndarray]] = {}
+        expanded_frames = np.zeros(0, np.int64)
+        for task, keys in parts.items():
+            for key, chunks in keys.items():
+                values = torch.cat(chunks).double().numpy() * signs.get(key, 1.0)
+                expanded_frames, values = expand_window_scores(values, n, clip_length, mode)
+                raw.setdefault(task, {})[key] = values
+        labels = None if video.labels is None else np.asarray(video.labels)
+        if labels is not None and labels.shape[0] != n:
+            raise DataError(
+                f"Video '{video.name}' has {n} frames but {labels.shape[0]} labels.",
+                hint="Check the ground-truth file for this dataset.",
+            )
+        yield VideoScores(
+            name=video.name,
+            num_frames=n,
+            frames=expanded_frames,
+            labels=None if labels is None else labels[expanded_frames].astype(np.uint8),
+            raw=raw,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Runs: score a trained run and store the results
+# --------------------------------------------------------------------------------------------
+def score_run(
+    run_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    video_files: Sequence[str | Path] = (),
+    name: str | None = None,
+    frames: str | None = None,
+    batch_size: int | None = None,
+    precision: str | None = None,
+    device: str = "auto",
+    checkpoint: str = "last",
+    labels: str | Path | None = None,
+    errors: Sequence[str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Score a trained run on its test videos (or on video files) and save the scores.
+
+    Data: ``data`` (a dataset root; default the run's ``data.root``, or the synthetic scene) and
+    its ``testing`` split, or ``video_files`` (no labels). Settings not given come from the run's
+    ``[score]`` config. Returns the score set's index entry (``RUN/scores/index.json``).
+    """
+    from vadkit import __version__
+    from vadkit.engine.runs import load_model
+
+    run_dir = Path(run_dir)
+    config, model = load_model(run_dir, checkpoint=checkpoint, device="cpu")
+    dcfg, scfg = config.get("data", {}), config.get("score", {})
+    clip_length = int(dcfg.get("clip_length", 16))
+    height, width = (int(v) for v in dcfg.get("size", (256, 256)))
+    size = (height, width)
+    color = str(dcfg.get("color", "gray"))
+    mode = check_frames_mode(frames or scfg.get("frames", "protocol"))
+    bs = int(batch_size or scfg.get("batch_size", 32))
+    runtime = make_runtime(
+        device,
+        precision or scfg.get("precision", "auto"),
+        bool(config.get("train", {}).get("channels_last", True)),
+    )
+    runtime.prepare(model)
+    tasks = list(model.tasks)
+    source: dict[str, Any]
+    if video_files:
+        from vadkit.data import open_video_file
+
+        videos: Sequence[Any] = [open_video_file(p, size=size, color=color) for p in video_files]
+        set_name = check_set_name(name or "videos")
+        source = {"source": "files", "files": [str(Path(p)) for p in video_files]}
+        source["ground_truth"] = None
+    else:
+        from vadkit.data import default_data_root, open_videos
+
+        root = data or dcfg.get("root") or default_data_root()
+        vset = open_videos(
+            root,
+            "testing",
+            size=size,
+            color=color,
+            format=dcfg.get("format") or None,
+            labels=labels or dcfg.get("labels") or None,
+        )
+        videos = list(vset)
+        set_name = check_set_name(name or "testing")
+        source = {
+            "source": "dataset",
+            "root": str(vset.root),
+            "split": "testing",
+            "format": vset.format,
+            "ground_truth": vset.ground_truth,
+        }
+    frame_shape = (int(model.backbone.in_channels), size[0], size[1])
+    errs = applicable_errors(errors, frame_shape, runtime.device)
+    error_tasks = [t for t in tasks if model.tasks[t].uses_error]
+    default_error = str(scfg.get("error", "bpe"))
+    if error_tasks and default_error not in errs:
+        raise ConfigError(
+            f"score.error = {default_error!r} is not an error measure this run can use.",
+            hint=f"Available: {', '.join(sorted(errs)) or 'none'}. Set it with "
+            "--set score.error=NAME at training, or pick one at evaluation with --error.",
+        )
+    normalizer_name = str(scfg.get("normalizer", "minmax"))
+    get_normalizer(normalizer_name)  # fail before the network pass, not after
+    meta: dict[str, Any] = {
+        **source,
+        "frames_mode": mode,
+        "clip_length": clip_length,
+        "size": list(size),
+        "color": color,
+        "tasks": tasks,
+        "error_tasks": error_tasks,
+        "errors": {
+            k: {
+                "higher_is_anomalous": bool(e.higher_is_anomalous),
+                "stored": "as is" if e.higher_is_anomalous else "negated",
+                "module": repr(e),
+            }
+            for k, e in errs.items()
+        },
+        "defaults": {
+            "error": default_error,
+            "normalizer": normalizer_name,
+            "alphas": default_alphas(scfg.get("alphas"), tasks),
+        },
+        "checkpoint": checkpoint,
+        "runtime": runtime.describe(),
+        "batch_size": bs,
+        "total_frames": int(sum(int(v.num_frames) for v in videos)),
+        "vadkit": __version__,
+    }
+    total = sum(max(0, int(v.num_frames) - clip_length) for v in videos)
+    finished = 0
+
+    def progress(_: str, done: int, n_win: int) -> None:
+        if on_progress is not None:
+            on_progress(finished + done, total)
+
+    def tracked() -> Iterator[VideoScores]:
+        nonlocal finished
+        for scored in score_videos(
+            model,
+            videos,
+            clip_length=clip_length,
+            errors=errs,
+            runtime=runtime,
+            batch_size=bs,
+            frames_mode=mode,
+            on_progress=progress,
+            skipped=skipped,
+        ):
+            finished += scored.num_frames - clip_length
+            yield scored
+
+    skipped: list[dict[str, Any]] = []
+    meta["skipped"] = skipped
+    start = time.perf_counter()
+    result = save_score_set(run_dir, set_name, tracked(), meta)
+    seconds = time.perf_counter() - start
+    result["seconds"] = round(seconds, 3)
+    result["windows_per_second"] = round(total / seconds, 2) if seconds > 0 else None
+    write_index_entry(run_dir, set_name, result)
+    result["name"] = set_name
+    return result
