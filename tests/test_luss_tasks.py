@@ -250,15 +250,18 @@ def test_prp_flags_and_errors():
         task.loss(latent, Batch(clip=torch.zeros(2), labels=two))
 
 
-def test_prp_finds_its_labels_under_prp_or_as_the_only_stream():
+def test_prp_finds_its_labels_under_its_model_name():
     task = built_prp()
     _constant_logits(task, 0.0, 2.0)
     latent = Features(latent=torch.zeros(2, 16, 1, 2, 2))
     y, other = torch.tensor([1, 1]), torch.tensor([0, 0])
-    by_name = task.loss(latent, Batch(clip=torch.zeros(2), labels={"prp": y, "x": other}))
-    only = task.loss(latent, Batch(clip=torch.zeros(2), labels={"speed": y}))
-    assert by_name.item() == pytest.approx(math.log(1 + math.exp(-2.0)), rel=1e-6)
-    assert only.item() == pytest.approx(by_name.item())
+    by_default = task.loss(latent, Batch(clip=torch.zeros(2), labels={"prp": y, "x": other}))
+    assert by_default.item() == pytest.approx(math.log(1 + math.exp(-2.0)), rel=1e-6)
+    task.name = "speed"
+    renamed = task.loss(latent, Batch(clip=torch.zeros(2), labels={"speed": y, "prp": other}))
+    assert renamed.item() == pytest.approx(by_default.item())
+    with pytest.raises(DataError, match="'speed'"):
+        task.loss(latent, Batch(clip=torch.zeros(2), labels={"prp": y}))
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,8 @@ class VADModel(nn.Module):
         backbone.check_clip_shape(clip_shape)
         self.clip_shape = tuple(clip_shape)
         self.backbone = backbone
-        for task in tasks.values():
+        for name, task in tasks.items():
+            task.name = name
             task.build(backbone, clip_shape)
         self.tasks = nn.ModuleDict(dict(tasks))
 

@@ -264,22 +264,16 @@ class PlaybackRatePrediction(ProxyTask):
         return start + s * steps, 1
 
     def labels(self, batch: Batch) -> Tensor:
-        """This task's playback-rate labels ``(B,)`` in ``batch``.
-
-        The data layer keys them by the task's name in the run's config, which the task itself
-        is not told: ``batch.labels["prp"]`` is used when present, else the batch's only label
-        stream (tasks with their own labels are rare: LUSS-AE has one).
-        """
-        labels = batch.labels.get(PRP_KEY)
-        if labels is None and len(batch.labels) == 1:
-            labels = next(iter(batch.labels.values()))
+        """This task's playback-rate labels ``(B,)``: ``batch.labels[self.name]``."""
+        key = self.name or PRP_KEY
+        labels = batch.labels.get(key)
         if labels is None:
             found = sorted(batch.labels) or "none"
             raise DataError(
                 f"The prp task cannot find its playback-rate labels: batch.labels has "
-                f"{found}, not {PRP_KEY!r}.",
-                hint=f"Name the task {PRP_KEY!r} in the config and train with the data loader "
-                "of vadkit.data, which samples PRP's clips and labels through sample_view().",
+                f"{found}, not {key!r}.",
+                hint="Train with the data loader of vadkit.data, which samples PRP's clips and "
+                "labels through sample_view() and files them under the task's name.",
             )
         return labels
 

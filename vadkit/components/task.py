@@ -33,11 +33,17 @@ class ProxyTask(nn.Module):
       returned by :meth:`compare`; otherwise it overrides :meth:`scores` and returns one stream
       under :data:`SCORE_KEY`.
     * ``default_weight``: its weight in the training loss unless the config says otherwise.
+
+    ``name`` is the task's name in its model, set before :meth:`build`; its own training inputs
+    and labels are ``batch.views[self.name]`` and ``batch.labels[self.name]``.
     """
 
     uses_decoder: ClassVar[bool] = True
     uses_error: ClassVar[bool] = True
     default_weight: ClassVar[float] = 1.0
+    #: The name the task has in its model (set by :class:`vadkit.model.VADModel`): the key of its
+    #: entries in ``Batch.views`` and ``Batch.labels``.
+    name: str = ""
 
     def build(self, backbone: Backbone, clip_shape: ClipShape) -> None:
         """Create the task's heads for ``backbone`` and clips of ``clip_shape`` ``(C, T, H, W)``."""
