@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from vadkit.components import Batch
-from vadkit.config import Config
+from vadkit.config import Config, resolve_config
 from vadkit.engine import runs
 from vadkit.engine.device import Runtime
 from vadkit.engine.io import write_text
@@ -282,6 +282,7 @@ class Trainer:
         self._window_meter = _Meter.from_state(meters.get("window"), self.runtime.device)
         self.progress = progress
         self._saved_step = progress.step
+        runs.write_config(self.run_dir, self.config)  # train.epochs may have grown
         self._truncate_metrics(progress.step)
         self._log({"event": "resumed", **asdict(progress)})
 
@@ -399,18 +400,6 @@ class Trainer:
         self._call("on_log", record)
         self._window_meter = _Meter()
 
-    def _num_batches(self, windows: Any, epoch: int) -> int:
-        train = self.config["train"]
-        loader = self.loader_factory(
-            windows,
-            batch_size=int(train["batch_size"]),
-            epoch=epoch,
-            skip_batches=0,
-            workers=0,
-            pin_memory=False,
-        )
-        return len(loader)  # type: ignore[arg-type]
-
     def fit(self) -> dict[str, Any]:
         """Train to ``train.epochs``; returns a summary (run folder, steps, last epoch's losses)."""
         train = self.config["train"]
@@ -447,7 +436,6 @@ class Trainer:
         assert self.step_fn is not None
         train = self.config["train"]
         epoch = self.progress.epoch
-        batches = self._num_batches(windows, epoch)
         start = self.progress.batch
         loader = self.loader_factory(
             windows,
@@ -457,6 +445,7 @@ class Trainer:
             workers=int(train["workers"]),
             pin_memory=self.runtime.device.type == "cuda",
         )
+        batches = start + len(loader)  # type: ignore[arg-type]  # len() excludes skipped ones
         if start == 0:
             self._epoch_meter = _Meter()
             self._window_meter = _Meter()
@@ -522,6 +511,55 @@ class Trainer:
         raise TrainingInterrupted(
             Progress(**asdict(self.progress)), self._stop_signal, self.run_dir
         )
+
+
+def resolve_train_config(
+    *,
+    resume: str | Path | None = None,
+    out: str | Path | None = None,
+    config_file: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    flags: Mapping[str, Any] | None = None,
+    default_out: Callable[[], Path] | None = None,
+) -> tuple[Path, Config]:
+    """The run folder and resolved config of a ``vadkit train`` invocation.
+
+    A new run resolves defaults, ``config_file``, ``overrides`` and ``flags`` (dotted keys, None
+    = not given). A resumed run takes its own ``config.toml``; only ``train.epochs`` may change
+    (to train longer), anything else is a :class:`ConfigError`.
+    """
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    if resume is None:
+        config = resolve_config(config_file=config_file, overrides=overrides, flags=given)
+        if out is not None:
+            run_dir = Path(out)
+        elif default_out is not None:
+            run_dir = default_out()
+        else:
+            raise ConfigError("No run folder given.", hint="Pass --out RUN_DIR.")
+        return run_dir, config
+    run_dir = Path(resume)
+    changed = [k for k in given if k != "train.epochs"]
+    if config_file is not None:
+        changed.insert(0, "--config")
+    if list(overrides):
+        changed.append("--set")
+    if changed:
+        raise ConfigError(
+            f"--resume continues '{run_dir}' with its own config; it cannot change "
+            f"{', '.join(changed)}.",
+            hint="Leave those options out (only --epochs may change), or start a new run "
+            "with --out.",
+        )
+    if out is not None and Path(out).resolve() != run_dir.resolve():
+        raise ConfigError(
+            f"--resume {run_dir} writes into that run folder, not --out {out}.",
+            hint="Leave out --out when resuming.",
+        )
+    config = runs.read_config(run_dir)
+    if "train.epochs" in given:
+        config = resolve_config(base=config, flags={"train.epochs": given["train.epochs"]})
+    return run_dir, config
 
 
 class _Determinism:

@@ -1,0 +1,208 @@
+"""``vadkit train``: resolve the config, then hand over to :class:`vadkit.engine.train.Trainer`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from vadkit.cli.app import app
+from vadkit.cli.common import console, err_console, parse_csv
+
+if TYPE_CHECKING:
+    from vadkit.engine.train import Callback
+
+RUNS_FOLDER = "runs"
+
+
+class ProgressBar:
+    """A rich progress bar per epoch, with per-task losses and clips/s.
+
+    A :class:`vadkit.engine.train.Callback` by its methods (not by inheritance, so that the CLI
+    starts without importing torch).
+    """
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("<"),
+            TimeRemainingColumn(),
+            TextColumn("[cyan]{task.fields[speed]}"),
+            TextColumn("{task.fields[losses]}"),
+            console=console,
+            transient=False,
+        )
+        self.task: TaskID | None = None
+        self.epochs = 0
+
+    def on_train_start(self, trainer: Any) -> None:
+        self.epochs = int(trainer.config["train"]["epochs"])
+        self.progress.start()
+
+    def on_epoch_start(self, trainer: Any, epoch: int, batches: int, start: int) -> None:
+        if self.task is not None:
+            self.progress.stop_task(self.task)
+        self.task = self.progress.add_task(
+            "train",
+            total=batches,
+            completed=start,
+            epoch=f"{epoch + 1}/{self.epochs}",
+            losses="",
+            speed="",
+        )
+
+    def on_step_end(self, trainer: Any, progress: Any) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=progress.batch)
+
+    def on_log(self, trainer: Any, record: dict[str, Any]) -> None:
+        if self.task is None:
+            return
+        losses = " ".join(f"{k} {v:.4f}" for k, v in record["losses"].items())
+        if len(record["losses"]) > 1:
+            losses = f"loss {record['loss']:.4f} ({losses})"
+        speed = record.get("clips_per_s")
+        self.progress.update(
+            self.task,
+            losses=losses,
+            speed=f"{speed:.1f} clips/s" if speed else "",
+        )
+
+    def on_checkpoint(self, trainer: Any, path: Path, progress: Any) -> None: ...
+
+    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None: ...
+
+    def on_stop_requested(self, trainer: Any, signum: int) -> None:
+        self.progress.console.print(
+            "[yellow]Stopping after this step and saving a checkpoint; "
+            "press Ctrl-C again to stop at once.[/yellow]"
+        )
+
+    def on_train_end(self, trainer: Any) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def _default_out() -> Path:
+    return Path(RUNS_FOLDER) / time.strftime("%Y%m%d-%H%M%S")
+
+
+@app.command("train")
+def train_cmd(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="Dataset root (default: the synthetic scene).", show_default=False
+        ),
+    ] = None,
+    tasks: Annotated[
+        str | None, typer.Option("--tasks", help="Comma-separated tasks, e.g. vcr,ffp,prp.")
+    ] = None,
+    error: Annotated[
+        str | None, typer.Option("--error", help="Error measure scoring will use (score.error).")
+    ] = None,
+    normalizer: Annotated[
+        str | None,
+        typer.Option("--normalizer", help="Score normalizer scoring will use (score.normalizer)."),
+    ] = None,
+    backbone: Annotated[
+        str | None, typer.Option("--backbone", help="Backbone name (model.backbone).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A TOML config file.", show_default=False)
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: --set train.batch_size=8 (repeatable)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Run folder to write (default: runs/<date-time>).", show_default=False
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", min=1, help="Epochs to train (train.epochs).")
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue the run in this folder from its last checkpoint."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Train a model on normal videos and write a run folder (config, checkpoints, metrics)."""
+    from vadkit.engine.train import Trainer, TrainingInterrupted, resolve_train_config
+
+    run_dir, cfg = resolve_train_config(
+        resume=resume,
+        out=out,
+        config_file=config,
+        overrides=set_ or [],
+        flags={
+            "data.root": str(data) if data is not None else None,
+            "tasks.names": parse_csv(tasks) if tasks is not None else None,
+            "score.error": error,
+            "score.normalizer": normalizer,
+            "model.backbone": backbone,
+            "train.epochs": epochs,
+        },
+        default_out=_default_out,
+    )
+    bar = None if quiet else ProgressBar()
+    trainer = Trainer(
+        cfg,
+        run_dir,
+        resume=resume is not None,
+        callbacks=[cast("Callback", bar)] if bar else [],
+        verbose=not quiet,
+    )
+    if not quiet:
+        verb = "Resuming" if resume is not None else "Training"
+        console.print(
+            f"{verb} [bold]{', '.join(cfg['tasks']['names'])}[/] on "
+            f"[bold]{cfg['model']['backbone']}[/] into [bold]{run_dir}[/] "
+            f"({trainer.runtime.device}, {trainer.runtime.precision}"
+            f"{', channels-last' if trainer.runtime.channels_last else ''})"
+        )
+    try:
+        summary = trainer.fit()
+    except TrainingInterrupted as stop:
+        if bar is not None:
+            bar.stop()
+        err_console.print(
+            f"[yellow]Interrupted at epoch {stop.progress.epoch + 1}, step {stop.progress.step}; "
+            f"checkpoint saved.[/yellow] Continue with: vadkit train --resume {run_dir}"
+        )
+        raise typer.Exit(stop.exit_code) from None
+    except KeyboardInterrupt:  # a second Ctrl-C: the last checkpoint is intact
+        err_console.print(
+            f"[yellow]Interrupted.[/yellow] Continue from the last checkpoint with: "
+            f"vadkit train --resume {run_dir}"
+        )
+        raise typer.Exit(130) from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    if not quiet:
+        console.print(
+            f"Done: {summary['epochs']} epochs, {summary['steps']} steps, "
+            f"final loss {summary['loss']:.4f}. Run folder: [bold]{run_dir}[/]"
+            if summary.get("loss") is not None
+            else f"Done. Run folder: [bold]{run_dir}[/]"
+        )
