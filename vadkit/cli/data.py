@@ -1,0 +1,161 @@
+"""``vadkit data``: check a dataset, generate the synthetic scene."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from vadkit.cli.app import app
+from vadkit.cli.common import JsonFlag, console, print_json
+
+data_app = typer.Typer(
+    help="Check datasets and generate the synthetic scene.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+@data_app.command("synth")
+def synth_cmd(
+    out: Annotated[Path, typer.Argument(help="Folder to write the scene to (new or empty).")],
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same scene.")] = 0,
+    size: Annotated[int, typer.Option(help="Frame height and width in pixels.")] = 64,
+    train_videos: Annotated[int, typer.Option(help="Number of (normal) training videos.")] = 8,
+    test_videos: Annotated[int, typer.Option(help="Number of test videos, one anomaly each.")] = 6,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty folder.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Generate the synthetic scene (frame folders + frame_labels_synth.npy) into OUT."""
+    import json
+
+    from vadkit.data.synth import generate_scene
+
+    root = generate_scene(
+        out,
+        seed=seed,
+        size=size,
+        train_videos=train_videos,
+        test_videos=test_videos,
+        overwrite=force,
+    )
+    meta = json.loads((root / "scene.json").read_text())
+    if json_out:
+        print_json({"root": str(root.resolve()), **meta})
+        return
+    anomalous = sum(v["anomalous_frames"] for v in meta["test_videos"])
+    total = sum(v["frames"] for v in meta["test_videos"])
+    console.print(
+        f"Wrote the synthetic scene (seed {seed}, {size}x{size}) to [bold]{root}[/bold]: "
+        f"{train_videos} training videos, {test_videos} test videos "
+        f"({anomalous} of {total} test frames anomalous)."
+    )
+    console.print(f"Check it with: vadkit data check {root}")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.0%}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _summary_table(report: dict[str, Any]) -> Table:
+    splits = report["splits"]
+    table = Table(title=f"Dataset {report['root']}", title_justify="left")
+    table.add_column("", style="bold")
+    for split in splits:
+        table.add_column(split, overflow="fold")
+    rows = [
+        ("format", "format"),
+        ("videos", "videos"),
+        ("frames", "frames"),
+        ("resolution", "resolution"),
+        ("short videos", "short_videos"),
+        ("unreadable videos", "unreadable_videos"),
+        ("ground truth", "ground_truth"),
+        ("label coverage", "label_coverage"),
+        ("anomalous frames", "anomalous_frames"),
+    ]
+    for label, key in rows:
+        cells = []
+        for split, info in splits.items():
+            value = info.get(key)
+            if key == "frames" and info["frames_per_video"]:
+                counts = list(info["frames_per_video"].values())
+                value = f"{value:,} ({min(counts)}-{max(counts)} per video)"
+            elif key in ("videos", "anomalous_frames") and isinstance(value, int):
+                value = f"{value:,}"
+                if key == "anomalous_frames" and info["frames"]:
+                    value += f" ({info['anomalous_frames'] / info['frames']:.1%})"
+            elif key == "label_coverage" and split == "training" and not info["ground_truth"]:
+                value = None
+            cells.append(_fmt(value))
+        table.add_row(label, *cells)
+    for split, info in splits.items():
+        for alt in info.get("label_alternatives", []):
+            agrees = alt.get("agrees")
+            note = "agrees" if agrees else f"differs on {alt.get('differing_frames', '?')} frames"
+            if alt.get("error"):
+                note = f"unreadable: {alt['error']}"
+            cells = [f"{alt['path']} ({note})" if s == split else "" for s in splits]
+            table.add_row("other ground truth", *cells)
+    return table
+
+
+@data_app.command("check")
+def check_cmd(
+    root: Annotated[Path, typer.Argument(help="Dataset root folder.")],
+    format: Annotated[
+        str | None, typer.Option("--format", help="Dataset format (default: detect).")
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="Ground-truth file or folder (default: detect).")
+    ] = None,
+    clip_length: Annotated[
+        int, typer.Option(help="Clip length T: videos under T+1 frames are reported.")
+    ] = 16,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Do not decode every frame (faster, finds less).")
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Summarise a dataset (videos, frames, resolution, labels) and report every problem found.
+
+    Exits with code 2 when a problem of level "error" is found.
+    """
+    from vadkit.data.check import check_dataset
+
+    report = check_dataset(
+        root,
+        format=format,
+        labels=labels,
+        clip_length=clip_length,
+        decode=not quick,
+        progress=not json_out,
+    )
+    if json_out:
+        print_json(report)
+    else:
+        console.print(_summary_table(report))
+        problems = report["problems"]
+        if not problems:
+            console.print("[green]No problems found.[/green]")
+        for p in problems:
+            style = "red" if p["severity"] == "error" else "yellow"
+            where = "/".join(x for x in (p["split"], p["video"]) if x)
+            text = f"[{style}]{p['severity']}[/{style}] {escape(where)}: {escape(p['message'])}"
+            console.print(text, soft_wrap=True)
+            if p["hint"]:
+                console.print(f"  [dim]{escape(p['hint'])}[/dim]", soft_wrap=True)
+    if not report["ok"]:
+        raise typer.Exit(code=2)
+
+
+app.add_typer(data_app, name="data")

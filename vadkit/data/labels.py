@@ -1,0 +1,308 @@
+"""Frame-level ground truth: read the label files of the common benchmarks.
+
+Supported, detected next to the data or named explicitly:
+
+* ``.mat`` with a ``gt`` cell (UCSD): per test video one or more ``[start; end]`` frame ranges,
+  1-based and inclusive;
+* UCSD's own ``UCSDped*.m`` script (``TestVideoFile{end+1}.gt_frame = [61:180];``);
+* a folder of per-video ``.npy`` frame masks (ShanghaiTech ``test_frame_mask/``);
+* one concatenated ``frame_labels_*.npy``, split by the videos' frame counts;
+* a folder of Avenue pixel-mask files ``<N>_label.mat`` (``volLabel``; a frame is anomalous iff
+  any pixel of its mask is set).
+
+Every reader returns one ``uint8`` array of 0/1 per video and checks its length against the
+video's frame count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vadkit.data.sources import is_ignored, natural_key
+from vadkit.errors import DataError
+
+#: ``(video name, number of frames)`` for every video of a split, in the split's order.
+VideoCounts = Sequence[tuple[str, int]]
+
+_HINT_LABELS = (
+    "Use the label file made for this dataset (pass it explicitly with --labels), "
+    "or check that no video or frame is missing."
+)
+
+
+def label_kind(path: Path) -> str | None:
+    """What kind of ground truth ``path`` holds, or None when it is none of the known kinds."""
+    if path.is_dir():
+        files = [p for p in path.iterdir() if not is_ignored(p) and p.is_file()]
+        if any(p.name.endswith("_label.mat") for p in files):
+            return "pixel_masks"
+        if any(p.suffix == ".npy" for p in files):
+            return "frame_masks"
+        return None
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return "concatenated"
+    if suffix == ".m":
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            return None
+        return "ucsd_m" if "gt_frame" in text else None
+    if suffix == ".mat":
+        names = _mat_variables(path)
+        if "gt" in names:
+            return "intervals"
+        if "volLabel" in names:
+            return "pixel_mask"
+    return None
+
+
+def _mat_variables(path: Path) -> set[str]:
+    import scipy.io
+
+    try:
+        return {name for name, _, _ in scipy.io.whosmat(str(path))}
+    except Exception:
+        return set()
+
+
+def find_label_candidates(dirs: Sequence[Path]) -> list[Path]:
+    """Ground-truth files and folders found in ``dirs``, the preferred one first.
+
+    Order: per-video masks, pixel masks, ``.mat`` intervals, UCSD ``.m``, concatenated ``.npy``.
+    """
+    found: dict[str, list[Path]] = {}
+    seen: set[Path] = set()
+    for folder in dirs:
+        if not folder.is_dir():
+            continue
+        for name in ("test_frame_mask", "testing_label_mask"):
+            sub = folder / name
+            if sub.is_dir() and sub not in seen and (kind := label_kind(sub)):
+                seen.add(sub)
+                found.setdefault(kind, []).append(sub)
+        for path in sorted(folder.iterdir(), key=lambda p: natural_key(p.name)):
+            if path in seen or not path.is_file() or is_ignored(path):
+                continue
+            if path.suffix.lower() in (".mat", ".m") or (
+                path.suffix == ".npy" and path.name.startswith("frame_labels")
+            ):
+                kind = label_kind(path)
+                if kind in ("intervals", "ucsd_m", "concatenated"):
+                    seen.add(path)
+                    found.setdefault(kind, []).append(path)
+    order = ("frame_masks", "pixel_masks", "intervals", "ucsd_m", "concatenated")
+    return [p for kind in order for p in found.get(kind, [])]
+
+
+def read_labels(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
+    """Per-video 0/1 ``uint8`` labels from ``path`` (any supported kind) for ``videos``."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(
+            f"Ground-truth file '{path}' does not exist.", hint="Check the path given as labels."
+        )
+    kind = label_kind(path)
+    readers = {
+        "intervals": read_mat_intervals,
+        "ucsd_m": read_ucsd_m,
+        "concatenated": read_concatenated,
+        "frame_masks": read_frame_masks,
+        "pixel_masks": read_pixel_masks,
+        "pixel_mask": read_pixel_masks,
+    }
+    if kind is None:
+        raise DataError(
+            f"'{path}' is not a ground-truth file vadkit can read.",
+            hint="Use a .mat file with 'gt' intervals, a UCSD .m file, a frame_labels_*.npy file, "
+            "a folder of per-video .npy masks, or a folder of Avenue <N>_label.mat masks.",
+        )
+    return readers[kind](path, videos)
+
+
+def _check_length(path: Path, name: str, labels: np.ndarray, count: int) -> np.ndarray:
+    if labels.shape[0] != count:
+        raise DataError(
+            f"'{path}' has {labels.shape[0]} frame labels for video '{name}', "
+            f"which has {count} frames.",
+            hint=_HINT_LABELS,
+        )
+    return labels
+
+
+def _binary(path: Path, array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim == 2 and 1 in array.shape:
+        array = array.reshape(-1)
+    if array.ndim != 1:
+        raise DataError(
+            f"'{path}' holds labels of shape {array.shape}; frame labels are one value per frame.",
+            hint=_HINT_LABELS,
+        )
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"'{path}' does not hold numeric frame labels.", hint=_HINT_LABELS)
+    return (array != 0).astype(np.uint8)
+
+
+def _intervals_to_labels(
+    path: Path, name: str, ranges: list[tuple[int, int]], count: int
+) -> np.ndarray:
+    labels = np.zeros(count, dtype=np.uint8)
+    for start, end in ranges:
+        if start < 1 or end < start:
+            raise DataError(
+                f"'{path}': video '{name}' has the anomalous range {start}-{end}, "
+                "which is not a 1-based inclusive frame range.",
+                hint=_HINT_LABELS,
+            )
+        if end > count:
+            raise DataError(
+                f"'{path}': video '{name}' has an anomalous range ending at frame {end}, "
+                f"but the video has {count} frames.",
+                hint=_HINT_LABELS,
+            )
+        labels[start - 1 : end] = 1
+    return labels
+
+
+def _check_video_count(path: Path, found: int, videos: VideoCounts) -> None:
+    if found != len(videos):
+        raise DataError(
+            f"'{path}' has ground truth for {found} videos, but the split has {len(videos)}.",
+            hint=_HINT_LABELS,
+        )
+
+
+def read_mat_intervals(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
+    """UCSD-style ``.mat``: variable ``gt``, one cell of ``[start; end]`` columns per video."""
+    import scipy.io
+
+    try:
+        gt = scipy.io.loadmat(str(path))["gt"]
+    except Exception as exc:
+        raise DataError(f"Cannot read '{path}': {exc}.", hint=_HINT_LABELS) from None
+    cells = list(gt.reshape(-1)) if gt.dtype == object else [gt]
+    _check_video_count(path, len(cells), videos)
+    out = {}
+    for (name, count), cell in zip(videos, cells, strict=True):
+        arr = np.asarray(cell, dtype=np.int64)
+        if arr.size == 0:
+            ranges: list[tuple[int, int]] = []
+        else:
+            if arr.ndim != 2 or 2 not in arr.shape:
+                raise DataError(
+                    f"'{path}': the gt cell of video '{name}' has shape {arr.shape}, "
+                    "not 2xK ranges (a start row and an end row).",
+                    hint=_HINT_LABELS,
+                )
+            cols = arr if arr.shape[0] == 2 else arr.T
+            ranges = [(int(s), int(e)) for s, e in cols.T]
+        out[name] = _intervals_to_labels(path, name, ranges, count)
+    return out
+
+
+_GT_FRAME = re.compile(r"gt_frame\s*=\s*\[([^\]]*)\]")
+_RANGE = re.compile(r"(\d+)\s*(?::\s*(\d+))?")
+
+
+def read_ucsd_m(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
+    """UCSD's ``UCSDped*.m``: one ``gt_frame = [a:b, c:d];`` line per test video."""
+    text = path.read_text(errors="replace")
+    entries = _GT_FRAME.findall(text)
+    _check_video_count(path, len(entries), videos)
+    out = {}
+    for (name, count), body in zip(videos, entries, strict=True):
+        ranges = [(int(a), int(b or a)) for a, b in _RANGE.findall(body)]
+        out[name] = _intervals_to_labels(path, name, ranges, count)
+    return out
+
+
+def read_concatenated(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
+    """One array of all the split's frame labels, in video order, split by frame counts."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise DataError(f"Cannot read '{path}': {exc}.", hint=_HINT_LABELS) from None
+    labels = _binary(path, array)
+    total = sum(c for _, c in videos)
+    if labels.shape[0] != total:
+        counts = ", ".join(f"{n}: {c}" for n, c in videos)
+        raise DataError(
+            f"'{path}' has {labels.shape[0]} frame labels, but the {len(videos)} videos have "
+            f"{total} frames ({counts}).",
+            hint=_HINT_LABELS,
+        )
+    out = {}
+    offset = 0
+    for name, count in videos:
+        out[name] = labels[offset : offset + count].copy()
+        offset += count
+    return out
+
+
+def _match_files(
+    folder: Path, files: list[Path], videos: VideoCounts, strip: str
+) -> dict[str, Path]:
+    """Pair each video with its label file by name (``01`` matches ``1_label.mat``)."""
+
+    def key(stem: str) -> str:
+        if stem.endswith(strip):
+            stem = stem[: -len(strip)] if strip else stem
+        return str(int(stem)) if stem.isdigit() else stem
+
+    by_key = {key(p.stem): p for p in files}
+    out = {}
+    for name, _ in videos:
+        k = key(name)
+        if k not in by_key:
+            raise DataError(
+                f"'{folder}' has no ground truth for video '{name}'.",
+                hint="Add its label file, or pass the right label folder.",
+            )
+        out[name] = by_key[k]
+    return out
+
+
+def read_frame_masks(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
+    """A folder with one ``<video>.npy`` frame mask per video (ShanghaiTech)."""
+    files = [p for p in path.iterdir() if p.suffix == ".npy" and not is_ignored(p)]
+    matched = _match_files(path, files, videos, "")
+    out = {}
+    for name, count in videos:
+        file = matched[name]
+        try:
+            array = np.load(file, allow_pickle=False)
+        except Exception as exc:
+            raise DataError(f"Cannot read '{file}': {exc}.", hint=_HINT_LABELS) from None
+        out[name] = _check_length(file, name, _binary(file, array), count)
+    return out
+
+
+def read_pixel_masks(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
+    """Avenue's ``<N>_label.mat`` files (``volLabel``: a pixel mask per frame), or one of them."""
+    if path.is_dir():
+        files = [p for p in path.iterdir() if p.name.endswith("_label.mat")]
+        matched = _match_files(path, files, videos, "_label")
+    else:
+        if len(videos) != 1:
+            _check_video_count(path, 1, videos)
+        matched = {videos[0][0]: path}
+    out = {}
+    for name, count in videos:
+        out[name] = _check_length(matched[name], name, _read_vol_label(matched[name]), count)
+    return out
+
+
+def _read_vol_label(file: Path) -> np.ndarray:
+    import scipy.io
+
+    try:
+        vol = scipy.io.loadmat(str(file))["volLabel"]
+    except Exception as exc:
+        raise DataError(f"Cannot read '{file}': {exc}.", hint=_HINT_LABELS) from None
+    masks = vol.reshape(-1) if vol.dtype == object else [vol]
+    return np.array([np.any(np.asarray(m) != 0) for m in masks], dtype=np.uint8)
