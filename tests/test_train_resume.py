@@ -46,10 +46,16 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A private frame cache, and one torch thread: tiny convolutions gain nothing from two, and
+    on a shared machine two threads spin against other processes (10x slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VADKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        mp.setenv("OMP_NUM_THREADS", "1")  # for the subprocesses
         yield
+    torch.set_num_threads(threads)
 
 
 def _config(scene: Path, *extra: str) -> dict:

@@ -295,6 +295,11 @@ def _check_scalar(key: str, value: Any, default: Any) -> Any:
             f"Config key '{key}' must be {_type_name(default)}, not {value!r}.",
             hint=f"For example: --set {key}={_toml_value(default, key)}",
         )
+    if isinstance(default, float) and not math.isfinite(value):
+        raise ConfigError(
+            f"Config key '{key}' must be a finite number, not {value!r}.",
+            hint=f"For example: --set {key}={_toml_value(default, key)}",
+        )
     return float(value) if isinstance(default, float) else value
 
 
@@ -498,7 +503,12 @@ def _per_task_numbers(
     for name, value in table.items():
         if name not in names:
             _entry("tasks", name, f"{key}.{name}")  # a typo is an error, an unused task is not
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
             raise ConfigError(
                 f"Config key '{key}.{name}' must be a number >= 0, not {value!r}.",
                 hint=f"For example: --set {key}.{name}=0.5",

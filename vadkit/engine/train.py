@@ -539,6 +539,7 @@ def resolve_train_config(
             raise ConfigError("No run folder given.", hint="Pass --out RUN_DIR.")
         return run_dir, config
     run_dir = Path(resume)
+    config = runs.read_config(run_dir)  # first: is it a run at all?
     changed = [k for k in given if k != "train.epochs"]
     if config_file is not None:
         changed.insert(0, "--config")
@@ -556,7 +557,6 @@ def resolve_train_config(
             f"--resume {run_dir} writes into that run folder, not --out {out}.",
             hint="Leave out --out when resuming.",
         )
-    config = runs.read_config(run_dir)
     if "train.epochs" in given:
         config = resolve_config(base=config, flags={"train.epochs": given["train.epochs"]})
     return run_dir, config

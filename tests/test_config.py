@@ -1,0 +1,168 @@
+"""Config: TOML round trip, resolution order, and validation errors that name the key and the fix."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from vadkit.config import (
+    DEFAULTS,
+    dumps_toml,
+    parse_override,
+    parse_value,
+    resolve_config,
+    validate_config,
+)
+from vadkit.errors import ConfigError
+
+
+def test_defaults_resolve_with_every_documented_key() -> None:
+    cfg = resolve_config()
+    assert set(cfg) == {"data", "model", "tasks", "train", "score"}
+    for table, keys in DEFAULTS.items():
+        assert set(keys) <= set(cfg[table]), table
+    assert cfg["tasks"]["names"] == ["vcr", "ffp", "prp"]
+    # task weights come from each task's default_weight (the paper's 0.6, 0.4, 1.0)
+    assert cfg["tasks"]["weights"] == {"vcr": 0.6, "ffp": 0.4, "prp": 1.0}
+    assert cfg["train"]["lr"] == 1e-4 and cfg["train"]["batch_size"] == 16
+    # constructor defaults are recorded, tuples as lists
+    assert cfg["model"]["params"]["channels"] == [96, 128, 256, 256]
+    assert cfg["model"]["params"]["in_channels"] == 1
+    assert cfg["score"]["alphas"] == {"vcr": 1.0, "ffp": 1.0, "prp": 1.0}
+
+
+def test_resolved_config_round_trips_through_toml() -> None:
+    cfg = resolve_config(overrides=['data.root=some dir/ä "q"', "train.lr=2.5e-5"])
+    text = dumps_toml(cfg)
+    back = tomllib.loads(text)
+    assert back == cfg
+    assert validate_config(back) == cfg  # validation of a resolved config changes nothing
+    assert "[tasks.params.prp]" in text and "[model.params]" in text
+
+
+def test_resolution_order_defaults_file_set_flags(tmp_path: Path) -> None:
+    file = tmp_path / "run.toml"
+    file.write_text(
+        '[train]\nbatch_size = 8\nepochs = 3\nlr = 0.001\n[tasks]\nnames = ["vcr", "prp"]\n'
+        "[tasks.weights]\nprp = 0.5\n"
+    )
+    cfg = resolve_config(
+        config_file=file,
+        overrides=["train.epochs=5", "train.lr=0.002"],
+        flags={"train.epochs": 7, "score.error": None},
+    )
+    assert cfg["train"]["batch_size"] == 8  # file over defaults
+    assert cfg["train"]["lr"] == 0.002  # --set over file
+    assert cfg["train"]["epochs"] == 7  # flag over --set
+    assert cfg["score"]["error"] == "bpe"  # a None flag was not given
+    assert cfg["tasks"]["names"] == ["vcr", "prp"]
+    assert cfg["tasks"]["weights"] == {"vcr": 0.6, "prp": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("32", 32),
+        ("1e-4", 1e-4),
+        ("true", True),
+        ("[64, 64]", [64, 64]),
+        ('"cae3d"', "cae3d"),
+        ("cae3d", "cae3d"),  # not TOML: kept as text
+        ("vcr,ffp", "vcr,ffp"),
+        ("{a = 1}", {"a": 1}),
+    ],
+)
+def test_parse_value(text: str, value: object) -> None:
+    assert parse_value(text) == value
+
+
+def test_parse_override_and_set_forms() -> None:
+    assert parse_override("train.batch_size=32") == ("train.batch_size", 32)
+    assert parse_override(" data.root = /x=y ") == ("data.root", "/x=y")
+    cfg = resolve_config(
+        overrides=["tasks.names=vcr,ffp", "data.size=64", "model.params.channels=[8,8,16,16]"]
+    )
+    assert cfg["tasks"]["names"] == ["vcr", "ffp"]
+    assert cfg["data"]["size"] == [64, 64]
+    assert cfg["model"]["params"]["channels"] == [8, 8, 16, 16]
+    for bad in ("train.batch_size", "=3", "train..lr=1"):
+        with pytest.raises(ConfigError, match="key=value"):
+            parse_override(bad)
+
+
+def test_data_color_sets_backbone_channels() -> None:
+    cfg = resolve_config(overrides=["data.color=rgb"])
+    assert cfg["model"]["params"]["in_channels"] == 3
+
+
+def _error(**kwargs: object) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        resolve_config(**kwargs)  # type: ignore[arg-type]
+    assert info.value.hint, "every config error says how to fix it"
+    return info.value
+
+
+def test_unknown_keys_are_named_with_a_suggestion() -> None:
+    err = _error(overrides=["train.epoch=3"])
+    assert "'train.epoch'" in err.message and "Did you mean 'epochs'" in str(err.hint)
+    err = _error(overrides=["trian.epochs=3"])
+    assert "'trian'" in err.message and "'train'" in str(err.hint)
+    err = _error(overrides=["train.epochs.max=3"])
+    assert "train.epochs" in err.message
+
+
+def test_wrong_types_and_ranges_name_the_key() -> None:
+    err = _error(overrides=["train.batch_size=big"])
+    assert "'train.batch_size'" in err.message and "integer" in err.message
+    assert "--set train.batch_size=16" in str(err.hint)
+    assert "'train.lr'" in _error(overrides=["train.lr=0"]).message
+    assert "'train.channels_last'" in _error(overrides=["train.channels_last=1"]).message
+    assert "'train.epochs'" in _error(overrides=["train.epochs=0"]).message
+    assert "'data.size'" in _error(overrides=["data.size=[64]"]).message
+    assert "'data.color'" in _error(overrides=["data.color=grey"]).message
+    assert "'train.precision'" in _error(overrides=["train.precision=fp8"]).message
+    assert "'score.frames'" in _error(overrides=["score.frames=some"]).message
+    assert "'tasks.names'" in _error(overrides=["tasks.names=[]"]).message
+    assert "more than once" in _error(overrides=['tasks.names=["vcr","vcr"]']).message
+    assert "'tasks.weights.vcr'" in _error(overrides=["tasks.weights.vcr=-1"]).message
+
+
+def test_unknown_component_names_list_the_available_ones() -> None:
+    err = _error(flags={"model.backbone": "cae"})
+    assert err.message.startswith("model.backbone: Unknown backbone 'cae'")
+    assert "Did you mean 'cae3d'" in str(err.hint) and "Available backbones" in str(err.hint)
+    err = _error(flags={"tasks.names": ["vcx", "ffp"]})
+    assert "tasks.names" in err.message and "'vcx'" in err.message
+    assert "Did you mean 'vcr'" in str(err.hint)
+    assert "score.error" in _error(flags={"score.error": "bep"}).message
+    assert "score.normalizer" in _error(flags={"score.normalizer": "z"}).message
+    assert "tasks.weights.xyz" in _error(overrides=["tasks.weights.xyz=1"]).message
+
+
+def test_component_params_are_checked_against_the_constructor() -> None:
+    err = _error(overrides=["model.params.chanels=[8,8,16,16]"])
+    assert "'model.params.chanels'" in err.message
+    assert "Did you mean 'channels'" in str(err.hint)
+    assert "vadkit describe backbones cae3d" in str(err.hint)
+    err = _error(overrides=["model.params.channels=wide"])
+    assert "model.params.channels" in err.message and "type" in err.message
+    err = _error(overrides=["tasks.params.ffp.heads=1"])
+    assert "'tasks.params.ffp.heads'" in err.message and "head" in str(err.hint)
+    err = _error(overrides=["tasks.params.prp.rates=2"])
+    assert "tasks.params.prp.rates" in err.message
+    # params for a task that is not trained are dropped; for an unknown task they are an error
+    cfg = resolve_config(overrides=["tasks.names=vcr", "tasks.params.ffp.head=paper"])
+    assert set(cfg["tasks"]["params"]) == {"vcr"}
+    assert "tasks.params.ffx" in _error(overrides=["tasks.params.ffx.head=1"]).message
+
+
+def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    err = _error(config_file=missing)
+    assert str(missing) in err.message
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nepochs = \n")
+    err = _error(config_file=bad)
+    assert str(bad) in err.message and "line 2" in err.message

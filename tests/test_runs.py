@@ -1,0 +1,245 @@
+"""Run folders: atomic writes, checkpoint round trip, wrong-model and damaged checkpoints, and
+loading that never runs code."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from vadkit.config import resolve_config
+from vadkit.engine import runs
+from vadkit.engine.device import Runtime
+from vadkit.engine.io import atomic_write, write_text
+from vadkit.errors import CheckpointError, ConfigError
+
+TINY = [
+    "model.params.channels=[8,8,16,16]",
+    "data.size=[32,32]",
+    "data.clip_length=8",
+    "tasks.names=vcr,ffp,prp",
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny convolutions gain nothing from two threads, which spin on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _config(*extra: str) -> dict:
+    return resolve_config(overrides=[*TINY, *extra])
+
+
+def _trained(config: dict, seed: int = 0) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """A tiny model after one Adam step on random data, so that weights and state are not fresh."""
+    from vadkit.engine.train import TrainStep
+    from vadkit.testing import tiny_batch
+
+    torch.manual_seed(seed)
+    model = runs.build_model(config)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    batch = tiny_batch(runs.clip_shape(config), batch=2, seed=seed)
+    batch.views["prp"] = batch.clip.flip(2)
+    batch.labels["prp"] = torch.tensor([0, 1])
+    TrainStep(model, opt, config["tasks"]["weights"], Runtime(torch.device("cpu")))(batch)
+    return model, opt
+
+
+# -- atomic writes ------------------------------------------------------------------------------
+def test_atomic_write_replaces_or_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "f.txt"
+    write_text(target, "old")
+    assert target.read_text() == "old"
+    with pytest.raises(RuntimeError), atomic_write(target) as fh:
+        fh.write("half of the new")
+        raise RuntimeError("crash while writing")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["f.txt"]  # no temp file left
+    with atomic_write(target, "wb") as fh:
+        fh.write(b"new")
+    assert target.read_bytes() == b"new"
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+def test_checkpoint_round_trip(tmp_path: Path) -> None:
+    config = _config()
+    model, opt = _trained(config)
+    runtime = Runtime(torch.device("cpu"), channels_last=True)  # saved from channels-last weights
+    runtime.prepare(model)
+    spec = runs.model_spec(config)
+    progress = runs.Progress(epoch=1, batch=3, step=9)
+    rng_at_save = torch.get_rng_state()
+    path = runs.save_checkpoint(tmp_path, model, spec, progress, optimizer=opt, epoch_copy=2)
+    assert path == tmp_path / "checkpoints" / "last.safetensors"
+    assert (tmp_path / "checkpoints" / "epoch_0002.safetensors").is_file()
+    assert not (tmp_path / "checkpoints" / runs.PENDING).exists()
+
+    fresh = runs.build_model(config)
+    metadata = runs.load_weights(path, fresh, spec)
+    assert json.loads(metadata["vadkit"]) == spec
+    assert spec["backbone"] == {"name": "cae3d", "params": config["model"]["params"]}
+    assert [t["name"] for t in spec["tasks"]] == ["vcr", "ffp", "prp"]
+    assert spec["clip_shape"] == [1, 8, 32, 32] and spec["vadkit"]
+    mine, theirs = model.state_dict(), fresh.state_dict()
+    assert mine.keys() == theirs.keys()
+    for key in mine:
+        assert torch.equal(mine[key], theirs[key]), key
+
+    state = runs.read_state(tmp_path / "checkpoints" / "last.state.pt")
+    assert state["progress"] == {"epoch": 1, "batch": 3, "step": 9}
+    opt2 = torch.optim.Adam(fresh.parameters(), lr=1e-3)
+    opt2.load_state_dict(state["optimizer"])
+    for p1, p2 in zip(model.parameters(), fresh.parameters(), strict=True):
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(opt.state[p1][key], opt2.state[p2][key])
+    assert torch.equal(state["rng"]["torch"], rng_at_save)
+
+
+def test_load_model_gives_the_trained_model_in_eval_mode(tmp_path: Path) -> None:
+    config = _config("score.error=mse")
+    model, opt = _trained(config)
+    runs.write_config(tmp_path, config)
+    runs.save_checkpoint(
+        tmp_path, model, runs.model_spec(config), runs.Progress(1, 0, 1), optimizer=opt,
+        epoch_copy=1,
+    )  # fmt: skip
+    loaded_config, loaded = runs.load_model(tmp_path)
+    assert loaded_config == config and loaded_config["score"]["error"] == "mse"
+    assert not loaded.training
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                 loaded.state_dict().values(), strict=True))  # fmt: skip
+    _, by_epoch = runs.load_model(tmp_path, checkpoint=1)
+    assert torch.equal(by_epoch.state_dict()["backbone.encoder.0.weight"],
+                       model.state_dict()["backbone.encoder.0.weight"])  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"epoch_0007\.safetensors"):
+        runs.load_model(tmp_path, checkpoint="epoch_0007")
+    with pytest.raises(ConfigError, match="not a vadkit run folder"):
+        runs.load_model(tmp_path / "elsewhere")
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path: Path) -> None:
+    small = _config()
+    model, opt = _trained(small)
+    path = runs.save_checkpoint(
+        tmp_path, model, runs.model_spec(small), runs.Progress(), optimizer=opt
+    )
+    wider = _config("model.params.channels=[8,8,16,32]")
+    with pytest.raises(CheckpointError) as info:
+        runs.load_weights(path, runs.build_model(wider), runs.model_spec(wider))
+    assert str(path) in info.value.message and "backbone" in info.value.message
+    assert "[8, 8, 16, 16]" in info.value.message and info.value.hint
+
+    fewer = _config("tasks.names=vcr,ffp")
+    with pytest.raises(CheckpointError, match="tasks is"):
+        runs.load_weights(path, runs.build_model(fewer), runs.model_spec(fewer))
+    # without a spec to compare, tensor names and shapes are checked
+    with pytest.raises(CheckpointError) as info:
+        runs.load_weights(path, runs.build_model(wider))
+    assert "shapes differ" in info.value.message and "(32, 16, 3, 3, 3)" in info.value.message
+    with pytest.raises(CheckpointError, match=r"unexpected tensors tasks\.prp"):
+        runs.load_weights(path, runs.build_model(fewer))
+
+
+def test_missing_and_damaged_checkpoints(tmp_path: Path) -> None:
+    model = runs.build_model(_config())
+    with pytest.raises(CheckpointError, match="does not exist"):
+        runs.load_weights(tmp_path / "none.safetensors", model)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        runs.load_weights(junk, model)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        runs.read_state(tmp_path / "none.state.pt")
+
+
+class _Payload:
+    """Unpickling this creates a file: what a malicious checkpoint could do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
+
+
+def test_loading_a_state_never_runs_code(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "last.state.pt"
+    with evil.open("wb") as fh:
+        torch.save({"format": 1, "progress": _Payload(marker)}, fh, pickle_protocol=2)
+    torch.load(evil, weights_only=False)  # the payload works when code may run...
+    assert marker.exists()
+    marker.unlink()
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        runs.read_state(evil)
+    assert not marker.exists()  # ...and vadkit never lets it
+    other = tmp_path / "other.pt"
+    torch.save({"format": 99}, other)
+    with pytest.raises(CheckpointError, match="not a vadkit training state"):
+        runs.read_state(other)
+    plain = tmp_path / "plain.pt"
+    with plain.open("wb") as fh:
+        pickle.dump({"format": 1}, fh, protocol=2)
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        runs.read_state(plain)
+
+
+def test_a_save_killed_halfway_is_finished_or_undone(tmp_path: Path) -> None:
+    config = _config()
+    spec = runs.model_spec(config)
+    model, opt = _trained(config)
+    folder = tmp_path / "checkpoints"
+    runs.save_checkpoint(tmp_path, model, spec, runs.Progress(0, 2, 2), optimizer=opt)
+    old = (folder / "last.safetensors").read_bytes()
+
+    # killed after the new weights were staged but before the state was replaced: undone
+    new_bytes = runs.weights_bytes(model, spec, runs.Progress(0, 4, 4))
+    (folder / runs.PENDING).write_bytes(new_bytes)
+    runs.recover_checkpoint(tmp_path)
+    assert not (folder / runs.PENDING).exists()
+    assert (folder / "last.safetensors").read_bytes() == old
+
+    # killed after the state was replaced but before the weights were: finished
+    runs.save_checkpoint(tmp_path, model, spec, runs.Progress(0, 4, 4), optimizer=opt)
+    (folder / "last.safetensors").write_bytes(old)  # as if the last rename had not happened
+    (folder / runs.PENDING).write_bytes(new_bytes)
+    with pytest.raises(CheckpointError, match="different steps"):
+        _load_without_recovery(tmp_path, model, spec)
+    progress, _ = runs.load_training_checkpoint(tmp_path, model, spec)
+    assert progress == runs.Progress(0, 4, 4)
+    assert (folder / "last.safetensors").read_bytes() == new_bytes
+    assert not (folder / runs.PENDING).exists()
+
+
+def _load_without_recovery(run: Path, model: torch.nn.Module, spec: dict) -> None:
+    pending = run / "checkpoints" / runs.PENDING
+    hidden = pending.with_name("hidden")
+    pending.rename(hidden)
+    try:
+        runs.load_training_checkpoint(run, model, spec)
+    finally:
+        hidden.rename(pending)
+
+
+def test_versions_name_the_plugins_used(tmp_path: Path) -> None:
+    config = _config()
+    runs.write_versions(tmp_path, config)
+    data = json.loads((tmp_path / "versions.json").read_text())
+    assert data["torch"] == torch.__version__ and data["vadkit"] and data["python"]
+    assert data["plugins"] == {"luss": data["plugins"]["luss"]} and data["plugins"]["luss"]
