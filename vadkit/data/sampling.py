@@ -295,9 +295,15 @@ def _test_batches(
     n = video.num_frames
     for a in range(first, n, batch_size):
         scored = np.arange(a, min(a + batch_size, n), dtype=np.int64)
-        chunk = frames_to_tensor(video.frames(np.arange(a - t, scored[-1] + 1)))  # (C, L, H, W)
-        clip = torch.stack([chunk[:, i : i + t] for i in range(len(scored))])
-        target = chunk[:, t:].permute(1, 0, 2, 3).contiguous()
+        chunk = video.frames(np.arange(a - t, scored[-1] + 1))  # (L, H, W, C), clamped at 0
+        windows = np.lib.stride_tricks.as_strided(  # (B, T+1, H, W, C) views into chunk
+            chunk,
+            shape=(len(scored), t + 1, *chunk.shape[1:]),
+            strides=(chunk.strides[0], *chunk.strides),
+            writeable=False,
+        )
+        clip = frames_to_tensor(windows[:, :t])
+        target = frames_to_tensor(windows[:, t:])[:, :, 0]
         yield scored, Batch(clip=clip, target=target)
 
 

@@ -372,9 +372,10 @@ def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
             f"frames_to_tensor takes uint8 frames (N, H, W, C), not {array.dtype} {array.shape}.",
             hint="Read frames with Video.frames(...).",
         )
-    src = torch.from_numpy(np.ascontiguousarray(array))
+    # numpy, single-threaded: torch's intra-op threads only contend with the training step here
     order = (3, 0, 1, 2) if array.ndim == 4 else (0, 4, 1, 2, 3)
-    src = src.permute(*order)
-    out = torch.empty(src.shape, dtype=torch.float32)
-    out.copy_(src)
-    return out.div_(127.5).sub_(1.0)
+    src = array.transpose(order)
+    out = np.empty(src.shape, dtype=np.float32)
+    np.divide(src, np.float32(127.5), out=out, dtype=np.float32)
+    np.subtract(out, np.float32(1.0), out=out)
+    return torch.from_numpy(out)
