@@ -200,3 +200,31 @@ def test_avenue_pixel_masks_of_two_videos():
     # videos 08 and 18 are the two short ones, both entirely anomalous (DATA.md)
     labels = read_labels(folder, [("08", 36), ("18", 294)])
     assert labels["08"].all() and labels["18"].all()
+
+
+def test_pixel_mask_labels_are_cached_until_the_file_changes(tmp_path, monkeypatch):
+    import os
+
+    import vadkit.data.labels as labels_module
+
+    folder = tmp_path / "testing_label_mask"
+    folder.mkdir()
+
+    def write(hot: int) -> None:
+        vol = np.empty((1, 3), dtype=object)
+        for t in range(3):
+            vol[0, t] = np.zeros((2, 2), np.uint8)
+        vol[0, hot][0, 0] = 1
+        scipy.io.savemat(folder / "1_label.mat", {"volLabel": vol})
+
+    write(0)
+    cache = tmp_path / "cache"
+    assert read_labels(folder, [("1", 3)], cache_dir=cache)["1"].tolist() == [1, 0, 0]
+    real = labels_module._vol_label_from_mat
+    monkeypatch.setattr(labels_module, "_vol_label_from_mat", None)  # cached: not called
+    assert read_labels(folder, [("1", 3)], cache_dir=cache)["1"].tolist() == [1, 0, 0]
+    monkeypatch.setattr(labels_module, "_vol_label_from_mat", real)
+    write(2)
+    st = (folder / "1_label.mat").stat()
+    os.utime(folder / "1_label.mat", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert read_labels(folder, [("1", 3)], cache_dir=cache)["1"].tolist() == [0, 0, 1]

@@ -99,8 +99,14 @@ def find_label_candidates(dirs: Sequence[Path]) -> list[Path]:
     return [p for kind in order for p in found.get(kind, [])]
 
 
-def read_labels(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
-    """Per-video 0/1 ``uint8`` labels from ``path`` (any supported kind) for ``videos``."""
+def read_labels(
+    path: Path, videos: VideoCounts, *, cache_dir: Path | None = None
+) -> dict[str, np.ndarray]:
+    """Per-video 0/1 ``uint8`` labels from ``path`` (any supported kind) for ``videos``.
+
+    With ``cache_dir``, frame labels derived from pixel masks (slow to read: Avenue's take about
+    a second per video) are kept in ``<cache_dir>/labels`` keyed by the mask file's size and time.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(
@@ -121,6 +127,8 @@ def read_labels(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
             hint="Use a .mat file with 'gt' intervals, a UCSD .m file, a frame_labels_*.npy file, "
             "a folder of per-video .npy masks, or a folder of Avenue <N>_label.mat masks.",
         )
+    if kind in ("pixel_masks", "pixel_mask"):
+        return read_pixel_masks(path, videos, cache_dir=cache_dir)
     return readers[kind](path, videos)
 
 
@@ -282,7 +290,9 @@ def read_frame_masks(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
     return out
 
 
-def read_pixel_masks(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
+def read_pixel_masks(
+    path: Path, videos: VideoCounts, *, cache_dir: Path | None = None
+) -> dict[str, np.ndarray]:
     """Avenue's ``<N>_label.mat`` files (``volLabel``: a pixel mask per frame), or one of them."""
     if path.is_dir():
         files = [p for p in path.iterdir() if p.name.endswith("_label.mat")]
@@ -293,11 +303,38 @@ def read_pixel_masks(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
         matched = {videos[0][0]: path}
     out = {}
     for name, count in videos:
-        out[name] = _check_length(matched[name], name, _read_vol_label(matched[name]), count)
+        labels = _read_vol_label(matched[name], cache_dir)
+        out[name] = _check_length(matched[name], name, labels, count)
     return out
 
 
-def _read_vol_label(file: Path) -> np.ndarray:
+def _read_vol_label(file: Path, cache_dir: Path | None = None) -> np.ndarray:
+    import hashlib
+    import os
+    import uuid
+
+    cached = None
+    if cache_dir is not None:
+        st = file.stat()
+        key = f"{file.resolve()}\0{st.st_size}\0{st.st_mtime_ns}"
+        cached = Path(cache_dir) / "labels" / f"{hashlib.sha1(key.encode()).hexdigest()[:24]}.npy"
+        try:
+            return np.load(cached, allow_pickle=False)
+        except (OSError, ValueError):
+            pass
+    labels = _vol_label_from_mat(file)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npy")
+            np.save(tmp, labels)
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # a read-only cache only costs time
+    return labels
+
+
+def _vol_label_from_mat(file: Path) -> np.ndarray:
     import scipy.io
 
     try:

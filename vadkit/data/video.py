@@ -244,9 +244,10 @@ def cache_sources(
 
 
 def _read_ground_truth(
-    path: Path, sources: Sequence[FrameSource], counts: Sequence[int]
+    path: Path, sources: Sequence[FrameSource], counts: Sequence[int], cache_dir: Path
 ) -> dict[str, np.ndarray]:
-    return read_labels(path, [(s.name, c) for s, c in zip(sources, counts, strict=True)])
+    videos = [(s.name, c) for s, c in zip(sources, counts, strict=True)]
+    return read_labels(path, videos, cache_dir=cache_dir)
 
 
 def open_videos(
@@ -291,13 +292,15 @@ def open_videos(
     per_video: dict[str, np.ndarray] | None = None
     known = [s.expected_frames() for s in sources]
     if label_path is not None and all(k is not None for k in known):  # fail before decoding
-        per_video = _read_ground_truth(label_path, sources, [k or 0 for k in known])
+        per_video = _read_ground_truth(label_path, sources, [k or 0 for k in known], cache_path)
 
     entries = cache_sources(
         sources, size=hw, color=color, resample=resample, cache_dir=cache_path, progress=progress
     )
     if label_path is not None and per_video is None:
-        per_video = _read_ground_truth(label_path, sources, [e.num_frames for e in entries])
+        per_video = _read_ground_truth(
+            label_path, sources, [e.num_frames for e in entries], cache_path
+        )
 
     videos = []
     for source, entry in zip(sources, entries, strict=True):
