@@ -1,12 +1,20 @@
-import torch
-from einops import rearrange
-from torch import nn
+"""A backbone: an encoder-decoder over clips (B, C, T, H, W)."""
+
+from torch import Tensor, nn
 
 import vadkit
 
 
 class TinyAE(vadkit.Backbone):
-    """A small 3-D convolutional autoencoder: two strided layers down, two up."""
+    """A small 3-D convolutional autoencoder: two strided layers down, two up.
+
+    The latent of a clip (C, T, H, W) is (2 * width, T / 2, H / 4, W / 4), so clips need an even
+    length and sides divisible by 4.
+
+    Parameters:
+        in_channels: channels of the input frames (1 = grayscale, 3 = colour).
+        width: channels of the first layer; the latent has twice as many.
+    """
 
     def __init__(self, *, in_channels: int = 1, width: int = 16):
         super().__init__()
@@ -28,8 +36,9 @@ class TinyAE(vadkit.Backbone):
             ),
         )
 
-    def check_clip_shape(self, clip_shape):
-        super().check_clip_shape(clip_shape)
+    def check_clip_shape(self, clip_shape: tuple[int, int, int, int]) -> None:
+        """Refuse, before training starts, clips this network cannot rebuild exactly."""
+        super().check_clip_shape(clip_shape)  # checks the number of channels
         _, t, h, w = clip_shape
         if t % 2 or h % 4 or w % 4:
             raise vadkit.ConfigError(
@@ -37,12 +46,8 @@ class TinyAE(vadkit.Backbone):
                 hint="Set data.clip_length and data.size accordingly.",
             )
 
-    def encode(self, clip: torch.Tensor) -> torch.Tensor:
+    def encode(self, clip: Tensor) -> Tensor:
         return self.encoder(clip)  # (B, C, T, H, W) -> (B, 2w, T/2, H/4, W/4)
 
-    def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.decoder(latent)  # back to (B, C, T, H, W), before tanh
-
-
-def last_frame(clip: torch.Tensor) -> torch.Tensor:
-    return rearrange(clip[:, :, -1], "b c h w -> b 1 c h w")
+    def decode(self, latent: Tensor) -> Tensor:
+        return self.decoder(latent)  # back to (B, C, T, H, W), before the tanh of activation()

@@ -1,10 +1,18 @@
+"""A score normalizer: rescale the 1-D score stream of one video."""
+
 import numpy as np
 
 import vadkit
 
 
 class ZScore(vadkit.ScoreNormalizer):
-    """Standard score per video: (x - mean) / std."""
+    """Standard score per video: (x - mean) / std.
+
+    ``z_t = (a_t - mean(a)) / max(std(a), eps)``: a constant stream maps to zeros.
+
+    Parameters:
+        eps: smallest standard deviation divided by, so that constant streams stay finite.
+    """
 
     def __init__(self, *, eps: float = 1e-8):
         self.eps = eps
