@@ -1,0 +1,241 @@
+"""MkDocs hooks: pages generated from the code at build time, so that they cannot go stale.
+
+A line ``<!-- vadkit: NAME -->`` on a page is replaced by generated Markdown:
+
+* ``cli-reference``: every ``vadkit`` command, read from the Typer application itself (usage,
+  help, arguments, options, defaults);
+* ``config-reference``: every config key with its default, read from ``vadkit.config.DEFAULTS``,
+  and its meaning from :data:`CONFIG_KEYS` below. A key without a description, or a description
+  of a key that no longer exists, fails the build.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MARKERS: dict[str, Any] = {}
+
+
+def _plain(text: str | None) -> str:
+    """Help text without Rich markup, as one paragraph per blank-line-separated block."""
+    if not text:
+        return ""
+    from rich.text import Text
+
+    plain = Text.from_markup(text).plain
+    return "\n".join(line.rstrip() for line in plain.strip().splitlines())
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _default(param: Any) -> str:
+    """The default of a parameter as a table cell ("required" when it has none)."""
+    if param.required:
+        return "required"
+    value = param.default
+    if callable(value) or value is None or value is False or value == () or value == []:
+        return ""
+    if isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
+    return f"`{_cell(str(value))}`"
+
+
+def _load_app() -> Any:
+    """The root command with every command group mounted, as ``vadkit`` itself builds it."""
+    import importlib
+
+    import typer
+
+    app_module = importlib.import_module("vadkit.cli.app")
+
+    app_module._mount_optional()
+    return typer.main.get_command(app_module.app)
+
+
+def _render(cmd: Any, ctx: Any, path: list[str], level: int, out: list[str]) -> None:
+    title = " ".join(path)
+    out.append(f"{'#' * level} {title}\n")
+    help_text = _plain(cmd.help)
+    if help_text:
+        out.append(help_text + "\n")
+    usage = cmd.get_usage(ctx).replace("Usage: ", "", 1).strip()
+    out.append(f"```text\n{usage}\n```\n")
+    rows = []
+    for param in cmd.params:
+        record = param.get_help_record(ctx)
+        if record is None:  # hidden
+            continue
+        names = record[0]
+        kind = "argument" if param.param_type_name == "argument" else "option"
+        helptext = _cell(_plain(getattr(param, "help", None) or ""))
+        rows.append(f"| `{_cell(names)}` | {kind} | {_default(param)} | {helptext} |")
+    rows.append("| `--help` | option | | Show the help of this command and exit. |")
+    out.append("| name | kind | default | description |\n|---|---|---|---|")
+    out.append("\n".join(rows) + "\n")
+    if hasattr(cmd, "list_commands"):
+        names = cmd.list_commands(ctx)
+        if names:
+            out.append("Commands: " + ", ".join(f"`{title} {n}`" for n in names) + ".\n")
+        for name in names:
+            sub = cmd.get_command(ctx, name)
+            if sub is None or getattr(sub, "hidden", False):
+                continue
+            sub_ctx = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
+            _render(sub, sub_ctx, [*path, name], min(level + 1, 4), out)
+
+
+def cli_reference() -> str:
+    """Markdown reference of the ``vadkit`` command and all its subcommands."""
+    root = _load_app()
+    ctx = root.make_context("vadkit", [], resilient_parsing=True)
+    out: list[str] = []
+    _render(root, ctx, ["vadkit"], 2, out)
+    return "\n".join(out)
+
+
+MARKERS["cli-reference"] = cli_reference
+
+#: What each config key means; keys are dotted paths into ``vadkit.config.DEFAULTS``.
+CONFIG_KEYS: dict[str, str] = {
+    "data.root": "Dataset folder. Empty: the synthetic default scene, generated on first use in "
+    "the cache. The `--data` flag sets it.",
+    "data.format": "Dataset format, a name in the `datasets` registry (`vadkit list datasets`). "
+    "Empty: detected from the folder's layout.",
+    "data.size": "Frames are resized to `[height, width]` pixels (the paper: `[256, 256]`).",
+    "data.color": '`"gray"` (one channel, as in the paper) or `"rgb"` (three). The backbone\'s '
+    "`in_channels` follows it unless set.",
+    "data.clip_length": "T, the frames of one clip; a window holds T + 1 frames (the last is "
+    "FFP's target and the frame the window scores).",
+    "data.stride": "A training window starts every `stride` frames (1: every frame).",
+    "data.labels": "Ground-truth file or folder for the test videos. Empty: detected next to the "
+    "data. Recorded with every evaluation.",
+    "model.backbone": "Backbone, a name in the `backbones` registry. The `--backbone` flag sets it.",
+    "model.params": "Table of the backbone's constructor parameters (`vadkit describe backbones "
+    "NAME`); the resolved config records every value, defaults included.",
+    "tasks.names": "Proxy tasks trained jointly, names in the `tasks` registry. The `--tasks` "
+    "flag sets it (`--tasks vcr,ffp`).",
+    "tasks.weights": "Table task = loss weight \u03bb (eq. 7). A task left out takes its class's "
+    "`default_weight` (vcr 0.6, ffp 0.4, prp 1.0).",
+    "tasks.params": "Table of tables: `[tasks.params.NAME]` holds the constructor parameters of "
+    "task NAME (`vadkit describe tasks NAME`).",
+    "train.epochs": "Passes over the training windows. The `--epochs` flag sets it.",
+    "train.batch_size": "Windows per optimizer step.",
+    "train.lr": "Adam's learning rate.",
+    "train.seed": "Seed of the model's initial weights, the shuffling and the PRP sampling: the "
+    "same seed gives the same run, also after `--resume`.",
+    "train.device": '`"auto"` (CUDA when present, else the CPU), `"cpu"`, `"cuda"` or `"cuda:N"`.',
+    "train.precision": '`"auto"`, `"fp32"`, `"bf16"` or `"fp16"` (mixed precision with loss '
+    'scaling). `"auto"` picks fp32 unless a faster precision was shown to keep the accuracy.',
+    "train.channels_last": "Use the channels-last memory format for 3-D convolutions (faster on "
+    "CPU and on recent GPUs).",
+    "train.workers": "Data-loader worker processes (0: load in the training process).",
+    "train.save_every": "Keep a copy of the weights every N epochs "
+    "(`checkpoints/epoch_NNNN.safetensors`); 0: only `last`.",
+    "train.checkpoint_steps": "Also save the last checkpoint every N steps within an epoch, so "
+    "that `--resume` loses little work; 0: only at the end of each epoch.",
+    "train.log_steps": "Write a line to `metrics.jsonl` (and update the progress bar) every N steps.",
+    "train.deterministic": "Ask PyTorch for deterministic algorithms, so that a resumed run "
+    "reaches the same weights as an uninterrupted one.",
+    "score.error": "Error measure used for VCR and FFP when fusing and evaluating (every "
+    "registered one is computed when scoring). The `--error` flag sets it.",
+    "score.normalizer": "Per-video score normalizer applied before fusion. The `--normalizer` "
+    "flag sets it.",
+    "score.alphas": "Table task = fusion weight \u03b1 (eq. 15); a task left out weighs 1. "
+    "Presets at evaluation: `--alphas ped2`, `avenue`, `shanghaitech`.",
+    "score.frames": '`"protocol"`: leave out the first T frames of each test video, as the paper '
+    'does; `"all"`: score every frame (the first T take the first window\'s score).',
+    "score.batch_size": "Windows per forward pass when scoring.",
+    "score.precision": "Precision when scoring, as `train.precision`.",
+}
+
+
+def _leaves(table: Any, prefix: str, open_tables: frozenset[str]) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and dotted not in open_tables:
+            out.extend(_leaves(value, f"{dotted}.", open_tables))
+        else:
+            out.append((dotted, value))
+    return out
+
+
+def config_reference() -> str:
+    """One table per config section: key, default, meaning."""
+    from vadkit import config
+
+    leaves = _leaves(config.DEFAULTS, "", config.OPEN_TABLES)
+    keys = [k for k, _ in leaves]
+    missing = [k for k in keys if k not in CONFIG_KEYS]
+    stale = [k for k in CONFIG_KEYS if k not in keys]
+    if missing or stale:
+        raise ValueError(
+            f"docs_src/mkdocs_hooks.py CONFIG_KEYS is out of date: undocumented keys {missing}, "
+            f"keys that no longer exist {stale}."
+        )
+    out: list[str] = []
+    section = None
+    for key, default in leaves:
+        top = key.split(".", 1)[0]
+        if top != section:
+            section = top
+            out.append(f"\n### `[{top}]`\n\n| key | default | meaning |\n|---|---|---|")
+        shown = "{}" if isinstance(default, dict) else config.dumps_toml({"v": default})[4:].strip()
+        out.append(f"| `{key}` | `{_cell(shown)}` | {_cell(CONFIG_KEYS[key])} |")
+    return "\n".join(out) + "\n"
+
+
+MARKERS["config-reference"] = config_reference
+
+
+def benchmarks_index() -> str:
+    """A list of the result pages under docs/benchmarks/, with their titles and first sentences."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
+    pages = sorted(folder.glob("*.md")) if folder.is_dir() else []
+    if not pages:
+        return (
+            "No result page has been written yet: each script under `benchmarks/` writes its "
+            "page into `docs/benchmarks/` when run with `--write`.\n"
+        )
+    out = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        heading = re.search(r"^# (.+)$", text, re.MULTILINE)
+        title = heading.group(1).strip() if heading else page.stem
+        body = text[heading.end() :] if heading else text
+        paragraph = next(
+            (p.strip() for p in re.split(r"\n\s*\n", body) if p.strip() and p.strip()[0].isalpha()),
+            "",
+        )
+        sentence = " ".join(re.split(r"(?<=[.!?])\s", " ".join(paragraph.split()))[:1])
+        out.append(
+            f"- [{title}](benchmarks/{page.name}): {sentence}"
+            if sentence
+            else f"- [{title}](benchmarks/{page.name})"
+        )
+    return "\n".join(out) + "\n"
+
+
+MARKERS["benchmarks-index"] = benchmarks_index
+MARKER = re.compile(r"^<!-- vadkit: ([a-z-]+) -->$", re.MULTILINE)
+
+
+def expand(markdown: str) -> str:
+    """Replace every ``<!-- vadkit: NAME -->`` line by its generated Markdown."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in MARKERS:
+            raise ValueError(f"Unknown docs marker '{name}'; known: {', '.join(sorted(MARKERS))}.")
+        return str(MARKERS[name]())
+
+    return MARKER.sub(replace, markdown)
+
+
+def on_page_markdown(markdown: str, **kwargs: Any) -> str:
+    return expand(markdown)
