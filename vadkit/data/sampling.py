@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from vadkit.components import Batch
 from vadkit.data.video import Video, frames_to_tensor
@@ -158,16 +158,18 @@ def collate(samples: Sequence[Mapping[str, Any]]) -> Batch:
     ``clip`` ``(B, C, T, H, W)`` and ``target`` ``(B, C, H, W)`` in [-1, 1]; ``views[name]``
     ``(B, C, T', H, W)`` and ``labels[name]`` (long ``(B,)``) for tasks with their own view.
     """
+    shared = get_worker_info() is not None  # in a worker: build the batch in shared memory
     frames = np.stack([s["frames"] for s in samples])  # (B, T+1, H, W, C)
     t = frames.shape[1] - 1
     views: dict[str, torch.Tensor] = {}
     labels: dict[str, torch.Tensor] = {}
     for name in samples[0]["views"]:
-        views[name] = frames_to_tensor(np.stack([s["views"][name] for s in samples]))
+        stacked = np.stack([s["views"][name] for s in samples])
+        views[name] = frames_to_tensor(stacked, shared=shared)
         labels[name] = torch.tensor([s["labels"][name] for s in samples], dtype=torch.long)
     return _PinnableBatch(
-        clip=frames_to_tensor(frames[:, :t]),
-        target=frames_to_tensor(frames[:, t:])[:, :, 0],
+        clip=frames_to_tensor(frames[:, :t], shared=shared),
+        target=frames_to_tensor(frames[:, t:], shared=shared)[:, :, 0],
         views=views,
         labels=labels,
     )

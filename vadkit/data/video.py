@@ -362,10 +362,11 @@ def open_video_file(
     )
 
 
-def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+def frames_to_tensor(frames: np.ndarray, *, shared: bool = False) -> torch.Tensor:
     """``uint8`` frames ``(N, H, W, C)`` -> float32 tensor ``(C, N, H, W)`` in [-1, 1] (x/127.5-1).
 
-    A batch ``(B, N, H, W, C)`` gives ``(B, C, N, H, W)``.
+    A batch ``(B, N, H, W, C)`` gives ``(B, C, N, H, W)``. ``shared`` allocates the result in
+    shared memory (a DataLoader worker then hands it over without copying it).
     """
     import torch
 
@@ -378,7 +379,10 @@ def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     # numpy, single-threaded: torch's intra-op threads only contend with the training step here
     order = (3, 0, 1, 2) if array.ndim == 4 else (0, 4, 1, 2, 3)
     src = array.transpose(order)
-    out = np.empty(src.shape, dtype=np.float32)
+    tensor = torch.empty(src.shape, dtype=torch.float32)
+    if shared:
+        tensor.share_memory_()
+    out = tensor.numpy()
     np.divide(src, np.float32(127.5), out=out, dtype=np.float32)
     np.subtract(out, np.float32(1.0), out=out)
-    return torch.from_numpy(out)
+    return tensor

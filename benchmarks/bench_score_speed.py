@@ -1,0 +1,239 @@
+"""Scoring speed: vadkit's scoring pass against a bare loop and against the authors' structure.
+
+Every variant scores the same windows of the same model (LUSS-AE: the full-width 3DCAE with the
+vcr, ffp and prp heads, random weights: speed does not depend on them) and computes the same
+scores: vcr and ffp with every registered error measure, prp's probability.
+
+* ``vadkit <precision>``: :func:`vadkit.engine.score.score_videos`, the code behind
+  ``vadkit score`` (batched windows gathered from one decoded frame buffer, one encoder and one
+  decoder pass per window for all tasks, channels-last 3-D memory, ``torch.inference_mode``).
+* ``bare <precision>``: a hand-written loop over the same batches doing the same work with the
+  model's modules directly, with the same precision and memory format: the floor for vadkit's
+  overhead (check (a): vadkit >= 0.9x bare).
+* ``authors``: the loop structure of the authors' public code: fp32, contiguous memory,
+  ``torch.no_grad``, each window read and converted on its own, and the decoder run twice per
+  window (once for the reconstruction, once more for the FFP head). Check (b): vadkit's default
+  scoring >= 2.5x its frames/s.
+
+Repetitions are interleaved (the order rotates each round) so that load from other processes
+hits every variant alike; the medians and their ratios are reported. Run::
+
+    .venv/bin/python benchmarks/bench_score_speed.py --size 64 --frames 112 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vadkit.api import create_backbone, create_task, list_errors
+from vadkit.components import SCORE_KEY
+from vadkit.data import Video
+from vadkit.engine.score import applicable_errors, make_runtime, score_videos
+from vadkit.model import VADModel
+
+
+def build_model(size: int, clip_length: int, seed: int = 0) -> VADModel:
+    torch.manual_seed(seed)
+    backbone = create_backbone("cae3d")
+    tasks = {n: create_task(n) for n in ("vcr", "ffp", "prp")}
+    return VADModel(backbone, tasks, (1, clip_length, size, size)).eval()
+
+
+def vadkit_variant(model: VADModel, video: Video, t: int, bs: int, precision: str) -> Callable:
+    runtime = make_runtime("cpu", precision, channels_last=True)
+    runtime.prepare(model)
+    errors = applicable_errors(None, (1, *video.frame_shape[:2]))
+
+    def run() -> dict[str, dict[str, np.ndarray]]:
+        (out,) = score_videos(
+            model, [video], clip_length=t, errors=errors, runtime=runtime, batch_size=bs
+        )
+        return out.raw
+
+    return run
+
+
+def _heads(model: VADModel) -> tuple[Any, Any]:
+    return model.tasks["ffp"].head, model.tasks["prp"].head
+
+
+def bare_variant(model: VADModel, video: Video, t: int, bs: int, precision: str) -> Callable:
+    """A plain loop: same batches, same precision and memory format, same scores."""
+    runtime = make_runtime("cpu", precision, channels_last=True)
+    runtime.prepare(model)
+    errors = applicable_errors(None, (1, *video.frame_shape[:2]))
+    bb = model.backbone
+    ffp_head, prp_head = _heads(model)
+
+    def run() -> dict[str, dict[str, np.ndarray]]:
+        frames = video.frames(np.arange(video.num_frames))
+        n_win = video.num_frames - t
+        out: dict[str, dict[str, list[torch.Tensor]]] = {"vcr": {}, "ffp": {}, "prp": {}}
+        with torch.inference_mode():
+            for s0 in range(0, n_win, bs):
+                s1 = min(s0 + bs, n_win)
+                chunk = torch.from_numpy(frames[s0 : s1 + t]).permute(3, 0, 1, 2).float()
+                chunk = chunk / 127.5 - 1.0
+                clip = chunk.unfold(1, t, 1)[:, : s1 - s0]  # (C, B, H, W, T)
+                clip = clip.permute(1, 0, 4, 2, 3).contiguous(memory_format=torch.channels_last_3d)
+                target = chunk[:, t : t + s1 - s0].permute(1, 0, 2, 3)
+                with runtime.autocast():
+                    z = bb.encode(clip)
+                    d = bb.decode(z)
+                z, d = z.float(), d.float()
+                recon = torch.tanh(d)
+                pred = torch.tanh(ffp_head(d))[:, :, 0]
+                prob = F.softmax(prp_head(z).float(), dim=1)[:, 1]
+                b = s1 - s0
+                r = recon.transpose(1, 2).flatten(0, 1)
+                c = clip.transpose(1, 2).flatten(0, 1)
+                for name, err in errors.items():
+                    sign = 1.0 if err.higher_is_anomalous else -1.0
+                    out["vcr"].setdefault(name, []).append(sign * err(r, c).view(b, t).mean(1))
+                    out["ffp"].setdefault(name, []).append(sign * err(pred, target))
+                out["prp"].setdefault(SCORE_KEY, []).append(prob)
+        return {k: {e: torch.cat(v).double().numpy() for e, v in d.items()} for k, d in out.items()}
+
+    return run
+
+
+def authors_variant(model: VADModel, video: Video, t: int, bs: int) -> Callable:
+    """The authors' structure: fp32, contiguous, no_grad, per-window reads, decoder twice."""
+    errors = applicable_errors(None, (1, *video.frame_shape[:2]))
+    bb = model.backbone
+    ffp_head, prp_head = _heads(model)
+
+    def window(i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        frames = video.frames(np.arange(i, i + t + 1))  # each window read on its own
+        x = torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+        return x[:, :t], x[:, t]
+
+    def run() -> dict[str, dict[str, np.ndarray]]:
+        n_win = video.num_frames - t
+        out: dict[str, dict[str, list[torch.Tensor]]] = {"vcr": {}, "ffp": {}, "prp": {}}
+        with torch.no_grad():
+            for s0 in range(0, n_win, bs):
+                pairs = [window(i) for i in range(s0, min(s0 + bs, n_win))]
+                clip = torch.stack([p[0] for p in pairs])
+                target = torch.stack([p[1] for p in pairs])
+                z = bb.encode(clip)
+                recon = torch.tanh(bb.decode(z))  # decoder pass 1: reconstruction
+                pred = torch.tanh(ffp_head(bb.decode(z)))[:, :, 0]  # decoder pass 2: FFP
+                prob = F.softmax(prp_head(z), dim=1)[:, 1]
+                b = clip.shape[0]
+                r = recon.transpose(1, 2).flatten(0, 1)
+                c = clip.transpose(1, 2).flatten(0, 1)
+                for name, err in errors.items():
+                    sign = 1.0 if err.higher_is_anomalous else -1.0
+                    out["vcr"].setdefault(name, []).append(sign * err(r, c).view(b, t).mean(1))
+                    out["ffp"].setdefault(name, []).append(sign * err(pred, target))
+                out["prp"].setdefault(SCORE_KEY, []).append(prob)
+        return {k: {e: torch.cat(v).double().numpy() for e, v in d.items()} for k, d in out.items()}
+
+    return run
+
+
+def max_difference(a: dict, b: dict) -> float:
+    """Largest relative difference between two variants' scores (they must agree)."""
+    worst = 0.0
+    for task, keys in a.items():
+        for key, values in keys.items():
+            other = b[task][key]
+            scale = np.maximum(np.abs(values), 1e-6)
+            worst = max(worst, float(np.max(np.abs(values - other) / scale)))
+    return worst
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--clip-length", type=int, default=16)
+    parser.add_argument("--frames", type=int, default=112, help="frames of the test video")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t, bs = args.clip_length, args.batch_size
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (args.frames, args.size, args.size, 1), dtype=np.uint8)
+    video = Video.from_array("bench", frames)
+    n_win = args.frames - t
+    auto = make_runtime("cpu", "auto").precision
+    # one model per variant so that memory formats do not leak between them
+    variants: dict[str, Callable] = {
+        "authors (fp32, decoder twice)": authors_variant(build_model(args.size, t), video, t, bs),
+    }
+    for prec in ("fp32", "bf16"):
+        variants[f"bare {prec}"] = bare_variant(build_model(args.size, t), video, t, bs, prec)
+        variants[f"vadkit {prec}"] = vadkit_variant(build_model(args.size, t), video, t, bs, prec)
+    names = list(variants)
+    outputs = {n: variants[n]() for n in names}  # warm-up, and the scores to compare
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for rep in range(args.repeats):
+        order = names[rep % len(names) :] + names[: rep % len(names)]
+        for n in order:
+            start = time.perf_counter()
+            variants[n]()
+            times[n].append(time.perf_counter() - start)
+    fps = {n: n_win / statistics.median(times[n]) for n in names}
+    default = f"vadkit {auto}"
+    result = {
+        "settings": {
+            "size": args.size,
+            "clip_length": t,
+            "windows": n_win,
+            "batch_size": bs,
+            "repeats": args.repeats,
+            "threads": args.threads,
+            "errors": list_errors(),
+            "default_precision": auto,
+        },
+        "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__},
+        "frames_per_s": {n: round(v, 2) for n, v in fps.items()},
+        "seconds": {n: [round(x, 3) for x in v] for n, v in times.items()},
+        "ratios": {
+            "a_vadkit_fp32_vs_bare_fp32": round(fps["vadkit fp32"] / fps["bare fp32"], 3),
+            "a_vadkit_bf16_vs_bare_bf16": round(fps["vadkit bf16"] / fps["bare bf16"], 3),
+            "b_vadkit_default_vs_authors": round(
+                fps[default] / fps["authors (fp32, decoder twice)"], 3
+            ),
+            "vadkit_fp32_vs_authors": round(
+                fps["vadkit fp32"] / fps["authors (fp32, decoder twice)"], 3
+            ),
+            "vadkit_bf16_vs_authors": round(
+                fps["vadkit bf16"] / fps["authors (fp32, decoder twice)"], 3
+            ),
+        },
+        "max_relative_difference": {
+            "vadkit fp32 vs authors": max_difference(outputs["vadkit fp32"], outputs[names[0]]),
+            "vadkit fp32 vs bare fp32": max_difference(
+                outputs["vadkit fp32"], outputs["bare fp32"]
+            ),
+            "vadkit bf16 vs bare bf16": max_difference(
+                outputs["vadkit bf16"], outputs["bare bf16"]
+            ),
+        },
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
