@@ -92,23 +92,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for precision, name in PRECISIONS.items():
         t1 = time.perf_counter()
-        meta = json.loads(
-            vadkit(
-                "score", str(run), "--precision", precision, "--name", name,
-                "--device", "cpu", "--json", capture=True,
-            )  # fmt: skip
-        )
+        score_args = ["score", str(run), "--precision", precision, "--name", name]
+        meta = json.loads(vadkit(*score_args, "--device", "cpu", "--json", capture=True))
         timings[f"score_{precision}_s"] = time.perf_counter() - t1
         results[precision] = {"windows_per_second": meta["windows_per_second"], "eval": {}}
         for error in ERRORS:
             for norm in NORMALIZERS:
-                res = json.loads(
-                    vadkit(
-                        "evaluate", str(run), "--scores", name, "--error", error,
-                        "--normalizer", norm, "--alphas", "ped2", "--no-plots", "--json",
-                        capture=True,
-                    )  # fmt: skip
-                )
+                eval_args = ["evaluate", str(run), "--scores", name, "--error", error]
+                eval_args += ["--normalizer", norm, "--alphas", "ped2", "--no-plots", "--json"]
+                res = json.loads(vadkit(*eval_args, capture=True))
                 results[precision]["eval"][f"{error}/{norm}"] = {
                     k: v["micro_auroc"] for k, v in res["results"].items()
                 }

@@ -50,10 +50,15 @@ def build_model(size: int, clip_length: int, seed: int = 0) -> VADModel:
     return VADModel(backbone, tasks, (1, clip_length, size, size)).eval()
 
 
+def _frame_shape(video: Video) -> tuple[int, int, int]:
+    height, width, channels = video.frame_shape
+    return (int(channels), int(height), int(width))
+
+
 def vadkit_variant(model: VADModel, video: Video, t: int, bs: int, precision: str) -> Callable:
     runtime = make_runtime("cpu", precision, channels_last=True)
     runtime.prepare(model)
-    errors = applicable_errors(None, (1, *video.frame_shape[:2]))
+    errors = applicable_errors(None, _frame_shape(video))
 
     def run() -> dict[str, dict[str, np.ndarray]]:
         (out,) = score_videos(
@@ -72,7 +77,7 @@ def bare_variant(model: VADModel, video: Video, t: int, bs: int, precision: str)
     """A plain loop: same batches, same precision and memory format, same scores."""
     runtime = make_runtime("cpu", precision, channels_last=True)
     runtime.prepare(model)
-    errors = applicable_errors(None, (1, *video.frame_shape[:2]))
+    errors = applicable_errors(None, _frame_shape(video))
     bb = model.backbone
     ffp_head, prp_head = _heads(model)
 
@@ -110,7 +115,7 @@ def bare_variant(model: VADModel, video: Video, t: int, bs: int, precision: str)
 
 def authors_variant(model: VADModel, video: Video, t: int, bs: int) -> Callable:
     """The authors' structure: fp32, contiguous, no_grad, per-window reads, decoder twice."""
-    errors = applicable_errors(None, (1, *video.frame_shape[:2]))
+    errors = applicable_errors(None, _frame_shape(video))
     bb = model.backbone
     ffp_head, prp_head = _heads(model)
 
