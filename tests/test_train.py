@@ -107,6 +107,20 @@ def test_bf16_autocast_step_on_cpu_keeps_fp32_weights() -> None:
     assert enc.dtype == torch.float32
 
 
+def test_channels_last_reaches_the_first_layer_of_a_grayscale_model() -> None:
+    config = _config()
+    model = runs.build_model(config)
+    Runtime(CPU, channels_last=True).prepare(model)
+    weight = model.backbone.state_dict(keep_vars=True)["encoder.0.weight"]  # (8, 1, 3, 3, 3)
+    assert weight.stride(1) == 1  # explicit channels-last strides despite the single channel
+    clip = _batch(config).clip.contiguous(memory_format=torch.channels_last_3d)
+    out = model.backbone.encoder[0](clip)  # type: ignore[index,operator]
+    assert not out.is_contiguous() and out.is_contiguous(memory_format=torch.channels_last_3d)
+    plain = runs.build_model(config)
+    plain.load_state_dict(model.state_dict())
+    assert torch.allclose(plain.backbone.encoder[0](clip), out, atol=1e-6)  # type: ignore[index,operator]
+
+
 def test_device_and_precision_selection() -> None:
     assert select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert select_device("CPU") == CPU

@@ -82,6 +82,22 @@ def resolve_precision(precision: str, device: torch.device, *, key: str = "train
     return value
 
 
+def channels_last_3d(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` (5-D) in ``channels_last_3d`` memory format, unambiguously.
+
+    With one channel, ``contiguous(memory_format=channels_last_3d)`` keeps the plain strides
+    (both formats lay the memory out alike), and a convolution reading them picks the slow
+    contiguous path: the first encoder layer of a grayscale model (weights ``(96, 1, 3, 3, 3)``)
+    then writes the largest activation of the network in the contiguous format, which the next
+    layer copies back. Here a one-channel tensor gets the channels-last strides as a free view.
+    """
+    out = tensor.contiguous(memory_format=torch.channels_last_3d)
+    if out.dim() == 5 and out.size(1) == 1 and out.stride(1) != 1:
+        _, _, d, h, w = out.shape
+        out = out.as_strided(out.shape, (d * h * w, 1, h * w, w, 1))
+    return out
+
+
 @dataclass(frozen=True)
 class Runtime:
     """Where and how a model runs: device, precision and memory format."""
@@ -127,7 +143,7 @@ class Runtime:
             with torch.no_grad():
                 for tensor in (*model.parameters(), *model.buffers()):
                     if tensor.dim() == 5:
-                        tensor.data = tensor.data.contiguous(memory_format=torch.channels_last_3d)
+                        tensor.data = channels_last_3d(tensor.data)
         return model
 
     def describe(self) -> dict[str, Any]:
