@@ -139,6 +139,7 @@ def test_bad_input_is_one_message_and_exit_code_2(
     assert code == 2
     assert message in " ".join(err.split())  # rich may wrap long lines
     assert "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # checked before anything is written
 
 
 def test_resume_with_other_settings_is_refused(

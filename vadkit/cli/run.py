@@ -100,7 +100,13 @@ class ProgressBar:
 
 
 def _default_out() -> Path:
-    return Path(RUNS_FOLDER) / time.strftime("%Y%m%d-%H%M%S")
+    """``runs/<date-time>``, with a suffix when a run started in the same second."""
+    base = Path(RUNS_FOLDER) / time.strftime("%Y%m%d-%H%M%S")
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
 
 
 @app.command("train")
@@ -155,7 +161,7 @@ def train_cmd(
         config_file=config,
         overrides=set_ or [],
         flags={
-            "data.root": str(data) if data is not None else None,
+            "data.root": str(data.expanduser().resolve()) if data is not None else None,
             "tasks.names": parse_csv(tasks) if tasks is not None else None,
             "score.error": error,
             "score.normalizer": normalizer,

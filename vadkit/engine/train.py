@@ -241,7 +241,8 @@ class Trainer:
             )
 
     def setup(self) -> None:
-        """Build model, optimizer and step; load the last checkpoint when resuming."""
+        """Build model, optimizer and step, open the data, then load the last checkpoint (when
+        resuming) or start the run folder: bad data leaves no half-made run behind."""
         self._check_run_dir()
         train = self.config["train"]
         torch.manual_seed(int(train["seed"]))
@@ -252,6 +253,7 @@ class Trainer:
         self.step_fn = TrainStep(
             self.model, self.optimizer, self.config["tasks"]["weights"], self.runtime, self.scaler
         )
+        self._windows()
         if self.resume:
             self._restore()
         else:
