@@ -61,7 +61,7 @@ def _mount_optional() -> None:
     """Command groups written in their own modules; each adds itself to ``app``."""
     import importlib
 
-    for module in ("vadkit.cli.data", "vadkit.cli.run", "vadkit.cli.evaluate"):
+    for module in ("vadkit.cli.data", "vadkit.cli.run", "vadkit.cli.evaluate", "vadkit.cli.watch"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

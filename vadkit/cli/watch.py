@@ -1,0 +1,332 @@
+"""``vadkit watch``: live anomaly scores of a video stream, with alerts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from vadkit.cli.app import app
+from vadkit.cli.common import JsonFlag, console, err_console, fail, print_json
+
+
+def _options(values: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"--option {item!r} is not KEY=VALUE.", hint="E.g. --option rtsp_transport=tcp")
+        out[key.strip()] = value.strip()
+    return out
+
+
+class _CalibrationBar:
+    """A progress bar on stderr for the calibration pass (appears on the first update)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.progress: Progress | None = None
+        self.task: Any = None
+
+    def announce(self, reason: str) -> None:
+        err_console.print(f"[yellow]Calibrating[/] the run on normal training windows: {reason}.")
+
+    def update(self, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("[bold]calibrating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            )
+            self.task = self.progress.add_task("calibrating", total=total)
+            self.progress.start()
+        self.progress.update(self.task, completed=done, total=total)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def _status(stats: Any, threshold: float | None) -> Text:
+    last = stats.last
+    fused = "-" if last is None or last.fused is None else f"{last.fused:.3f}"
+    thr = "" if threshold is None else f" / threshold {threshold:.3f}"
+    line = Text.assemble(
+        ("watching ", "bold"),
+        f"frame {stats.frames}  {stats.fps:5.1f} fps  fused {fused}{thr}  ",
+        (f"alerts {stats.alerts}", "bold red" if stats.alert_open else ""),
+        (" (open)" if stats.alert_open else "", "bold red"),
+        f"  backlog {stats.backlog}" if stats.backlog else "",
+    )
+    return line
+
+
+def _when(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f} s"
+
+
+@app.command("watch")
+def watch_cmd(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `vadkit train`.")],
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            help="A video file, a URL FFmpeg reads (rtsp://, http://, ...) or a capture device "
+            "(with --input-format). Optional with --calibrate.",
+            show_default=False,
+        ),
+    ] = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="(Re)compute RUN/calibration.json first; without SOURCE, only calibrate.",
+        ),
+    ] = False,
+    calibration_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--calibration-data",
+            help="Dataset root whose training split (normal videos) calibrates the run "
+            "(default: the run's data.root).",
+            show_default=False,
+        ),
+    ] = None,
+    calibration_windows: Annotated[
+        int,
+        typer.Option("--calibration-windows", min=1, help="Training windows scored to calibrate."),
+    ] = 512,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            help="Alert when the fused score exceeds this (default: the --quantile percentile "
+            "of the fused calibration scores).",
+            show_default=False,
+        ),
+    ] = None,
+    quantile: Annotated[
+        float | None,
+        typer.Option(
+            "--quantile",
+            help="Percentile of the fused calibration scores used as threshold (default 99.5).",
+            show_default=False,
+        ),
+    ] = None,
+    error: Annotated[
+        str | None,
+        typer.Option(
+            "--error", help="Error measure (default: the run's score.error).", show_default=False
+        ),
+    ] = None,
+    alphas: Annotated[
+        str | None,
+        typer.Option(
+            "--alphas",
+            help="Fusion weights: ped2, avenue, shanghaitech (the paper's), 'a1,a2,a3' in task "
+            "order, or 'vcr=0.1,ffp=0.8,prp=1'. Default: the run's score.alphas.",
+            show_default=False,
+        ),
+    ] = None,
+    gap: Annotated[
+        int,
+        typer.Option("--gap", min=0, help="Frames below the threshold that an alert bridges."),
+    ] = 0,
+    max_frames: Annotated[
+        int | None,
+        typer.Option(
+            "--max-frames", min=1, help="Stop after this many frames.", show_default=False
+        ),
+    ] = None,
+    realtime: Annotated[
+        bool,
+        typer.Option(
+            "--realtime", help="Pace a file at its frame rate (default: as fast as possible)."
+        ),
+    ] = False,
+    jsonl: Annotated[
+        Path | None,
+        typer.Option(
+            "--jsonl",
+            help="Append every frame's scores to this file as JSON lines (flushed as it goes).",
+            show_default=False,
+        ),
+    ] = None,
+    max_batch: Annotated[
+        int,
+        typer.Option(
+            "--max-batch",
+            min=1,
+            help="Most queued windows run in one batch when the model falls behind.",
+        ),
+    ] = 8,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[
+        str, typer.Option("--precision", help="auto, fp32, bf16 or fp16 (CUDA).")
+    ] = "auto",
+    checkpoint: Annotated[
+        str, typer.Option("--checkpoint", help="'last', an epoch number, or a .safetensors path.")
+    ] = "last",
+    input_format: Annotated[
+        str | None,
+        typer.Option(
+            "--input-format",
+            help="FFmpeg input format, for devices (v4l2, avfoundation, dshow) or raw streams.",
+            show_default=False,
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            help="FFmpeg option KEY=VALUE for the source (repeatable), e.g. rtsp_transport=tcp.",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0, help="Seconds to wait for a network source.")
+    ] = 10.0,
+    json_out: JsonFlag = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No live line or progress bar.")
+    ] = False,
+) -> None:
+    """Score a live video stream window by window, with calibrated scores and alerts."""
+    from vadkit.engine.stream import (
+        FrameReader,
+        StreamScorer,
+        check_source,
+        load_for_stream,
+        run_stream,
+    )
+
+    if source is None and not calibrate:
+        fail(
+            "Give a SOURCE to watch, or --calibrate to only calibrate.",
+            hint=f"vadkit watch {run} VIDEO_OR_URL",
+        )
+    av_options = _options(option)
+    if source is not None:
+        check_source(source, input_format)  # a wrong path fails before a long calibration
+    bar = _CalibrationBar(quiet or json_out)
+    try:
+        config, model, calibration = load_for_stream(
+            run,
+            checkpoint=checkpoint,
+            recalibrate=calibrate,
+            calibration_data=calibration_data,
+            calibration_windows=calibration_windows,
+            quantile=quantile,
+            device=device,
+            precision=precision,
+            on_calibrating=bar.announce,
+            on_progress=bar.update,
+        )
+    finally:
+        bar.stop()
+    cal_file = Path(run) / "calibration.json"
+    if source is None:
+        if json_out:
+            print_json(calibration.to_json() | {"scores": "(omitted)"})
+        else:
+            console.print(
+                f"Calibrated on {calibration.windows} training windows: threshold "
+                f"{calibration.threshold:.4f} ({calibration.quantile:g}th percentile of the "
+                f"fused scores, error {calibration.error}) -> [bold]{cal_file}[/]"
+            )
+        return
+    scorer = StreamScorer(
+        model,
+        config,
+        error=error,
+        alphas=alphas,
+        calibration=calibration,
+        threshold=threshold,
+        quantile=quantile,
+        device=device,
+        precision=precision,
+        max_batch=max_batch,
+    )
+    need = scorer.clip_length + 1
+    if max_frames is not None and max_frames < need:
+        fail(
+            f"--max-frames {max_frames} is fewer than the clip_length + 1 = {need} frames of one "
+            "window.",
+            hint=f"Use --max-frames {need} or more.",
+        )
+    reader = FrameReader(
+        source,
+        preprocess=scorer.preprocess,
+        realtime=realtime,
+        max_frames=max_frames,
+        input_format=input_format,
+        options=av_options,
+        timeout=timeout,
+        queue_size=max(64, 4 * max_batch),
+    )
+    info = reader.describe()
+    weights = ", ".join(f"{k}={v:g}" for k, v in scorer.alphas.items())
+    rate = f" @ {info['rate']:.2f} fps" if info["rate"] else ""
+    if not json_out:
+        err_console.print(
+            f"Watching [bold]{source}[/] ({info['codec']} {info['width']}x{info['height']}{rate}) "
+            f"with {run}: error {scorer.error}, weights {weights}, threshold "
+            f"{scorer.threshold:.4f}{' (given)' if threshold is not None else ''}. "
+            "Ctrl-C stops."
+        )
+
+    def on_alert(alert: Any) -> None:
+        if json_out:
+            return
+        console.print(
+            f"[bold red]ALERT[/] frames {alert.start_frame}-{alert.end_frame} "
+            f"({alert.frames} frames), peak {alert.peak_score:.3f} at frame {alert.peak_frame}, "
+            f"stream time {_when(alert.start_time)} - {_when(alert.end_time)}, "
+            f"opened {alert.opened_at}"
+        )
+
+    live = None
+    if not (quiet or json_out) and err_console.is_terminal:
+        live = Live(
+            Text("waiting for frames ...", style="dim"),
+            console=err_console,
+            refresh_per_second=4,
+            transient=True,
+            redirect_stdout=True,
+            redirect_stderr=False,
+        )
+
+    def on_tick(stats: Any) -> None:
+        if live is not None:
+            live.update(_status(stats, scorer.threshold))
+
+    if live is not None:
+        live.start()
+    try:
+        summary = run_stream(
+            scorer, reader, jsonl=jsonl, gap=gap, on_alert=on_alert, on_tick=on_tick
+        )
+    finally:
+        if live is not None:
+            live.stop()
+    if json_out:
+        print_json(summary)
+        return
+    how = "Stopped (Ctrl-C)" if summary["interrupted"] else "Stream ended"
+    fps = summary["mean_fps"]
+    console.print(
+        f"{how}: {summary['frames']} frames, {summary['windows']} windows scored, "
+        f"{len(summary['alerts'])} alert(s), mean {fps if fps is not None else '-'} fps "
+        f"over {summary['seconds']:.1f} s."
+        + (f" Scores: [bold]{summary['jsonl']}[/]" if summary["jsonl"] else "")
+    )
