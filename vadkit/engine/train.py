@@ -223,7 +223,9 @@ class Trainer:
     # -- setup ---------------------------------------------------------------------------------
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
-            getattr(cb, hook)(self, *args)
+            method = getattr(cb, hook, None)  # duck-typed callbacks may leave hooks out
+            if method is not None:
+                method(self, *args)
 
     def _check_run_dir(self) -> None:
         folder = runs.checkpoint_dir(self.run_dir)
