@@ -61,7 +61,7 @@ def _json(capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def _error(capsys: pytest.CaptureFixture[str]) -> str:
+def error_text(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err
     for box in "│╭╮╰╯─":  # the error panel's frame
@@ -118,7 +118,7 @@ def test_search_holdout(scored: Path, capsys: pytest.CaptureFixture[str]) -> Non
     # three videos gives both parts both classes, which the command says instead of guessing
     assert _run(["search", str(scored), "--step", "0.5", "--holdout", "0.5"]) == 2
     assert "Optimistic" in out and "--holdout" in out
-    assert "No split of the 3 test videos into 2 + 1" in _error(capsys)
+    assert "No split of the 3 test videos into 2 + 1" in error_text(capsys)
 
 
 def test_score_video_files_without_labels(
@@ -142,7 +142,7 @@ def test_score_video_files_without_labels(
     assert meta["name"] == "videos" and meta["source"] == "files"
     assert meta["frames_scored"] == 14 - 8 and meta["anomalous_frames"] is None
     assert _run(["evaluate", str(trained), "--scores", "videos"]) == 2
-    assert "has no ground truth" in _error(capsys)
+    assert "has no ground truth" in error_text(capsys)
 
 
 @pytest.mark.parametrize(
@@ -171,7 +171,7 @@ def test_bad_input_is_one_message_and_exit_2(
     np.save(bad_labels, np.zeros(7, np.uint8))  # not the scene's frame count
     subs = {"run": str(scored), "missing": str(tmp_path / "nope"), "bad_labels": str(bad_labels)}
     assert _run([a.format(**subs) for a in args]) == 2
-    assert message in _error(capsys)
+    assert message in error_text(capsys)
 
 
 def test_evaluate_before_scoring(trained: Path, tmp_path: Path, capsys) -> None:
@@ -180,4 +180,4 @@ def test_evaluate_before_scoring(trained: Path, tmp_path: Path, capsys) -> None:
     fresh = tmp_path / "fresh"
     shutil.copytree(trained, fresh, ignore=shutil.ignore_patterns("scores", "plots"))
     assert _run(["evaluate", str(fresh)]) == 2
-    assert f"vadkit score {fresh}" in _error(capsys)
+    assert f"vadkit score {fresh}" in error_text(capsys)

@@ -133,6 +133,7 @@ def score_cmd(
             checkpoint=checkpoint,
             labels=labels,
             on_progress=bar.update if bar else None,
+            verbose=bar is not None,
         )
     finally:
         if bar is not None:

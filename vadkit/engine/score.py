@@ -267,12 +267,14 @@ def score_run(
     labels: str | Path | None = None,
     errors: Sequence[str] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    verbose: bool = False,
 ) -> dict[str, Any]:
     """Score a trained run on its test videos (or on video files) and save the scores.
 
     Data: ``data`` (a dataset root; default the run's ``data.root``, or the synthetic scene) and
     its ``testing`` split, or ``video_files`` (no labels). Settings not given come from the run's
-    ``[score]`` config. Returns the score set's index entry (``RUN/scores/index.json``).
+    ``[score]`` config. ``verbose`` shows the data layer's progress while it decodes videos the
+    first time. Returns the score set's index entry (``RUN/scores/index.json``).
     """
     from vadkit import __version__
     from vadkit.engine.runs import load_model
@@ -312,6 +314,7 @@ def score_run(
             color=color,
             format=dcfg.get("format") or None,
             labels=labels or dcfg.get("labels") or None,
+            progress=verbose,
         )
         videos = list(vset)
         set_name = check_set_name(name or "testing")
