@@ -23,8 +23,8 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check vadkit plugins tests examples benchmarks
-	$(BIN)/ruff format --check vadkit plugins tests examples benchmarks
+	$(BIN)/ruff check vadkit plugins tests examples benchmarks docs_src
+	$(BIN)/ruff format --check vadkit plugins tests examples benchmarks docs_src
 	$(BIN)/mypy vadkit plugins
 
 docs: install
