@@ -152,7 +152,10 @@ class Calibration:
 
     def keys_for(self, error: str) -> dict[str, str]:
         """The stream key of every task for ``error`` (:data:`SCORE_KEY` for a task without)."""
-        return {t: (error if error in keys else SCORE_KEY) for t, keys in self.scores.items()}
+        return {
+            t: (SCORE_KEY if error not in keys and SCORE_KEY in keys else error)
+            for t, keys in self.scores.items()
+        }
 
     def normalized(self, error: str) -> dict[str, np.ndarray]:
         """Each task's calibration scores for ``error``, rescaled by their own statistics."""
