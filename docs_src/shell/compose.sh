@@ -1,10 +1,10 @@
 # The paper's ablations (Lohani et al. 2023, Tables 2-5) as commands, run from the repository root.
 # The paper ran them on CUHK Avenue and ShanghaiTech; set DATA to your copy of one of them
-# (and use --alphas avenue or shanghaitech). Here they run on UCSD Ped2.
-# needs: ped2
+# (and use --alphas avenue or shanghaitech). By default they run on UCSD Ped2; the tests run them
+# on the synthetic scene (DATA set to its folder).
 
 # --8<-- [start:train]
-DATA=../shared/datasets/ped2
+DATA=${DATA:-../shared/datasets/ped2}   # or your copy of Avenue or ShanghaiTech
 vadkit train --data "$DATA" --config examples/configs/ped2.toml --tasks vcr --out runs/t2-vcr
 vadkit train --data "$DATA" --config examples/configs/ped2.toml --tasks vcr,ffp --out runs/t2-vcr-ffp
 vadkit train --data "$DATA" --config examples/configs/ped2.toml --tasks vcr,prp --out runs/t2-vcr-prp
