@@ -41,6 +41,20 @@ from vadkit.model import VADModel
 
 Step = Callable[[Batch], object]
 
+HEADER = """# Training speed
+
+Written by `benchmarks/bench_train_speed.py` (the command is under each table). It times one
+training step of vadkit (`vadkit.engine.train.TrainStep`, what `vadkit train` runs) against a
+bare hand-written step of the same model in the same precision, and against the structure of the
+authors' code (fp32, an encoder and decoder pass per head, so the decoder runs twice). Required:
+vadkit's default step at least 0.85x a bare step and at least 1.8x the authors' structure.
+
+The variants take turns step by step, so machine load hits them alike, but the absolute times
+depend on it (the load average is under each table). On a shared machine two torch threads can
+be slower than one, as the threads wait for each other while other processes hold the cores;
+`--threads 1` gives steadier numbers there.
+"""
+
 
 def _batches(config: dict, count: int) -> list[Batch]:
     """``count`` batches of training windows from the synthetic scene (the loader's first)."""
@@ -142,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--no-bf16", action="store_true", help="leave out the bf16 variants")
     parser.add_argument("--write", type=Path, help="write the report (Markdown) to this file")
+    parser.add_argument("--append", action="store_true", help="append to --write's file")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -237,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])])
     report = "\n".join(
         [
-            "# Training speed",
+            f"## {args.size}x{args.size}, batch {args.batch}, {torch.get_num_threads()} "
+            f"thread{'s' if torch.get_num_threads() > 1 else ''}",
             "",
             "Seconds per training step (median of interleaved repetitions) and clips/s of one",
             f"step at {args.size}x{args.size}, T={args.clip_length}, batch {args.batch}, cae3d "
@@ -257,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             "if its fused AUROC on Ped2 stays within 0.5 points of fp32.",
             "",
             f"Machine: {_cpu_name()}, {os.cpu_count()} cores, "
-            f"torch {torch.__version__} with {torch.get_num_threads()} threads; "
+            f"torch {torch.__version__} with {torch.get_num_threads()} thread(s); "
             f"{args.warmup} warm-up + {args.reps} timed steps per variant; load average "
             f"{load_before[0]:.2f} before, {load_after[0]:.2f} after (the machine is shared).",
             "",
@@ -272,7 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(report, encoding="utf-8")
+        if args.append and args.write.exists():
+            text = args.write.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + report
+        else:
+            text = HEADER + "\n" + report
+        args.write.write_text(text, encoding="utf-8")
     return 0 if all(ratio >= need for _, ratio, need in checks[:2]) else 1
 
 

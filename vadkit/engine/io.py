@@ -73,3 +73,9 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Atomically replace ``path`` with ``data``."""
     with atomic_write(path, "wb") as fh:
         fh.write(data)
+
+
+def replace_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """``os.replace(src, dst)`` (same folder), made durable by syncing the folder."""
+    os.replace(src, dst)
+    _fsync_dir(Path(dst).parent)

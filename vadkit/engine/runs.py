@@ -33,7 +33,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
 from vadkit.config import CHANNELS, Config, coerce_params, dumps_toml, load_toml, validate_config
-from vadkit.engine.io import atomic_write, write_bytes, write_text
+from vadkit.engine.io import atomic_write, replace_file, write_bytes, write_text
 from vadkit.errors import CheckpointError, ConfigError
 
 CONFIG_FILE = "config.toml"
@@ -303,6 +303,8 @@ def save_checkpoint(
     data = weights_bytes(model, spec, progress)
     pending = folder / PENDING
     write_bytes(pending, data)
+    if epoch_copy is not None:  # before the state: a resumed run can never skip writing it
+        write_bytes(folder / f"{epoch_name(epoch_copy)}{WEIGHTS_SUFFIX}", data)
     state = {
         "format": STATE_FORMAT,
         "progress": asdict(progress),
@@ -317,9 +319,7 @@ def save_checkpoint(
     with atomic_write(folder / f"{LAST}{STATE_SUFFIX}", "wb") as fh:
         torch.save(state, fh)
     last = folder / f"{LAST}{WEIGHTS_SUFFIX}"
-    os.replace(pending, last)
-    if epoch_copy is not None:
-        write_bytes(folder / f"{epoch_name(epoch_copy)}{WEIGHTS_SUFFIX}", data)
+    replace_file(pending, last)
     return last
 
 
@@ -338,7 +338,7 @@ def recover_checkpoint(run_dir: str | Path) -> None:
         pending.unlink(missing_ok=True)
         return
     if pending_progress == state_progress:
-        os.replace(pending, folder / f"{LAST}{WEIGHTS_SUFFIX}")
+        replace_file(pending, folder / f"{LAST}{WEIGHTS_SUFFIX}")
     else:
         pending.unlink(missing_ok=True)
 
