@@ -114,41 +114,66 @@ def train_cmd(
     data: Annotated[
         Path | None,
         typer.Option(
-            "--data", help="Dataset root (default: the synthetic scene).", show_default=False
+            "--data",
+            metavar="ROOT",
+            help="Dataset root (default: the synthetic scene).",
+            show_default=False,
         ),
     ] = None,
     tasks: Annotated[
-        str | None, typer.Option("--tasks", help="Comma-separated tasks, e.g. vcr,ffp,prp.")
+        str | None,
+        typer.Option("--tasks", metavar="NAMES", help="Comma-separated tasks, e.g. vcr,ffp,prp."),
     ] = None,
     error: Annotated[
-        str | None, typer.Option("--error", help="Error measure scoring will use (score.error).")
+        str | None,
+        typer.Option(
+            "--error", metavar="NAME", help="Error measure scoring will use (score.error)."
+        ),
     ] = None,
     normalizer: Annotated[
         str | None,
-        typer.Option("--normalizer", help="Score normalizer scoring will use (score.normalizer)."),
+        typer.Option(
+            "--normalizer",
+            metavar="NAME",
+            help="Score normalizer scoring will use (score.normalizer).",
+        ),
     ] = None,
     backbone: Annotated[
-        str | None, typer.Option("--backbone", help="Backbone name (model.backbone).")
+        str | None,
+        typer.Option("--backbone", metavar="NAME", help="Backbone name (model.backbone)."),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="A TOML config file.", show_default=False)
+        Path | None,
+        typer.Option("--config", metavar="FILE", help="A TOML config file.", show_default=False),
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override a config key: --set train.batch_size=8 (repeatable)."),
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a config key: --set train.batch_size=8 (repeatable).",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Run folder to write (default: runs/<date-time>).", show_default=False
+            "--out",
+            metavar="RUN_DIR",
+            help="Run folder to write (default: runs/<date-time>).",
+            show_default=False,
         ),
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option("--epochs", min=1, help="Epochs to train (train.epochs).")
+        int | None,
+        typer.Option("--epochs", metavar="N", min=1, help="Epochs to train (train.epochs)."),
     ] = None,
     resume: Annotated[
         Path | None,
-        typer.Option("--resume", help="Continue the run in this folder from its last checkpoint."),
+        typer.Option(
+            "--resume",
+            metavar="RUN",
+            help="Continue the run in this folder from its last checkpoint.",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
