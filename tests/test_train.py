@@ -204,3 +204,27 @@ def test_resolve_train_config(scene: Path, tmp_path: Path) -> None:
         resolve_train_config(resume=tmp_path / "old", out=tmp_path / "other")
     with pytest.raises(ConfigError, match="not a vadkit run folder"):
         resolve_train_config(resume=tmp_path / "missing")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_mixed_precision_step_on_cuda(precision: str, tmp_path: Path) -> None:
+    config = _config()
+    torch.manual_seed(0)
+    model = runs.build_model(config)
+    runtime = Runtime.from_config("cuda", precision, True)
+    runtime.prepare(model)
+    scaler = runtime.grad_scaler()
+    assert scaler.is_enabled() == (precision == "fp16")  # loss scaling for fp16 only
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    step = TrainStep(model, opt, config["tasks"]["weights"], runtime, scaler)
+    for _ in range(2):
+        out = step(_batch(config))
+    assert torch.isfinite(out["loss"]).item()
+    assert all(p.dtype == torch.float32 and p.is_cuda for p in model.parameters())
+    runs.save_checkpoint(
+        tmp_path, model, runs.model_spec(config), runs.Progress(0, 2, 2), optimizer=opt,
+        scaler=scaler,
+    )  # fmt: skip
+    state = runs.read_state(tmp_path / "checkpoints" / "last.state.pt")
+    assert bool(state["scaler"]) == (precision == "fp16")
