@@ -30,7 +30,7 @@ from vadkit.data.sources import check_size
 from vadkit.errors import DataError
 
 #: Bump when the same seed would generate a different scene.
-SCENE_VERSION = 1
+SCENE_VERSION = 2
 ANOMALY_KINDS = ("fast", "shape", "reverse")
 LABEL_FILE = "frame_labels_synth.npy"
 
@@ -47,6 +47,7 @@ class _Thing:
     value: float
     disk: bool = False
     anomalous: bool = False
+    back: float | None = None  # intensity of the back edge (walkers face the way they walk)
 
     def left(self, t: int) -> float:
         return self.x0 + self.vx * t
@@ -74,13 +75,24 @@ def _alpha(thing: _Thing, t: int, height: int, width: int) -> np.ndarray | None:
     return inside.reshape(height, sub, width, sub).mean(axis=(1, 3)).astype(np.float32)
 
 
+def _colour(thing: _Thing, t: int, width: int) -> np.ndarray:
+    """Intensity of each column of the object: ``value`` at its front, ``back`` at its back."""
+    if thing.back is None:
+        return np.full(width, thing.value, np.float32)
+    x = thing.left(t)
+    u = np.clip((np.arange(width, dtype=np.float32) + 0.5 - x) / thing.w, 0.0, 1.0)
+    if thing.vx < 0:
+        u = 1.0 - u
+    return (thing.back + (thing.value - thing.back) * u).astype(np.float32)
+
+
 class _Scene:
     def __init__(self, seed: int, height: int, width: int) -> None:
         self.seed = seed
         self.h, self.w = height, width
         self.sx, self.sy = width / 64.0, height / 64.0
         self.lanes = [0.30 * height, 0.52 * height, 0.74 * height]  # walkers' feet
-        self.speeds = [0.7, 0.9, 0.6]  # pixels per frame at 64 pixels wide
+        self.speeds = [1.1, 1.4, 0.9]  # pixels per frame at 64 pixels wide
         self.background = self._background()
 
     def _background(self) -> np.ndarray:
@@ -119,14 +131,15 @@ class _Scene:
         value = float(rng.uniform(235, 250) if rng.random() < 0.5 else rng.uniform(35, 50))
         y = lane - h + float(rng.uniform(-1.0, 1.0)) * self.sy
         vx = speed * self.sx
-        return _Thing(x0=-w - vx * t_enter, y=y, w=w, h=h, vx=vx, value=value)
+        back = value + 0.5 * (145.0 - value)  # the back half fades toward the pavement's grey
+        return _Thing(x0=-w - vx * t_enter, y=y, w=w, h=h, vx=vx, value=value, back=back)
 
     def normal_walkers(self, rng: np.random.Generator, num_frames: int) -> list[_Thing]:
         things = []
         for lane, speed in zip(self.lanes, self.speeds, strict=True):
             t = -float(rng.uniform(70, 130))  # start in the past so the scene is populated
             while t < num_frames:
-                v = speed * float(rng.uniform(0.9, 1.1))
+                v = speed  # one speed per walkway: walkers never run into each other
                 things.append(self._walker(rng, lane, t, v))
                 t += float(rng.uniform(45, 75)) / v  # 45-75 pixels between walkers
         return things
@@ -135,7 +148,7 @@ class _Scene:
         lane = self.lanes[int(rng.integers(len(self.lanes)))]
         t_enter = float(rng.integers(int(0.25 * num_frames), int(0.5 * num_frames) + 1))
         if kind == "fast":
-            thing = self._walker(rng, lane, t_enter, float(rng.uniform(3.2, 3.8)), big=True)
+            thing = self._walker(rng, lane, t_enter, float(rng.uniform(4.6, 5.2)), big=True)
         elif kind == "shape":
             d = 10.0 * self.sx
             vx = float(rng.uniform(0.6, 0.9)) * self.sx
@@ -144,7 +157,7 @@ class _Scene:
                 x0=-d - vx * t_enter, y=lane - d, w=d, h=d, vx=vx, value=value, disk=True
             )
         elif kind == "reverse":
-            thing = self._walker(rng, lane, 0.0, float(rng.uniform(0.8, 1.0)), big=True)
+            thing = self._walker(rng, lane, 0.0, float(rng.uniform(0.9, 1.4)), big=True)
             thing.vx = -thing.vx
             thing.x0 = self.w - thing.vx * t_enter  # enters at the right edge at t_enter
         else:
@@ -162,7 +175,7 @@ class _Scene:
                 a = _alpha(thing, t, self.h, self.w)
                 if a is None:
                     continue
-                img = img * (1 - a) + thing.value * a
+                img = img * (1 - a) + _colour(thing, t, self.w)[None, :] * a
                 if thing.anomalous and float(a.sum()) >= 0.5:  # at least half a pixel in view
                     labels[t] = 1
             img += rng.normal(0.0, noise, size=img.shape).astype(np.float32)
