@@ -1,8 +1,9 @@
 """A synthetic surveillance scene: vadkit's default data, generated in seconds from a seed.
 
 A fixed camera looks at a textured plaza crossed by three walkways. Pedestrians (small bright or
-dark upright rectangles of two sizes) walk left to right along the walkways at normal speeds;
-the sensor adds light noise. Training videos are normal. Each test video contains one labelled
+dark upright rectangles of two sizes, shaded from front to back so that they face the way they
+walk) walk left to right along the walkways, at one steady speed per walkway; the sensor adds
+light noise. Training videos are normal. Each test video contains one labelled
 anomaly of the kinds LUSS-AE targets:
 
 * ``fast``: a pedestrian moving about five times faster than anyone in training (abrupt motion);
