@@ -6,7 +6,10 @@ A line ``<!-- vadkit: NAME -->`` on a page is replaced by generated Markdown:
   help, arguments, options, defaults);
 * ``config-reference``: every config key with its default, read from ``vadkit.config.DEFAULTS``,
   and its meaning from :data:`CONFIG_KEYS` below. A key without a description, or a description
-  of a key that no longer exists, fails the build.
+  of a key that no longer exists, fails the build;
+* ``builtin-components``: the components registered by the vadkit distribution, per kind, linked
+  to their pages;
+* ``benchmarks-index``: the result pages under ``docs/benchmarks/``.
 """
 
 from __future__ import annotations
@@ -191,6 +194,46 @@ def config_reference() -> str:
 MARKERS["config-reference"] = config_reference
 
 
+#: The contract class of each component kind (documented on reference/api.md).
+CONTRACTS = {
+    "backbones": "vadkit.components.Backbone",
+    "tasks": "vadkit.components.ProxyTask",
+    "errors": "vadkit.components.ErrorMeasure",
+    "normalizers": "vadkit.components.ScoreNormalizer",
+    "datasets": "vadkit.data.formats.DatasetFormat",
+}
+
+
+def builtin_components(page: str = "index.md") -> str:
+    """A table of the components registered by the vadkit distribution, linked to their pages.
+
+    ``page`` is the path of the page the table goes on, relative to ``docs/`` (links are relative).
+    """
+    import posixpath
+
+    from vadkit.plugins import KINDS, PluginHost
+
+    host = PluginHost(autoload=False)  # only the vadkit distribution's own entry points
+    base = posixpath.dirname(page)
+    rows = ["| kind | built-in components | contract | hook |", "|---|---|---|---|"]
+    for kind in KINDS:
+        entries = host.registry(kind).entries()
+        if kind not in CONTRACTS:
+            raise ValueError(f"docs_src/mkdocs_hooks.py CONTRACTS has no entry for kind {kind!r}.")
+        links = ", ".join(
+            f"[`{e.name}`]({posixpath.relpath(f'reference/components/{kind}/{e.name}.md', base)})"
+            for e in entries
+        )
+        hooks = posixpath.relpath("reference/hooks.md", base)
+        contract = CONTRACTS[kind]
+        short = contract.rsplit(".", 1)[1]
+        rows.append(
+            f"| {kind} | {links} | [`{short}`][{contract}] | "
+            f"[`register_{kind}`]({hooks}#vadkit.hookspecs.register_{kind}) |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def benchmarks_index() -> str:
     """A list of the result pages under docs/benchmarks/, with their titles and first sentences."""
     from pathlib import Path
@@ -222,20 +265,25 @@ def benchmarks_index() -> str:
 
 
 MARKERS["benchmarks-index"] = benchmarks_index
+MARKERS["builtin-components"] = builtin_components
 MARKER = re.compile(r"^<!-- vadkit: ([a-z-]+) -->$", re.MULTILINE)
 
 
-def expand(markdown: str) -> str:
+#: Generators that take the page's path (relative to docs/), for relative links.
+PAGE_AWARE = {"builtin-components"}
+
+
+def expand(markdown: str, page: str = "index.md") -> str:
     """Replace every ``<!-- vadkit: NAME -->`` line by its generated Markdown."""
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in MARKERS:
             raise ValueError(f"Unknown docs marker '{name}'; known: {', '.join(sorted(MARKERS))}.")
-        return str(MARKERS[name]())
+        return str(MARKERS[name](page) if name in PAGE_AWARE else MARKERS[name]())
 
     return MARKER.sub(replace, markdown)
 
 
-def on_page_markdown(markdown: str, **kwargs: Any) -> str:
-    return expand(markdown)
+def on_page_markdown(markdown: str, *, page: Any, **kwargs: Any) -> str:
+    return expand(markdown, page.file.src_uri)
