@@ -201,3 +201,11 @@ def test_short_test_video_is_an_error_unless_every_frame_is_scored():
     assert scored.tolist() == [0, 1, 2, 3]
     assert frame_ids(batch.clip[0]) == [0, 0, 0, 0]  # frame 0 repeated before the video
     assert frame_ids(batch.clip[2]) == [0, 0, 0, 1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned memory needs CUDA")
+def test_pinned_batches_on_cuda():
+    w = TrainWindows([counting_video("a", 20)], clip_length=4, tasks={"prp": Rate()})
+    batch = next(iter(make_train_loader(w, batch_size=4, pin_memory=True)))
+    assert isinstance(batch, Batch)
+    assert batch.clip.is_pinned() and batch.target.is_pinned() and batch.views["prp"].is_pinned()

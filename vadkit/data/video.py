@@ -338,6 +338,7 @@ def open_video_file(
     color: str = "gray",
     cache_dir: str | Path | None = None,
     resample: str = "bilinear",
+    progress: bool = False,
 ) -> Video:
     """Open one video file (any format FFmpeg reads, via PyAV) for scoring; frames are cached."""
     path = Path(path).expanduser()
@@ -351,7 +352,7 @@ def open_video_file(
     cache_path = Path(cache_dir).expanduser() if cache_dir else frame_cache.default_cache_dir()
     source = VideoFile(path.stem, path)
     (entry,) = cache_sources(
-        [source], size=hw, color=color, resample=resample, cache_dir=cache_path
+        [source], size=hw, color=color, resample=resample, cache_dir=cache_path, progress=progress
     )
     return Video(
         source.name,
