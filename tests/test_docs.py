@@ -679,7 +679,6 @@ def test_config_page_error_message_is_real():
     assert err.value.hint is not None and err.value.hint.split(" Keys")[0] in page
 
 
-@pytest.mark.slow
 def test_mkdocs_build_strict(tmp_path):
     pytest.importorskip("mkdocs")
     out = subprocess.run(
