@@ -9,7 +9,9 @@ A line ``<!-- vadkit: NAME -->`` on a page is replaced by generated Markdown:
   of a key that no longer exists, fails the build;
 * ``builtin-components``: the components registered by the vadkit distribution, per kind, linked
   to their pages;
-* ``benchmarks-index``: the result pages under ``docs/benchmarks/``.
+* ``benchmarks-index``: the result pages under ``docs/benchmarks/``;
+* ``benchmark-summary NAME``: the leading paragraph and first table of
+  ``docs/benchmarks/NAME.md``, for a tutorial that quotes a result.
 """
 
 from __future__ import annotations
@@ -264,23 +266,51 @@ def benchmarks_index() -> str:
     return "\n".join(out) + "\n"
 
 
+def benchmark_summary(page: str, name: str) -> str:
+    """The first paragraph and the first table of ``docs/benchmarks/NAME.md``, with a link to it.
+
+    Lets a tutorial quote a result page that a benchmark script rewrites, without a copy that
+    could go stale.
+    """
+    import posixpath
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / f"{name}.md"
+    if not source.is_file():
+        raise ValueError(f"{page} quotes docs/benchmarks/{name}.md, which does not exist.")
+    text = source.read_text(encoding="utf-8")
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
+    paragraph = next((b for b in blocks if b[0].isalpha() or b.startswith("**")), None)
+    table = next((b for b in blocks if b.startswith("|")), None)
+    if paragraph is None or table is None:
+        raise ValueError(
+            f"docs/benchmarks/{name}.md has no leading paragraph or no table to quote."
+        )
+    heading = re.search(r"^# (.+)$", text, re.MULTILINE)
+    title = heading.group(1).strip() if heading else name
+    link = posixpath.relpath(f"benchmarks/{name}.md", posixpath.dirname(page))
+    return f"{paragraph}\n\n{table}\n\nFrom [{title}]({link}), which says how it was produced.\n"
+
+
 MARKERS["benchmarks-index"] = benchmarks_index
+MARKERS["benchmark-summary"] = benchmark_summary
 MARKERS["builtin-components"] = builtin_components
-MARKER = re.compile(r"^<!-- vadkit: ([a-z-]+) -->$", re.MULTILINE)
+MARKER = re.compile(r"^<!-- vadkit: ([a-z-]+)((?: [\w.-]+)*) -->$", re.MULTILINE)
 
 
 #: Generators that take the page's path (relative to docs/), for relative links.
-PAGE_AWARE = {"builtin-components"}
+PAGE_AWARE = {"builtin-components", "benchmark-summary"}
 
 
 def expand(markdown: str, page: str = "index.md") -> str:
     """Replace every ``<!-- vadkit: NAME -->`` line by its generated Markdown."""
 
     def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
+        name, args = match.group(1), match.group(2).split()
         if name not in MARKERS:
             raise ValueError(f"Unknown docs marker '{name}'; known: {', '.join(sorted(MARKERS))}.")
-        return str(MARKERS[name](page) if name in PAGE_AWARE else MARKERS[name]())
+        generate = MARKERS[name]
+        return str(generate(page, *args) if name in PAGE_AWARE else generate(*args))
 
     return MARKER.sub(replace, markdown)
 
