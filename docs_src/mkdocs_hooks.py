@@ -315,5 +315,32 @@ def expand(markdown: str, page: str = "index.md") -> str:
     return MARKER.sub(replace, markdown)
 
 
+LINK = re.compile(r"(?<!!)\[(?P<text>[^\]\n]+)\]\((?P<target>[^)\s#]+)(?:#[^)\s]*)?\)")
+
+
+def repository_links(markdown: str, page: str) -> str:
+    """Links to files of the repository outside ``docs/`` (a script, a config) become plain text.
+
+    The site does not host the sources, so such a link cannot work on it; its text (usually the
+    file's path in code) stays. A link to a file that does not exist is left alone, so that the
+    strict build still reports it.
+    """
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    docs = root / "docs"
+    here = (docs / page).parent
+
+    def replace(match: re.Match[str]) -> str:
+        target = match.group("target")
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("/"):
+            return match.group(0)
+        resolved = (here / target).resolve()
+        inside_repo = resolved.is_relative_to(root) and not resolved.is_relative_to(docs)
+        return match.group("text") if inside_repo and resolved.exists() else match.group(0)
+
+    return LINK.sub(replace, markdown)
+
+
 def on_page_markdown(markdown: str, *, page: Any, **kwargs: Any) -> str:
-    return expand(markdown, page.file.src_uri)
+    return repository_links(expand(markdown, page.file.src_uri), page.file.src_uri)

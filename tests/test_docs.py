@@ -668,6 +668,21 @@ def test_config_reference_documents_every_key():
             assert f"`{section}.{key}`" in text
 
 
+def test_links_to_repository_files_become_text():
+    sys.path.insert(0, str(ROOT / "docs_src"))
+    try:
+        import mkdocs_hooks
+    finally:
+        sys.path.remove(str(ROOT / "docs_src"))
+    text = (
+        "[`s`](../../benchmarks/bench_train_speed.py) [m](../../missing.py) [p](other.md#a) "
+        "[w](https://example.org/x.py) ![i](../../Makefile)"
+    )
+    out = mkdocs_hooks.repository_links(text, "benchmarks/x.md")
+    assert out.startswith("`s` [m](../../missing.py) [p](other.md#a) [w](https://example.org")
+    assert out.endswith("![i](../../Makefile)")
+
+
 def test_config_page_error_message_is_real():
     from vadkit.config import resolve_config
     from vadkit.errors import ConfigError
