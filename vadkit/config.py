@@ -62,6 +62,7 @@ DEFAULTS: Config = {
         "frames": "protocol",
         "batch_size": 32,
         "precision": "auto",
+        "smooth": 0.0,
     },
 }
 
@@ -593,4 +594,6 @@ def validate_config(config: Mapping[str, Any]) -> Config:
     _check_choice("score.frames", score["frames"], FRAME_MODES)
     _check_choice("score.precision", score["precision"], PRECISION_CHOICES)
     score["alphas"] = _per_task_numbers(score["alphas"], "score.alphas", names, lambda n: 1.0)
+    score["smooth"] = float(_check_scalar("score.smooth", score["smooth"], 0.0))
+    _check_min("score.smooth", score["smooth"], 0.0)
     return cfg

@@ -26,6 +26,15 @@ NormOpt = Annotated[
         "--normalizer", help="Per-video normalizer (default: the run's).", show_default=False
     ),
 ]
+SmoothOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--smooth",
+        help="Gaussian temporal smoothing of the normalised scores, sigma in frames "
+        "(default: the run's score.smooth; 0 = the paper's protocol, no smoothing).",
+        show_default=False,
+    ),
+]
 
 
 class _LazyBar:
@@ -196,6 +205,12 @@ def protocol_lines(p: dict[str, Any]) -> list[str]:
         f"frames scored: {p['frames_scored']} of {p['total_frames']} ({p['frames_mode']} mode), "
         f"{p['anomalous_frames']} anomalous, {p['videos']} videos",
         f"error: {p['error']}   normalizer: {p['normalizer']} (per video)   weights: {alphas}",
+        "temporal smoothing: "
+        + (
+            f"Gaussian, sigma {p['smoothing_sigma']:g} frames"
+            if p.get("smoothing_sigma")
+            else "none"
+        ),
         f"ground truth: {p['ground_truth'] or '-'}",
         "micro AUROC: all frames pooled, thresholds common to all videos; macro AUROC: mean of "
         "per-video AUROCs over the (n) videos with both classes (optimistic)",
@@ -217,6 +232,7 @@ def evaluate_cmd(
     ] = None,
     error: ErrorOpt = None,
     normalizer: NormOpt = None,
+    smooth: SmoothOpt = None,
     alphas: Annotated[
         str | None,
         typer.Option(
@@ -244,6 +260,7 @@ def evaluate_cmd(
         data=data,
         labels=labels,
         plots=plots,
+        smooth=smooth,
     )
     if json_out:
         print_json(result)
@@ -274,6 +291,7 @@ def search_cmd(
     ] = 0.1,
     error: ErrorOpt = None,
     normalizer: NormOpt = None,
+    smooth: SmoothOpt = None,
     scores: ScoreSetOpt = "testing",
     json_out: JsonFlag = False,
 ) -> None:
@@ -281,7 +299,14 @@ def search_cmd(
     from vadkit.engine.search import search_run
 
     result = search_run(
-        run, name=scores, error=error, normalizer=normalizer, step=step, holdout=holdout, seed=seed
+        run,
+        name=scores,
+        error=error,
+        normalizer=normalizer,
+        step=step,
+        holdout=holdout,
+        seed=seed,
+        smooth=smooth,
     )
     if json_out:
         print_json(result)

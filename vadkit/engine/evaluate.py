@@ -17,6 +17,7 @@ from vadkit.components import ScoreNormalizer
 from vadkit.engine.scoreset import (
     ScoreSet,
     VideoScores,
+    check_smooth,
     fuse,
     get_normalizer,
     load_scores,
@@ -83,12 +84,16 @@ def relabel(scores: ScoreSet, videos: Sequence[Any], ground_truth: str | None) -
 
 
 def compute_streams(
-    scores: ScoreSet, error: str, normalizer: ScoreNormalizer, alphas: Mapping[str, float]
+    scores: ScoreSet,
+    error: str,
+    normalizer: ScoreNormalizer,
+    alphas: Mapping[str, float],
+    smooth: float = 0.0,
 ) -> list[dict[str, np.ndarray]]:
     """Per video: each task's normalised stream and the fused stream under :data:`FUSED`."""
     out = []
     for video in scores.videos:
-        streams = normalized_streams(video, scores.tasks, error, normalizer)
+        streams = normalized_streams(video, scores.tasks, error, normalizer, smooth)
         streams[FUSED] = fuse(streams, alphas)
         out.append(streams)
     return out
@@ -100,8 +105,12 @@ def evaluate_scores(
     error: str | None = None,
     normalizer: str | ScoreNormalizer | None = None,
     alphas: str | Mapping[str, Any] | Sequence[float] | None = None,
+    smooth: float | None = None,
 ) -> dict[str, Any]:
     """Metrics of each task alone and of the fused score, with the protocol that produced them.
+
+    ``smooth`` (frames, default the run's ``score.smooth``, 0 = the paper's protocol) filters
+    every normalised stream over time with a Gaussian before fusion; it is recorded.
 
     Defaults (error, normalizer, weights) are those the set was scored with. Each task alone is
     evaluated on its normalised stream; ``raw_micro_auroc`` gives the un-normalised one too.
@@ -110,8 +119,9 @@ def evaluate_scores(
     err = check_error_name(scores, error or defaults.get("error", "bpe"))
     norm_name, norm = get_normalizer(normalizer or defaults.get("normalizer", "minmax"))
     weights = resolve_alphas(alphas, scores.tasks, default=defaults.get("alphas"))
+    sigma = check_smooth(defaults.get("smooth", 0.0) if smooth is None else smooth)
     labels = require_labels(scores)
-    streams = compute_streams(scores, err, norm, weights)
+    streams = compute_streams(scores, err, norm, weights, sigma)
     results: dict[str, Any] = {}
     for key in [*scores.tasks, FUSED]:
         values = [s[key] for s in streams]
@@ -148,6 +158,7 @@ def evaluate_scores(
         "normalizer": norm_name,
         "normalizer_repr": repr(norm),
         "alphas": weights,
+        "smoothing_sigma": sigma,
         "ground_truth": meta.get("ground_truth"),
         "data_root": meta.get("root"),
         "checkpoint": meta.get("checkpoint"),
@@ -245,6 +256,7 @@ def evaluate_run(
     data: str | Path | None = None,
     labels: str | Path | None = None,
     plots: bool = True,
+    smooth: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate a scored run, write ``RUN/evaluation.json`` and (optionally) ``RUN/plots/``.
 
@@ -272,7 +284,9 @@ def evaluate_run(
             progress=False,
         )
         scores = relabel(scores, list(vset), vset.ground_truth)
-    result = evaluate_scores(scores, error=error, normalizer=normalizer, alphas=alphas)
+    result = evaluate_scores(
+        scores, error=error, normalizer=normalizer, alphas=alphas, smooth=smooth
+    )
     result["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     result["run"] = str(run_dir)
     if plots:

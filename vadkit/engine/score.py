@@ -357,6 +357,7 @@ def score_run(
             "error": default_error,
             "normalizer": normalizer_name,
             "alphas": default_alphas(scfg.get("alphas"), tasks),
+            "smooth": float(scfg.get("smooth", 0.0)),
         },
         "checkpoint": checkpoint,
         "runtime": runtime.describe(),

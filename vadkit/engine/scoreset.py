@@ -292,11 +292,43 @@ def resolve_alphas(
     return out
 
 
+def check_smooth(sigma: float) -> float:
+    """A temporal smoothing width: a finite number of frames >= 0 (0 = no smoothing)."""
+    value = float(sigma)
+    if not np.isfinite(value) or value < 0:
+        raise ConfigError(
+            f"Temporal smoothing sigma must be a number of frames >= 0, not {sigma!r}.",
+            hint="Use 0 (the paper's protocol: no smoothing) or e.g. --smooth 10.",
+        )
+    return value
+
+
+def smooth_stream(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian filter of width ``sigma`` frames along one video's score stream (edges held)."""
+    if sigma <= 0 or values.size < 2:
+        return values
+    from scipy.ndimage import gaussian_filter1d
+
+    return np.asarray(gaussian_filter1d(values, sigma, mode="nearest"), np.float64)
+
+
 def normalized_streams(
-    video: VideoScores, tasks: Iterable[str], error: str, normalizer: ScoreNormalizer
+    video: VideoScores,
+    tasks: Iterable[str],
+    error: str,
+    normalizer: ScoreNormalizer,
+    smooth: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Each task's score stream of ``video`` for ``error``, rescaled by ``normalizer``."""
-    return {t: np.asarray(normalizer(video.stream(t, error)), np.float64) for t in tasks}
+    """Each task's score stream of ``video`` for ``error``, rescaled by ``normalizer``, then,
+    when ``smooth`` > 0, filtered over time by a Gaussian of ``smooth`` frames.
+
+    Smoothing after the rescaling and before the (linear) fusion equals smoothing the fused
+    score itself, so a task's stream and the fused one are smoothed alike.
+    """
+    return {
+        t: smooth_stream(np.asarray(normalizer(video.stream(t, error)), np.float64), smooth)
+        for t in tasks
+    }
 
 
 def fuse(streams: Mapping[str, np.ndarray], alphas: Mapping[str, float]) -> np.ndarray:

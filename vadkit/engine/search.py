@@ -21,6 +21,7 @@ from vadkit.engine.evaluate import require_labels
 from vadkit.engine.scoreset import (
     PRESETS,
     ScoreSet,
+    check_smooth,
     get_normalizer,
     load_scores,
     normalized_streams,
@@ -58,12 +59,14 @@ def weight_grid(n_tasks: int, step: float = 0.1) -> np.ndarray:
     return grid[grid.sum(axis=1) > 0]
 
 
-def _stack(scores: ScoreSet, videos: Sequence[int], error: str, normalizer: Any) -> tuple:
+def _stack(
+    scores: ScoreSet, videos: Sequence[int], error: str, normalizer: Any, smooth: float = 0.0
+) -> tuple:
     """Normalised task streams of the chosen videos stacked ``(frames, tasks)``, and labels."""
     labels = require_labels(scores)
     cols, ys = [], []
     for i in videos:
-        streams = normalized_streams(scores.videos[i], scores.tasks, error, normalizer)
+        streams = normalized_streams(scores.videos[i], scores.tasks, error, normalizer, smooth)
         cols.append(np.stack([streams[t] for t in scores.tasks], axis=1))
         ys.append(labels[i])
     return np.concatenate(cols), np.concatenate(ys)
@@ -118,6 +121,7 @@ def search_weights(
     holdout: float | None = None,
     seed: int = 0,
     top: int = 10,
+    smooth: float | None = None,
 ) -> dict[str, Any]:
     """Grid-search the fusion weights by fused micro AUROC; see the module doc for the modes."""
     from vadkit.engine.evaluate import check_error_name
@@ -125,6 +129,7 @@ def search_weights(
     defaults = scores.meta.get("defaults", {})
     err = check_error_name(scores, error or defaults.get("error", "bpe"))
     norm_name, norm = get_normalizer(normalizer or defaults.get("normalizer", "minmax"))
+    sigma = check_smooth(defaults.get("smooth", 0.0) if smooth is None else smooth)
     tasks = scores.tasks
     grid = weight_grid(len(tasks), step)
     every = list(range(len(scores.videos)))
@@ -132,11 +137,11 @@ def search_weights(
         search_idx, report_idx = every, every
     else:
         search_idx, report_idx = split_videos(scores, holdout, seed)
-    m_search, y_search = _stack(scores, search_idx, err, norm)
+    m_search, y_search = _stack(scores, search_idx, err, norm, sigma)
     aucs = _search(m_search, y_search, grid)
     order = np.argsort(-aucs, kind="stable")
     best = grid[order[0]]
-    m_report, y_report = _stack(scores, report_idx, err, norm)
+    m_report, y_report = _stack(scores, report_idx, err, norm, sigma)
 
     def as_dict(w: np.ndarray) -> dict[str, float]:
         return {t: float(v) for t, v in zip(tasks, w, strict=True)}
@@ -158,6 +163,7 @@ def search_weights(
         "score_set": scores.name,
         "error": err,
         "normalizer": norm_name,
+        "smoothing_sigma": sigma,
         "tasks": tasks,
         "grid": {"step": step, "values_per_task": len(np.unique(grid)), "size": len(grid)},
         "search_videos": names,
@@ -186,6 +192,7 @@ def search_run(
     step: float = 0.1,
     holdout: float | None = None,
     seed: int = 0,
+    smooth: float | None = None,
 ) -> dict[str, Any]:
     """Search the weights of a scored run and write ``RUN/search.json``."""
     run_dir = Path(run_dir)
@@ -196,6 +203,7 @@ def search_run(
         step=step,
         holdout=holdout,
         seed=seed,
+        smooth=smooth,
     )
     result["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     write_json(run_dir / SEARCH_FILE, result)
