@@ -152,6 +152,9 @@ CONFIG_KEYS: dict[str, str] = {
     "Presets at evaluation: `--alphas ped2`, `avenue`, `shanghaitech`.",
     "score.frames": '`"protocol"`: leave out the first T frames of each test video, as the paper '
     'does; `"all"`: score every frame (the first T take the first window\'s score).',
+    "score.smooth": "Width (sigma, in frames) of a Gaussian filter applied over time to each "
+    "task's rescaled scores at evaluation; 0 (default): no smoothing, the paper's protocol. "
+    "The `--smooth` flag of `vadkit evaluate` sets it.",
     "score.batch_size": "Windows per forward pass when scoring.",
     "score.precision": "Precision when scoring, as `train.precision`.",
 }

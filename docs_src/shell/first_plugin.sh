@@ -15,7 +15,7 @@ python -m pytest examples/vadkit-example-plugin/tests
 
 # --8<-- [start:train]
 vadkit train --backbone tiny_ae --tasks vcr,motion --error mae --normalizer zscore \
-    --set data.size=[64,64] --epochs 5 --out runs/my-plugin
+    --set 'data.size=[64,64]' --epochs 5 --out runs/my-plugin
 # --8<-- [end:train]
 
 # --8<-- [start:evaluate]
