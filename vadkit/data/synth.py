@@ -6,11 +6,12 @@ walk) walk left to right along the walkways, at one steady speed per walkway; th
 light noise. Training videos are normal. Each test video contains one labelled
 anomaly of the kinds LUSS-AE targets:
 
-* ``fast``: a pedestrian moving about five times faster than anyone in training (abrupt motion);
+* ``fast``: a pedestrian moving about three times faster than anyone in training (abrupt motion);
 * ``shape``: a large round object, a shape and size never seen in training;
-* ``reverse``: a pedestrian walking against the direction of every walker in training.
+* ``reverse``: two pedestrians, on two walkways, walking against the direction of every walker
+  in training.
 
-A frame is anomalous while any part of the anomalous object is in view. The scene is written in
+A frame is anomalous while any part of an anomalous object is in view. The scene is written in
 the frame-folder layout (``<out>/{training,testing}/frames/<video>/<NNN>.png``) with
 ``frame_labels_synth.npy`` (the test labels, concatenated in video order) and ``scene.json``.
 """
@@ -31,9 +32,20 @@ from vadkit.data.sources import check_size
 from vadkit.errors import DataError
 
 #: Bump when the same seed would generate a different scene.
-SCENE_VERSION = 2
+SCENE_VERSION = 3
 ANOMALY_KINDS = ("fast", "shape", "reverse")
 LABEL_FILE = "frame_labels_synth.npy"
+#: Walking speed on each walkway, in pixels per frame at 64 pixels wide (scaled with the width).
+LANE_SPEEDS = (1.1, 1.4, 0.9)
+#: Speed ranges of the ``fast`` and ``reverse`` anomalies (same units).
+FAST_SPEED = (3.8, 4.4)
+REVERSE_SPEED = (0.9, 1.4)
+#: How far a walker's back fades toward the pavement's grey (0: flat, 1: invisible back).
+SHADE = 0.3
+#: Distance between consecutive walkers on a walkway, in pixels at 64 pixels wide.
+SPACING = (50.0, 62.0)
+#: Number of walkers in the group that walks against the flow.
+REVERSE_GROUP = 2
 
 
 @dataclass
@@ -49,6 +61,8 @@ class _Thing:
     disk: bool = False
     anomalous: bool = False
     back: float | None = None  # intensity of the back edge (walkers face the way they walk)
+    lane: float = 0.0
+    t_enter: float = 0.0
 
     def left(self, t: int) -> float:
         return self.x0 + self.vx * t
@@ -93,7 +107,7 @@ class _Scene:
         self.h, self.w = height, width
         self.sx, self.sy = width / 64.0, height / 64.0
         self.lanes = [0.30 * height, 0.52 * height, 0.74 * height]  # walkers' feet
-        self.speeds = [1.1, 1.4, 0.9]  # pixels per frame at 64 pixels wide
+        self.speeds = list(LANE_SPEEDS)
         self.background = self._background()
 
     def _background(self) -> np.ndarray:
@@ -132,7 +146,7 @@ class _Scene:
         value = float(rng.uniform(235, 250) if rng.random() < 0.5 else rng.uniform(35, 50))
         y = lane - h + float(rng.uniform(-1.0, 1.0)) * self.sy
         vx = speed * self.sx
-        back = value + 0.5 * (145.0 - value)  # the back half fades toward the pavement's grey
+        back = value + SHADE * (145.0 - value)  # the back fades toward the pavement's grey
         return _Thing(x0=-w - vx * t_enter, y=y, w=w, h=h, vx=vx, value=value, back=back)
 
     def normal_walkers(self, rng: np.random.Generator, num_frames: int) -> list[_Thing]:
@@ -142,14 +156,35 @@ class _Scene:
             while t < num_frames:
                 v = speed  # one speed per walkway: walkers never run into each other
                 things.append(self._walker(rng, lane, t, v))
-                t += float(rng.uniform(45, 75)) / v  # 45-75 pixels between walkers
+                t += float(rng.uniform(*SPACING)) / v
         return things
 
-    def anomaly(self, rng: np.random.Generator, kind: str, num_frames: int) -> _Thing:
-        lane = self.lanes[int(rng.integers(len(self.lanes)))]
-        t_enter = float(rng.integers(int(0.25 * num_frames), int(0.5 * num_frames) + 1))
+    def anomalies(self, rng: np.random.Generator, kind: str, num_frames: int) -> list[_Thing]:
+        """The anomalous objects of one test video: one, or a group walking the wrong way."""
+        first = self.anomaly(rng, kind, num_frames)
+        things = [first]
+        if kind == "reverse":
+            lanes = [i for i in range(len(self.lanes)) if self.lanes[i] != first.lane]
+            for i in rng.permutation(lanes)[: REVERSE_GROUP - 1]:
+                t_enter = first.t_enter + float(rng.uniform(-6, 6))
+                things.append(self.anomaly(rng, kind, num_frames, int(i), t_enter))
+        return things
+
+    def anomaly(
+        self,
+        rng: np.random.Generator,
+        kind: str,
+        num_frames: int,
+        lane_index: int | None = None,
+        t_enter: float | None = None,
+    ) -> _Thing:
+        if lane_index is None:
+            lane_index = int(rng.integers(len(self.lanes)))
+        lane = self.lanes[lane_index]
+        if t_enter is None:
+            t_enter = float(rng.integers(int(0.25 * num_frames), int(0.5 * num_frames) + 1))
         if kind == "fast":
-            thing = self._walker(rng, lane, t_enter, float(rng.uniform(4.6, 5.2)), big=True)
+            thing = self._walker(rng, lane, t_enter, float(rng.uniform(*FAST_SPEED)), big=True)
         elif kind == "shape":
             d = 10.0 * self.sx
             vx = float(rng.uniform(0.6, 0.9)) * self.sx
@@ -158,12 +193,13 @@ class _Scene:
                 x0=-d - vx * t_enter, y=lane - d, w=d, h=d, vx=vx, value=value, disk=True
             )
         elif kind == "reverse":
-            thing = self._walker(rng, lane, 0.0, float(rng.uniform(0.9, 1.4)), big=True)
+            thing = self._walker(rng, lane, 0.0, float(rng.uniform(*REVERSE_SPEED)), big=True)
             thing.vx = -thing.vx
             thing.x0 = self.w - thing.vx * t_enter  # enters at the right edge at t_enter
         else:
             raise DataError(f"Unknown anomaly kind {kind!r}.", hint=f"Use one of {ANOMALY_KINDS}.")
         thing.anomalous = True
+        thing.lane, thing.t_enter = lane, t_enter
         return thing
 
     def render(
@@ -239,7 +275,7 @@ def generate_scene(
             kind = None
             if split == "testing":
                 kind = ANOMALY_KINDS[i % len(ANOMALY_KINDS)]
-                things.append(scene.anomaly(rng, kind, n))
+                things.extend(scene.anomalies(rng, kind, n))
             video, labels = scene.render(things, n, rng, noise)
             _write_frames(out / split / "frames" / name, video)
             if split == "testing":
