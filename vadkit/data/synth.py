@@ -14,6 +14,10 @@ anomaly of the kinds LUSS-AE targets:
 A frame is anomalous while any part of an anomalous object is in view. The scene is written in
 the frame-folder layout (``<out>/{training,testing}/frames/<video>/<NNN>.png``) with
 ``frame_labels_synth.npy`` (the test labels, concatenated in video order) and ``scene.json``.
+
+The constants below were tuned so that the anomalies are clear but not trivial: ``vadkit demo``
+(a narrow 3DCAE trained for 2-4 minutes on two CPU cores) reaches a fused micro AUROC of 0.94
+(scene seed 0) and 0.97 (seed 1), ``vadkit demo --quick`` 0.92 and 0.94, each task alone 0.64-0.97.
 """
 
 from __future__ import annotations
