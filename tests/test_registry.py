@@ -66,7 +66,7 @@ def test_non_callable_and_malformed_lazy_target_rejected():
     reg: Registry = Registry("errors")
     with pytest.raises(RegistryError, match="not callable"):
         reg.add("x", 42, plugin="p")  # type: ignore[arg-type]
-    with pytest.raises(RegistryError, match="package.module:Attribute"):
+    with pytest.raises(RegistryError, match=r"package\.module:Attribute"):
         reg.add("y", "no_colon_here", plugin="p")
 
 
