@@ -86,7 +86,9 @@ def test_block_and_plugin_options(capsys, tmp_path):
         "def register_normalizers(register):\n"
         "    register('half', Half)\n"
     )
-    code, out, _ = run(capsys, "--plugin", str(plug), "--block", "luss", "list", "normalizers", "--json")
+    code, out, _ = run(
+        capsys, "--plugin", str(plug), "--block", "luss", "list", "normalizers", "--json"
+    )
     assert code == 0
     names = {r["name"]: r["plugin"] for r in json.loads(out)}
     assert names == {"half": "extra_one"}

@@ -110,7 +110,9 @@ def test_plugin_raising_on_import_is_named_and_others_keep_working(tmp_path, mon
     (pkg / "broken_vadkit_plugin.py").write_text("raise RuntimeError('boom at import')\n")
     dist = pkg / "broken_vadkit_plugin-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-vadkit-plugin\nVersion: 1.0\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: broken-vadkit-plugin\nVersion: 1.0\n"
+    )
     (dist / "entry_points.txt").write_text("[vadkit]\nbroken = broken_vadkit_plugin\n")
     monkeypatch.syspath_prepend(str(pkg))
     with pytest.warns(plugins.PluginLoadWarning, match="broken.*boom at import"):
@@ -146,7 +148,9 @@ def test_autoload_env_var_skips_third_party_entry_points(tmp_path, monkeypatch):
     )
     dist = pkg / "third_vadkit_plugin-2.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: third-vadkit-plugin\nVersion: 2.0\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: third-vadkit-plugin\nVersion: 2.0\n"
+    )
     (dist / "entry_points.txt").write_text("[vadkit]\nthird = third_vadkit_plugin\n")
     monkeypatch.syspath_prepend(str(pkg))
     assert "third" in vadkit.list_errors()
@@ -193,7 +197,9 @@ def _imports(path: Path) -> set[str]:
 
 def test_core_never_imports_builtin_plugin_package():
     offenders = [
-        str(p.relative_to(ROOT)) for p in (ROOT / "vadkit").rglob("*.py") if "vadkit_luss" in _imports(p)
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "vadkit").rglob("*.py")
+        if "vadkit_luss" in _imports(p)
     ]
     assert offenders == []
     text_mentions = [
