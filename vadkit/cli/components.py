@@ -6,6 +6,7 @@ import inspect
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from vadkit.cli.common import JsonFlag, console, fail, print_json
@@ -42,7 +43,7 @@ def list_cmd(
     table.add_column("summary")
     table.add_column("plugin", style="magenta")
     for e in entries:
-        table.add_row(e.name, e.summary, e.plugin)
+        table.add_row(e.name, escape(e.summary), e.plugin)
     console.print(table)
     if not entries:
         console.print(f"No {kind} match '{pattern}'.")
