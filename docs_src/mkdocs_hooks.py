@@ -10,7 +10,7 @@ A line ``<!-- vadkit: NAME -->`` on a page is replaced by generated Markdown:
 * ``builtin-components``: the components registered by the vadkit distribution, per kind, linked
   to their pages;
 * ``benchmarks-index``: the result pages under ``docs/benchmarks/``;
-* ``benchmark-summary NAME``: the leading paragraph and first table of
+* ``benchmark-summary NAME [HEADING]``: the leading paragraph and first table of
   ``docs/benchmarks/NAME.md``, for a tutorial that quotes a result.
 """
 
@@ -269,17 +269,21 @@ def benchmarks_index() -> str:
     return "\n".join(out) + "\n"
 
 
-def benchmark_summary(page: str, name: str) -> str:
+def benchmark_summary(page: str, name: str, heading: str = "") -> str:
     """The first paragraph and the first table of ``docs/benchmarks/NAME.md``, with a link to it.
 
     Lets a tutorial quote a result page that a benchmark script rewrites, without a copy that
-    could go stale.
+    could go stale. With ``heading`` (words joined by ``_``) the quote comes under a ``##``
+    heading of that title, and a page that does not exist yet quotes nothing at all (the
+    tutorial reads the same without it); without, a missing page fails the build.
     """
     import posixpath
     from pathlib import Path
 
     source = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / f"{name}.md"
     if not source.is_file():
+        if heading:
+            return ""
         raise ValueError(f"{page} quotes docs/benchmarks/{name}.md, which does not exist.")
     text = source.read_text(encoding="utf-8")
     blocks = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
@@ -289,10 +293,13 @@ def benchmark_summary(page: str, name: str) -> str:
         raise ValueError(
             f"docs/benchmarks/{name}.md has no leading paragraph or no table to quote."
         )
-    heading = re.search(r"^# (.+)$", text, re.MULTILINE)
-    title = heading.group(1).strip() if heading else name
+    title = re.search(r"^# (.+)$", text, re.MULTILINE)
     link = posixpath.relpath(f"benchmarks/{name}.md", posixpath.dirname(page))
-    return f"{paragraph}\n\n{table}\n\nFrom [{title}]({link}), which says how it was produced.\n"
+    quote = (
+        f"{paragraph}\n\n{table}\n\nFrom [{title.group(1).strip() if title else name}]({link}), "
+        "which says how it was produced.\n"
+    )
+    return f"## {heading.replace('_', ' ')}\n\n{quote}" if heading else quote
 
 
 MARKERS["benchmarks-index"] = benchmarks_index

@@ -668,6 +668,24 @@ def test_config_reference_documents_every_key():
             assert f"`{section}.{key}`" in text
 
 
+def test_benchmark_summary_quotes_a_result_page():
+    sys.path.insert(0, str(ROOT / "docs_src"))
+    try:
+        import mkdocs_hooks
+    finally:
+        sys.path.remove(str(ROOT / "docs_src"))
+    pages = sorted((DOCS / "benchmarks").glob("*.md"))
+    if not pages:
+        pytest.skip("no benchmark result page yet")
+    name = pages[0].stem
+    quote = mkdocs_hooks.benchmark_summary("tutorials/x.md", name, "Numbers")
+    assert quote.startswith("## Numbers\n") and "\n|" in quote
+    assert f"(../benchmarks/{name}.md)" in quote
+    assert mkdocs_hooks.benchmark_summary("tutorials/x.md", "no-such-page", "Numbers") == ""
+    with pytest.raises(ValueError, match="does not exist"):
+        mkdocs_hooks.benchmark_summary("tutorials/x.md", "no-such-page")
+
+
 def test_links_to_repository_files_become_text():
     sys.path.insert(0, str(ROOT / "docs_src"))
     try:
