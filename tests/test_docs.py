@@ -242,11 +242,7 @@ def test_every_page_is_in_the_nav():
 
 
 def test_benchmarks_page_lists_every_result_page():
-    sys.path.insert(0, str(ROOT / "docs_src"))
-    try:
-        import mkdocs_hooks
-    finally:
-        sys.path.remove(str(ROOT / "docs_src"))
+    mkdocs_hooks = docs_hooks()
     index = mkdocs_hooks.benchmarks_index()
     for page in sorted((DOCS / "benchmarks").glob("*.md")):
         assert f"(benchmarks/{page.name})" in index
@@ -641,12 +637,21 @@ def test_first_plugin_tutorial_from_the_docs(fresh_env, tmp_path, docs_cache):
 
 
 # -- pages generated at build time, and the build itself ------------------------------------------
+def docs_hooks() -> types.ModuleType:
+    """``docs_src/mkdocs_hooks.py``, the generators of the site's generated pages."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "mkdocs_hooks", ROOT / "docs_src" / "mkdocs_hooks.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_cli_reference_lists_every_command(cli):
-    sys.path.insert(0, str(ROOT / "docs_src"))
-    try:
-        import mkdocs_hooks
-    finally:
-        sys.path.remove(str(ROOT / "docs_src"))
+    mkdocs_hooks = docs_hooks()
     text = mkdocs_hooks.cli_reference()
     ctx = cli.make_context("vadkit", [], resilient_parsing=True)
     for name in cli.list_commands(ctx):
@@ -655,11 +660,7 @@ def test_cli_reference_lists_every_command(cli):
 
 
 def test_config_reference_documents_every_key():
-    sys.path.insert(0, str(ROOT / "docs_src"))
-    try:
-        import mkdocs_hooks
-    finally:
-        sys.path.remove(str(ROOT / "docs_src"))
+    mkdocs_hooks = docs_hooks()
     text = mkdocs_hooks.config_reference()
     from vadkit.config import DEFAULTS
 
@@ -669,11 +670,7 @@ def test_config_reference_documents_every_key():
 
 
 def test_benchmark_summary_quotes_a_result_page():
-    sys.path.insert(0, str(ROOT / "docs_src"))
-    try:
-        import mkdocs_hooks
-    finally:
-        sys.path.remove(str(ROOT / "docs_src"))
+    mkdocs_hooks = docs_hooks()
     pages = sorted((DOCS / "benchmarks").glob("*.md"))
     if not pages:
         pytest.skip("no benchmark result page yet")
@@ -687,11 +684,7 @@ def test_benchmark_summary_quotes_a_result_page():
 
 
 def test_links_to_repository_files_become_text():
-    sys.path.insert(0, str(ROOT / "docs_src"))
-    try:
-        import mkdocs_hooks
-    finally:
-        sys.path.remove(str(ROOT / "docs_src"))
+    mkdocs_hooks = docs_hooks()
     text = (
         "[`s`](../../benchmarks/bench_train_speed.py) [m](../../missing.py) [p](other.md#a) "
         "[w](https://example.org/x.py) ![i](../../Makefile)"
