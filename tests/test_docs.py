@@ -427,13 +427,8 @@ def test_small_config_has_the_demo_settings():
 
 # -- every documented vadkit command parses; read-only ones run -----------------------------------
 def root_command():
-    import importlib
-
-    import typer
-
-    app_module = importlib.import_module("vadkit.cli.app")
-    app_module._mount_optional()
-    return typer.main.get_command(app_module.app)
+    """The ``vadkit`` command with every command group mounted (as the CLI reference shows it)."""
+    return docs_hooks()._load_app()
 
 
 READ_ONLY = {"list", "describe", "plugins"}
