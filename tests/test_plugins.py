@@ -223,3 +223,29 @@ def test_import_vadkit_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert "bpe" in out.stdout
+
+
+def test_plugin_option_for_an_already_loaded_module_is_harmless(tmp_path):
+    path = write_plugin(
+        tmp_path,
+        "twice",
+        """
+        @vadkit.hookimpl
+        def register_normalizers(register):
+            register("twice_norm", lambda: None)
+        """,
+    )
+    host = plugins.configure(plugins=[str(path)])
+    module = sys.modules["vadkit_oneoff_twice"]
+    info = host.add_plugin(module)  # the same module object again, under another name
+    assert info.name == "twice"
+    assert vadkit.list_normalizers("twice*") == ["twice_norm"]
+
+
+def test_plugin_name_clash_is_a_clear_error(tmp_path):
+    first = write_plugin(tmp_path, "samename", "")
+    other = tmp_path / "sub"
+    other.mkdir()
+    second = write_plugin(other, "samename", "")
+    with pytest.raises(PluginError, match="samename"):
+        plugins.configure(plugins=[str(first), str(second)])

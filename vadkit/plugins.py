@@ -126,6 +126,10 @@ class PluginHost:
             obj = spec
             name = name or getattr(spec, "__name__", None) or type(spec).__name__
             source = "object"
+        if self.pm.is_registered(obj):  # e.g. --plugin of an installed entry-point plugin
+            known = self.pm.get_name(obj)
+            if known in self.plugins:
+                return self.plugins[known]
         if name in self.blocked:
             info = PluginInfo(name, None, source, status="blocked")
             self.plugins[name] = info
@@ -192,6 +196,12 @@ class PluginHost:
                 hint="Hook names are register_backbones, register_tasks, register_errors, "
                 "register_normalizers, register_datasets and register_commands; each "
                 "register_* hook takes one argument named 'register'.",
+            ) from exc
+        except ValueError as exc:  # pluggy: the name or the object is taken
+            raise PluginError(
+                f"Cannot load plugin '{name}' ({source}): {exc}.",
+                hint="Each plugin is loaded once: leave out --plugin for an installed plugin, "
+                "or give a one-off plugin another name.",
             ) from exc
         self.plugins[name] = PluginInfo(name, version, source)
 
