@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -30,9 +31,12 @@ def plugin_env(tmp_path_factory) -> Path:
     # (vadkit's editable install lives in one of them).
     lines = [f"import site; site.addsitedir({p!r})" for p in outer]
     (Path(purelib) / "_outer_env.pth").write_text("\n".join(lines) + "\n")
+    # build from a copy: an in-tree build would leave an .egg-info folder in examples/
+    source = env.parent / "plugin-src"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("*.egg-info", "build"))
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
-         "--no-deps", "--no-build-isolation", str(EXAMPLE)],
+         "--no-deps", "--no-build-isolation", str(source)],
         check=True,
     )  # fmt: skip
     return python
