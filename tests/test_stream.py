@@ -127,7 +127,21 @@ def test_stream_scores_equal_offline_scores(run: Path, clip: Path) -> None:
     from vadkit.engine.scoreset import load_scores
 
     assert (
-        _run(["score", str(run), str(clip), "--name", "stream", "--quiet", "--device", "cpu"]) == 0
+        _run(
+            [
+                "score",
+                str(run),
+                str(clip),
+                "--name",
+                "stream",
+                "--quiet",
+                "--device",
+                "cpu",
+                "--precision",
+                "fp32",
+            ]
+        )
+        == 0
     )
     (offline,) = load_scores(run, "stream").videos
     frames = decoded_rgb(clip)
