@@ -41,11 +41,11 @@ def _run(args: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def trained(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run trained for one epoch on the tiny scene (scores are not meaningful, only valid)."""
+    """A run trained for two epochs on the tiny scene (scores are not meaningful, only valid)."""
     run = tmp_path_factory.mktemp("runs") / "run"
     sets = [a for item in TINY for a in ("--set", item)]
     code = _run(
-        ["train", "--data", str(tiny_scene), "--epochs", "1", "--out", str(run), "--quiet", *sets]
+        ["train", "--data", str(tiny_scene), "--epochs", "2", "--out", str(run), "--quiet", *sets]
     )
     assert code == 0
     return run
@@ -86,6 +86,18 @@ def test_score_all_frames_mode(trained: Path, capsys: pytest.CaptureFixture[str]
     assert _run(["score", str(trained), "--frames", "all", "--name", "every", "--json"]) == 0
     meta = _json(capsys)
     assert meta["frames_mode"] == "all" and meta["frames_scored"] == meta["total_frames"]
+
+
+def test_score_the_average_of_the_last_checkpoints(
+    trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["score", str(trained), "--average-last", "2", "--name", "avg", "--json"]) == 0
+    meta = _json(capsys)
+    assert meta["weights"]["averaged"] == ["epoch_0001", "epoch_0002"]
+    assert meta["weights"]["batchnorm"]["windows"] > 0
+    assert meta["checkpoint"] == "average of the last 2 epoch checkpoints"
+    assert _run(["score", str(trained), "--average-last", "3", "--name", "avg3"]) == 2
+    assert "has 2 epoch checkpoint(s); 3 are needed" in error_text(capsys)
 
 
 def test_evaluate_json_table_and_plots(scored: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,6 +175,7 @@ def test_score_video_files_without_labels(
         (["search", "{run}", "--holdout", "2"], "must be a fraction"),
         (["score", "{run}", "--frames", "some"], "not a scoring mode"),
         (["score", "{run}", "--data", "{run}", "x.avi"], "not both"),
+        (["score", "{run}", "--average-last", "2", "--checkpoint", "1"], "not both"),
         (["score", "{missing}"], "not a vadkit run folder"),
         (["evaluate", "{missing}"], "does not exist"),
     ],

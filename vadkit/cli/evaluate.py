@@ -108,6 +108,16 @@ def score_cmd(
         Path | None,
         typer.Option("--labels", help="Ground-truth file or folder to use.", show_default=False),
     ] = None,
+    average_last: Annotated[
+        int | None,
+        typer.Option(
+            "--average-last",
+            min=2,
+            help="Score the average of the weights of the last K epoch checkpoints, with "
+            "BatchNorm statistics re-estimated on the training windows (instead of --checkpoint).",
+            show_default=False,
+        ),
+    ] = None,
     name: Annotated[
         str | None,
         typer.Option(
@@ -128,6 +138,11 @@ def score_cmd(
         )
     if videos and labels is not None:
         fail("--labels applies to a dataset, not to video files.", hint="Leave out --labels.")
+    if average_last is not None and checkpoint != "last":
+        fail(
+            "Give either --checkpoint or --average-last, not both.",
+            hint="--average-last K averages the run's last K epoch checkpoints.",
+        )
     bar = None if quiet or json_out else _LazyBar("scoring windows")
     try:
         result = score_run(
@@ -143,6 +158,7 @@ def score_cmd(
             labels=labels,
             on_progress=bar.update if bar else None,
             verbose=bar is not None,
+            average_last=average_last,
         )
     finally:
         if bar is not None:

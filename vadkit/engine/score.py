@@ -271,13 +271,17 @@ def score_run(
     errors: Sequence[str] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     verbose: bool = False,
+    average_last: int | None = None,
 ) -> dict[str, Any]:
     """Score a trained run on its test videos (or on video files) and save the scores.
 
     Data: ``data`` (a dataset root; default the run's ``data.root``, or the synthetic scene) and
     its ``testing`` split, or ``video_files`` (no labels). Settings not given come from the run's
     ``[score]`` config. ``verbose`` shows the data layer's progress while it decodes videos the
-    first time. Returns the score set's index entry (``RUN/scores/index.json``).
+    first time. ``average_last=k`` scores the average of the weights of the run's last k epoch
+    checkpoints, with BatchNorm statistics re-estimated on its training windows
+    (:mod:`vadkit.engine.average`) instead of ``checkpoint``. Returns the score set's index
+    entry (``RUN/scores/index.json``).
     """
     from vadkit import __version__
     from vadkit.engine.runs import load_model
@@ -297,6 +301,12 @@ def score_run(
         bool(config.get("train", {}).get("channels_last", True)),
     )
     runtime.prepare(model)
+    weights: dict[str, Any] = {"checkpoint": checkpoint}
+    if average_last is not None:
+        from vadkit.engine.average import averaged_model
+
+        weights = averaged_model(run_dir, config, model, average_last, batch_size=bs)
+        weights["checkpoint"] = f"average of the last {average_last} epoch checkpoints"
     tasks = list(model.tasks)
     source: dict[str, Any]
     if video_files:
@@ -362,7 +372,8 @@ def score_run(
             "alphas": default_alphas(scfg.get("alphas"), tasks),
             "smooth": float(scfg.get("smooth", 0.0)),
         },
-        "checkpoint": checkpoint,
+        "checkpoint": weights["checkpoint"],
+        "weights": weights,
         "runtime": runtime.describe(),
         "batch_size": bs,
         "total_frames": int(sum(int(v.num_frames) for v in videos)),
