@@ -17,6 +17,39 @@ err_console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
+# Options shared by the commands that score and evaluate a run.
+ErrorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--error", help="Error measure (default: the run's score.error).", show_default=False
+    ),
+]
+NormOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--normalizer", help="Per-video normalizer (default: the run's).", show_default=False
+    ),
+]
+SmoothOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--smooth",
+        help="Gaussian temporal smoothing of the normalised scores, sigma in frames "
+        "(default: the run's score.smooth; 0 = the paper's protocol, no smoothing).",
+        show_default=False,
+    ),
+]
+
+AlphasOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--alphas",
+        help="Fusion weights: ped2, avenue, shanghaitech (the paper's), 'a1,a2,a3' in task "
+        "order, or 'vcr=0.1,ffp=0.8,prp=1'. Default: the run's score.alphas.",
+        show_default=False,
+    ),
+]
+
 
 def parse_csv(value: str | None) -> list[str]:
     """``"vcr, ffp,prp"`` -> ``["vcr", "ffp", "prp"]``."""

@@ -10,31 +10,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vadkit.cli.app import app
-from vadkit.cli.common import JsonFlag, console, fail, print_json
+from vadkit.cli.common import (
+    AlphasOpt,
+    ErrorOpt,
+    JsonFlag,
+    NormOpt,
+    SmoothOpt,
+    console,
+    fail,
+    print_json,
+)
 
 RunArg = Annotated[Path, typer.Argument(help="Run folder written by `vadkit train`.")]
 ScoreSetOpt = Annotated[str, typer.Option("--scores", help="Score set to use (RUN/scores/<name>).")]
-ErrorOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--error", help="Error measure (default: the run's score.error).", show_default=False
-    ),
-]
-NormOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--normalizer", help="Per-video normalizer (default: the run's).", show_default=False
-    ),
-]
-SmoothOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--smooth",
-        help="Gaussian temporal smoothing of the normalised scores, sigma in frames "
-        "(default: the run's score.smooth; 0 = the paper's protocol, no smoothing).",
-        show_default=False,
-    ),
-]
 
 
 class _LazyBar:
@@ -249,15 +237,7 @@ def evaluate_cmd(
     error: ErrorOpt = None,
     normalizer: NormOpt = None,
     smooth: SmoothOpt = None,
-    alphas: Annotated[
-        str | None,
-        typer.Option(
-            "--alphas",
-            help="Fusion weights: ped2, avenue, shanghaitech (the paper's), 'a1,a2,a3' in task "
-            "order, or 'vcr=0.1,ffp=0.8,prp=1'. Default: the run's score.alphas.",
-            show_default=False,
-        ),
-    ] = None,
+    alphas: AlphasOpt = None,
     scores: ScoreSetOpt = "testing",
     plots: Annotated[
         bool, typer.Option("--plots/--no-plots", help="Write a PNG per video to RUN/plots/.")

@@ -11,7 +11,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from vadkit.cli.app import app
-from vadkit.cli.common import JsonFlag, console, err_console, fail, print_json
+from vadkit.cli.common import (
+    AlphasOpt,
+    ErrorOpt,
+    JsonFlag,
+    console,
+    err_console,
+    fail,
+    print_json,
+)
 
 
 def _options(values: list[str] | None) -> dict[str, str]:
@@ -123,21 +131,8 @@ def watch_cmd(
             show_default=False,
         ),
     ] = None,
-    error: Annotated[
-        str | None,
-        typer.Option(
-            "--error", help="Error measure (default: the run's score.error).", show_default=False
-        ),
-    ] = None,
-    alphas: Annotated[
-        str | None,
-        typer.Option(
-            "--alphas",
-            help="Fusion weights: ped2, avenue, shanghaitech (the paper's), 'a1,a2,a3' in task "
-            "order, or 'vcr=0.1,ffp=0.8,prp=1'. Default: the run's score.alphas.",
-            show_default=False,
-        ),
-    ] = None,
+    error: ErrorOpt = None,
+    alphas: AlphasOpt = None,
     gap: Annotated[
         int,
         typer.Option("--gap", min=0, help="Frames below the threshold that an alert bridges."),
