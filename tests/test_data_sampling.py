@@ -190,17 +190,14 @@ def test_test_windows_score_the_last_frame_of_each_window():
     assert batch.clip.is_contiguous() and batch.target.shape == (3, 1, 4, 4)
 
 
-def test_short_test_video_is_an_error_unless_every_frame_is_scored():
+def test_short_test_video_is_an_error_and_pad_start_points_to_the_one_rule():
     video = counting_video("tiny", 4)
     with pytest.raises(DataError) as exc:
         list(windows_of(video, clip_length=4))
     assert "'tiny'" in str(exc.value) and "4 frames" in str(exc.value)
-    assert "every frame" in exc.value.hint
-    got = list(windows_of(video, clip_length=4, batch_size=8, pad_start=True))
-    scored, batch = got[0]
-    assert scored.tolist() == [0, 1, 2, 3]
-    assert frame_ids(batch.clip[0]) == [0, 0, 0, 0]  # frame 0 repeated before the video
-    assert frame_ids(batch.clip[2]) == [0, 0, 0, 1]
+    with pytest.raises(ConfigError) as cfg:
+        list(windows_of(counting_video("a", 11), clip_length=4, pad_start=True))
+    assert 'score.frames = "all"' in cfg.value.hint
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned memory needs CUDA")

@@ -12,10 +12,10 @@ from vadkit.api import create_backbone, create_error, create_task, list_errors
 from vadkit.components import SCORE_KEY
 from vadkit.data import Video, frames_to_tensor
 from vadkit.data import test_windows as data_windows
+from vadkit.data.windows import sliding_windows, window_batch
 from vadkit.engine.score import (
     applicable_errors,
     expand_window_scores,
-    iter_windows,
     make_runtime,
     score_videos,
 )
@@ -55,21 +55,29 @@ def run(model, videos, **kw):
     return list(score_videos(model, videos, clip_length=T, errors=errors, **kw))
 
 
-def test_windows_match_the_data_layer():
+def test_sliding_windows_are_the_frames_by_hand():
     v = video(n=13)
     frames = v.frames(np.arange(13))
-    got = list(iter_windows(frames, T, 3))
-    want = list(data_windows(v, clip_length=T, batch_size=3))
+    got = list(sliding_windows(frames, T, 3))
     assert [len(i) for i, _ in got] == [3, 2]  # 13 - 8 = 5 windows
-    for (gi, gb), (wi, wb) in zip(got, want, strict=True):
-        np.testing.assert_array_equal(gi, wi)
-        torch.testing.assert_close(gb.clip, wb.clip, rtol=0, atol=0)
-        torch.testing.assert_close(gb.target, wb.target, rtol=0, atol=0)
+    assert np.concatenate([i for i, _ in got]).tolist() == [8, 9, 10, 11, 12]
     # window 2 of the first batch: frames 2..9 as input, frame 10 is scored
     idx, batch = got[0]
     assert idx[2] == 10
-    torch.testing.assert_close(batch.clip[2], frames_to_tensor(frames[2:10]))
-    torch.testing.assert_close(batch.target[2], frames_to_tensor(frames[10:11])[:, 0])
+    torch.testing.assert_close(batch.clip[2], frames_to_tensor(frames[2:10]), rtol=0, atol=0)
+    torch.testing.assert_close(
+        batch.target[2], frames_to_tensor(frames[10:11])[:, 0], rtol=0, atol=0
+    )
+    # the data layer's test_windows is the same iterator over a Video
+    want = list(data_windows(v, clip_length=T, batch_size=3))
+    for (gi, gb), (wi, wb) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(gi, wi)
+        assert torch.equal(gb.clip, wb.clip) and torch.equal(gb.target, wb.target)
+    # a batch of picked windows converts the same pixels the same way
+    picked = window_batch(np.stack([frames[2:11], frames[4:13]]), T)
+    assert torch.equal(picked.clip[0], batch.clip[2]) and torch.equal(
+        picked.target[1], want[1][1].target[1]
+    )
 
 
 def test_expand_window_scores_modes():
@@ -124,7 +132,14 @@ def test_scores_equal_the_model_on_each_window_and_psnr_is_negated():
         ref = model.window_scores(batch, errors)
     np.testing.assert_allclose(out.raw["ffp"]["mse"], ref["ffp"]["mse"].numpy(), rtol=1e-5)
     np.testing.assert_allclose(out.raw["vcr"]["mse"], ref["vcr"]["mse"].numpy(), rtol=1e-5)
-    np.testing.assert_allclose(out.raw["vcr"]["psnr"], -ref["vcr"]["psnr"].numpy(), rtol=1e-5)
+    # the model's scoring function applies the orientation: PSNR (a similarity) comes negated
+    np.testing.assert_allclose(out.raw["vcr"]["psnr"], ref["vcr"]["psnr"].numpy(), rtol=1e-5)
+    with torch.no_grad():  # by hand: the mean PSNR of VCR's compared frames, negated
+        pred, real = model.task_map["vcr"].compare(model.features(batch.clip), batch)
+        k = pred.shape[1]
+        by_hand = errors["psnr"](pred.flatten(0, 1), real.flatten(0, 1)).view(-1, k).mean(1)
+    assert (by_hand > 0).all()
+    torch.testing.assert_close(ref["vcr"]["psnr"], -by_hand)
     np.testing.assert_allclose(
         out.raw["prp"][SCORE_KEY], ref["prp"][SCORE_KEY].numpy(), rtol=1e-5, atol=1e-7
     )

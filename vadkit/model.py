@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import cast
 
 from torch import Tensor, nn
@@ -58,11 +59,40 @@ class VADModel(nn.Module):
         return losses
 
     def window_scores(
-        self, batch: Batch, errors: Mapping[str, ErrorMeasure]
+        self,
+        batch: Batch,
+        errors: Mapping[str, ErrorMeasure],
+        *,
+        autocast: AbstractContextManager[object] | None = None,
     ) -> dict[str, dict[str, Tensor]]:
-        """Scores ``(B,)`` per task and per error measure (or :data:`SCORE_KEY`) for test windows."""
-        feats = self.features(batch.clip)
-        return {
-            name: task.scores(feats, batch, errors if task.uses_error else {})
-            for name, task in self.task_map.items()
-        }
+        """Anomaly scores ``(B,)`` of test windows, per task and per error measure.
+
+        The one scoring function of vadkit: offline scoring, streaming, calibration, the
+        conformance checks and the Python API all call it. Every score grows with abnormality:
+        an error measure that is a similarity (``higher_is_anomalous = False``, e.g. PSNR) is
+        negated here. A task that compares frames gets one stream per measure in ``errors``;
+        a task that scores by itself gets one stream under :data:`~vadkit.components.SCORE_KEY`.
+
+        The backbone runs once (the encoder and, if a task needs it, the decoder), inside
+        ``autocast`` when given (e.g. ``Runtime.autocast()`` for bf16); its features are cast to
+        float32 before the tasks score, so a lower-precision pass never rounds the scores
+        themselves. Call it under ``torch.inference_mode()``.
+        """
+        with autocast if autocast is not None else nullcontext():
+            feats = self.features(batch.clip)
+        feats = Features(
+            latent=feats.latent.float(),
+            decoded=None if feats.decoded is None else feats.decoded.float(),
+            recon=None if feats.recon is None else feats.recon.float(),
+        )
+        out: dict[str, dict[str, Tensor]] = {}
+        for name, task in self.task_map.items():
+            if not task.uses_error:
+                out[name] = task.scores(feats, batch, {})
+                continue
+            scores = task.scores(feats, batch, errors)
+            out[name] = {
+                key: value if errors[key].higher_is_anomalous else -value
+                for key, value in scores.items()
+            }
+        return out

@@ -11,8 +11,9 @@ class ErrorMeasure(nn.Module):
     """Base class of error measures: per-frame distance between predicted and real frames.
 
     ``forward(pred, real)`` takes two ``(N, C, H, W)`` tensors and returns ``(N,)``.
-    ``higher_is_anomalous`` is False for similarities such as PSNR: the engine negates them so that
-    every anomaly score grows with abnormality.
+    ``higher_is_anomalous`` is False for similarities such as PSNR:
+    :meth:`vadkit.model.VADModel.window_scores` negates them so that every anomaly score grows
+    with abnormality.
     """
 
     higher_is_anomalous: ClassVar[bool] = True

@@ -40,7 +40,9 @@ _LAZY = {
     "TrainLoader": "vadkit.data.sampling",
     "DataWarning": "vadkit.data.sampling",
     "make_train_loader": "vadkit.data.sampling",
-    "test_windows": "vadkit.data.sampling",
+    "test_windows": "vadkit.data.windows",
+    "sliding_windows": "vadkit.data.windows",
+    "window_batch": "vadkit.data.windows",
     "collate": "vadkit.data.sampling",
     "generate_scene": "vadkit.data.synth",
     "default_data_root": "vadkit.data.synth",
@@ -65,7 +67,6 @@ if TYPE_CHECKING:
         TrainWindows,
         collate,
         make_train_loader,
-        test_windows,
     )
     from vadkit.data.sources import FrameFolder, FrameSource, VideoFile
     from vadkit.data.synth import default_data_root, generate_scene
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
         open_video_file,
         open_videos,
     )
+    from vadkit.data.windows import sliding_windows, test_windows, window_batch
 
 
 def __getattr__(name: str) -> Any:
@@ -116,5 +118,7 @@ __all__ = [
     "open_videos",
     "read_labels",
     "resolve_format",
+    "sliding_windows",
     "test_windows",
+    "window_batch",
 ]

@@ -1,4 +1,4 @@
-"""Training windows, the training loader, and consecutive test windows.
+"""Training windows and the training loader (test windows: :mod:`vadkit.data.windows`).
 
 Sampling is a pure function of ``(seed, epoch, window index, batch index)``: the shuffle order, each
 sample's task views and each batch's shared draws are seeded from those numbers, so a run gives the
@@ -264,49 +264,3 @@ def make_train_loader(
         pin_memory=pin_memory,
         drop_last=drop_last,
     )
-
-
-def test_windows(
-    video: Video, *, clip_length: int = 16, batch_size: int = 32, pad_start: bool = False
-) -> Iterator[tuple[np.ndarray, Batch]]:
-    """Consecutive windows (stride 1) of ``video`` in order, ``batch_size`` at a time.
-
-    Yields ``(scored, batch)``: ``scored`` the index of the frame each window scores (its last
-    frame, ``start + clip_length``) and ``Batch(clip=(B, C, T, H, W), target=(B, C, H, W))``.
-    With ``pad_start`` every frame is scored: the windows of the first ``clip_length`` frames
-    repeat frame 0 before it. Without it, a video shorter than ``clip_length + 1`` frames is an
-    error.
-    """
-    t = _check_positive("clip_length", clip_length)
-    batch_size = _check_positive("batch_size", batch_size)
-    n = video.num_frames
-    if not pad_start and n < t + 1:
-        raise DataError(
-            f"Video '{video.name}' ('{video.source}') has {n} frames, fewer than the "
-            f"clip_length+1 = {t + 1} that one window needs.",
-            hint='Score every frame (score.frames = "all"), use a shorter clip_length, '
-            "or leave the video out.",
-        )
-    first = 0 if pad_start else t
-    return _test_batches(video, t, batch_size, first)
-
-
-def _test_batches(
-    video: Video, t: int, batch_size: int, first: int
-) -> Iterator[tuple[np.ndarray, Batch]]:
-    n = video.num_frames
-    for a in range(first, n, batch_size):
-        scored = np.arange(a, min(a + batch_size, n), dtype=np.int64)
-        chunk = video.frames(np.arange(a - t, scored[-1] + 1))  # (L, H, W, C), clamped at 0
-        windows = np.lib.stride_tricks.as_strided(  # (B, T+1, H, W, C) views into chunk
-            chunk,
-            shape=(len(scored), t + 1, *chunk.shape[1:]),
-            strides=(chunk.strides[0], *chunk.strides),
-            writeable=False,
-        )
-        clip = frames_to_tensor(windows[:, :t])
-        target = frames_to_tensor(windows[:, t:])[:, :, 0]
-        yield scored, Batch(clip=clip, target=target)
-
-
-test_windows.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

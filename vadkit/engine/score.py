@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from vadkit.config import FRAME_MODES
 from vadkit.engine.scoreset import (
     VideoScores,
     check_set_name,
@@ -35,8 +36,6 @@ from vadkit.engine.scoreset import (
     write_index_entry,
 )
 from vadkit.errors import ConfigError, DataError
-
-FRAME_MODES = ("protocol", "all")
 
 
 def check_frames_mode(mode: str) -> str:
@@ -132,59 +131,6 @@ def applicable_errors(
     return out
 
 
-def iter_windows(
-    frames: np.ndarray,
-    clip_length: int,
-    batch_size: int,
-    *,
-    device: Any = "cpu",
-    memory_format: Any = None,
-) -> Iterator[tuple[np.ndarray, Any]]:
-    """Consecutive test windows of one video, batched: ``(scored frame indices, Batch)``.
-
-    ``frames`` is the whole video, uint8 ``(N, H, W, C)``, decoded once; each batch converts only
-    the frames it spans (``x / 127.5 - 1``, as ``vadkit.data.frames_to_tensor``) and gathers the
-    overlapping windows from them.
-    """
-    import torch
-
-    from vadkit.components import Batch
-
-    n_win = frames.shape[0] - clip_length
-    offsets = torch.arange(clip_length, device=device)
-    for s0 in range(0, max(n_win, 0), batch_size):
-        s1 = min(s0 + batch_size, n_win)
-        chunk = torch.from_numpy(np.ascontiguousarray(frames[s0 : s1 + clip_length])).to(device)
-        chunk = chunk.permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)  # (C, L, H, W)
-        idx = torch.arange(s1 - s0, device=device)[:, None] + offsets  # (B, T)
-        clip = chunk[:, idx].permute(1, 0, 2, 3, 4)  # (B, C, T, H, W)
-        clip = clip.contiguous(memory_format=memory_format or torch.contiguous_format)
-        target = chunk[:, clip_length : clip_length + s1 - s0].permute(1, 0, 2, 3).contiguous()
-        yield np.arange(s0, s1) + clip_length, Batch(clip=clip, target=target)
-
-
-def window_scores(model: Any, batch: Any, errors: Mapping[str, Any], runtime: Any) -> dict:
-    """Scores ``(B,)`` per task and key for one batch of windows.
-
-    The backbone runs once (encoder and, if a task needs it, decoder) under the runtime's
-    autocast; the features are cast to float32 and every task scores from them in float32, so a
-    lower-precision network pass never rounds the scores themselves.
-    """
-    from vadkit.components import Features
-
-    with runtime.autocast():
-        feats = model.features(batch.clip)
-    feats = Features(
-        latent=feats.latent.float(),
-        decoded=None if feats.decoded is None else feats.decoded.float(),
-        recon=None if feats.recon is None else feats.recon.float(),
-    )
-    return {
-        name: task.scores(feats, batch, errors if task.uses_error else {})
-        for name, task in model.tasks.items()
-    }
-
-
 def score_videos(
     model: Any,
     videos: Iterable[VideoLike],
@@ -200,11 +146,12 @@ def score_videos(
     """Score each video (no autograd, batched windows); videos shorter than T+1 are skipped."""
     import torch
 
+    from vadkit.data.windows import sliding_windows
+
     mode = check_frames_mode(frames_mode)
     if batch_size < 1:
         raise ConfigError(f"score.batch_size = {batch_size} must be at least 1.", hint="E.g. 32")
     model.eval()
-    signs = {k: (1.0 if e.higher_is_anomalous else -1.0) for k, e in errors.items()}
     for video in videos:
         n = int(video.num_frames)
         if n < clip_length + 1:
@@ -217,14 +164,14 @@ def score_videos(
         parts: dict[str, dict[str, list[Any]]] = {}
         done = 0
         with torch.inference_mode():
-            for _, batch in iter_windows(
+            for _, batch in sliding_windows(
                 frames,
                 clip_length,
                 batch_size,
                 device=runtime.device,
                 memory_format=runtime.memory_format,
             ):
-                out = window_scores(model, batch, errors, runtime)
+                out = model.window_scores(batch, errors, autocast=runtime.autocast())
                 for task, keys in out.items():
                     for key, value in keys.items():
                         parts.setdefault(task, {}).setdefault(key, []).append(value.cpu())
@@ -235,7 +182,7 @@ def score_videos(
         expanded_frames = np.zeros(0, np.int64)
         for task, keys in parts.items():
             for key, chunks in keys.items():
-                values = torch.cat(chunks).double().numpy() * signs.get(key, 1.0)
+                values = torch.cat(chunks).double().numpy()
                 expanded_frames, values = expand_window_scores(values, n, clip_length, mode)
                 raw.setdefault(task, {})[key] = values
         labels = None if video.labels is None else np.asarray(video.labels)

@@ -324,9 +324,7 @@ def calibration_scores(
     """
     import torch
 
-    from vadkit.components import Batch
-    from vadkit.data import frames_to_tensor
-    from vadkit.engine.score import window_scores
+    from vadkit.data.windows import window_batch
 
     if windows < 1:
         raise ConfigError(f"Calibration windows = {windows} must be at least 1.", hint="E.g. 512")
@@ -339,7 +337,6 @@ def calibration_scores(
             "needs.",
             hint="Calibrate on longer normal videos (--calibration-data).",
         )
-    signs = {k: (1.0 if e.higher_is_anomalous else -1.0) for k, e in errors.items()}
     parts: dict[str, dict[str, list[np.ndarray]]] = {}
     model.eval()
     with torch.inference_mode():
@@ -348,13 +345,13 @@ def calibration_scores(
             frames = np.stack(
                 [videos[v].frames(np.arange(s, s + clip_length + 1)) for v, s in chunk]
             )
-            x = frames_to_tensor(frames).to(runtime.device)  # (B, C, T+1, H, W)
-            clip = x[:, :, :clip_length].contiguous(memory_format=runtime.memory_format)
-            batch = Batch(clip=clip, target=x[:, :, clip_length].contiguous())
-            out = window_scores(model, batch, errors, runtime)
+            batch = window_batch(
+                frames, clip_length, device=runtime.device, memory_format=runtime.memory_format
+            )
+            out = model.window_scores(batch, errors, autocast=runtime.autocast())
             for task, keys in out.items():
                 for key, value in keys.items():
-                    values = value.double().cpu().numpy() * signs.get(key, 1.0)
+                    values = value.double().cpu().numpy()
                     parts.setdefault(task, {}).setdefault(key, []).append(values)
             if on_progress is not None:
                 on_progress(min(b0 + batch_size, len(picks)), len(picks))
@@ -571,9 +568,6 @@ class StreamScorer:
         self.errors = (
             applicable_errors([self.error], frame_shape, self.runtime.device) if uses_error else {}
         )
-        self.sign = 1.0
-        if self.errors:
-            self.sign = 1.0 if self.errors[self.error].higher_is_anomalous else -1.0
         self.keys = {t: _score_key(model.tasks[t], self.error) for t in self.tasks}
         self.alphas = resolve_alphas(
             alphas, self.tasks, default=default_alphas(scfg.get("alphas"), self.tasks)
@@ -641,7 +635,7 @@ class StreamScorer:
         """Add frames in order; their windows run in batches of up to ``max_batch``."""
         import torch
 
-        from vadkit.engine.score import iter_windows, window_scores
+        from vadkit.data.windows import sliding_windows
 
         if not len(frames):
             return []
@@ -667,17 +661,18 @@ class StreamScorer:
             return []
         out: list[FrameScore] = []
         with torch.inference_mode():
-            for positions, batch in iter_windows(
+            for positions, batch in sliding_windows(
                 np.stack(chunk),
                 t,
                 self.max_batch,
                 device=self.runtime.device,
                 memory_format=self.runtime.memory_format,
             ):
-                scores = window_scores(self.model, batch, self.errors, self.runtime)
+                scores = self.model.window_scores(
+                    batch, self.errors, autocast=self.runtime.autocast()
+                )
                 columns = {
                     task: scores[task][key].double().cpu().numpy()
-                    * (self.sign if key != SCORE_KEY else 1.0)
                     for task, key in self.keys.items()
                 }
                 for j, pos in enumerate(positions):
