@@ -19,10 +19,12 @@ from vadkit.errors import ConfigError
 
 
 def test_defaults_resolve_with_every_documented_key() -> None:
-    cfg = resolve_config()
-    assert set(cfg) == {"data", "model", "tasks", "train", "score"}
+    cfg = resolve_config(flags={"data.root": "datasets/ped2"})  # data given: the datasets recipe
+    assert cfg["recipe"] == "luss-ae"
+    assert set(cfg) == {"recipe", "data", "model", "tasks", "train", "score"}
     for table, keys in DEFAULTS.items():
-        assert set(keys) <= set(cfg[table]), table
+        if isinstance(keys, dict):
+            assert set(keys) <= set(cfg[table]), table
     assert cfg["tasks"]["names"] == ["vcr", "ffp", "prp"]
     # task weights come from each task's default_weight (the paper's 0.6, 0.4, 1.0)
     assert cfg["tasks"]["weights"] == {"vcr": 0.6, "ffp": 0.4, "prp": 1.0}
@@ -31,6 +33,36 @@ def test_defaults_resolve_with_every_documented_key() -> None:
     assert cfg["model"]["params"]["channels"] == [96, 128, 256, 256]
     assert cfg["model"]["params"]["in_channels"] == 1
     assert cfg["score"]["alphas"] == {"vcr": 1.0, "ffp": 1.0, "prp": 1.0}
+
+
+def test_the_framework_defaults_name_no_component_and_the_recipe_fills_them() -> None:
+    assert DEFAULTS["model"]["backbone"] == "" and DEFAULTS["tasks"]["names"] == []
+    assert DEFAULTS["score"]["error"] == "" and DEFAULTS["score"]["normalizer"] == ""
+    synthetic = resolve_config()  # no data: the synthetic scene's recipe
+    assert synthetic["recipe"] == "luss-ae-synthetic"
+    assert synthetic["data"]["size"] == [64, 64] and synthetic["data"]["clip_length"] == 8
+    paper = resolve_config(flags={"recipe": "luss-ae-paper", "data.root": "x"})
+    assert paper["tasks"]["params"]["ffp"]["head"] == "paper"
+    assert paper["score"]["normalizer"] == "robust" and paper["train"]["precision"] == "fp32"
+    # a flag beats the recipe; the file and --set name the recipe too
+    assert (
+        resolve_config(flags={"recipe": "luss-ae-paper", "score.normalizer": "minmax"})["score"][
+            "normalizer"
+        ]
+        == "minmax"
+    )
+    assert resolve_config(overrides=["recipe=luss-ae"])["data"]["size"] == [256, 256]
+    with pytest.raises(ConfigError, match="Unknown recipe 'luss-ea'") as exc:
+        resolve_config(flags={"recipe": "luss-ea"})
+    assert "luss-ae" in (exc.value.hint or "")
+
+
+def test_no_recipe_and_no_component_is_one_clear_error() -> None:
+    from vadkit.config import default_config
+
+    with pytest.raises(ConfigError, match="'model.backbone' is not set") as exc:
+        validate_config(default_config())
+    assert "--recipe" in (exc.value.hint or "") and "--backbone" in (exc.value.hint or "")
 
 
 def test_resolved_config_round_trips_through_toml() -> None:

@@ -11,7 +11,6 @@ from sklearn.metrics import roc_auc_score
 from vadkit.components import SCORE_KEY
 from vadkit.engine.evaluate import evaluate_run, evaluate_scores, relabel
 from vadkit.engine.scoreset import (
-    PRESETS,
     VideoScores,
     fuse,
     get_normalizer,
@@ -70,6 +69,11 @@ def make_set(run, videos=None, **defaults):
             "error": "mse",
             "normalizer": "minmax",
             "alphas": {"vcr": 0.1, "ffp": 0.8, "prp": 1.0},
+            "presets": {
+                "ped2": {"vcr": 0.1, "ffp": 0.8, "prp": 1.0},
+                "avenue": {"vcr": 0.1, "ffp": 1.0, "prp": 0.1},
+            },
+            "smooth": 0.0,
             **defaults,
         },
     }
@@ -77,12 +81,23 @@ def make_set(run, videos=None, **defaults):
 
 
 # -- fusion weights ----------------------------------------------------------------------------
-def test_presets_are_the_papers():
-    assert resolve_alphas("ped2", TASKS) == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
-    assert resolve_alphas("Avenue", TASKS) == {"vcr": 0.1, "ffp": 1.0, "prp": 0.1}
-    assert resolve_alphas("shanghaitech", TASKS) == {"vcr": 0.2, "ffp": 0.2, "prp": 0.9}
-    assert resolve_alphas("ped2", ["ffp", "vcr"]) == {"ffp": 0.8, "vcr": 0.1}
-    assert set(PRESETS) == {"ped2", "avenue", "shanghaitech"}
+def test_presets_are_the_papers_and_come_from_the_recipe():
+    from vadkit.config import resolve_config
+
+    presets = resolve_config(flags={"recipe": "luss-ae"})["score"]["presets"]
+    assert set(presets) == {"ped2", "avenue", "shanghaitech"}
+    assert resolve_alphas("ped2", TASKS, presets=presets) == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
+    assert resolve_alphas("Avenue", TASKS, presets=presets) == {"vcr": 0.1, "ffp": 1.0, "prp": 0.1}
+    assert resolve_alphas("shanghaitech", TASKS, presets=presets) == {
+        "vcr": 0.2,
+        "ffp": 0.2,
+        "prp": 0.9,
+    }
+    assert resolve_alphas("ped2", ["ffp", "vcr"], presets=presets) == {"ffp": 0.8, "vcr": 0.1}
+    with pytest.raises(ConfigError, match="no weight for task\\(s\\) denoise"):
+        resolve_alphas("ped2", ["vcr", "denoise"], presets=presets)
+    with pytest.raises(ConfigError, match="names no preset"):
+        resolve_alphas("ped2", TASKS)  # a run whose recipe has no presets
 
 
 def test_explicit_weights():
@@ -98,7 +113,6 @@ def test_explicit_weights():
         ("0.1,0.8", TASKS, "2 fusion weight"),
         ("vcr=1,ffp=1", TASKS, "no weight for task"),
         ("vcr=1,ffp=1,prp=1,xyz=2", TASKS, "does not have: xyz"),
-        ("ped2", ["vcr", "denoise"], "no weight for task\\(s\\) denoise"),
         ("0,0,0", TASKS, "All fusion weights are zero"),
         ("vcr=1,0.5,1", TASKS, "Cannot read"),
         ("a,b,c", TASKS, "not a number"),

@@ -115,6 +115,23 @@ def register_datasets(register: Register) -> None:
 
 
 @hookspec
+def register_recipes(register: Register) -> None:
+    """Register recipes: named, documented settings that make a method work.
+
+    Called once when the recipe registry is first used. A recipe is a function (or any
+    callable) without arguments that returns a :class:`vadkit.components.Recipe`; its docstring
+    is what ``vadkit describe recipes NAME`` shows. Recipe names may contain single hyphens
+    (``my-method-paper``). ``vadkit train --recipe NAME`` starts from it.
+
+    Example::
+
+        @vadkit.hookimpl
+        def register_recipes(register):
+            register("my-method", "my_plugin.recipes:my_method")
+    """
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add commands to the ``vadkit`` command line.
 

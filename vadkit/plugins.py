@@ -27,7 +27,7 @@ import pluggy
 
 from vadkit import hookspecs
 from vadkit.errors import PluginError, VadkitError
-from vadkit.registry import Registry
+from vadkit.registry import NAME_RULE, RECIPE_NAME_RULE, Registry
 
 ENTRY_POINT_GROUP = "vadkit"
 DISTRIBUTION = "vadkit"
@@ -36,7 +36,11 @@ ENV_PLUGINS = "VADKIT_PLUGINS"
 ENV_BLOCK = "VADKIT_BLOCK_PLUGINS"
 
 #: Component kinds, each filled by the hook ``register_<kind>``.
-KINDS: tuple[str, ...] = ("backbones", "tasks", "errors", "normalizers", "datasets")
+KINDS: tuple[str, ...] = ("backbones", "tasks", "errors", "normalizers", "datasets", "recipes")
+
+
+def _new_registry(kind: str) -> Registry[Any]:
+    return Registry(kind, RECIPE_NAME_RULE if kind == "recipes" else NAME_RULE)
 
 
 class PluginLoadWarning(UserWarning):
@@ -87,7 +91,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.blocked = set(block)
         self.plugins: dict[str, PluginInfo] = {}
-        self.registries: dict[str, Registry[Any]] = {k: Registry(k) for k in KINDS}
+        self.registries: dict[str, Registry[Any]] = {k: _new_registry(k) for k in KINDS}
         self._filled: set[str] = set()
         for name in self.blocked:
             self.pm.set_blocked(name)
@@ -141,7 +145,7 @@ class PluginHost:
             )
         self._register(obj, name, getattr(obj, "__version__", None), source)
         self._filled.clear()
-        self.registries = {k: Registry(k) for k in KINDS}
+        self.registries = {k: _new_registry(k) for k in KINDS}
         return self.plugins[name]
 
     @staticmethod

@@ -23,6 +23,8 @@ from vadkit.errors import RegistryError
 T = TypeVar("T")
 
 NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Recipes are named like methods and their variants (``luss-ae-paper``): hyphens are allowed.
+RECIPE_NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 
 
 def _doc_summary(doc: str | None) -> str:
@@ -125,8 +127,9 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Name -> factory map for one kind of component (``backbones``, ``errors``, ...)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, name_rule: re.Pattern[str] = NAME_RULE) -> None:
         self.kind = kind
+        self.name_rule = name_rule
         self._entries: dict[str, Entry[T]] = {}
 
     @property
@@ -143,11 +146,14 @@ class Registry(Generic[T]):
         **extras: Any,
     ) -> Entry[T]:
         """Register ``target`` under ``name``; a name already taken is an error naming both."""
-        if not isinstance(name, str) or not NAME_RULE.match(name):
+        if not isinstance(name, str) or not self.name_rule.match(name):
+            allowed = "digits, underscores" + (
+                " and single hyphens" if self.name_rule is RECIPE_NAME_RULE else ""
+            )
             raise RegistryError(
                 f"Plugin '{plugin}' tried to register the {self.singular} name {name!r}, "
                 "which is not a valid name.",
-                hint="Names are lower case letters, digits and underscores, starting with a letter.",
+                hint=f"Names are lower case letters, {allowed}, starting with a letter.",
             )
         if isinstance(target, str):
             if ":" not in target:

@@ -36,3 +36,10 @@ def register_normalizers(register):
     register("none", "vadkit_luss.normalizers:Identity")
     register("minmax", "vadkit_luss.normalizers:MinMax")
     register("robust", "vadkit_luss.normalizers:Robust")
+
+
+@hookimpl
+def register_recipes(register):
+    register("luss-ae", "vadkit_luss.recipes:luss_ae")
+    register("luss-ae-paper", "vadkit_luss.recipes:luss_ae_paper")
+    register("luss-ae-synthetic", "vadkit_luss.recipes:luss_ae_synthetic")

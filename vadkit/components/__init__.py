@@ -4,6 +4,7 @@ from vadkit.components.backbone import Backbone, ClipShape
 from vadkit.components.base import Batch, Features
 from vadkit.components.error import ErrorMeasure
 from vadkit.components.normalizer import ScoreNormalizer
+from vadkit.components.recipe import Recipe
 from vadkit.components.task import SCORE_KEY, ProxyTask
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "ErrorMeasure",
     "Features",
     "ProxyTask",
+    "Recipe",
     "ScoreNormalizer",
 ]

@@ -114,25 +114,23 @@ def averaged_model(
     BatchNorm statistics come from the run's training split (``data.root``, the synthetic scene
     when empty), windows every ``data.stride`` frames. Returns what was done, for the record.
     """
+    from vadkit.config import Settings
     from vadkit.data import TrainWindows, default_data_root, make_train_loader, open_videos
 
     paths = epoch_checkpoints(run_dir, last)
     average_weights(model, paths)
-    data = config["data"]
+    settings = Settings.from_config(config)
+    data = settings.data
     videos = open_videos(
-        data.get("root") or default_data_root(),
+        data.root or default_data_root(),
         "training",
-        size=tuple(data["size"]),
-        color=data["color"],
-        format=data.get("format") or None,
+        size=data.hw,
+        color=data.color,
+        format=data.format or None,
         progress=False,
     )
     windows = TrainWindows(
-        videos,
-        clip_length=int(data["clip_length"]),
-        stride=int(data["stride"]),
-        tasks={},
-        seed=int(config["train"]["seed"]),
+        videos, clip_length=data.clip_length, stride=data.stride, tasks={}, seed=settings.train.seed
     )
     seen = recalibrate_batchnorm(model, make_train_loader(windows, batch_size=batch_size))
     return {

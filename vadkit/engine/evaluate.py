@@ -115,11 +115,13 @@ def evaluate_scores(
     Defaults (error, normalizer, weights) are those the set was scored with. Each task alone is
     evaluated on its normalised stream; ``raw_micro_auroc`` gives the un-normalised one too.
     """
-    defaults = scores.meta.get("defaults", {})
-    err = check_error_name(scores, error or defaults.get("error", "bpe"))
-    norm_name, norm = get_normalizer(normalizer or defaults.get("normalizer", "minmax"))
-    weights = resolve_alphas(alphas, scores.tasks, default=defaults.get("alphas"))
-    sigma = check_smooth(defaults.get("smooth", 0.0) if smooth is None else smooth)
+    defaults = scores.defaults
+    err = check_error_name(scores, error or defaults["error"])
+    norm_name, norm = get_normalizer(normalizer or defaults["normalizer"])
+    weights = resolve_alphas(
+        alphas, scores.tasks, default=defaults["alphas"], presets=defaults["presets"]
+    )
+    sigma = check_smooth(defaults["smooth"] if smooth is None else smooth)
     labels = require_labels(scores)
     streams = compute_streams(scores, err, norm, weights, sigma)
     results: dict[str, Any] = {}
@@ -278,8 +280,8 @@ def evaluate_run(
         vset = open_videos(
             root,
             "testing",
-            size=tuple(meta.get("size", (256, 256))),
-            color=meta.get("color", "gray"),
+            size=(int(meta["size"][0]), int(meta["size"][1])),
+            color=meta["color"],
             labels=labels,
             progress=False,
         )

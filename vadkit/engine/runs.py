@@ -32,7 +32,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
-from vadkit.config import CHANNELS, Config, coerce_params, dumps_toml, load_toml, validate_config
+from vadkit.config import Config, Settings, coerce_params, dumps_toml, load_toml, validate_config
 from vadkit.engine.io import atomic_write, replace_file, write_bytes, write_text
 from vadkit.errors import CheckpointError, ConfigError
 
@@ -63,9 +63,7 @@ class Progress:
 # -- the model a config describes ---------------------------------------------------------------
 def clip_shape(config: Config) -> tuple[int, int, int, int]:
     """``(C, T, H, W)`` of the clips a run's model takes."""
-    data = config["data"]
-    height, width = data["size"]
-    return (CHANNELS[data["color"]], int(data["clip_length"]), int(height), int(width))
+    return Settings.from_config(config).clip_shape
 
 
 def model_spec(config: Config) -> dict[str, Any]:
@@ -136,9 +134,12 @@ def versions(config: Config) -> dict[str, Any]:
     used = [
         get_entry("backbones", config["model"]["backbone"]),
         *(get_entry("tasks", n) for n in config["tasks"]["names"]),
-        get_entry("errors", config["score"]["error"]),
         get_entry("normalizers", config["score"]["normalizer"]),
     ]
+    if config["score"]["error"]:
+        used.append(get_entry("errors", config["score"]["error"]))
+    if config.get("recipe"):
+        used.append(get_entry("recipes", config["recipe"]))
     infos = get_host().plugins
     plugins = {
         e.plugin: (infos[e.plugin].version if e.plugin in infos else None)

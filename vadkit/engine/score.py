@@ -231,22 +231,32 @@ def score_run(
     entry (``RUN/scores/index.json``).
     """
     from vadkit import __version__
+    from vadkit.config import Settings
     from vadkit.engine.runs import load_model
 
+    if video_files and data is not None:
+        raise ConfigError(
+            "Give either --data ROOT or video files, not both.", hint="vadkit score RUN --data ROOT"
+        )
+    if video_files and labels is not None:
+        raise ConfigError(
+            "--labels applies to a dataset, not to video files.", hint="Leave out --labels."
+        )
+    if average_last is not None and checkpoint != "last":
+        raise ConfigError(
+            "Give either --checkpoint or --average-last, not both.",
+            hint="--average-last K averages the run's last K epoch checkpoints.",
+        )
     run_dir = Path(run_dir)
     config, model = load_model(run_dir, checkpoint=checkpoint, device="cpu")
-    dcfg, scfg = config.get("data", {}), config.get("score", {})
-    clip_length = int(dcfg.get("clip_length", 16))
-    height, width = (int(v) for v in dcfg.get("size", (256, 256)))
-    size = (height, width)
-    color = str(dcfg.get("color", "gray"))
-    mode = check_frames_mode(frames or scfg.get("frames", "protocol"))
-    bs = int(batch_size or scfg.get("batch_size", 32))
-    runtime = make_runtime(
-        device,
-        precision or scfg.get("precision", "auto"),
-        bool(config.get("train", {}).get("channels_last", True)),
-    )
+    settings = Settings.from_config(config)
+    dset, sset = settings.data, settings.score
+    clip_length = dset.clip_length
+    size = dset.hw
+    color = dset.color
+    mode = check_frames_mode(frames or sset.frames)
+    bs = int(batch_size or sset.batch_size)
+    runtime = make_runtime(device, precision or sset.precision, settings.train.channels_last)
     runtime.prepare(model)
     weights: dict[str, Any] = {"checkpoint": checkpoint}
     if average_last is not None:
@@ -266,14 +276,14 @@ def score_run(
     else:
         from vadkit.data import default_data_root, open_videos
 
-        root = data or dcfg.get("root") or default_data_root()
+        root = data or dset.root or default_data_root()
         vset = open_videos(
             root,
             "testing",
             size=size,
             color=color,
-            format=dcfg.get("format") or None,
-            labels=labels or dcfg.get("labels") or None,
+            format=dset.format or None,
+            labels=labels or dset.labels or None,
             progress=verbose,
         )
         videos = list(vset)
@@ -288,14 +298,14 @@ def score_run(
     frame_shape = (int(model.backbone.in_channels), size[0], size[1])
     errs = applicable_errors(errors, frame_shape, runtime.device)
     error_tasks = [t for t in tasks if model.tasks[t].uses_error]
-    default_error = str(scfg.get("error", "bpe"))
+    default_error = sset.error
     if error_tasks and default_error not in errs:
         raise ConfigError(
             f"score.error = {default_error!r} is not an error measure this run can use.",
             hint=f"Available: {', '.join(sorted(errs)) or 'none'}. Set it with "
             "--set score.error=NAME at training, or pick one at evaluation with --error.",
         )
-    normalizer_name = str(scfg.get("normalizer", "minmax"))
+    normalizer_name = sset.normalizer
     get_normalizer(normalizer_name)  # fail before the network pass, not after
     meta: dict[str, Any] = {
         **source,
@@ -316,8 +326,9 @@ def score_run(
         "defaults": {
             "error": default_error,
             "normalizer": normalizer_name,
-            "alphas": default_alphas(scfg.get("alphas"), tasks),
-            "smooth": float(scfg.get("smooth", 0.0)),
+            "alphas": default_alphas(sset.alphas, tasks),
+            "presets": sset.presets,
+            "smooth": sset.smooth,
         },
         "checkpoint": weights["checkpoint"],
         "weights": weights,

@@ -28,13 +28,6 @@ SCORES_DIR = "scores"
 INDEX_FILE = "index.json"
 FORMAT_VERSION = 1
 
-#: Fusion weights (VCR, FFP, PRP) of the LUSS-AE paper, found there by grid search on each dataset.
-PRESETS: dict[str, dict[str, float]] = {
-    "ped2": {"vcr": 0.1, "ffp": 0.8, "prp": 1.0},
-    "avenue": {"vcr": 0.1, "ffp": 1.0, "prp": 0.1},
-    "shanghaitech": {"vcr": 0.2, "ffp": 0.2, "prp": 0.9},
-}
-
 
 # --------------------------------------------------------------------------------------------
 # Score sets: what `vadkit score` writes and `vadkit evaluate` reads
@@ -88,6 +81,12 @@ class ScoreSet:
     @property
     def has_labels(self) -> bool:
         return bool(self.videos) and all(v.labels is not None for v in self.videos)
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The settings the set was scored with: ``error``, ``normalizer``, ``alphas``,
+        ``smooth`` and the named fusion weights ``presets`` (none in sets of vadkit 0.1)."""
+        return {"presets": {}, **self.meta["defaults"]}
 
 
 def scores_dir(run_dir: str | Path) -> Path:
@@ -219,12 +218,15 @@ def resolve_alphas(
     tasks: Sequence[str],
     *,
     default: Mapping[str, Any] | None = None,
+    presets: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, float]:
     """Fusion weights for ``tasks``, from a preset, ``"a1,a2,a3"``, ``"vcr=0.1,..."`` or a mapping.
 
-    Positional weights follow the order of ``tasks`` (the run's task order). A preset's weights for
-    tasks the run does not have are dropped; a task without a weight is an error.
+    Positional weights follow the order of ``tasks`` (the run's task order). ``presets`` are the
+    run's named weights (``score.presets``, from its recipe). A preset's weights for tasks the run
+    does not have are dropped; a task without a weight is an error.
     """
+    presets = {k.lower(): v for k, v in (presets or {}).items()}
     if spec is None or (isinstance(spec, str) and not spec.strip()):
         if default is None:
             raise ConfigError("No fusion weights given.", hint="Pass --alphas ped2 or a1,a2,a3.")
@@ -234,24 +236,34 @@ def resolve_alphas(
     positional: list[Any] = []
     if isinstance(spec, str):
         text = spec.strip().lower()
-        if text in PRESETS:
-            missing = [t for t in tasks if t not in PRESETS[text]]
+        if text in presets:
+            missing = [t for t in tasks if t not in presets[text]]
             if missing:
                 raise ConfigError(
                     f"The '{text}' preset has no weight for task(s) {', '.join(missing)}.",
-                    hint="Presets cover vcr, ffp and prp; give weights: --alphas "
+                    hint=f"It covers {', '.join(presets[text])}; give weights: --alphas "
                     + ",".join(f"{t}=1" for t in tasks),
                 )
-            return {t: PRESETS[text][t] for t in tasks}
+            return {t: float(presets[text][t]) for t in tasks}
+        if re.fullmatch(r"[a-z][a-z0-9_-]*", text):
+            raise ConfigError(
+                f"'{text}' is not a fusion-weight preset of this run"
+                + (f" (its presets: {', '.join(presets)})." if presets else ".")
+                + ("" if presets else " The run's recipe names no preset."),
+                hint="Give weights instead: --alphas " + ",".join(f"{t}=1" for t in tasks),
+            )
         parts = [p.strip() for p in text.split(",") if p.strip()]
         if parts and all("=" in p for p in parts):
             named = {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in parts)}
         elif parts and not any("=" in p for p in parts):
             positional = parts
         else:
+            known = f"a preset of the run ({', '.join(presets)}), " if presets else ""
             raise ConfigError(
-                f"Cannot read the fusion weights {spec!r}.",
-                hint=f"Use a preset ({', '.join(PRESETS)}), 'a1,a2,a3' or 'vcr=0.1,ffp=0.8,prp=1'.",
+                f"Cannot read the fusion weights {spec!r}"
+                + ("" if presets else " (the run's recipe names no preset)")
+                + ".",
+                hint=f"Use {known}'a1,a2,a3' or 'vcr=0.1,ffp=0.8,prp=1'.",
             )
     elif isinstance(spec, Mapping):
         named = dict(spec)

@@ -19,7 +19,6 @@ from scipy.stats import rankdata
 
 from vadkit.engine.evaluate import require_labels
 from vadkit.engine.scoreset import (
-    PRESETS,
     ScoreSet,
     check_smooth,
     get_normalizer,
@@ -126,10 +125,10 @@ def search_weights(
     """Grid-search the fusion weights by fused micro AUROC; see the module doc for the modes."""
     from vadkit.engine.evaluate import check_error_name
 
-    defaults = scores.meta.get("defaults", {})
-    err = check_error_name(scores, error or defaults.get("error", "bpe"))
-    norm_name, norm = get_normalizer(normalizer or defaults.get("normalizer", "minmax"))
-    sigma = check_smooth(defaults.get("smooth", 0.0) if smooth is None else smooth)
+    defaults = scores.defaults
+    err = check_error_name(scores, error or defaults["error"])
+    norm_name, norm = get_normalizer(normalizer or defaults["normalizer"])
+    sigma = check_smooth(defaults["smooth"] if smooth is None else smooth)
     tasks = scores.tasks
     grid = weight_grid(len(tasks), step)
     every = list(range(len(scores.videos)))
@@ -150,7 +149,7 @@ def search_weights(
         return micro_auroc(y_report, m_report @ w)
 
     presets = {}
-    for name, weights in PRESETS.items():
+    for name, weights in defaults["presets"].items():
         if all(t in weights for t in tasks):
             presets[name] = report_auc(np.array([weights[t] for t in tasks]))
     names = [scores.videos[i].name for i in search_idx]

@@ -1,0 +1,60 @@
+"""Deep merges and ``--set a.b=value`` overrides."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+from vadkit.config.settings import Config
+from vadkit.errors import ConfigError
+
+
+def merge(base: Config, update: Mapping[str, Any]) -> Config:
+    """Deep-merge ``update`` into a copy of ``base`` (tables merge, other values replace)."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: TOML (``32``, ``1e-4``, ``true``, ``[64, 64]``, ``"x"``), else the text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"train.batch_size=32"`` -> ``("train.batch_size", 32)``."""
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(
+            f"--set {item!r} is not of the form key=value.",
+            hint="Write the dotted key, '=', and the value, e.g. --set train.batch_size=32",
+        )
+    return key, parse_value(value.strip())
+
+
+def set_dotted(config: Config, key: str, value: Any) -> None:
+    """Set ``config[a][b] = value`` for ``key = "a.b"``, creating tables on the way."""
+    node = config
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            prefix = ".".join(parts[: i + 1])
+            raise ConfigError(
+                f"Cannot set '{key}': '{prefix}' is a value ({child!r}), not a table.",
+                hint=f"Set '{prefix}' itself, e.g. --set {prefix}=...",
+            )
+        node = child
+    node[parts[-1]] = value

@@ -1,0 +1,145 @@
+"""Component parameters: a constructor's signature is its configuration schema.
+
+``model.params`` and ``tasks.params.<name>`` are bound against ``inspect.signature`` of the
+registered factory, checked against its type annotations, and completed with its defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from vadkit.errors import ConfigError
+
+
+def suggest(name: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f"Did you mean '{close[0]}'? " if close else ""
+
+
+def _hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # unresolvable annotations: skip the type checks
+        return {}
+
+
+def _accepts(annotation: Any, value: Any) -> bool:
+    """Whether ``value`` (read from TOML) fits a simple ``annotation``; unknown kinds pass."""
+    if annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return any(_accepts(a, value) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin in (tuple, list) or annotation in (tuple, list):
+        if not isinstance(value, list | tuple):
+            return False
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if origin is tuple and args and Ellipsis not in typing.get_args(annotation):
+            return len(args) == len(value) and all(
+                _accepts(a, v) for a, v in zip(args, value, strict=True)
+            )
+        return not args or all(_accepts(args[0], v) for v in value)
+    if typing.get_origin(annotation) is typing.Literal:
+        return value in typing.get_args(annotation)
+    return True
+
+
+def _takes(factory: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _tomlable(value: Any) -> bool:
+    if isinstance(value, bool | int | float | str):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_tomlable(v) for v in value)
+    return False
+
+
+def component_params(
+    factory: Callable[..., Any], params: Mapping[str, Any], key: str, describe: str
+) -> dict[str, Any]:
+    """Check ``params`` against ``factory``'s signature and complete them with its defaults.
+
+    Raises :class:`ConfigError` naming ``key.<param>`` for an unknown parameter, a missing
+    required one, or a value of the wrong type. Defaults that TOML can hold are filled in (tuples
+    as lists), so the resolved config records the value each parameter had.
+    """
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return dict(params)
+    accepted = [
+        p.name for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    has_var_kw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    for name in params:
+        if name not in accepted and not has_var_kw:
+            raise ConfigError(
+                f"Unknown parameter '{key}.{name}'.",
+                hint=f"{suggest(name, accepted)}Parameters: {', '.join(accepted) or '(none)'}. "
+                f"See: {describe}",
+            )
+    try:
+        sig.bind(**params)
+    except TypeError as exc:
+        raise ConfigError(
+            f"{key}: {exc}.", hint=f"Give every required parameter under [{key}]. See: {describe}"
+        ) from None
+    hints = _hints(factory)
+    resolved: dict[str, Any] = {}
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name in params:
+            value = params[p.name]
+            if p.name in hints and not _accepts(hints[p.name], value):
+                shown = getattr(hints[p.name], "__name__", None) or str(hints[p.name])
+                raise ConfigError(
+                    f"{key}.{p.name} = {value!r} does not fit its type {shown}.",
+                    hint=f"See the parameter's type and default with: {describe}",
+                )
+            resolved[p.name] = list(value) if isinstance(value, tuple) else value
+        elif p.default is not p.empty and p.default is not None and _tomlable(p.default):
+            default = p.default
+            resolved[p.name] = list(default) if isinstance(default, tuple) else default
+    for name, value in params.items():  # extra **kwargs
+        resolved.setdefault(name, value)
+    return resolved
+
+
+def coerce_params(factory: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """TOML lists become tuples (and ints floats) where the constructor's annotation says so."""
+    hints = _hints(factory)
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        ann = hints.get(name)
+        origin = typing.get_origin(ann)
+        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            args = [a for a in typing.get_args(ann) if a is not type(None)]
+            ann = args[0] if len(args) == 1 else ann
+            origin = typing.get_origin(ann)
+        if isinstance(value, list) and (origin is tuple or ann is tuple):
+            value = tuple(value)
+        elif ann is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        out[name] = value
+    return out
