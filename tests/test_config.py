@@ -60,7 +60,7 @@ def test_the_framework_defaults_name_no_component_and_the_recipe_fills_them() ->
 def test_no_recipe_and_no_component_is_one_clear_error() -> None:
     from vadkit.config import default_config
 
-    with pytest.raises(ConfigError, match="'model.backbone' is not set") as exc:
+    with pytest.raises(ConfigError, match=r"'model\.backbone' is not set") as exc:
         validate_config(default_config())
     assert "--recipe" in (exc.value.hint or "") and "--backbone" in (exc.value.hint or "")
 
