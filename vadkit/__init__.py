@@ -20,6 +20,7 @@ from vadkit.api import (
     list_datasets,
     list_errors,
     list_normalizers,
+    list_recipes,
     list_tasks,
 )
 from vadkit.errors import (
@@ -42,7 +43,13 @@ _LAZY = {
     "Features": "vadkit.components",
     "ProxyTask": "vadkit.components",
     "ScoreNormalizer": "vadkit.components",
+    "Recipe": "vadkit.components",
     "VADModel": "vadkit.model",
+    "Settings": "vadkit.config",
+    "train": "vadkit.workflow",
+    "load": "vadkit.workflow",
+    "Run": "vadkit.workflow",
+    "Detector": "vadkit.workflow",
 }
 
 if TYPE_CHECKING:
@@ -52,9 +59,12 @@ if TYPE_CHECKING:
         ErrorMeasure,
         Features,
         ProxyTask,
+        Recipe,
         ScoreNormalizer,
     )
+    from vadkit.config import Settings
     from vadkit.model import VADModel
+    from vadkit.workflow import Detector, Run, load, train
 
 
 def __getattr__(name: str) -> Any:
@@ -72,12 +82,16 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataError",
+    "Detector",
     "ErrorMeasure",
     "Features",
     "PluginError",
     "ProxyTask",
+    "Recipe",
     "RegistryError",
+    "Run",
     "ScoreNormalizer",
+    "Settings",
     "VADModel",
     "VadkitError",
     "__version__",
@@ -97,5 +111,8 @@ __all__ = [
     "list_datasets",
     "list_errors",
     "list_normalizers",
+    "list_recipes",
     "list_tasks",
+    "load",
+    "train",
 ]

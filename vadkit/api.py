@@ -71,3 +71,7 @@ def list_normalizers(include: Patterns = "*", exclude: Patterns = ()) -> list[st
 
 def list_datasets(include: Patterns = "*", exclude: Patterns = ()) -> list[str]:
     return list_components("datasets", include, exclude)
+
+
+def list_recipes(include: Patterns = "*", exclude: Patterns = ()) -> list[str]:
+    return list_components("recipes", include, exclude)

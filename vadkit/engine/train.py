@@ -517,6 +517,20 @@ class Trainer:
         )
 
 
+#: Where a run goes when no folder is given: ``runs/<date-time>``.
+RUNS_FOLDER = "runs"
+
+
+def default_run_dir() -> Path:
+    """``runs/<date-time>``, with a suffix when a run started in the same second."""
+    base = Path(RUNS_FOLDER) / time.strftime("%Y%m%d-%H%M%S")
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
 def resolve_train_config(
     *,
     resume: str | Path | None = None,
