@@ -58,10 +58,15 @@ app.command("plugins")(components.plugins_cmd)
 
 
 def _mount_optional() -> None:
-    """Command groups written in their own modules; each adds itself to ``app``."""
+    """Commands written in their own modules, one per command; each adds itself to ``app``.
+
+    The import order is the order of ``vadkit --help`` (Typer lists command groups such as
+    ``data`` after the single commands).
+    """
     import importlib
 
-    for module in ("vadkit.cli.data", "vadkit.cli.run", "vadkit.cli.evaluate", "vadkit.cli.watch"):
+    for name in ("data", "train", "score", "evaluate", "search", "demo", "watch"):
+        module = f"vadkit.cli.{name}"
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -17,7 +18,10 @@ err_console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
-# Options shared by the commands that score and evaluate a run.
+# Arguments and options shared by the commands that score and evaluate a run.
+RunArg = Annotated[Path, typer.Argument(help="Run folder written by `vadkit train`.")]
+ScoreSetOpt = Annotated[str, typer.Option("--scores", help="Score set to use (RUN/scores/<name>).")]
+
 ErrorOpt = Annotated[
     str | None,
     typer.Option(

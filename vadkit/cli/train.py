@@ -4,99 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from vadkit.cli.app import app
 from vadkit.cli.common import console, err_console, parse_csv
+from vadkit.cli.progress import ProgressBar
 
 if TYPE_CHECKING:
     from vadkit.engine.train import Callback
 
 RUNS_FOLDER = "runs"
-
-
-class ProgressBar:
-    """A rich progress bar per epoch, with per-task losses and clips/s.
-
-    A :class:`vadkit.engine.train.Callback` by its methods (not by inheritance, so that the CLI
-    starts without importing torch).
-    """
-
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"),
-            BarColumn(bar_width=24),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("<"),
-            TimeRemainingColumn(),
-            TextColumn("[cyan]{task.fields[speed]}"),
-            TextColumn("{task.fields[losses]}"),
-            console=console,
-            transient=False,
-        )
-        self.task: TaskID | None = None
-        self.epochs = 0
-
-    def on_train_start(self, trainer: Any) -> None:
-        self.epochs = int(trainer.config["train"]["epochs"])
-        self.progress.start()
-
-    def on_epoch_start(self, trainer: Any, epoch: int, batches: int, start: int) -> None:
-        if self.task is not None:
-            self.progress.stop_task(self.task)
-        self.task = self.progress.add_task(
-            "train",
-            total=batches,
-            completed=start,
-            epoch=f"{epoch + 1}/{self.epochs}",
-            losses="",
-            speed="",
-        )
-
-    def on_step_end(self, trainer: Any, progress: Any) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, completed=progress.batch)
-
-    def on_log(self, trainer: Any, record: dict[str, Any]) -> None:
-        if self.task is None:
-            return
-        losses = " ".join(f"{k} {v:.4f}" for k, v in record["losses"].items())
-        if len(record["losses"]) > 1:
-            losses = f"loss {record['loss']:.4f} ({losses})"
-        speed = record.get("clips_per_s")
-        self.progress.update(
-            self.task,
-            losses=losses,
-            speed=f"{speed:.1f} clips/s" if speed else "",
-        )
-
-    def on_checkpoint(self, trainer: Any, path: Path, progress: Any) -> None: ...
-
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None: ...
-
-    def on_stop_requested(self, trainer: Any, signum: int) -> None:
-        self.progress.console.print(
-            "[yellow]Stopping after this step and saving a checkpoint; "
-            "press Ctrl-C again to stop at once.[/yellow]"
-        )
-
-    def on_train_end(self, trainer: Any) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self.progress.stop()
 
 
 def _default_out() -> Path:

@@ -1,0 +1,129 @@
+"""``vadkit score``: score a run's test videos (or video files) and save the score set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vadkit.cli.app import app
+from vadkit.cli.common import JsonFlag, RunArg, console, fail, print_json
+from vadkit.cli.progress import LazyBar
+
+
+@app.command("score")
+def score_cmd(
+    run: RunArg,
+    videos: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Video files to score instead of a dataset (no labels).", show_default=False
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="Dataset root (default: the run's data.root).", show_default=False
+        ),
+    ] = None,
+    frames: Annotated[
+        str | None,
+        typer.Option(
+            "--frames",
+            help="'protocol': drop the first T frames of each video (the paper); 'all': score "
+            "every frame (the first T get the first window's score). Default: score.frames.",
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, help="Windows per batch.", show_default=False),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option("--precision", help="auto, fp32, bf16 or fp16 (CUDA).", show_default=False),
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    checkpoint: Annotated[
+        str, typer.Option("--checkpoint", help="'last', an epoch number, or a .safetensors path.")
+    ] = "last",
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="Ground-truth file or folder to use.", show_default=False),
+    ] = None,
+    average_last: Annotated[
+        int | None,
+        typer.Option(
+            "--average-last",
+            min=2,
+            help="Score the average of the weights of the last K epoch checkpoints, with "
+            "BatchNorm statistics re-estimated on the training windows (instead of --checkpoint).",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Score set name (default: 'testing' for a dataset, 'videos' for files).",
+            show_default=False,
+        ),
+    ] = None,
+    json_out: JsonFlag = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Score a run's test videos (or video files): every task, every error measure, one pass."""
+    from vadkit.engine.score import score_run
+
+    if videos and data is not None:
+        fail(
+            "Give either --data ROOT or video files, not both.", hint="vadkit score RUN --data ROOT"
+        )
+    if videos and labels is not None:
+        fail("--labels applies to a dataset, not to video files.", hint="Leave out --labels.")
+    if average_last is not None and checkpoint != "last":
+        fail(
+            "Give either --checkpoint or --average-last, not both.",
+            hint="--average-last K averages the run's last K epoch checkpoints.",
+        )
+    bar = None if quiet or json_out else LazyBar("scoring windows")
+    try:
+        result = score_run(
+            run,
+            data=data,
+            video_files=videos or (),
+            name=name,
+            frames=frames,
+            batch_size=batch_size,
+            precision=precision,
+            device=device,
+            checkpoint=checkpoint,
+            labels=labels,
+            on_progress=bar.update if bar else None,
+            verbose=bar is not None,
+            average_last=average_last,
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    if json_out:
+        print_json(result)
+        return
+    rt = result["runtime"]
+    console.print(
+        f"Scored [bold]{len(result['videos'])}[/] video(s): {result['frames_scored']} of "
+        f"{result['total_frames']} frames (frames mode [bold]{result['frames_mode']}[/]), "
+        f"tasks {', '.join(result['tasks'])}, error measures {', '.join(result['errors'])}; "
+        f"{result['windows_per_second']} windows/s on {rt['device']} ({rt['precision']})."
+    )
+    for skip in result.get("skipped", []):
+        console.print(
+            f"[yellow]Not scored:[/] {skip['name']} ({skip['num_frames']} frames, too short)"
+        )
+    console.print(f"Scores: [bold]{Path(run) / 'scores' / result['name']}[/]")
+    if result.get("ground_truth") or result.get("anomalous_frames") is not None:
+        console.print(
+            f"Next: vadkit evaluate {run}"
+            + ("" if result["name"] == "testing" else f" --scores {result['name']}")
+        )
