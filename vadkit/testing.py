@@ -263,12 +263,35 @@ def check_dataset(component: str | Callable[..., Any], **params: Any) -> None:
     assert fmt is not None, f"{label}: factory returned None"
 
 
+def check_recipe(component: str | Callable[..., Any], **params: Any) -> None:
+    """Check a recipe: returns a :class:`~vadkit.components.Recipe` whose settings resolve.
+
+    The recipe's settings are validated as a run's would be (every key known, every component
+    registered, every parameter accepted by its constructor), and its fusion presets must give
+    a weight to each of its tasks.
+    """
+    from vadkit.components import Recipe
+    from vadkit.components.recipe import DEFAULT_ROLES
+    from vadkit.config import default_config, merge, validate_config
+
+    label, recipe = _build("recipes", component, params)
+    assert isinstance(recipe, Recipe), f"{label} must return a vadkit.components.Recipe"
+    assert all(role in DEFAULT_ROLES for role in recipe.default_for), (
+        f"{label}: default_for {recipe.default_for!r} must only name {DEFAULT_ROLES}"
+    )
+    config = validate_config(merge(default_config(), dict(recipe.settings)))
+    for preset, weights in recipe.presets.items():
+        missing = [t for t in config["tasks"]["names"] if t not in weights]
+        assert not missing, f"{label}: preset '{preset}' has no weight for {missing}"
+
+
 _CHECKS: dict[str, Callable[..., None]] = {
     "backbones": check_backbone,
     "tasks": check_task,
     "errors": check_error,
     "normalizers": check_normalizer,
     "datasets": check_dataset,
+    "recipes": check_recipe,
 }
 
 

@@ -48,8 +48,8 @@ AlphasOpt = Annotated[
     str | None,
     typer.Option(
         "--alphas",
-        help="Fusion weights: ped2, avenue, shanghaitech (the paper's), 'a1,a2,a3' in task "
-        "order, or 'vcr=0.1,ffp=0.8,prp=1'. Default: the run's score.alphas.",
+        help="Fusion weights: a preset of the run's recipe (e.g. a dataset's name), 'a1,a2,a3' "
+        "in task order, or 'TASK=WEIGHT,...'. Default: the run's score.alphas.",
         show_default=False,
     ),
 ]

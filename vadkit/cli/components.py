@@ -71,7 +71,7 @@ def _parameters(factory: Any) -> list[dict[str, str]]:
 
 def describe_cmd(
     kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")],
-    name: Annotated[str, typer.Argument(help="Component name, e.g. bpe.")],
+    name: Annotated[str, typer.Argument(help="Component name (see `vadkit list KIND`).")],
     json_out: JsonFlag = False,
 ) -> None:
     """Show a component's documentation and parameters (types and defaults)."""
@@ -98,12 +98,25 @@ def describe_cmd(
     )
     if doc:
         console.print(doc, markup=False, highlight=False)
+    if kind == "recipes":
+        _print_recipe(entry.name)
+        return
     table = Table(title="parameters")
     for col in ("name", "type", "default"):
         table.add_column(col)
     for row in params:
         table.add_row(row["name"], row["type"], row["default"])
     console.print(table if params else "No parameters.")
+
+
+def _print_recipe(name: str) -> None:
+    """A recipe's settings, as the TOML a config file would hold."""
+    from vadkit.config import dumps_toml, recipe_settings
+
+    settings = recipe_settings(name)
+    settings.pop("recipe", None)
+    console.print(f"Settings (over the framework's defaults; train with --recipe {name}):")
+    console.print(dumps_toml(settings), markup=False, highlight=False)
 
 
 def plugins_cmd(json_out: JsonFlag = False) -> None:

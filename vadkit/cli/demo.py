@@ -42,7 +42,7 @@ def demo_cmd(
         if show:
             texts = {
                 "scene": "Synthetic scene (generated once into the cache)",
-                "train": "Training LUSS-AE (vcr, ffp, prp) on the normal videos",
+                "train": "Training the synthetic scene's recipe on the normal videos",
                 "score": "Scoring the test videos",
                 "evaluate": "Evaluating",
             }

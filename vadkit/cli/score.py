@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vadkit.cli.app import app
-from vadkit.cli.common import JsonFlag, RunArg, console, fail, print_json
+from vadkit.cli.common import JsonFlag, RunArg, console, print_json
 from vadkit.cli.progress import LazyBar
 
 
@@ -76,17 +76,7 @@ def score_cmd(
     """Score a run's test videos (or video files): every task, every error measure, one pass."""
     from vadkit.engine.score import score_run
 
-    if videos and data is not None:
-        fail(
-            "Give either --data ROOT or video files, not both.", hint="vadkit score RUN --data ROOT"
-        )
-    if videos and labels is not None:
-        fail("--labels applies to a dataset, not to video files.", hint="Leave out --labels.")
-    if average_last is not None and checkpoint != "last":
-        fail(
-            "Give either --checkpoint or --average-last, not both.",
-            hint="--average-last K averages the run's last K epoch checkpoints.",
-        )
+    # argument checks live in the engine (score_run), so Python and the CLI refuse alike
     bar = None if quiet or json_out else LazyBar("scoring windows")
     try:
         result = score_run(

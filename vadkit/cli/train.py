@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -15,17 +14,6 @@ from vadkit.cli.progress import ProgressBar
 if TYPE_CHECKING:
     from vadkit.engine.train import Callback
 
-RUNS_FOLDER = "runs"
-
-
-def _default_out() -> Path:
-    """``runs/<date-time>``, with a suffix when a run started in the same second."""
-    base = Path(RUNS_FOLDER) / time.strftime("%Y%m%d-%H%M%S")
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    return out
 
 
 @app.command("train")
@@ -39,9 +27,19 @@ def train_cmd(
             show_default=False,
         ),
     ] = None,
+    recipe: Annotated[
+        str | None,
+        typer.Option(
+            "--recipe",
+            metavar="NAME",
+            help="Recipe to start from (default: the one made for the data; "
+            "`vadkit list recipes`).",
+            show_default=False,
+        ),
+    ] = None,
     tasks: Annotated[
         str | None,
-        typer.Option("--tasks", metavar="NAMES", help="Comma-separated tasks, e.g. vcr,ffp,prp."),
+        typer.Option("--tasks", metavar="NAMES", help="Comma-separated task names (tasks.names)."),
     ] = None,
     error: Annotated[
         str | None,
@@ -94,10 +92,23 @@ def train_cmd(
             help="Continue the run in this folder from its last checkpoint.",
         ),
     ] = None,
+    ignore_memory: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-memory",
+            help="Train even when the projected peak memory exceeds what the machine has "
+            "(train.memory_check = false).",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Train a model on normal videos and write a run folder (config, checkpoints, metrics)."""
-    from vadkit.engine.train import Trainer, TrainingInterrupted, resolve_train_config
+    from vadkit.engine.train import (
+        Trainer,
+        TrainingInterrupted,
+        default_run_dir,
+        resolve_train_config,
+    )
 
     run_dir, cfg = resolve_train_config(
         resume=resume,
@@ -105,14 +116,16 @@ def train_cmd(
         config_file=config,
         overrides=set_ or [],
         flags={
+            "recipe": recipe,
             "data.root": str(data.expanduser().resolve()) if data is not None else None,
             "tasks.names": parse_csv(tasks) if tasks is not None else None,
             "score.error": error,
             "score.normalizer": normalizer,
             "model.backbone": backbone,
             "train.epochs": epochs,
+            "train.memory_check": False if ignore_memory else None,
         },
-        default_out=_default_out,
+        default_out=default_run_dir,
     )
     bar = None if quiet else ProgressBar()
     trainer = Trainer(
@@ -126,7 +139,9 @@ def train_cmd(
         verb = "Resuming" if resume is not None else "Training"
         console.print(
             f"{verb} [bold]{', '.join(cfg['tasks']['names'])}[/] on "
-            f"[bold]{cfg['model']['backbone']}[/] into [bold]{run_dir}[/] "
+            f"[bold]{cfg['model']['backbone']}[/]"
+            + (f" (recipe [bold]{cfg['recipe']}[/])" if cfg["recipe"] else "")
+            + f" into [bold]{run_dir}[/] "
             f"({trainer.runtime.device}, {trainer.runtime.precision}"
             f"{', channels-last' if trainer.runtime.channels_last else ''})"
         )

@@ -32,7 +32,7 @@ def load_toml(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"Config file '{p}' is not valid TOML: {exc}",
-            hint='Fix the line named above; strings need quotes, e.g. backbone = "cae3d".',
+            hint='Fix the line named above; strings need quotes, e.g. backbone = "NAME".',
         ) from None
 
 

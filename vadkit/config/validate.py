@@ -218,7 +218,7 @@ def validate_config(config: Mapping[str, Any]) -> Config:
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise ConfigError(
             f"Config key 'tasks.names' must be a non-empty list of task names, not {names!r}.",
-            hint='For example: --tasks vcr,ffp  or  --set tasks.names=["vcr","ffp"]',
+            hint='For example: --tasks NAME,NAME  or  --set tasks.names=["NAME","NAME"]',
         )
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

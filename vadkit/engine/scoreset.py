@@ -263,7 +263,7 @@ def resolve_alphas(
                 f"Cannot read the fusion weights {spec!r}"
                 + ("" if presets else " (the run's recipe names no preset)")
                 + ".",
-                hint=f"Use {known}'a1,a2,a3' or 'vcr=0.1,ffp=0.8,prp=1'.",
+                hint=f"Use {known}'a1,a2,a3' or 'TASK=WEIGHT,...'.",
             )
     elif isinstance(spec, Mapping):
         named = dict(spec)
@@ -295,7 +295,7 @@ def resolve_alphas(
             out[t] = float(named[t])
         except (TypeError, ValueError):
             raise ConfigError(
-                f"Fusion weight of '{t}' is {named[t]!r}, not a number.", hint="E.g. vcr=0.1"
+                f"Fusion weight of '{t}' is {named[t]!r}, not a number.", hint="E.g. TASK=0.1"
             ) from None
         if not math.isfinite(out[t]):
             raise ConfigError(f"Fusion weight of '{t}' is {out[t]}.", hint="Use finite weights.")

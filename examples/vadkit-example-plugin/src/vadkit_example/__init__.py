@@ -27,3 +27,8 @@ def register_backbones(register):
 @vadkit.hookimpl
 def register_tasks(register):
     register("motion", "vadkit_example.tasks:MotionPrediction")
+
+
+@vadkit.hookimpl
+def register_recipes(register):
+    register("example-tiny", "vadkit_example.recipes:tiny")
