@@ -144,12 +144,20 @@ CONFIG_KEYS: dict[str, str] = {
     "train.log_steps": "Write a line to `metrics.jsonl` (and update the progress bar) every N steps.",
     "train.deterministic": "Ask PyTorch for deterministic algorithms, so that a resumed run "
     "reaches the same weights as an uninterrupted one.",
+    "recipe": "The recipe the run started from (`vadkit list recipes`): its settings come after "
+    "the framework's defaults and before the config file. Empty: the recipe that claims the data "
+    "(one for datasets, one for the synthetic scene). The `--recipe` flag sets it.",
+    "train.memory_check": "Stop before training when the projected peak memory exceeds what the "
+    "machine has. The `--ignore-memory` flag of `vadkit train` turns it off.",
+    "score.presets": "Table of tables: `[score.presets.NAME]` holds named fusion weights "
+    "(`vadkit evaluate --alphas NAME`); the recipe gives them (the built-in ones: the paper's "
+    "per-dataset weights `ped2`, `avenue`, `shanghaitech`).",
     "score.error": "Error measure used for VCR and FFP when fusing and evaluating (every "
     "registered one is computed when scoring). The `--error` flag sets it.",
     "score.normalizer": "Per-video score normalizer applied before fusion. The `--normalizer` "
     "flag sets it.",
     "score.alphas": "Table task = fusion weight \u03b1 (eq. 15); a task left out weighs 1. "
-    "Presets at evaluation: `--alphas ped2`, `avenue`, `shanghaitech`.",
+    "Presets at evaluation: `--alphas NAME` with a name of `score.presets`.",
     "score.frames": '`"protocol"`: leave out the first T frames of each test video, as the paper '
     'does; `"all"`: score every frame (the first T take the first window\'s score).',
     "score.smooth": "Width (sigma, in frames) of a Gaussian filter applied over time to each "
@@ -206,6 +214,7 @@ CONTRACTS = {
     "errors": "vadkit.components.ErrorMeasure",
     "normalizers": "vadkit.components.ScoreNormalizer",
     "datasets": "vadkit.data.formats.DatasetFormat",
+    "recipes": "vadkit.components.Recipe",
 }
 
 
