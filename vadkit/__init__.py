@@ -41,12 +41,14 @@ _LAZY = {
     "ErrorMeasure": "vadkit.components",
     "Features": "vadkit.components",
     "ProxyTask": "vadkit.components",
+    "SCORE_KEY": "vadkit.components",
     "ScoreNormalizer": "vadkit.components",
     "VADModel": "vadkit.model",
 }
 
 if TYPE_CHECKING:
     from vadkit.components import (
+        SCORE_KEY,
         Backbone,
         Batch,
         ErrorMeasure,
@@ -67,6 +69,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "KINDS",
+    "SCORE_KEY",
     "Backbone",
     "Batch",
     "CheckpointError",
