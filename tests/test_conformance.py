@@ -65,3 +65,10 @@ def test_checks_catch_a_parameter_without_default() -> None:
 
 def test_tiny_backbone_passes_its_own_check() -> None:
     testing.check_backbone(testing.TinyBackbone)
+
+
+def test_task_class_attributes_have_the_documented_defaults() -> None:
+    # first-plugin.md, hooks.md and the ProxyTask docstring promise these to plugin authors
+    assert vadkit.ProxyTask.uses_decoder is True
+    assert vadkit.ProxyTask.uses_error is True
+    assert vadkit.ProxyTask.default_weight == 1.0
