@@ -823,3 +823,45 @@ def test_protocol_page_avenue_ground_truths_disagree_on_441_frames():
     assert int(a.sum()) == 3712 and "3,712" in page
     assert int(b.sum()) == 3867 and "3,867" in page
     assert int((a != b).sum()) == 441 and "441 frames" in page
+
+
+def protocol_defaults_table() -> dict[str, tuple[str, str]]:
+    """``key -> (vadkit's default cell, 'the paper's?' cell)`` of the protocol page's table."""
+    page = (DOCS / "reference" / "protocol.md").read_text()
+    section = page.split("## Defaults: the paper's and vadkit's", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"`[a-z_.]+`", cells[0]):
+            rows[cells[0].strip("`")] = (cells[1], cells[3])
+    return rows
+
+
+def test_protocol_page_states_the_real_defaults():
+    import tomllib
+
+    from vadkit.config import resolve_config
+    from vadkit.engine.device import AUTO_PRECISION
+    from vadkit.engine.score import SCORE_AUTO_PRECISION
+
+    rows = protocol_defaults_table()
+    assert len(rows) >= 20
+    config = resolve_config()
+    for key, (default, _) in rows.items():
+        value = config
+        for part in key.split("."):
+            value = value[part]
+        shown = re.match(r"`([^`]+)`", default)
+        assert shown, f"protocol.md: no value for {key}"
+        assert tomllib.loads(f"v = {shown.group(1)}")["v"] == value, f"protocol.md: {key}"
+    assert AUTO_PRECISION == {"cpu": "fp32", "cuda": "fp32"}  # "fp32 on the CPU and on CUDA"
+    assert "fp32 on the CPU and on CUDA" in rows["train.precision"][0]
+    assert SCORE_AUTO_PRECISION == {"cpu": "bf16", "cuda": "fp32"}
+    assert "bf16 autocast on the CPU, fp32 on CUDA" in rows["score.precision"][0]
+    not_the_papers = {k for k, (_, same) in rows.items() if same.startswith("**no**")}
+    assert not_the_papers == {
+        "tasks.params.ffp.head",
+        "score.normalizer",
+        "score.alphas",
+        "score.precision",
+    }
