@@ -9,8 +9,8 @@ STAMP := $(VENV)/.vadkit-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	# timm needs torchvision; this pair installs together (a CUDA build that also runs on CPU)
-	$(BIN)/pip install torch==2.14.1 torchvision==0.29.1
+	# torch first, pinned: a CUDA build that also runs on the CPU
+	$(BIN)/pip install torch==2.14.1
 	$(BIN)/pip install -e ".[dev,docs]"
 	touch $(STAMP)
 

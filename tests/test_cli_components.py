@@ -61,6 +61,54 @@ def test_describe_shows_parameters(capsys):
     assert info["plugin"] == "luss"
 
 
+def test_plain_text_renders_rest_markup():
+    from vadkit.cli.components import plain_text
+
+    doc = (
+        "Scores under :data:`SCORE_KEY`, see :class:`~vadkit.components.Features` and\n"
+        ":func:`vadkit.testing.check_task`, :py:meth:`build` and :class:`the model "
+        "<vadkit.model.VADModel>`.\n"
+        "\n"
+        'Set ``head`` to ``"paper"`` (``x *\n2``). Example::\n'
+        "\n"
+        "    check_task('x')\n"
+        "\n"
+        "A block follows ::\n"
+        "\n"
+        "    y = 1\n"
+        "::\n"
+        "\n"
+        "    z = 2"
+    )
+    assert plain_text(doc) == (
+        "Scores under SCORE_KEY, see Features and\n"
+        "vadkit.testing.check_task, build and the model.\n"
+        "\n"
+        'Set head to "paper" (x *\n2). Example:\n'
+        "\n"
+        "    check_task('x')\n"
+        "\n"
+        "A block follows\n"
+        "\n"
+        "    y = 1\n"
+        "\n"
+        "    z = 2"
+    )
+
+
+def test_describe_prints_plain_text(capsys):
+    code, out, _ = run(capsys, "describe", "tasks", "prp")
+    assert code == 0
+    assert "``" not in out and ":class:" not in out and ":meth:" not in out
+    flat = " ".join(out.split())
+    assert "sized in build from the backbone's latent shape" in flat
+    assert "under SCORE_KEY" in flat
+    code, out, _ = run(capsys, "describe", "tasks", "prp", "--json")
+    assert code == 0
+    doc = json.loads(out)["doc"]
+    assert "``" not in doc and ":meth:" not in doc and "under SCORE_KEY" in doc
+
+
 def test_describe_unknown_name_suggests(capsys):
     code, _, err = run(capsys, "describe", "errors", "bpee")
     assert code == 2

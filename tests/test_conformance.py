@@ -65,3 +65,65 @@ def test_checks_catch_a_parameter_without_default() -> None:
 
 def test_tiny_backbone_passes_its_own_check() -> None:
     testing.check_backbone(testing.TinyBackbone)
+
+
+def test_task_class_attributes_have_the_documented_defaults() -> None:
+    # first-plugin.md, hooks.md and the ProxyTask docstring promise these to plugin authors
+    assert vadkit.ProxyTask.uses_decoder is True
+    assert vadkit.ProxyTask.uses_error is True
+    assert vadkit.ProxyTask.default_weight == 1.0
+
+
+def test_checks_catch_an_untyped_positional_parameter() -> None:
+    class Positional(vadkit.ErrorMeasure):
+        """Takes its power by position, untyped."""
+
+        def __init__(self, power=2.0):
+            super().__init__()
+            self.power = power
+
+        def forward(self, pred, real):
+            return (pred - real).abs().pow(self.power).flatten(1).mean(1)
+
+    with pytest.raises(AssertionError, match="parameter 'power' can be passed by position"):
+        testing.check_error(Positional)
+
+
+def test_checks_catch_an_untyped_keyword_parameter() -> None:
+    class Untyped(vadkit.ScoreNormalizer):
+        """Scales by an untyped factor."""
+
+        def __init__(self, *, scale=1.0):
+            self.scale = scale
+
+        def __call__(self, scores):
+            return scores * self.scale
+
+    with pytest.raises(AssertionError, match="parameter 'scale' has no type annotation"):
+        testing.check_normalizer(Untyped)
+
+
+def _takes_args(*args: int) -> None:
+    """A factory with a catch-all *args."""
+
+
+def _takes_kwargs(**kwargs: int) -> None:
+    """A factory with a catch-all **kwargs."""
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"), [(_takes_args, r"takes \*args"), (_takes_kwargs, r"takes \*\*kwargs")]
+)
+def test_checks_catch_catch_all_parameters(factory, message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        testing.check_dataset(factory)
+
+
+def test_a_component_without_a_constructor_has_no_parameters() -> None:
+    class Plain(vadkit.ErrorMeasure):
+        """Mean absolute error, no constructor of its own."""
+
+        def forward(self, pred, real):
+            return (pred - real).abs().flatten(1).mean(1)
+
+    testing.check_error(Plain)  # nn.Module's (*args, **kwargs) is not the component's

@@ -3,8 +3,9 @@
 Conventions (see ``docs_src/README.md``):
 
 * Every Python block on a page is a snippet include (``--8<-- "examples/python/x.py:section"``):
-  the scripts under ``examples/python/`` run here, their ``print(...)  # expected`` comments are
-  compared with what they print, and a page's blocks, read in order, define every name they use.
+  the scripts under ``examples/python/`` run here, what each ``print`` prints must be what its
+  ``# expected`` comment says (on its line, or the comment lines right below it), and a page's
+  blocks, read in order, define every name they use.
 * Every shell session that can run is a script under ``docs_src/shell/`` (included into pages);
   each runs here, in a scratch folder, with a ``vadkit`` on ``PATH`` that appends tiny settings
   to ``vadkit train`` so that the tutorials' trainings take seconds.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import json
 import os
 import re
 import shlex
@@ -334,12 +336,37 @@ def script_env(cache: Path, path: str | None = None) -> dict[str, str]:
     return env
 
 
-def expected_prints(source: str) -> list[str]:
-    """The ``# expected`` comments of top-level ``print(...)`` lines, in order."""
-    tree = ast.parse(source)
+#: Runs a script as ``python SCRIPT`` would, and logs ``[line, text]`` for each ``print`` that
+#: the script itself makes to stdout (argv: script, log file).
+PRINT_LOGGER = """
+import builtins, json, os, runpy, sys
+script, log = sys.argv[1], open(sys.argv[2], "w")
+sys.argv, sys.path[0] = [script], os.path.dirname(os.path.abspath(script))
+_print = builtins.print
+
+def _logged(*args, sep=None, end=None, file=None, flush=False):
+    _print(*args, sep=sep, end=end, file=file, flush=flush)
+    caller = sys._getframe(1)
+    if caller.f_code.co_filename == script and file in (None, sys.stdout):
+        text = (" " if sep is None else sep).join(map(str, args))
+        log.write(json.dumps([caller.f_lineno, text]) + "\\n")
+        log.flush()
+
+builtins.print = _logged
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def expected_prints(source: str) -> dict[int, list[str]]:
+    """The expected output of each one-line ``print(...)`` statement, by line number.
+
+    It is the comment on the same line (``print(x)  # 42``) or, if that line has none, the
+    comment lines right below it (``# 42``; a print in a loop may have one per pass), up to a
+    line that is not a comment or is a snippet marker (``# --8<-- ...``).
+    """
     lines = source.splitlines()
-    expected = []
-    for node in tree.body:
+    expected = {}
+    for node in ast.walk(ast.parse(source)):
         if (
             isinstance(node, ast.Expr)
             and isinstance(node.value, ast.Call)
@@ -347,27 +374,41 @@ def expected_prints(source: str) -> list[str]:
             and node.lineno == node.end_lineno
         ):
             comment = lines[node.lineno - 1].partition("  # ")[2].strip()
-            if comment:
-                expected.append(comment)
+            below = []
+            for line in map(str.strip, lines[node.lineno :]):
+                if not line.startswith("# ") or line.startswith("# --8<--"):
+                    break
+                below.append(line[2:].strip())
+            if comment or below:
+                expected[node.lineno] = [comment] if comment else below
     return expected
 
 
-def check_output(stdout: str, expected: list[str], where: str) -> None:
-    """Each expected line appears, in order, as a line of ``stdout``."""
-    out = [" ".join(line.split()) for line in stdout.splitlines()]
-    pos = 0
-    for want in expected:
-        norm = " ".join(want.split())
-        while pos < len(out) and out[pos] != norm:
-            pos += 1
-        assert pos < len(out), f"{where}: expected a line {want!r} in the output:\n{stdout}"
-        pos += 1
+def check_output(
+    printed: list[tuple[int, str]], expected: dict[int, list[str]], where: str
+) -> None:
+    """What each print with an expected comment printed is, in order, what its comments say; a
+    single expected line must be what the print printed every time."""
+
+    def norm(text: str) -> str:
+        return " ".join(text.split())
+
+    problems = []
+    for line, want in sorted(expected.items()):
+        got = [norm(text) for at, text in printed if at == line]
+        wanted = [norm(w) for w in want]
+        if len(wanted) == 1 and got:
+            wanted *= len(got)
+        if got != wanted:
+            problems.append(f"line {line} printed {got}, its comments say {wanted}")
+    assert not problems, f"{where}: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("script", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
-def test_example_script_runs(script, docs_cache):
+def test_example_script_runs(script, docs_cache, tmp_path):
+    log = tmp_path / "prints.jsonl"
     out = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, "-c", PRINT_LOGGER, str(script), str(log)],
         cwd=ROOT,
         env=script_env(docs_cache),
         capture_output=True,
@@ -375,15 +416,61 @@ def test_example_script_runs(script, docs_cache):
         timeout=300,
     )
     assert out.returncode == 0, f"{script.name} failed:\n{out.stdout}\n{out.stderr}"
-    check_output(out.stdout, expected_prints(script.read_text()), script.name)
+    printed = [tuple(json.loads(row)) for row in log.read_text().splitlines()]
+    check_output(printed, expected_prints(script.read_text()), script.name)
 
 
-def test_expected_prints_are_checked():
-    source = 'x = 1\nprint(x)  # 1\nprint("a  b")  # a b\nfor i in []:\n    print(i)  # no\n'
-    assert expected_prints(source) == ["1", "a b"]
-    check_output("1\na b\n", expected_prints(source), "t")
-    with pytest.raises(AssertionError):
-        check_output("2\n", ["1"], "t")
+def test_expected_prints_are_read_from_the_line_or_the_lines_below():
+    source = (
+        "x = 1\n"
+        "print(x)  # 1\n"
+        "# not output: line 2 has its comment\n"
+        'print("a  b")\n'
+        "# a b\n"
+        "print(x)\n"
+        "# --8<-- [end:part]\n"
+        "for i in range(2):\n"
+        "    print(i)\n"
+        "# 0\n"
+        "# 1\n"
+        "\n"
+        "# not output: a blank line ends the block\n"
+        "print(x)\n"
+    )
+    assert expected_prints(source) == {2: ["1"], 4: ["a b"], 9: ["0", "1"]}
+
+
+def test_expected_prints_fail_on_any_mismatch():
+    expected = {2: ["1"], 3: ["a b"], 5: ["0", "1"]}
+    check_output([(2, "1"), (3, "a  b"), (5, "0"), (5, "1")], expected, "t")
+    check_output([(2, "1"), (2, "1"), (3, "a b"), (5, "0"), (5, "1")], expected, "t")
+    right_text_wrong_line = [(2, "1"), (3, "a c"), (4, "a b"), (5, "0"), (5, "1")]
+    with pytest.raises(AssertionError, match=r"line 3 printed \['a c'\]"):
+        check_output(right_text_wrong_line, expected, "t")
+    with pytest.raises(AssertionError, match=r"line 3 printed \[\]"):
+        check_output([(2, "1"), (5, "0"), (5, "1")], expected, "t")
+    with pytest.raises(AssertionError, match=r"line 2 printed \['1', '2'\]"):
+        check_output([(2, "1"), (2, "2"), (3, "a b"), (5, "0"), (5, "1")], expected, "t")
+    with pytest.raises(AssertionError, match=r"line 5 printed \['0'\]"):
+        check_output([(2, "1"), (3, "a b"), (5, "0")], expected, "t")
+    with pytest.raises(AssertionError, match=r"line 5 printed \['1', '0'\]"):
+        check_output([(2, "1"), (3, "a b"), (5, "1"), (5, "0")], expected, "t")
+
+
+def test_print_logger_logs_each_print_with_its_line(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text('import sys\nprint("a", 1, sep="-")\nprint("to stderr", file=sys.stderr)\n'
+                      'for i in range(2):\n    print(i)\n')  # fmt: skip
+    log = tmp_path / "log"
+    out = subprocess.run(
+        [sys.executable, "-c", PRINT_LOGGER, str(script), str(log)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout == "a-1\n0\n1\n"
+    rows = [json.loads(row) for row in log.read_text().splitlines()]
+    assert rows == [[2, "a-1"], [5, "0"], [5, "1"]]
 
 
 @pytest.fixture
@@ -736,3 +823,45 @@ def test_protocol_page_avenue_ground_truths_disagree_on_441_frames():
     assert int(a.sum()) == 3712 and "3,712" in page
     assert int(b.sum()) == 3867 and "3,867" in page
     assert int((a != b).sum()) == 441 and "441 frames" in page
+
+
+def protocol_defaults_table() -> dict[str, tuple[str, str]]:
+    """``key -> (vadkit's default cell, 'the paper's?' cell)`` of the protocol page's table."""
+    page = (DOCS / "reference" / "protocol.md").read_text()
+    section = page.split("## Defaults: the paper's and vadkit's", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"`[a-z_.]+`", cells[0]):
+            rows[cells[0].strip("`")] = (cells[1], cells[3])
+    return rows
+
+
+def test_protocol_page_states_the_real_defaults():
+    import tomllib
+
+    from vadkit.config import resolve_config
+    from vadkit.engine.device import AUTO_PRECISION
+    from vadkit.engine.score import SCORE_AUTO_PRECISION
+
+    rows = protocol_defaults_table()
+    assert len(rows) >= 20
+    config = resolve_config()
+    for key, (default, _) in rows.items():
+        value = config
+        for part in key.split("."):
+            value = value[part]
+        shown = re.match(r"`([^`]+)`", default)
+        assert shown, f"protocol.md: no value for {key}"
+        assert tomllib.loads(f"v = {shown.group(1)}")["v"] == value, f"protocol.md: {key}"
+    assert AUTO_PRECISION == {"cpu": "fp32", "cuda": "fp32"}  # "fp32 on the CPU and on CUDA"
+    assert "fp32 on the CPU and on CUDA" in rows["train.precision"][0]
+    assert SCORE_AUTO_PRECISION == {"cpu": "bf16", "cuda": "fp32"}
+    assert "bf16 autocast on the CPU, fp32 on CUDA" in rows["score.precision"][0]
+    not_the_papers = {k for k, (_, same) in rows.items() if same.startswith("**no**")}
+    assert not_the_papers == {
+        "tasks.params.ffp.head",
+        "score.normalizer",
+        "score.alphas",
+        "score.precision",
+    }

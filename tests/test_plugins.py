@@ -225,6 +225,19 @@ def test_import_vadkit_is_light():
     assert "bpe" in out.stdout
 
 
+def test_score_key_is_importable_from_vadkit():
+    from vadkit import SCORE_KEY
+    from vadkit.components.task import SCORE_KEY as defined
+
+    assert SCORE_KEY is defined
+    assert "SCORE_KEY" in vadkit.__all__
+
+
+def test_every_exported_name_resolves():
+    missing = [name for name in vadkit.__all__ if not hasattr(vadkit, name)]
+    assert missing == [], f"in vadkit.__all__ but not importable: {missing}"
+
+
 def test_plugin_option_for_an_already_loaded_module_is_harmless(tmp_path):
     path = write_plugin(
         tmp_path,

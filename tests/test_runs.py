@@ -243,3 +243,59 @@ def test_versions_name_the_plugins_used(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "versions.json").read_text())
     assert data["torch"] == torch.__version__ and data["vadkit"] and data["python"]
     assert data["plugins"] == {"luss": data["plugins"]["luss"]} and data["plugins"]["luss"]
+
+
+def test_versions_name_the_distribution_of_each_plugin(tmp_path: Path) -> None:
+    runs.write_versions(tmp_path, _config())
+    data = json.loads((tmp_path / "versions.json").read_text())
+    assert data["distributions"] == {"luss": "vadkit"}  # what `pip install` takes
+
+
+def _run_from_another_plugin(run: Path) -> None:
+    """A run folder as if trained with the example plugin's 'motion' task, not loaded here."""
+    config = _config()
+    config["tasks"]["names"] = ["vcr", "motion"]
+    config["tasks"]["weights"]["motion"] = 1.0
+    runs.write_config(run, config)
+    recorded = runs.versions(_config())
+    recorded["plugins"]["example"] = "0.1.0"
+    recorded["distributions"]["example"] = "vadkit-example-plugin"
+    write_text(run / "versions.json", json.dumps(recorded))
+
+
+def test_a_run_whose_plugin_is_missing_names_it_and_the_fix(tmp_path: Path) -> None:
+    _run_from_another_plugin(tmp_path)
+    assert [p["name"] for p in runs.missing_plugins(tmp_path)] == ["example"]
+    with pytest.raises(ConfigError) as caught:
+        runs.load_model(tmp_path)
+    message, hint = caught.value.message, caught.value.hint or ""
+    assert "Unknown task 'motion'" in message
+    assert "plugin 'example' 0.1.0 (not installed here)" in message
+    assert "pip install vadkit-example-plugin==0.1.0" in hint
+
+
+def test_a_run_whose_plugin_is_blocked_says_so(tmp_path: Path) -> None:
+    from vadkit import plugins
+
+    runs.write_config(tmp_path, _config())
+    runs.write_versions(tmp_path, _config())
+    plugins.configure(block=["luss"])
+    try:
+        with pytest.raises(ConfigError) as caught:
+            runs.read_config(tmp_path)
+    finally:
+        plugins.reset()
+    assert "Unknown backbone 'cae3d'" in caught.value.message
+    assert "plugin 'luss'" in caught.value.message and "(blocked here)" in caught.value.message
+    assert "stop blocking 'luss'" in (caught.value.hint or "")
+
+
+def test_a_run_with_its_plugins_loaded_keeps_the_plain_error(tmp_path: Path) -> None:
+    config = _config()
+    config["tasks"]["names"] = ["vcr", "nonesuch"]
+    runs.write_config(tmp_path, config)
+    runs.write_versions(tmp_path, _config())
+    assert runs.missing_plugins(tmp_path) == []
+    with pytest.raises(ConfigError, match="Unknown task 'nonesuch'") as caught:
+        runs.read_config(tmp_path)
+    assert "This run was made with" not in caught.value.message

@@ -114,3 +114,33 @@ def test_cli_smooth_option_and_bad_value(tmp_path, capsys):
     assert bad.value.code == 2
     err = capsys.readouterr().err
     assert "frames >= 0" in err and "Traceback" not in err
+
+
+def test_plots_draw_the_smoothed_streams(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    from vadkit.engine.evaluate import evaluate_run
+
+    make_set(tmp_path)
+    drawn: list[tuple[str | None, np.ndarray]] = []
+    plot = Axes.plot
+
+    def recording_plot(self, *args, **kwargs):
+        lines = plot(self, *args, **kwargs)
+        drawn.extend((kwargs.get("label"), np.asarray(line.get_ydata())) for line in lines)
+        return lines
+
+    monkeypatch.setattr(Axes, "plot", recording_plot)
+    evaluate_run(tmp_path, smooth=4.0)
+    scores = load_scores(tmp_path)
+    _, norm = get_normalizer("minmax")  # the set's defaults (make_set)
+    alphas = {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
+    fused = [y for label, y in drawn if label == "A (fused)"]
+    ffp = [y for label, y in drawn if label == "A_FFP"]
+    assert len(fused) == len(ffp) == len(scores.videos)
+    for video, got_fused, got_ffp in zip(scores.videos, fused, ffp, strict=True):
+        smoothed = normalized_streams(video, TASKS, "mse", norm, 4.0)
+        plain = normalized_streams(video, TASKS, "mse", norm)
+        np.testing.assert_allclose(got_ffp, smoothed["ffp"])
+        np.testing.assert_allclose(got_fused, fuse(smoothed, alphas))
+        assert not np.allclose(got_fused, fuse(plain, alphas))

@@ -88,9 +88,8 @@ def test_train_writes_every_run_folder_file_then_resumes_longer(
         16,
     ]
     versions = json.loads((run / "versions.json").read_text())
-    assert (
-        set(versions) == {"vadkit", "python", "torch", "plugins"} and "luss" in versions["plugins"]
-    )
+    assert set(versions) == {"vadkit", "python", "torch", "plugins", "distributions"}
+    assert "luss" in versions["plugins"] and versions["distributions"]["luss"] == "vadkit"
     events = [json.loads(x)["event"] for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert events[-1] == "epoch" and "step" in events
 

@@ -42,6 +42,7 @@ _LAZY = {
     "ErrorMeasure": "vadkit.components",
     "Features": "vadkit.components",
     "ProxyTask": "vadkit.components",
+    "SCORE_KEY": "vadkit.components",
     "ScoreNormalizer": "vadkit.components",
     "Recipe": "vadkit.components",
     "VADModel": "vadkit.model",
@@ -54,6 +55,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from vadkit.components import (
+        SCORE_KEY,
         Backbone,
         Batch,
         ErrorMeasure,
@@ -77,6 +79,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "KINDS",
+    "SCORE_KEY",
     "Backbone",
     "Batch",
     "CheckpointError",

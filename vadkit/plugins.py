@@ -57,6 +57,9 @@ class PluginInfo:
     status: str = "loaded"  # loaded | failed | blocked
     error: str | None = None
     components: dict[str, list[str]] = field(default_factory=dict)
+    #: The installed distribution that declares it (what ``pip install`` takes); None for a
+    #: module or file loaded with ``--plugin``.
+    distribution: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -112,15 +115,15 @@ class PluginHost:
             source = f"entry point {ep.value} ({dist_name or 'unknown distribution'})"
             if ep.name in self.blocked:
                 self.plugins[ep.name] = PluginInfo(ep.name, version, source, status="blocked")
-                continue
-            try:
-                obj = ep.load()
-            except Exception as exc:
-                self._fail(
-                    ep.name, version, source, f"importing it raised {type(exc).__name__}: {exc}"
-                )
-                continue
-            self._register(obj, ep.name, version, source)
+            else:
+                try:
+                    obj = ep.load()
+                except Exception as exc:
+                    error = f"importing it raised {type(exc).__name__}: {exc}"
+                    self._fail(ep.name, version, source, error)
+                else:
+                    self._register(obj, ep.name, version, source)
+            self.plugins[ep.name].distribution = dist_name
 
     def add_plugin(self, spec: str | object, name: str | None = None) -> PluginInfo:
         """Load a plugin from a module name, a ``.py`` file, or an object with hookimpls."""

@@ -62,14 +62,29 @@ def _resolve(kind: str, component: str | Callable[..., Any]) -> tuple[str, Calla
 
 
 def _check_signature(label: str, factory: Callable[..., Any]) -> None:
+    """Every constructor parameter is keyword-only, annotated and has a default (the docs' rule:
+    the constructor is the component's configuration schema)."""
+    if inspect.isclass(factory) and factory.__init__ in (object.__init__, nn.Module.__init__):
+        return  # no constructor of its own: no parameters
     sig = inspect.signature(factory)
+    rule = (
+        "every constructor parameter must be keyword-only (after `*`), typed and defaulted, "
+        "so that vadkit can describe it, check a config against it and build the component "
+        "by name alone"
+    )
     for p in sig.parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        assert p.default is not p.empty, (
-            f"{label}: parameter '{p.name}' has no default; every constructor parameter needs "
-            "one so that the component can be built by name alone."
-        )
+        if p.kind is p.VAR_POSITIONAL:
+            raise AssertionError(f"{label}: takes *{p.name}; {rule}.")
+        if p.kind is p.VAR_KEYWORD:
+            raise AssertionError(f"{label}: takes **{p.name}; name each parameter instead: {rule}.")
+        if p.kind is not p.KEYWORD_ONLY:
+            raise AssertionError(
+                f"{label}: parameter '{p.name}' can be passed by position; {rule}."
+            )
+        if p.annotation is p.empty:
+            raise AssertionError(f"{label}: parameter '{p.name}' has no type annotation; {rule}.")
+        if p.default is p.empty:
+            raise AssertionError(f"{label}: parameter '{p.name}' has no default; {rule}.")
 
 
 def _build(

@@ -32,7 +32,7 @@ score_run(run_dir)  # every window of every test video, every error measure, no 
 result = evaluate_run(run_dir, alphas="ped2", plots=False)  # micro/macro AUROC, EER, AP
 protocol = result["protocol"]
 print(protocol["frames_mode"], protocol["normalizer"], protocol["alphas"])
-# protocol robust {'vcr': 0.1, 'ffp': 0.8, 'prp': 1.0}
+# protocol minmax {'vcr': 0.1, 'ffp': 0.8, 'prp': 1.0}
 for name, metrics in result["results"].items():  # vcr, ffp, prp and fused
     print(f"{name:6} micro AUROC {metrics['micro_auroc']:.3f}  macro {metrics['macro_auroc']:.3f}")
 # --8<-- [end:evaluate]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Annotated, Any
 
 import typer
@@ -49,6 +50,36 @@ def list_cmd(
         console.print(f"No {kind} match '{pattern}'.")
 
 
+#: ``:role:`target``` or ``:domain:role:`target``` (target may be ``~a.b.c`` or ``text <a.b.c>``).
+_ROLE = re.compile(r":(?:[a-z]+:)?[a-z]+:`([^`]+)`")
+#: ````x````, possibly over several lines of one paragraph (never across a blank line).
+_LITERAL = re.compile(r"``((?:[^`\n]|`(?!`)|\n(?![ \t]*\n))+?)``")
+
+
+def _role_text(match: re.Match[str]) -> str:
+    target = match.group(1).strip()
+    labelled = re.fullmatch(r"(.+?)\s*<[^<>]+>", target)
+    if labelled:
+        return labelled.group(1)
+    if target.startswith("~"):
+        return target[1:].rsplit(".", 1)[-1]
+    return target
+
+
+def plain_text(doc: str) -> str:
+    """A reST-flavoured docstring as plain text: ``x`` -> x, :class:`~a.b.C` -> C, :func:`a.f` ->
+    a.f, and a paragraph's closing ``::`` (the start of a literal block) -> ``:``."""
+    text = _ROLE.sub(_role_text, doc)
+    text = _LITERAL.sub(lambda m: m.group(1), text)
+    lines = []
+    for line in text.splitlines():
+        if line.strip() == "::":
+            continue
+        line = re.sub(r"\s+::$", "", line.rstrip())  # "text ::" -> "text"
+        lines.append(re.sub(r"(\S)::$", r"\1:", line))  # "text::" -> "text:"
+    return "\n".join(lines)
+
+
 def _parameters(factory: Any) -> list[dict[str, str]]:
     try:
         sig = inspect.signature(factory)
@@ -78,7 +109,7 @@ def describe_cmd(
     kind = normalize_kind(kind)
     entry = get_host().registry(kind).get(name)
     factory = entry.load()
-    doc = inspect.cleandoc(factory.__doc__ or "")
+    doc = plain_text(inspect.cleandoc(factory.__doc__ or ""))
     params = _parameters(factory)
     if json_out:
         print_json(

@@ -14,6 +14,11 @@ class ErrorMeasure(nn.Module):
     ``higher_is_anomalous`` is False for similarities such as PSNR:
     :meth:`vadkit.model.VADModel.window_scores` negates them so that every anomaly score grows
     with abnormality.
+
+    Precision: vadkit's scoring hands an error measure float32 frames (the backbone may have run
+    in bf16, but its features are cast to float32 first). A task that calls an error measure in
+    its training loss may hand it bf16 or fp16 tensors under autocast, so do not assume float32;
+    compute precision-sensitive reductions in float32 explicitly.
     """
 
     higher_is_anomalous: ClassVar[bool] = True

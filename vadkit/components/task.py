@@ -28,14 +28,25 @@ class ProxyTask(nn.Module):
     Class attributes describe what the task needs, so the engine runs the encoder and the decoder
     once per window for all tasks:
 
-    * ``uses_decoder``: the task reads ``features.decoded`` / ``features.recon``.
-    * ``uses_error``: the task's scores come from an error measure applied to frame pairs
-      returned by :meth:`compare`; otherwise it overrides :meth:`scores` and returns one stream
-      under :data:`SCORE_KEY`.
-    * ``default_weight``: its weight in the training loss unless the config says otherwise.
+    * ``uses_decoder`` (default ``True``): the task reads ``features.decoded`` /
+      ``features.recon``; ``False`` lets the engine skip the decoder when no task needs it.
+    * ``uses_error`` (default ``True``): the task's scores come from an error measure applied to
+      frame pairs returned by :meth:`compare`; otherwise it overrides :meth:`scores` and returns
+      one stream under :data:`SCORE_KEY`.
+    * ``default_weight`` (default ``1.0``): its weight in the training loss unless the config
+      says otherwise (``tasks.weights``).
 
     ``name`` is the task's name in its model, set before :meth:`build`; its own training inputs
     and labels are ``batch.views[self.name]`` and ``batch.labels[self.name]``.
+
+    The latent ``features.latent`` has the batch as its first dimension and a shape the backbone
+    decides: size a head on it from ``backbone.latent_shape(clip_shape)`` in :meth:`build`.
+
+    Precision: training may run under ``torch.autocast`` (``train.precision`` ``bf16`` or
+    ``fp16``), so :meth:`loss` may receive bf16 or fp16 features and its heads run in that
+    precision; vadkit adds the losses up in float32. At scoring time the backbone runs under
+    autocast (bf16 on the CPU by default) and its features are cast to float32 before
+    :meth:`scores` (and :meth:`compare`) see them, so heads and error measures score in float32.
     """
 
     uses_decoder: ClassVar[bool] = True

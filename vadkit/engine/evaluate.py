@@ -223,17 +223,20 @@ def plot_video(
 
 
 def write_plots(out_dir: Path, scores: ScoreSet, evaluation: Mapping[str, Any]) -> list[Path]:
-    """One PNG per video under ``out_dir``; returns their paths."""
+    """One PNG per video under ``out_dir``, of the streams the evaluation measured (normalised,
+    smoothed if it was, fused); returns their paths."""
     from vadkit.engine.scoreset import safe_file_stem
 
     p = evaluation["protocol"]
     _, norm = get_normalizer(p["normalizer"])
-    streams = compute_streams(scores, p["error"], norm, p["alphas"])
+    sigma = float(p.get("smoothing_sigma") or 0.0)
+    streams = compute_streams(scores, p["error"], norm, p["alphas"], sigma)
     alphas = ", ".join(f"{k}={v:g}" for k, v in p["alphas"].items())
+    smoothed = f", smoothed (sigma {sigma:g} frames)" if sigma > 0 else ""
     paths = []
     for video, s, pv in zip(scores.videos, streams, evaluation["per_video"], strict=True):
         auc = pv["fused_auroc"]
-        title = f"{video.name}: error {p['error']}, weights {alphas}" + (
+        title = f"{video.name}: error {p['error']}, weights {alphas}{smoothed}" + (
             f", video AUROC {auc:.3f}" if auc is not None else ""
         )
         paths.append(

@@ -122,7 +122,14 @@ def read_config(run_dir: str | Path) -> Config:
             f"'{run_dir}' is not a vadkit run folder: {path.name} is missing.",
             hint="Pass the folder that `vadkit train` wrote (its --out).",
         )
-    return validate_config(load_toml(path))
+    raw = load_toml(path)
+    try:
+        return validate_config(raw)
+    except ConfigError as exc:  # an unknown component (a RegistryError, wrapped by the config)
+        missing = missing_plugins(run_dir) if "Unknown " in exc.message else []
+        if not missing:
+            raise
+        raise _missing_plugin_error(exc, missing) from None
 
 
 def versions(config: Config) -> dict[str, Any]:
@@ -141,15 +148,13 @@ def versions(config: Config) -> dict[str, Any]:
     if config.get("recipe"):
         used.append(get_entry("recipes", config["recipe"]))
     infos = get_host().plugins
-    plugins = {
-        e.plugin: (infos[e.plugin].version if e.plugin in infos else None)
-        for e in sorted(used, key=lambda e: e.plugin)
-    }
+    names = sorted({e.plugin for e in used})
     return {
         "vadkit": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "plugins": plugins,
+        "plugins": {n: (infos[n].version if n in infos else None) for n in names},
+        "distributions": {n: (infos[n].distribution if n in infos else None) for n in names},
     }
 
 
@@ -157,6 +162,44 @@ def write_versions(run_dir: str | Path, config: Config) -> Path:
     path = Path(run_dir) / VERSIONS_FILE
     write_text(path, json.dumps(versions(config), indent=2) + "\n")
     return path
+
+
+# -- a run that needs a plugin that is not loaded -----------------------------------------------
+def missing_plugins(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Plugins that the run's ``versions.json`` records but that are not loaded now: ``name``,
+    ``version``, ``distribution`` (None in older runs) and ``status`` (e.g. ``blocked``)."""
+    from vadkit.plugins import get_host
+
+    try:
+        recorded = json.loads((Path(run_dir) / VERSIONS_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    loaded, dists = get_host().plugins, recorded.get("distributions") or {}
+    return [
+        {"name": n, "version": v, "distribution": dists.get(n), "status": "not installed"}
+        | ({"status": loaded[n].status} if n in loaded else {})
+        for n, v in sorted((recorded.get("plugins") or {}).items())
+        if n not in loaded or loaded[n].status != "loaded"
+    ]
+
+
+def _missing_plugin_error(exc: ConfigError, missing: list[dict[str, Any]]) -> ConfigError:
+    said, fixes = [], []
+    for p in missing:
+        name, version, dist = p["name"], p["version"], p["distribution"]
+        status = "failed to load" if p["status"] == "failed" else p["status"]
+        said.append(f"plugin '{name}' {version or '(version not recorded)'} ({status} here)")
+        if p["status"] == "blocked":
+            fixes.append(f"stop blocking '{name}' (--block, VADKIT_BLOCK_PLUGINS)")
+        elif dist:
+            fixes.append(f"pip install {dist}{f'=={version}' if version else ''}")
+        else:
+            fixes.append(f"install the package that provides the vadkit plugin '{name}', or "
+                         "load its module or file with --plugin")  # fmt: skip
+    return ConfigError(
+        f"{exc.message} This run was made with {'; '.join(said)}.",
+        hint=f"To use the run, {'; '.join(fixes)}.",
+    )
 
 
 # -- weights ------------------------------------------------------------------------------------
