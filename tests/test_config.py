@@ -198,3 +198,19 @@ def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("[train]\nepochs = \n")
     err = _error(config_file=bad)
     assert str(bad) in err.message and "line 2" in err.message
+
+
+def test_another_backbone_does_not_inherit_the_recipe_backbones_params() -> None:
+    from vadkit.plugins import get_host
+    from vadkit.testing import TinyBackbone
+
+    recipe = resolve_config()  # the synthetic recipe sets cae3d's channels
+    assert recipe["model"]["params"]["channels"] == [16, 32, 64, 64]
+    registry = get_host().registry("backbones")
+    registry.add("tiny_test", TinyBackbone, plugin="tests")
+    try:
+        cfg = resolve_config(flags={"model.backbone": "tiny_test"})
+    finally:
+        registry._entries.pop("tiny_test")
+    assert cfg["model"]["params"] == {"in_channels": 1, "width": 4}
+    assert cfg["data"]["size"] == [64, 64]  # the rest of the recipe still applies

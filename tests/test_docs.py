@@ -501,15 +501,16 @@ def test_example_config_resolves(config, request):
 def test_small_config_has_the_demo_settings():
     """The quickstart says examples/configs/small.toml is what `vadkit demo` trains."""
     from vadkit.config import resolve_config
-    from vadkit.engine.demo import DEMO_SETTINGS
+    from vadkit.engine.demo import demo_config
 
     small = resolve_config(config_file=CONFIGS / "small.toml")
-    demo = resolve_config(flags=DEMO_SETTINGS["full"])
-    for key in DEMO_SETTINGS["full"]:
-        mine, theirs = dict(small), dict(demo)
-        for part in key.split("."):
-            mine, theirs = mine[part], theirs[part]
-        assert mine == theirs, f"small.toml {key} = {mine!r}, vadkit demo uses {theirs!r}"
+    demo = demo_config("")
+    for table in ("data", "model", "tasks", "train", "score"):
+        for key, theirs in demo[table].items():
+            if f"{table}.{key}" in ("data.root", "train.device"):
+                continue  # the demo names the scene's folder and the CPU
+            mine = small[table][key]
+            assert mine == theirs, f"small.toml {table}.{key} = {mine!r}, vadkit demo: {theirs!r}"
 
 
 # -- every documented vadkit command parses; read-only ones run -----------------------------------
@@ -846,7 +847,12 @@ def test_protocol_page_states_the_real_defaults():
 
     rows = protocol_defaults_table()
     assert len(rows) >= 20
-    config = resolve_config()
+    config = resolve_config(flags={"recipe": "luss-ae"})
+    paper = resolve_config(flags={"recipe": "luss-ae-paper"})
+    # the paper's recipe sets back every difference a recipe can hold (alphas are named presets)
+    assert paper["tasks"]["params"]["ffp"]["head"] == "paper"
+    assert paper["score"]["normalizer"] == "robust" and paper["score"]["precision"] == "fp32"
+    assert paper["score"]["presets"] == config["score"]["presets"]
     for key, (default, _) in rows.items():
         value = config
         for part in key.split("."):

@@ -79,7 +79,15 @@ def resolve_config(
             name = default_recipe("datasets" if root else "synthetic")
         config = default_config()
         if name:
-            config = merge(config, recipe_settings(str(name)))
+            recipe = recipe_settings(str(name))
+            given = (
+                user.get("model", {}).get("backbone")
+                if isinstance(user.get("model"), Mapping)
+                else None
+            )
+            if given and given != recipe.get("model", {}).get("backbone"):
+                recipe.get("model", {}).pop("params", None)  # they are the recipe backbone's
+            config = merge(config, recipe)
         config = merge(config, user)
     return validate_config(config) if validate else config
 
