@@ -214,3 +214,9 @@ def test_another_backbone_does_not_inherit_the_recipe_backbones_params() -> None
         registry._entries.pop("tiny_test")
     assert cfg["model"]["params"] == {"in_channels": 1, "width": 4}
     assert cfg["data"]["size"] == [64, 64]  # the rest of the recipe still applies
+
+
+def test_a_component_without_a_constructor_takes_no_parameter() -> None:
+    # vcr inherits nn.Module's (*args, **kwargs): that is not a schema that accepts anything
+    with pytest.raises(ConfigError, match=r"Unknown parameter 'tasks\.params\.vcr\.typo'"):
+        resolve_config(overrides=["tasks.params.vcr.typo=1"])

@@ -14,7 +14,6 @@ vadkit's own test suite runs the same checks over every registered component.
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -64,9 +63,10 @@ def _resolve(kind: str, component: str | Callable[..., Any]) -> tuple[str, Calla
 def _check_signature(label: str, factory: Callable[..., Any]) -> None:
     """Every constructor parameter is keyword-only, annotated and has a default (the docs' rule:
     the constructor is the component's configuration schema)."""
-    if inspect.isclass(factory) and factory.__init__ in (object.__init__, nn.Module.__init__):
-        return  # no constructor of its own: no parameters
-    sig = inspect.signature(factory)
+    from vadkit.config.params import schema_signature
+
+    sig = schema_signature(factory)
+    assert sig is not None, f"{label}: its signature cannot be read"
     rule = (
         "every constructor parameter must be keyword-only (after `*`), typed and defaulted, "
         "so that vadkit can describe it, check a config against it and build the component "

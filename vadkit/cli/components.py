@@ -81,9 +81,10 @@ def plain_text(doc: str) -> str:
 
 
 def _parameters(factory: Any) -> list[dict[str, str]]:
-    try:
-        sig = inspect.signature(factory)
-    except (TypeError, ValueError):
+    from vadkit.config.params import schema_signature
+
+    sig = schema_signature(factory)
+    if sig is None:
         return []
     rows = []
     for p in sig.parameters.values():

@@ -74,6 +74,22 @@ def _tomlable(value: Any) -> bool:
     return False
 
 
+def schema_signature(factory: Callable[..., Any]) -> inspect.Signature | None:
+    """The signature that is a component's configuration schema (None when it has none).
+
+    A class without a constructor of its own (its ``__init__`` is ``object``'s or a torch base
+    class's, e.g. ``nn.Module(*args, **kwargs)``) takes no parameters: an empty signature.
+    """
+    if inspect.isclass(factory):
+        owner = next((c for c in factory.__mro__ if "__init__" in vars(c)), object)
+        if owner is object or owner.__module__.split(".")[0] == "torch":
+            return inspect.Signature()
+    try:
+        return inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+
+
 def component_params(
     factory: Callable[..., Any], params: Mapping[str, Any], key: str, describe: str
 ) -> dict[str, Any]:
@@ -83,9 +99,8 @@ def component_params(
     required one, or a value of the wrong type. Defaults that TOML can hold are filled in (tuples
     as lists), so the resolved config records the value each parameter had.
     """
-    try:
-        sig = inspect.signature(factory)
-    except (TypeError, ValueError):
+    sig = schema_signature(factory)
+    if sig is None:
         return dict(params)
     accepted = [
         p.name for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)

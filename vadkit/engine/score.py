@@ -64,12 +64,9 @@ def expand_window_scores(
 # --------------------------------------------------------------------------------------------
 # The network pass
 # --------------------------------------------------------------------------------------------
-#: What ``score.precision = "auto"`` means per device type for *scoring* (see
-#: docs/benchmarks/ped2.md: a faster precision is the default only where its fused micro AUROC on
-#: Ped2 stays within 0.5 points of fp32).
-#: ``score.precision = "auto"`` per device type. bf16 autocast on CPU: on Ped2 its fused micro
-#: AUROC was never below fp32's over every error/normalizer pair (+0.05 to +0.67 points,
-#: docs/benchmarks/ped2.md) and it scores about 1.4x faster (docs/benchmarks/score-speed.md).
+#: What ``score.precision = "auto"`` means per device type for *scoring*. bf16 autocast on CPU:
+#: on Ped2 its fused micro AUROC stayed within 0.5 points of fp32's over every error/normalizer
+#: pair (-0.49 to +0.74, docs/benchmarks/ped2.md) and it scores about 1.3x faster there.
 SCORE_AUTO_PRECISION: dict[str, str] = {"cpu": "bf16", "cuda": "fp32"}
 
 
