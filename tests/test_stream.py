@@ -13,12 +13,11 @@ import torch
 
 from vadkit.cli import main
 from vadkit.components import SCORE_KEY
-from vadkit.engine.stream import (
+from vadkit.data.live import FrameReader
+from vadkit.stream import (
     Alert,
     AlertTracker,
-    FrameReader,
     FrameScore,
-    ScoreStats,
     StreamScorer,
     calibrate,
     read_calibration,
@@ -26,6 +25,7 @@ from vadkit.engine.stream import (
     select_windows,
     weights_digest,
 )
+from vadkit.stream.calibration import ScoreStats
 
 T = 8
 TINY = [
@@ -434,3 +434,21 @@ def test_bad_input_is_one_message_and_exit_2(
     subs["short"] = tmp_path / "short.avi"
     assert _run(["watch", *(a.format(**subs) for a in args), "--device", "cpu"]) == 2
     assert message.format(**subs) in _error(capsys)
+
+
+# -- layout --------------------------------------------------------------------------------------
+def test_engine_stream_is_a_deprecated_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    import vadkit.data.live
+    import vadkit.stream
+
+    monkeypatch.delitem(sys.modules, "vadkit.engine.stream", raising=False)
+    with pytest.warns(DeprecationWarning, match="import from vadkit.stream"):
+        old = importlib.import_module("vadkit.engine.stream")
+    for name in vadkit.stream.__all__:
+        assert getattr(old, name) is getattr(vadkit.stream, name), name
+    assert old.FrameReader is vadkit.data.live.FrameReader
+    assert old.check_source is vadkit.data.live.check_source
+    assert set(old.__all__) == {*vadkit.stream.__all__, "FrameReader", "check_source"}

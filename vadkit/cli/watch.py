@@ -197,13 +197,8 @@ def watch_cmd(
     ] = False,
 ) -> None:
     """Score a live video stream window by window, with calibrated scores and alerts."""
-    from vadkit.engine.stream import (
-        FrameReader,
-        StreamScorer,
-        check_source,
-        load_for_stream,
-        run_stream,
-    )
+    from vadkit.data.live import FrameReader, check_source
+    from vadkit.stream import StreamScorer, load_for_stream, run_stream
 
     if source is None and not calibrate:
         fail(
