@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler, RobustScaler
 from vadkit_luss.normalizers import Identity, MinMax, Robust
 
+import vadkit
+from vadkit import plugins
 from vadkit.components import ScoreNormalizer, supports_fit
 from vadkit.errors import ConfigError, DataError
 
@@ -238,3 +242,49 @@ def test_a_normalizer_with_nothing_says_what_is_missing():
     with pytest.raises(NotImplementedError, match="Empty does not implement fit"):
         Empty()(np.array([1.0]))
     assert not supports_fit(Empty)
+
+
+@pytest.fixture
+def fresh_plugins():
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+def test_a_call_only_normalizer_gives_one_clear_error_when_streamed(tmp_path, fresh_plugins):
+    from vadkit.stream import Calibration
+
+    path = tmp_path / "oldnorm.py"
+    path.write_text(
+        textwrap.dedent(
+            '''
+            import numpy as np
+            import vadkit
+
+            class Halves(vadkit.ScoreNormalizer):
+                """Halves the scores (rescales whole videos through __call__ only)."""
+
+                def __call__(self, scores):
+                    return np.asarray(scores, np.float64) / 2
+
+            @vadkit.hookimpl
+            def register_normalizers(register):
+                register("halves", Halves)
+            '''
+        )
+    )
+    plugins.configure(plugins=[str(path)])
+    scores = {"vcr": {"bpe": np.arange(10.0)}}
+    with pytest.raises(ConfigError) as info:
+        Calibration(scores=scores, error="bpe", alphas={"vcr": 1.0}, normalizer="halves")
+    err = info.value
+    assert "Normalizer 'halves' (Halves) cannot rescale a stream" in err.message
+    assert "not fit(reference) and transform(scores)" in err.message
+    assert err.hint is not None and "Give it fit() and transform()" in err.hint
+    able = err.hint.split("--normalizer: ")[1].rstrip(".").split(", ")
+    assert {"none", "minmax", "robust"} <= set(able) and "halves" not in able
+    # the same calibration with a fitting normalizer works, and offline the old one still does
+    Calibration(scores=scores, error="bpe", alphas={"vcr": 1.0}, normalizer="robust")
+    np.testing.assert_array_equal(
+        vadkit.create_normalizer("halves").fit_transform(np.array([2.0, 4.0])), [1.0, 2.0]
+    )

@@ -4,8 +4,10 @@ Offline scoring (:mod:`vadkit.engine.score`) sees a whole video before it rescal
 stream has no whole video, so its scores are rescaled with statistics of normal data fixed in
 advance. The package is laid out by job:
 
-* :mod:`vadkit.stream.calibration`: score a sample of the run's training windows (normal by
-  assumption), keep what rescales a stream and the fused alert threshold (``RUN/calibration.json``);
+* :mod:`vadkit.stream.reference`: score a sample of the run's training windows (normal by
+  assumption), the reference the stream's normalizer is fitted on;
+* :mod:`vadkit.stream.calibration`: those scores, the registered normalizer fitted on them and
+  the fused alert threshold (``RUN/calibration.json``), valid for one set of weights;
 * :mod:`vadkit.stream.scorer`: :class:`StreamScorer` turns frames into per-frame scores, the raw
   ones equal to offline scoring's;
 * :mod:`vadkit.stream.alerts`: :class:`AlertTracker` turns per-frame alert flags into alerts;
@@ -19,18 +21,16 @@ from vadkit.stream.calibration import (
     CALIBRATION_FILE,
     CALIBRATION_FORMAT,
     DEFAULT_QUANTILE,
-    DEFAULT_WINDOWS,
     Calibration,
-    calibrate,
     calibration_path,
-    calibration_scores,
     check_quantile,
     read_calibration,
-    select_windows,
     stale_reason,
+    stream_normalizer,
     weights_digest,
     write_calibration,
 )
+from vadkit.stream.reference import DEFAULT_WINDOWS, calibrate, calibration_scores, select_windows
 from vadkit.stream.scorer import FrameScore, StreamScorer
 from vadkit.stream.session import JsonlWriter, WatchStats, load_for_stream, run_stream
 
@@ -55,6 +55,7 @@ __all__ = [
     "run_stream",
     "select_windows",
     "stale_reason",
+    "stream_normalizer",
     "weights_digest",
     "write_calibration",
 ]

@@ -2,75 +2,73 @@
 
 A stream has no "whole video" to rescale by, so its scores are rescaled with statistics fixed in
 advance: the run scores a sample of its training windows (normal by assumption, see
-:func:`calibrate`) and a :class:`Calibration` keeps, per task and error measure, the raw scores
-and their statistics, and the fused alert threshold (by default the 99.5th percentile of the
-fused calibration scores). It is stored in ``RUN/calibration.json`` and is valid for one set of
-weights only (:func:`stale_reason`).
+:func:`calibrate`) and a :class:`Calibration` keeps, per task and error measure, the raw scores,
+the registered normalizer fitted on them (``fit``; live scores are then ``transform``-ed), and
+the fused alert threshold (by default the 99.5th percentile of the fused, rescaled calibration
+scores). It is stored in ``RUN/calibration.json`` and is valid for one set of weights only
+(:func:`stale_reason`).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
+import contextlib
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vadkit.components import SCORE_KEY
-from vadkit.engine.scoreset import default_alphas, resolve_alphas
+from vadkit.components import SCORE_KEY, ScoreNormalizer, supports_fit
 from vadkit.errors import ConfigError, DataError
 
 CALIBRATION_FILE = "calibration.json"
-CALIBRATION_FORMAT = 1
+#: Format 2 names the normalizer; format 1 (no name) always meant :data:`FORMAT_1_NORMALIZER`.
+CALIBRATION_FORMAT = 2
+_READABLE = (1, 2)
+#: The normalizer of a format-1 calibration: robust rescaling with the 1st and 99th percentiles.
+FORMAT_1_NORMALIZER = "robust"
 #: Percentile of the fused calibration scores used as the alert threshold.
 DEFAULT_QUANTILE = 99.5
-#: Training windows scored by a calibration (evenly spread over all training windows).
-DEFAULT_WINDOWS = 512
-#: Percentiles of the robust rescaling (the paper's eq. 16).
-LOW_PERCENTILE, HIGH_PERCENTILE = 1.0, 99.0
-#: A calibration range below this is treated as zero (divide by 1), as the robust normalizer does.
-_TINY_RANGE = 10 * np.finfo(np.float64).eps
+_RECALIBRATE = "Recalibrate: vadkit watch RUN --calibrate"
 
 
-@dataclass(frozen=True)
-class ScoreStats:
-    """Robust statistics of one raw score stream on normal data."""
+def stream_normalizer(name: str) -> ScoreNormalizer:
+    """A new, unfitted instance of the registered normalizer ``name``, checked to implement
+    ``fit`` and ``transform`` (a :class:`ConfigError` naming the fix when it does not)."""
+    from vadkit.api import create_normalizer, get_entry, list_normalizers
 
-    median: float
-    q1: float
-    q99: float
-
-    @property
-    def scale(self) -> float:
-        """``q99 - q1`` (1.0 when the range is zero, so a constant stream stays finite)."""
-        spread = self.q99 - self.q1
-        return spread if spread > _TINY_RANGE else 1.0
-
-    def normalize(self, values: Any) -> Any:
-        """``(values - median) / (q99 - q1)``."""
-        return (values - self.median) / self.scale
-
-    @classmethod
-    def of(cls, values: np.ndarray) -> ScoreStats:
-        v = np.asarray(values, np.float64)
-        low, med, high = np.percentile(v, [LOW_PERCENTILE, 50.0, HIGH_PERCENTILE])
-        return cls(median=float(med), q1=float(low), q99=float(high))
+    norm = create_normalizer(name)
+    if supports_fit(norm):
+        return norm
+    able = []
+    for other in list_normalizers():
+        with contextlib.suppress(Exception):  # a plugin that fails to load is not a candidate
+            factory = get_entry("normalizers", other).load()
+            if isinstance(factory, type) and issubclass(factory, ScoreNormalizer):
+                able += [other] if supports_fit(factory) else []
+    raise ConfigError(
+        f"Normalizer '{name}' ({type(norm).__name__}) cannot rescale a stream: it rescales whole "
+        "videos only (it overrides __call__, not fit(reference) and transform(scores)).",
+        hint="Give it fit() and transform() (the ScoreNormalizer contract), or choose another "
+        f"with --normalizer: {', '.join(able) or 'none is registered'}.",
+    )
 
 
 @dataclass
 class Calibration:
-    """Per-task statistics of a run's scores on normal data, and the fused alert threshold.
+    """A run's raw scores on normal data, the normalizer fitted on them, and the alert threshold.
 
     ``scores[task][key]`` are the raw calibration scores (key: an error measure's name, or
-    :data:`~vadkit.components.SCORE_KEY`), oriented like offline scores (similarities negated);
-    ``stats`` their :class:`ScoreStats`. ``threshold`` is the ``quantile``-th percentile of the
-    fused calibration scores for ``error`` and ``alphas``; :meth:`threshold_for` recomputes it for
-    other settings without the network.
+    :data:`~vadkit.components.SCORE_KEY`), oriented like offline scores (similarities negated).
+    ``normalizer`` names the registered normalizer that rescales a stream: fitted on each task's
+    calibration scores (:meth:`fitted`), it transforms that task's live scores. ``threshold`` is
+    the ``quantile``-th percentile of the fused, rescaled calibration scores for ``error`` and
+    ``alphas``; :meth:`threshold_for` recomputes it for other settings (another normalizer too)
+    without the network.
     """
 
     scores: dict[str, dict[str, np.ndarray]]
@@ -78,8 +76,11 @@ class Calibration:
     alphas: dict[str, float]
     quantile: float = DEFAULT_QUANTILE
     meta: dict[str, Any] = field(default_factory=dict)
-    stats: dict[str, dict[str, ScoreStats]] = field(init=False)
+    normalizer: str = FORMAT_1_NORMALIZER
     threshold: float = field(init=False)
+    _fitted: dict[tuple[str, str, str], ScoreNormalizer] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.scores = {
@@ -91,11 +92,8 @@ class Calibration:
                 if values.size == 0 or not np.isfinite(values).all():
                     raise DataError(
                         f"Calibration scores of task '{task}' ({key}) are empty or not finite.",
-                        hint="Recalibrate: vadkit watch RUN --calibrate",
+                        hint=_RECALIBRATE,
                     )
-        self.stats = {
-            t: {k: ScoreStats.of(v) for k, v in keys.items()} for t, keys in self.scores.items()
-        }
         self.threshold = self.threshold_for(self.error, self.alphas, self.quantile)
 
     @property
@@ -107,9 +105,10 @@ class Calibration:
         first = next(iter(self.scores.values()), {})
         return int(next(iter(first.values())).size) if first else 0
 
-    def stream_stats(self, task: str, key: str) -> ScoreStats:
-        """The statistics of ``task``'s stream ``key``; a ConfigError when it was not calibrated."""
-        keys = self.stats.get(task)
+    def fitted(self, task: str, key: str, normalizer: str | None = None) -> ScoreNormalizer:
+        """``normalizer`` (default: this calibration's) fitted on ``task``'s calibration scores
+        ``key``; a ConfigError when they were not calibrated or it cannot fit."""
+        keys = self.scores.get(task)
         if keys is None:
             raise ConfigError(
                 f"The calibration has no scores of task '{task}'.",
@@ -121,7 +120,10 @@ class Calibration:
                 hint=f"Calibrated: {', '.join(sorted(keys))}. Pick one with --error, or "
                 "recalibrate with --calibrate.",
             )
-        return keys[key]
+        name = normalizer or self.normalizer
+        if (task, key, name) not in self._fitted:
+            self._fitted[task, key, name] = stream_normalizer(name).fit(keys[key])
+        return self._fitted[task, key, name]
 
     def keys_for(self, error: str) -> dict[str, str]:
         """The stream key of every task for ``error`` (:data:`SCORE_KEY` for a task without)."""
@@ -130,16 +132,20 @@ class Calibration:
             for t, keys in self.scores.items()
         }
 
-    def normalized(self, error: str) -> dict[str, np.ndarray]:
-        """Each task's calibration scores for ``error``, rescaled by their own statistics."""
+    def normalized(self, error: str, normalizer: str | None = None) -> dict[str, np.ndarray]:
+        """Each task's calibration scores for ``error``, transformed by ``normalizer`` (default:
+        this calibration's) fitted on them."""
         out = {}
         for task, key in self.keys_for(error).items():
-            out[task] = self.stream_stats(task, key).normalize(self.scores[task][key])
+            norm = self.fitted(task, key, normalizer)
+            out[task] = np.asarray(norm.transform(self.scores[task][key]), np.float64)
         return out
 
-    def fused(self, error: str, alphas: Mapping[str, float]) -> np.ndarray:
-        """The fused calibration scores for ``error`` and ``alphas``."""
-        streams = self.normalized(error)
+    def fused(
+        self, error: str, alphas: Mapping[str, float], normalizer: str | None = None
+    ) -> np.ndarray:
+        """The fused calibration scores for ``error``, ``alphas`` and ``normalizer``."""
+        streams = self.normalized(error, normalizer)
         missing = [t for t in alphas if t not in streams]
         if missing:
             raise ConfigError(
@@ -149,21 +155,23 @@ class Calibration:
         return np.sum([w * streams[t] for t, w in alphas.items()], axis=0)
 
     def threshold_for(
-        self, error: str, alphas: Mapping[str, float], quantile: float | None = None
+        self,
+        error: str,
+        alphas: Mapping[str, float],
+        quantile: float | None = None,
+        normalizer: str | None = None,
     ) -> float:
         """The ``quantile``-th percentile (default: this calibration's) of the fused scores."""
         q = self.quantile if quantile is None else check_quantile(quantile)
-        return float(np.percentile(self.fused(error, alphas), q))
+        return float(np.percentile(self.fused(error, alphas, normalizer), q))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "format": CALIBRATION_FORMAT,
             **self.meta,
-            "normalization": "(a - median) / (q99 - q1), statistics of the calibration windows",
-            "stats": {
-                t: {k: {"median": s.median, "q1": s.q1, "q99": s.q99} for k, s in keys.items()}
-                for t, keys in self.stats.items()
-            },
+            "normalizer": self.normalizer,
+            "normalization": f"'{self.normalizer}' fitted on each task's calibration scores "
+            "(fit), applied to its live scores (transform)",
             "threshold": {
                 "error": self.error,
                 "alphas": self.alphas,
@@ -177,29 +185,31 @@ class Calibration:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], path: str | Path = CALIBRATION_FILE) -> Calibration:
-        if not isinstance(data, Mapping) or data.get("format") != CALIBRATION_FORMAT:
+        """A calibration from its JSON; a format-1 file (before normalizers could be chosen)
+        means :data:`FORMAT_1_NORMALIZER`, as it was computed."""
+        if not isinstance(data, Mapping) or data.get("format") not in _READABLE:
             raise DataError(
-                f"'{path}' is not a vadkit calibration (format {CALIBRATION_FORMAT}).",
-                hint="Recalibrate: vadkit watch RUN --calibrate",
+                f"'{path}' is not a vadkit calibration (format 1 or 2).",
+                hint=_RECALIBRATE,
             )
+        skip = ("format", "normalizer", "normalization", "stats", "threshold", "scores")
         try:
             thr = data["threshold"]
-            meta = {
-                k: v
-                for k, v in data.items()
-                if k not in ("format", "normalization", "stats", "threshold", "scores")
-            }
+            name = FORMAT_1_NORMALIZER if data["format"] == 1 else data["normalizer"]
+            if not isinstance(name, str):
+                raise TypeError(f"normalizer {name!r} is not a name")
             return cls(
                 scores={t: dict(keys) for t, keys in data["scores"].items()},
                 error=str(thr["error"]),
                 alphas={str(k): float(v) for k, v in thr["alphas"].items()},
                 quantile=float(thr["quantile"]),
-                meta=meta,
+                meta={k: v for k, v in data.items() if k not in skip},
+                normalizer=name,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(
                 f"Calibration '{path}' is malformed ({type(exc).__name__}: {exc}).",
-                hint="Recalibrate: vadkit watch RUN --calibrate",
+                hint=_RECALIBRATE,
             ) from None
 
 
@@ -235,7 +245,7 @@ def read_calibration(run_dir: str | Path) -> Calibration | None:
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(
             f"Cannot read the calibration '{path}': {exc}.",
-            hint="Recalibrate: vadkit watch RUN --calibrate",
+            hint=_RECALIBRATE,
         ) from None
     return Calibration.from_json(data, path)
 
@@ -261,179 +271,3 @@ def stale_reason(calibration: Calibration, model: Any, weights_sha256: str | Non
     if weights_sha256 is not None and found != weights_sha256:
         return "it was made with other weights (the run was trained on, or another checkpoint)"
     return None
-
-
-def select_windows(lengths: Sequence[int], clip_length: int, count: int) -> list[tuple[int, int]]:
-    """``count`` windows ``(video index, start)`` evenly spread over every stride-1 window."""
-    span = clip_length + 1
-    per_video = [max(0, int(n) - span + 1) for n in lengths]
-    total = sum(per_video)
-    if total == 0:
-        return []
-    picks = np.unique(np.linspace(0, total - 1, num=min(count, total)).round().astype(np.int64))
-    bounds = np.cumsum([0, *per_video])
-    out = []
-    for p in picks:
-        v = int(np.searchsorted(bounds, p, side="right") - 1)
-        out.append((v, int(p - bounds[v])))
-    return out
-
-
-def calibration_scores(
-    model: Any,
-    videos: Sequence[Any],
-    *,
-    clip_length: int,
-    errors: Mapping[str, Any],
-    runtime: Any,
-    windows: int = DEFAULT_WINDOWS,
-    batch_size: int = 32,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> tuple[dict[str, dict[str, np.ndarray]], int]:
-    """Raw scores ``[task][key]`` of up to ``windows`` windows spread over ``videos``.
-
-    Returns the scores and the number of windows the videos have in all. Scores are oriented as
-    offline (similarities negated); the network runs without autograd, as in offline scoring.
-    """
-    import torch
-
-    from vadkit.data.windows import window_batch
-
-    if windows < 1:
-        raise ConfigError(f"Calibration windows = {windows} must be at least 1.", hint="E.g. 512")
-    lengths = [int(v.num_frames) for v in videos]
-    picks = select_windows(lengths, clip_length, windows)
-    total = sum(max(0, n - clip_length) for n in lengths)
-    if not picks:
-        raise DataError(
-            f"No calibration video has the clip_length + 1 = {clip_length + 1} frames a window "
-            "needs.",
-            hint="Calibrate on longer normal videos (--calibration-data).",
-        )
-    parts: dict[str, dict[str, list[np.ndarray]]] = {}
-    model.eval()
-    with torch.inference_mode():
-        for b0 in range(0, len(picks), batch_size):
-            chunk = picks[b0 : b0 + batch_size]
-            frames = np.stack(
-                [videos[v].frames(np.arange(s, s + clip_length + 1)) for v, s in chunk]
-            )
-            batch = window_batch(
-                frames, clip_length, device=runtime.device, memory_format=runtime.memory_format
-            )
-            out = model.window_scores(batch, errors, autocast=runtime.autocast())
-            for task, keys in out.items():
-                for key, value in keys.items():
-                    values = value.double().cpu().numpy()
-                    parts.setdefault(task, {}).setdefault(key, []).append(values)
-            if on_progress is not None:
-                on_progress(min(b0 + batch_size, len(picks)), len(picks))
-    scores = {t: {k: np.concatenate(v) for k, v in keys.items()} for t, keys in parts.items()}
-    return scores, total
-
-
-def calibrate(
-    run_dir: str | Path,
-    *,
-    model: Any = None,
-    config: Mapping[str, Any] | None = None,
-    checkpoint: str = "last",
-    data: str | Path | None = None,
-    windows: int = DEFAULT_WINDOWS,
-    quantile: float = DEFAULT_QUANTILE,
-    error: str | None = None,
-    alphas: Any = None,
-    device: str = "auto",
-    precision: str = "auto",
-    batch_size: int | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> Calibration:
-    """Calibrate a run for streaming on normal data and write ``RUN/calibration.json``.
-
-    Scores ``windows`` windows spread evenly over the training split of ``data`` (default: the
-    run's ``data.root``, or the synthetic scene), with every error measure the run can use, and
-    stores their statistics and the fused threshold (``quantile``-th percentile, for ``error`` and
-    ``alphas``, default the run's ``score.error`` and ``score.alphas``). ``model`` and ``config``
-    may be given when already loaded (the weights must be ``checkpoint``'s).
-    """
-    from vadkit import __version__
-    from vadkit.data import default_data_root, open_videos
-    from vadkit.engine.runs import checkpoint_path, load_model
-    from vadkit.engine.score import applicable_errors, make_runtime
-
-    run_dir = Path(run_dir)
-    q = check_quantile(quantile)
-    if model is None or config is None:
-        config, model = load_model(run_dir, checkpoint=checkpoint, device="cpu")
-    dcfg, scfg = config.get("data", {}), config.get("score", {})
-    clip_length = int(dcfg.get("clip_length", 16))
-    size = tuple(int(v) for v in dcfg.get("size", (256, 256)))
-    color = str(dcfg.get("color", "gray"))
-    runtime = make_runtime(
-        device,
-        precision if precision != "auto" else scfg.get("precision", "auto"),
-        bool(config.get("train", {}).get("channels_last", True)),
-    )
-    runtime.prepare(model)
-    tasks = list(model.tasks)
-    err = str(error or scfg.get("error", "bpe"))
-    weights = resolve_alphas(alphas, tasks, default=default_alphas(scfg.get("alphas"), tasks))
-    root = data or dcfg.get("root") or default_data_root()
-    try:
-        vset = open_videos(
-            root,
-            "training",
-            size=(size[0], size[1]),
-            color=color,
-            format=(dcfg.get("format") or None) if data is None else None,
-            progress=False,
-        )
-    except DataError as exc:
-        raise DataError(
-            f"Cannot calibrate on the training videos of '{root}': {exc.message}",
-            hint="Calibration scores normal videos: pass --calibration-data ROOT (a dataset "
-            "whose training split is normal footage of the scene), or copy a calibration.json "
-            "made with these weights into the run folder.",
-        ) from None
-    frame_shape = (int(model.backbone.in_channels), size[0], size[1])
-    uses_error = any(t.uses_error for t in model.tasks.values())
-    errs = applicable_errors(None, frame_shape, runtime.device) if uses_error else {}
-    if uses_error and err not in errs:
-        raise ConfigError(
-            f"Error measure {err!r} is not one this run can use.",
-            hint=f"Available: {', '.join(sorted(errs)) or 'none'}.",
-        )
-    scores, total = calibration_scores(
-        model,
-        list(vset),
-        clip_length=clip_length,
-        errors=errs,
-        runtime=runtime,
-        windows=windows,
-        batch_size=int(batch_size or scfg.get("batch_size", 32)),
-        on_progress=on_progress,
-    )
-    wpath = checkpoint_path(run_dir, checkpoint)
-    meta = {
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "vadkit": __version__,
-        "checkpoint": str(checkpoint),
-        "weights": {"file": str(wpath), "sha256": weights_digest(wpath)},
-        "data": {
-            "root": str(vset.root),
-            "split": "training",
-            "format": vset.format,
-            "videos": len(vset),
-            "windows_total": total,
-            "windows_used": len(next(iter(next(iter(scores.values())).values()))),
-            "selection": "evenly spread over all stride-1 windows",
-        },
-        "clip_length": clip_length,
-        "size": list(size),
-        "color": color,
-        "tasks": tasks,
-        "runtime": runtime.describe(),
-    }
-    cal = Calibration(scores=scores, error=err, alphas=weights, quantile=q, meta=meta)
-    write_calibration(run_dir, cal)
-    return cal

@@ -13,14 +13,17 @@ import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vadkit.components import SCORE_KEY
+from vadkit.components import SCORE_KEY, ScoreNormalizer
 from vadkit.engine.scoreset import default_alphas, resolve_alphas
 from vadkit.errors import ConfigError, DataError
-from vadkit.stream.calibration import Calibration, ScoreStats
+from vadkit.stream.calibration import Calibration
+
+if TYPE_CHECKING:
+    from vadkit.model import VADModel
 
 
 def _score_key(task: Any, error: str) -> str:
@@ -70,6 +73,8 @@ class StreamScorer:
         error: the error measure of the tasks that compare frames (default ``score.error``).
         alphas: fusion weights, as ``vadkit evaluate --alphas`` (default ``score.alphas``).
         calibration: a :class:`Calibration` of the run; None gives raw scores only.
+        normalizer: the registered normalizer fitted on the calibration scores that rescales
+            live scores (default: the calibration's own); needs a calibration.
         threshold: the fused alert threshold (default: the calibration's percentile).
         quantile: the percentile of the fused calibration scores used as threshold (default the
             calibration's own).
@@ -88,12 +93,13 @@ class StreamScorer:
 
     def __init__(
         self,
-        model: Any,
+        model: VADModel,
         config: Mapping[str, Any],
         *,
         error: str | None = None,
         alphas: Any = None,
         calibration: Calibration | None = None,
+        normalizer: str | None = None,
         threshold: float | None = None,
         quantile: float | None = None,
         device: str = "auto",
@@ -131,11 +137,23 @@ class StreamScorer:
             alphas, self.tasks, default=default_alphas(scfg.get("alphas"), self.tasks)
         )
         self.calibration = calibration
-        self.stats: dict[str, ScoreStats] = {}
+        #: The normalizer of every task, fitted on its calibration scores (empty without one).
+        self.normalizers: dict[str, ScoreNormalizer] = {}
+        self.normalizer: str | None = None
         self.threshold: float | None = None
+        if calibration is None and normalizer is not None:
+            raise ConfigError(
+                f"Normalizer '{normalizer}' has nothing to be fitted on without a calibration.",
+                hint="Pass calibration=read_calibration(RUN) (or calibrate the run first).",
+            )
         if calibration is not None:
-            self.stats = {t: calibration.stream_stats(t, k) for t, k in self.keys.items()}
-            self.threshold = calibration.threshold_for(self.error, self.alphas, quantile)
+            self.normalizer = normalizer or calibration.normalizer
+            self.normalizers = {
+                t: calibration.fitted(t, k, self.normalizer) for t, k in self.keys.items()
+            }
+            self.threshold = calibration.threshold_for(
+                self.error, self.alphas, quantile, self.normalizer
+            )
         if threshold is not None:
             if not math.isfinite(float(threshold)):
                 raise ConfigError(f"Threshold {threshold!r} is not a finite number.", hint="1.5")
@@ -233,16 +251,20 @@ class StreamScorer:
                     task: scores[task][key].double().cpu().numpy()
                     for task, key in self.keys.items()
                 }
+                rescaled = {t: n.transform(columns[t]) for t, n in self.normalizers.items()}
                 for j, pos in enumerate(positions):
-                    raw = {task: float(columns[task][j]) for task in self.tasks}
-                    out.append(self._finish(first + int(pos), raw, chunk_times[int(pos)]))
+                    score = FrameScore(
+                        frame=first + int(pos),
+                        raw={task: float(columns[task][j]) for task in self.tasks},
+                        time=chunk_times[int(pos)],
+                    )
+                    if rescaled:
+                        self._fuse(score, {t: float(v[j]) for t, v in rescaled.items()})
+                    out.append(score)
         self.windows_scored += len(out)
         return out
 
-    def _finish(self, frame: int, raw: dict[str, float], stamp: float | None) -> FrameScore:
-        score = FrameScore(frame=frame, raw=raw, time=stamp)
-        if self.stats:
-            score.normalized = {t: float(self.stats[t].normalize(v)) for t, v in raw.items()}
-            score.fused = float(sum(w * score.normalized[t] for t, w in self.alphas.items()))
-            score.alert = self.threshold is not None and score.fused > self.threshold
-        return score
+    def _fuse(self, score: FrameScore, normalized: dict[str, float]) -> None:
+        score.normalized = normalized
+        score.fused = float(sum(w * normalized[t] for t, w in self.alphas.items()))
+        score.alert = self.threshold is not None and score.fused > self.threshold

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from vadkit.data.live import FrameReader
 from vadkit.errors import CheckpointError, DataError
@@ -22,15 +22,17 @@ from vadkit.stream.alerts import Alert, AlertTracker
 from vadkit.stream.calibration import (
     CALIBRATION_FILE,
     DEFAULT_QUANTILE,
-    DEFAULT_WINDOWS,
     Calibration,
-    calibrate,
     calibration_path,
     read_calibration,
     stale_reason,
     weights_digest,
 )
+from vadkit.stream.reference import DEFAULT_WINDOWS, calibrate
 from vadkit.stream.scorer import FrameScore, StreamScorer
+
+if TYPE_CHECKING:
+    from vadkit.model import VADModel
 
 
 @dataclass
@@ -178,15 +180,18 @@ def load_for_stream(
     calibration_data: str | Path | None = None,
     calibration_windows: int = DEFAULT_WINDOWS,
     quantile: float | None = None,
+    normalizer: str | None = None,
     device: str = "auto",
     precision: str = "auto",
     on_calibrating: Callable[[str], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-) -> tuple[dict[str, Any], Any, Calibration]:
+) -> tuple[dict[str, Any], VADModel, Calibration]:
     """The run's config, model and a calibration that fits its weights.
 
     ``RUN/calibration.json`` is used when it was made with these weights; otherwise (or with
-    ``recalibrate``) the run is calibrated first, and ``on_calibrating`` is told why.
+    ``recalibrate``) the run is calibrated first, with ``normalizer`` (default: the run's
+    ``score.normalizer``), and ``on_calibrating`` is told why. A calibration that is used as it
+    is keeps its own normalizer: the scorer refits another on its stored scores.
     """
     from vadkit.engine.runs import checkpoint_path, load_model
 
@@ -222,6 +227,7 @@ def load_for_stream(
             data=calibration_data,
             windows=calibration_windows,
             quantile=DEFAULT_QUANTILE if quantile is None else quantile,
+            normalizer=normalizer,
             device=device,
             precision=precision,
             on_progress=on_progress,
