@@ -174,7 +174,7 @@ def test_stream_scores_equal_offline_scores(run: Path, clip: Path) -> None:
 
 
 def test_first_t_frames_score_nothing_and_bad_frames_are_rejected(run: Path) -> None:
-    from vadkit.errors import DataError
+    from vadkit.errors import ConfigError, DataError
 
     scorer = _scorer(run)
     frame = np.zeros((40, 48), np.uint8)
@@ -185,6 +185,8 @@ def test_first_t_frames_score_nothing_and_bad_frames_are_rejected(run: Path) -> 
         scorer.push(np.zeros((40, 48), np.float32))
     with pytest.raises(DataError, match="preprocessed frame"):
         scorer.push_many([np.zeros((40, 48, 1), np.uint8)], preprocessed=True)
+    with pytest.raises(ConfigError, match="nothing to be fitted on without a calibration"):
+        _scorer(run, normalizer="robust")
 
 
 # -- calibration ---------------------------------------------------------------------------------

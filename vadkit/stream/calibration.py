@@ -2,7 +2,7 @@
 
 A stream has no "whole video" to rescale by, so its scores are rescaled with statistics fixed in
 advance: the run scores a sample of its training windows (normal by assumption, see
-:func:`calibrate`) and a :class:`Calibration` keeps, per task and error measure, the raw scores,
+:func:`vadkit.stream.reference.calibrate`) and a :class:`Calibration` keeps, per task and error measure, the raw scores,
 the registered normalizer fitted on them (``fit``; live scores are then ``transform``-ed), and
 the fused alert threshold (by default the 99.5th percentile of the fused, rescaled calibration
 scores). It is stored in ``RUN/calibration.json`` and is valid for one set of weights only
@@ -18,12 +18,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vadkit.components import SCORE_KEY, ScoreNormalizer, supports_fit
 from vadkit.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from vadkit.model import VADModel
 
 CALIBRATION_FILE = "calibration.json"
 #: Format 2 names the normalizer; format 1 (no name) always meant :data:`FORMAT_1_NORMALIZER`.
@@ -262,7 +265,9 @@ def write_calibration(run_dir: str | Path, calibration: Calibration) -> Path:
     return path
 
 
-def stale_reason(calibration: Calibration, model: Any, weights_sha256: str | None) -> str | None:
+def stale_reason(
+    calibration: Calibration, model: VADModel, weights_sha256: str | None
+) -> str | None:
     """Why ``calibration`` does not fit ``model`` (or these weights), or None when it does."""
     tasks = list(model.tasks)
     if sorted(calibration.tasks) != sorted(tasks):
