@@ -6,11 +6,11 @@ measure (bpe), so that the differences come from how windows are formed and batc
 
 * ``offline``: :func:`vadkit.engine.score.score_videos`, the pass behind ``vadkit score``
   (the whole video decoded first, windows in batches of ``--batch-size``);
-* ``stream, 1 window per run``: :class:`vadkit.engine.stream.StreamScorer` fed one frame at a
+* ``stream, 1 window per run``: :class:`vadkit.stream.StreamScorer` fed one frame at a
   time (``push``): the lowest latency, what ``vadkit watch`` does while it keeps up;
 * ``stream, catching up``: frames pushed ``--max-batch`` at a time (``push_many``), what
   ``vadkit watch`` does when frames queue up behind the model;
-* ``watch pipeline``: :func:`vadkit.engine.stream.run_stream` on an FFV1 file of
+* ``watch pipeline``: :func:`vadkit.stream.run_stream` on an FFV1 file of
   ``--source-size`` frames: PyAV decoding and resizing in the reader thread, scoring with
   ``--max-batch``, i.e. ``vadkit watch FILE`` without the terminal output.
 
@@ -41,9 +41,10 @@ import torch
 
 from vadkit.api import create_backbone, create_task
 from vadkit.data import Video
+from vadkit.data.live import FrameReader
 from vadkit.engine.score import applicable_errors, make_runtime, score_videos
-from vadkit.engine.stream import FrameReader, StreamScorer, run_stream
 from vadkit.model import VADModel
+from vadkit.stream import StreamScorer, run_stream
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "benchmarks" / "stream.md"

@@ -49,6 +49,57 @@ def test_checks_catch_an_order_breaking_normalizer() -> None:
         testing.check_normalizer(Reverses)
 
 
+def test_checks_catch_a_transform_that_uses_its_own_input() -> None:
+    import numpy as np
+
+    class Centres(vadkit.ScoreNormalizer):
+        """Fits nothing: centres whatever it transforms."""
+
+        def fit(self, reference):
+            return self
+
+        def transform(self, scores):
+            scores = np.asarray(scores, np.float64)
+            return scores - scores.mean()
+
+    with pytest.raises(AssertionError, match="with what fit learnt only"):
+        testing.check_normalizer(Centres)
+
+
+def test_checks_catch_a_fit_that_does_not_return_the_normalizer() -> None:
+    import numpy as np
+
+    class Forgets(vadkit.ScoreNormalizer):
+        """Shifts by the reference's minimum, but fit returns None."""
+
+        def fit(self, reference):
+            self.low = float(np.min(reference))
+
+        def transform(self, scores):
+            return np.asarray(scores, np.float64) - self.low
+
+        def fit_transform(self, scores):
+            self.fit(scores)
+            return self.transform(scores)
+
+    with pytest.raises(AssertionError, match="must return the normalizer"):
+        testing.check_normalizer(Forgets)
+
+
+def test_a_call_only_normalizer_still_passes_its_check() -> None:
+    import numpy as np
+
+    class Shifts(vadkit.ScoreNormalizer):
+        """Subtracts the video's minimum (written before fit/transform existed)."""
+
+        def __call__(self, scores):
+            scores = np.asarray(scores, np.float64)
+            return scores - scores.min()
+
+    testing.check_normalizer(Shifts)
+    assert not vadkit.components.supports_fit(Shifts)
+
+
 def test_checks_catch_a_parameter_without_default() -> None:
     class NeedsArg(vadkit.ScoreNormalizer):
         """Needs an argument."""

@@ -13,12 +13,9 @@ import torch
 
 from vadkit.cli import main
 from vadkit.components import SCORE_KEY
-from vadkit.engine.stream import (
-    Alert,
-    AlertTracker,
-    FrameReader,
+from vadkit.data.live import FrameReader
+from vadkit.stream import (
     FrameScore,
-    ScoreStats,
     StreamScorer,
     calibrate,
     read_calibration,
@@ -177,7 +174,7 @@ def test_stream_scores_equal_offline_scores(run: Path, clip: Path) -> None:
 
 
 def test_first_t_frames_score_nothing_and_bad_frames_are_rejected(run: Path) -> None:
-    from vadkit.errors import DataError
+    from vadkit.errors import ConfigError, DataError
 
     scorer = _scorer(run)
     frame = np.zeros((40, 48), np.uint8)
@@ -188,24 +185,11 @@ def test_first_t_frames_score_nothing_and_bad_frames_are_rejected(run: Path) -> 
         scorer.push(np.zeros((40, 48), np.float32))
     with pytest.raises(DataError, match="preprocessed frame"):
         scorer.push_many([np.zeros((40, 48, 1), np.uint8)], preprocessed=True)
+    with pytest.raises(ConfigError, match="nothing to be fitted on without a calibration"):
+        _scorer(run, normalizer="robust")
 
 
 # -- calibration ---------------------------------------------------------------------------------
-def test_score_stats_by_hand() -> None:
-    stats = ScoreStats.of(np.arange(101.0))  # percentiles of 0..100 are the values themselves
-    assert (stats.median, stats.q1, stats.q99, stats.scale) == (50.0, 1.0, 99.0, 98.0)
-    assert stats.normalize(148.0) == 1.0 and stats.normalize(50.0) == 0.0
-    flat = ScoreStats.of(np.full(7, 3.0))
-    assert flat.scale == 1.0 and flat.normalize(4.0) == 1.0
-
-
-def test_select_windows_spreads_evenly() -> None:
-    # videos of 10 and 12 frames, T=8: 2 + 4 windows; 3 of them at positions 0, 2 (2.5), 5
-    assert select_windows([10, 12], 8, 3) == [(0, 0), (1, 0), (1, 3)]
-    assert select_windows([10, 12], 8, 100) == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (1, 3)]
-    assert select_windows([5, 8], 8, 3) == []
-
-
 def test_calibration_scores_training_windows(run: Path, tmp_path: Path) -> None:
     from vadkit.data import open_videos
     from vadkit.engine.runs import load_model
@@ -232,20 +216,28 @@ def test_calibration_scores_training_windows(run: Path, tmp_path: Path) -> None:
             key = "bpe" if task != "prp" else SCORE_KEY
             np.testing.assert_allclose(score.raw[task], cal.scores[task][key][i], rtol=1e-5)
 
-    # statistics and threshold, recomputed by hand
+    # the normalizer (the run's score.normalizer) and the threshold, recomputed by hand
     stored = json.loads((copy / "calibration.json").read_text())
-    fused = 0.0
+    assert config["score"]["normalizer"] == "minmax" == stored["normalizer"] == cal.normalizer
+    fused, robust = 0.0, 0.0
     for task in ("vcr", "ffp", "prp"):
         key = "bpe" if task != "prp" else SCORE_KEY
         a = np.asarray(cal.scores[task][key])
+        fused = fused + (a - a.min()) / (a.max() - a.min())  # default alphas: 1 per task
         q1, med, q99 = np.percentile(a, [1, 50, 99])
-        assert stored["stats"][task][key] == pytest.approx({"median": med, "q1": q1, "q99": q99})
-        fused = fused + (a - med) / (q99 - q1)  # default alphas: 1 per task
+        robust = robust + (a - med) / (q99 - q1)
     assert stored["threshold"]["quantile"] == 90
     assert stored["threshold"]["value"] == pytest.approx(np.percentile(fused, 90))
     assert cal.threshold_for("bpe", {"vcr": 1, "ffp": 1, "prp": 1}, 50) == pytest.approx(
         np.median(fused)
     )
+    assert cal.threshold_for("bpe", {"vcr": 1, "ffp": 1, "prp": 1}, 50, "robust") == (
+        pytest.approx(np.median(robust))
+    )
+    # another normalizer on request
+    again = calibrate(copy, windows=5, device="cpu", precision="fp32", normalizer="robust")
+    assert json.loads((copy / "calibration.json").read_text())["normalizer"] == "robust"
+    assert again.threshold == pytest.approx(np.percentile(robust, 99.5))
 
 
 def test_calibration_is_written_atomically(
@@ -285,26 +277,6 @@ def test_stale_calibration_is_redone(
 
 
 # -- alerts --------------------------------------------------------------------------------------
-def _flags(flags: str) -> list[FrameScore]:
-    return [
-        FrameScore(frame=i, raw={}, fused=float(i), alert=c == "x") for i, c in enumerate(flags)
-    ]
-
-
-def _track(flags: str, gap: int) -> list[tuple[int, int, int]]:
-    tracker = AlertTracker(gap)
-    out: list[Alert | None] = [tracker.update(s) for s in _flags(flags)]
-    out.append(tracker.close())
-    return [(a.start_frame, a.end_frame, a.peak_frame) for a in out if a is not None]
-
-
-def test_alert_tracker_by_hand() -> None:
-    assert _track(".xx.x..x", gap=0) == [(1, 2, 2), (4, 4, 4), (7, 7, 7)]
-    assert _track(".xx.x..x", gap=1) == [(1, 4, 4), (7, 7, 7)]
-    assert _track(".xx.x..x", gap=2) == [(1, 7, 7)]
-    assert _track("....", gap=0) == []
-
-
 def test_alerts_where_fused_exceeds_the_threshold(run: Path, clip: Path) -> None:
     frames = decoded_rgb(clip)
     n_normal = len(frames) - FLASH
@@ -315,13 +287,29 @@ def test_alerts_where_fused_exceeds_the_threshold(run: Path, clip: Path) -> None
     fused = [float(s.fused) for s in scores if s.fused is not None]
     assert len(fused) == len(scores) == len(frames) - T
     assert scorer.threshold == pytest.approx(cal.threshold)
+    assert scorer.normalizer == cal.normalizer == "minmax"  # the run's score.normalizer
     keys = {"vcr": "bpe", "ffp": "bpe", "prp": SCORE_KEY}
     for s in scores:
         for task, key in keys.items():
-            st = cal.stats[task][key]
-            assert s.normalized[task] == pytest.approx((s.raw[task] - st.median) / (st.q99 - st.q1))
+            a = cal.scores[task][key]
+            want = (s.raw[task] - a.min()) / (a.max() - a.min())
+            assert s.normalized[task] == pytest.approx(want)
         assert s.fused == pytest.approx(sum(s.normalized.values()))  # default weights: 1 each
     assert [s.alert for s in scores] == [f > cal.threshold for f in fused]
+    # robust: the same live scores as the streaming of old, (a - median) / (q99 - q1) of the
+    # calibration scores, and its own threshold
+    robust = _scorer(run, calibration=cal, normalizer="robust")
+    streamed = [s for f in frames for s in robust.push(f)]
+    assert [s.raw for s in streamed] == [s.raw for s in scores]
+    for s in streamed:
+        for task, key in keys.items():
+            q1, med, q99 = np.percentile(cal.scores[task][key], [1, 50, 99])
+            assert s.normalized[task] == pytest.approx((s.raw[task] - med) / (q99 - q1))
+    assert robust.threshold == pytest.approx(
+        cal.threshold_for("bpe", robust.alphas, None, "robust")
+    )
+    assert [s.alert for s in streamed] == [s.fused > robust.threshold for s in streamed]
+    assert all(s.alert for s in streamed if s.frame >= n_normal)
     # the flash is far outside the calibration: every window that ends in it alerts
     assert all(s.alert for s in scores if s.frame >= n_normal)
     # a threshold given by hand: alerts exactly where the fused score exceeds it
@@ -363,6 +351,57 @@ def test_watch_cli_alerts_and_jsonl(
     assert summary["frames"] == 20 and summary["windows"] == 20 - T
     assert summary["interrupted"] is False and summary["jsonl"] == str(out)
     assert len(out.read_text().splitlines()) == (n - T) + (20 - T)
+
+
+def test_watch_normalizer_option(
+    run: Path, clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cal = read_calibration(run)
+    assert cal is not None and cal.normalizer == "minmax"
+    # refitted on the stored calibration scores: no new calibration, the file is unchanged
+    before = (run / "calibration.json").read_bytes()
+    args = ["watch", str(run), str(clip), "--device", "cpu", "--json", "--max-frames", "20"]
+    assert _run([*args, "--normalizer", "robust"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    ones = {"vcr": 1.0, "ffp": 1.0, "prp": 1.0}
+    assert summary["threshold"] == pytest.approx(cal.threshold_for("bpe", ones, None, "robust"))
+    assert summary["threshold"] != pytest.approx(cal.threshold)
+    assert (run / "calibration.json").read_bytes() == before
+    # --calibrate stores the normalizer it is given
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    assert _run(["watch", str(copy), "--calibrate", "--normalizer", "robust", "--json",
+                 "--calibration-windows", "5", "--device", "cpu"]) == 0  # fmt: skip
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["normalizer"] == "robust" and shown["format"] == 2
+    assert json.loads((copy / "calibration.json").read_text())["normalizer"] == "robust"
+
+
+def test_watch_refuses_a_normalizer_that_cannot_fit(
+    run: Path, clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vadkit import plugins
+
+    path = tmp_path / "halves.py"
+    path.write_text(
+        "import vadkit\n\n"
+        "class Halves(vadkit.ScoreNormalizer):\n"
+        '    """Halves the scores."""\n\n'
+        "    def __call__(self, scores):\n"
+        "        return scores / 2\n\n"
+        "@vadkit.hookimpl\n"
+        "def register_normalizers(register):\n"
+        '    register("halves", Halves)\n'
+    )
+    try:
+        code = _run(["--plugin", str(path), "watch", str(run), str(clip), "--device", "cpu",
+                     "--normalizer", "halves"])  # fmt: skip
+    finally:
+        plugins.reset()
+    assert code == 2
+    err = _error(capsys)
+    assert "Normalizer 'halves' (Halves) cannot rescale a stream" in err
+    assert "Give it fit() and transform()" in err and "robust" in err
 
 
 def test_jsonl_keeps_what_was_written_before_a_crash(run: Path, clip: Path, tmp_path: Path) -> None:
@@ -412,6 +451,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary(
         (["{run}"], "Give a SOURCE to watch"),
         (["{run}", "{clip}", "--option", "novalue"], "is not KEY=VALUE"),
         (["{run}", "{clip}", "--error", "nosuch"], "nosuch"),
+        (["{run}", "{clip}", "--normalizer", "nosuch"], "nosuch"),
         (["{run}", "{clip}", "--quantile", "100"], "not in (0, 100)"),
         (["{run}", "{clip}", "--alphas", "1,2"], "2 fusion weight(s) for 3 task(s)"),
     ],
@@ -434,3 +474,21 @@ def test_bad_input_is_one_message_and_exit_2(
     subs["short"] = tmp_path / "short.avi"
     assert _run(["watch", *(a.format(**subs) for a in args), "--device", "cpu"]) == 2
     assert message.format(**subs) in _error(capsys)
+
+
+# -- layout --------------------------------------------------------------------------------------
+def test_engine_stream_is_a_deprecated_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    import vadkit.data.live
+    import vadkit.stream
+
+    monkeypatch.delitem(sys.modules, "vadkit.engine.stream", raising=False)
+    with pytest.warns(DeprecationWarning, match="import from vadkit.stream"):
+        old = importlib.import_module("vadkit.engine.stream")
+    for name in vadkit.stream.__all__:
+        assert getattr(old, name) is getattr(vadkit.stream, name), name
+    assert old.FrameReader is vadkit.data.live.FrameReader
+    assert old.check_source is vadkit.data.live.check_source
+    assert set(old.__all__) == {*vadkit.stream.__all__, "FrameReader", "check_source"}

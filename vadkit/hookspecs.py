@@ -86,10 +86,11 @@ def register_errors(register: Register) -> None:
 
 @hookspec
 def register_normalizers(register: Register) -> None:
-    """Register score normalizers: per-video rescalings of a 1-D score stream.
+    """Register score normalizers: rescalings of a 1-D score stream.
 
     Called once when the normalizer registry is first used. A normalizer subclasses
-    :class:`vadkit.components.ScoreNormalizer`.
+    :class:`vadkit.components.ScoreNormalizer`: ``fit(reference)`` and ``transform(scores)``
+    (per video offline through ``fit_transform``; fitted on normal data for a live stream).
 
     Example::
 

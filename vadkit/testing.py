@@ -29,6 +29,7 @@ from vadkit.components import (
     ErrorMeasure,
     ProxyTask,
     ScoreNormalizer,
+    supports_fit,
 )
 from vadkit.errors import ConfigError, VadkitError
 from vadkit.plugins import get_host
@@ -254,7 +255,9 @@ def check_error(component: str | Callable[..., Any], **params: Any) -> None:
 
 
 def check_normalizer(component: str | Callable[..., Any], **params: Any) -> None:
-    """Check a normalizer: same shape, finite, order-preserving, constant streams stay finite."""
+    """Check a normalizer: same shape, finite, order-preserving, constant streams stay finite;
+    with ``fit``/``transform``: fit returns it, fit then transform equals the per-video result,
+    and transform rescales each score on its own."""
     label, norm = _build("normalizers", component, params)
     assert isinstance(norm, ScoreNormalizer), (
         f"{label} must subclass vadkit.components.ScoreNormalizer"
@@ -269,6 +272,31 @@ def check_normalizer(component: str | Callable[..., Any], **params: Any) -> None
     const = np.asarray(norm(np.full(10, 4.2)))
     assert const.shape == (10,) and np.isfinite(const).all(), (
         f"{label}: constant stream gives {const}"
+    )
+    if supports_fit(norm):
+        _check_fit_transform(label, norm, x, y)
+
+
+def _check_fit_transform(label: str, norm: ScoreNormalizer, x: np.ndarray, y: np.ndarray) -> None:
+    """fit/transform: fit returns the normalizer, fit then transform is the per-video rescaling,
+    and transform rescales each score on its own (a stream transforms a few at a time)."""
+    assert norm.fit(x.copy()) is norm, f"{label}: fit(reference) must return the normalizer"
+    again = np.asarray(norm.transform(x.copy()))
+    assert np.allclose(again, y, rtol=1e-9, atol=1e-12), (
+        f"{label}: fit(x) then transform(x) must equal fit_transform(x)"
+    )
+    other = np.linspace(-5.0, 40.0, 12)
+    batch = np.asarray(norm.transform(other.copy()))
+    assert batch.shape == other.shape and np.isfinite(batch).all(), (
+        f"{label}: transform gives bad output shape or values"
+    )
+    alone = np.array([np.asarray(norm.transform(other[i : i + 1]))[0] for i in range(12)])
+    assert np.allclose(alone, batch, rtol=1e-9, atol=1e-12), (
+        f"{label}: transform must rescale each score with what fit learnt only, not with "
+        "statistics of the scores it is given"
+    )
+    assert np.array_equal(np.argsort(batch, kind="stable"), np.arange(12)), (
+        f"{label}: transform must keep the order of scores"
     )
 
 

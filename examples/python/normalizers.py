@@ -35,3 +35,11 @@ iqr = vadkit.create_normalizer("robust", quantile_range=(25, 75))
 print(iqr(scores))  # [-1.  -0.6 -0.2  0.2  0.6 18.6]
 # --8<-- [end:robust]
 assert np.allclose(iqr(scores), (scores - 3.5) / 2.5)
+
+# --8<-- [start:fit]
+# A live stream has no whole video: fit on scores of normal data once, transform new scores.
+normal = np.array([0.20, 0.22, 0.19, 0.21, 0.20, 0.23, 0.18])  # median 0.2, q25 0.195, q75 0.215
+fitted = vadkit.create_normalizer("robust", quantile_range=(25, 75)).fit(normal)
+print(np.round(fitted.transform(np.array([0.20, 0.215, 0.40])), 3))  # [ 0.    0.75 10.  ]
+# --8<-- [end:fit]
+assert np.allclose(fitted.transform(np.array([0.4])), (0.4 - 0.2) / 0.02)

@@ -1,31 +1,40 @@
-"""Per-video rescaling of a score stream (Lohani et al., VISAPP 2023, section 3.2.2).
+"""Rescaling of a score stream (Lohani et al., VISAPP 2023, section 3.2.2).
 
-Each normalizer takes one video's scores, a finite 1-D array, and returns a float64 array of the
-same shape. Empty or non-finite input raises :class:`vadkit.errors.DataError` (a ``ValueError``).
+Each normalizer has scikit-learn's shape: ``fit(reference)`` learns statistics from a finite 1-D
+array of scores, ``transform(scores)`` applies them to any 1-D array (a non-finite score stays
+non-finite) and returns float64 of the same shape; ``fit_transform(scores)``, or calling the
+normalizer, rescales one video by its own statistics (the paper's per-video use). Fitting on an
+empty or non-finite array raises :class:`vadkit.errors.DataError` (a ``ValueError``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Self
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import MinMaxScaler, RobustScaler
 
 from vadkit.components import ScoreNormalizer
 from vadkit.errors import ConfigError, DataError
 
-#: A range below this is treated as zero and replaced by 1, as scikit-learn's scalers do.
-_ZERO_RANGE = 10 * np.finfo(np.float64).eps
 
-
-def _as_stream(scores: np.ndarray, owner: str) -> np.ndarray:
-    """``scores`` as a float64 1-D array, checked to be non-empty and finite."""
+def _as_values(scores: np.ndarray, owner: str) -> np.ndarray:
+    """``scores`` as a float64 1-D array."""
     arr = np.asarray(scores, dtype=np.float64)
     if arr.ndim != 1:
         raise DataError(
             f"{owner} rescales one video's 1-D score stream; got an array of shape {arr.shape}.",
             hint="Pass the scores of one video as a flat array of shape (n,).",
         )
+    return arr
+
+
+def _as_stream(scores: np.ndarray, owner: str) -> np.ndarray:
+    """``scores`` as a float64 1-D array, checked to be non-empty and finite."""
+    arr = _as_values(scores, owner)
     if arr.size == 0:
         raise DataError(
             f"{owner} got an empty score stream: there is nothing to rescale.",
@@ -43,8 +52,31 @@ def _as_stream(scores: np.ndarray, owner: str) -> np.ndarray:
     return arr
 
 
-def _safe_range(value: float) -> float:
-    return 1.0 if value < _ZERO_RANGE else value
+class _Scaled(ScoreNormalizer):
+    """A normalizer computed by a scikit-learn scaler on one column of scores."""
+
+    def _scaler(self) -> MinMaxScaler | RobustScaler:
+        raise NotImplementedError
+
+    def fit(self, reference: np.ndarray) -> Self:
+        """Learn the statistics of ``reference``, a non-empty finite 1-D array."""
+        arr = _as_stream(reference, type(self).__name__)
+        self.scaler_ = self._scaler().fit(arr[:, None])
+        return self
+
+    def transform(self, scores: np.ndarray) -> np.ndarray:
+        """``scores`` rescaled with the fitted statistics; NaN and inf pass through unchanged
+        (the scale is positive, so an infinite score keeps its sign)."""
+        name = type(self).__name__
+        arr = _as_values(scores, name)
+        scaler = getattr(self, "scaler_", None)
+        if scaler is None:
+            raise NotFittedError(f"{name} is not fitted: call fit(reference) before transform.")
+        out = arr.copy()
+        finite = np.isfinite(arr)
+        if finite.any():
+            out[finite] = scaler.transform(arr[finite][:, None])[:, 0]
+        return out
 
 
 class Identity(ScoreNormalizer):
@@ -53,33 +85,38 @@ class Identity(ScoreNormalizer):
     ``a~_t = a_t``. No parameters. Reference: none (the raw scores of section 3.2.2).
     """
 
-    def __call__(self, scores: np.ndarray) -> np.ndarray:
-        return _as_stream(scores, "Identity").copy()
+    def fit(self, reference: np.ndarray) -> Self:
+        """Check ``reference`` (non-empty, finite, 1-D); there is nothing to learn."""
+        _as_stream(reference, "Identity")
+        return self
+
+    def transform(self, scores: np.ndarray) -> np.ndarray:
+        return _as_values(scores, "Identity").copy()
 
 
-class MinMax(ScoreNormalizer):
-    """Per-video min-max rescaling to [0, 1].
+class MinMax(_Scaled):
+    """Min-max rescaling: the reference's minimum maps to 0, its maximum to 1.
 
-    ``a~_t = (a_t - min_i a_i) / (max_i a_i - min_i a_i)``; a constant stream (range below
-    ``10 * float64 eps``) is divided by 1 instead, so it maps to zeros (as scikit-learn's
-    ``MinMaxScaler``).
+    ``a~_t = (a_t - min_i r_i) / (max_i r_i - min_i r_i)`` for a reference ``r`` (per video: the
+    video's own scores, so they land in [0, 1]); a constant reference (range below
+    ``10 * float64 eps``) divides by 1 instead, so it maps to zeros. Computed by scikit-learn's
+    ``MinMaxScaler``.
 
     No parameters. Reference: Lohani et al., VISAPP 2023, section 3.2.2 (the common rescaling of
     Liu et al. 2018, Gong et al. 2019, Park et al. 2020).
     """
 
-    def __call__(self, scores: np.ndarray) -> np.ndarray:
-        arr = _as_stream(scores, "MinMax")
-        low = float(arr.min())
-        return (arr - low) / _safe_range(float(arr.max()) - low)
+    def _scaler(self) -> MinMaxScaler:
+        return MinMaxScaler()
 
 
-class Robust(ScoreNormalizer):
-    """Per-video robust rescaling by the median and an inter-quantile range (eq. 16).
+class Robust(_Scaled):
+    """Robust rescaling by the median and an inter-quantile range (eq. 16).
 
-    ``a~_t = (a_t - med_i a_i) / (q_high - q_low)``, where ``q_low`` and ``q_high`` are the
-    ``quantile_range`` percentiles of the video's scores (linear interpolation, as ``np.percentile``
-    and scikit-learn's ``RobustScaler``). A zero range (below ``10 * float64 eps``) divides by 1.
+    ``a~_t = (a_t - med_i r_i) / (q_high - q_low)``, where the median, ``q_low`` and ``q_high``
+    are those of a reference ``r`` (per video: the video's own scores), ``q_low`` and ``q_high``
+    its ``quantile_range`` percentiles (linear interpolation, as ``np.percentile``). A zero range
+    (below ``10 * float64 eps``) divides by 1. Computed by scikit-learn's ``RobustScaler``.
 
     Parameters:
         quantile_range: ``(low, high)`` percentiles in [0, 100], low < high; paper: (1, 99).
@@ -108,12 +145,8 @@ class Robust(ScoreNormalizer):
             )
         return (low, high)
 
-    def __call__(self, scores: np.ndarray) -> np.ndarray:
-        arr = _as_stream(scores, "Robust")
-        q_low, median, q_high = np.percentile(
-            arr, [self.quantile_range[0], 50.0, self.quantile_range[1]]
-        )
-        return (arr - median) / _safe_range(float(q_high - q_low))
+    def _scaler(self) -> RobustScaler:
+        return RobustScaler(quantile_range=self.quantile_range)
 
     def __repr__(self) -> str:
         return f"Robust(quantile_range={self.quantile_range})"

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from vadkit.engine.train import Callback
 
 
-
 @app.command("train")
 def train_cmd(
     data: Annotated[

@@ -132,6 +132,15 @@ def watch_cmd(
         ),
     ] = None,
     error: ErrorOpt = None,
+    normalizer: Annotated[
+        str | None,
+        typer.Option(
+            "--normalizer",
+            help="Normalizer fitted on the calibration scores that rescales live scores "
+            "(default: the calibration's; a new calibration: the run's score.normalizer).",
+            show_default=False,
+        ),
+    ] = None,
     alphas: AlphasOpt = None,
     gap: Annotated[
         int,
@@ -197,13 +206,8 @@ def watch_cmd(
     ] = False,
 ) -> None:
     """Score a live video stream window by window, with calibrated scores and alerts."""
-    from vadkit.engine.stream import (
-        FrameReader,
-        StreamScorer,
-        check_source,
-        load_for_stream,
-        run_stream,
-    )
+    from vadkit.data.live import FrameReader, check_source
+    from vadkit.stream import StreamScorer, load_for_stream, run_stream
 
     if source is None and not calibrate:
         fail(
@@ -222,6 +226,7 @@ def watch_cmd(
             calibration_data=calibration_data,
             calibration_windows=calibration_windows,
             quantile=quantile,
+            normalizer=normalizer,
             device=device,
             precision=precision,
             on_calibrating=bar.announce,
@@ -237,7 +242,8 @@ def watch_cmd(
             console.print(
                 f"Calibrated on {calibration.windows} training windows: threshold "
                 f"{calibration.threshold:.4f} ({calibration.quantile:g}th percentile of the "
-                f"fused scores, error {calibration.error}) -> [bold]{cal_file}[/]"
+                f"fused scores, error {calibration.error}, normalizer {calibration.normalizer}) "
+                f"-> [bold]{cal_file}[/]"
             )
         return
     scorer = StreamScorer(
@@ -246,6 +252,7 @@ def watch_cmd(
         error=error,
         alphas=alphas,
         calibration=calibration,
+        normalizer=normalizer,
         threshold=threshold,
         quantile=quantile,
         device=device,
@@ -275,8 +282,8 @@ def watch_cmd(
     if not json_out:
         err_console.print(
             f"Watching [bold]{source}[/] ({info['codec']} {info['width']}x{info['height']}{rate}) "
-            f"with {run}: error {scorer.error}, weights {weights}, threshold "
-            f"{scorer.threshold:.4f}{' (given)' if threshold is not None else ''}. "
+            f"with {run}: error {scorer.error}, normalizer {scorer.normalizer}, weights {weights}, "
+            f"threshold {scorer.threshold:.4f}{' (given)' if threshold is not None else ''}. "
             "Ctrl-C stops."
         )
 

@@ -3,7 +3,7 @@
 from vadkit.components.backbone import Backbone, ClipShape
 from vadkit.components.base import Batch, Features
 from vadkit.components.error import ErrorMeasure
-from vadkit.components.normalizer import ScoreNormalizer
+from vadkit.components.normalizer import ScoreNormalizer, supports_fit
 from vadkit.components.recipe import Recipe
 from vadkit.components.task import SCORE_KEY, ProxyTask
 
@@ -17,4 +17,5 @@ __all__ = [
     "ProxyTask",
     "Recipe",
     "ScoreNormalizer",
+    "supports_fit",
 ]

@@ -331,14 +331,17 @@ def normalized_streams(
     normalizer: ScoreNormalizer,
     smooth: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Each task's score stream of ``video`` for ``error``, rescaled by ``normalizer``, then,
+    """Each task's score stream of ``video`` for ``error``, rescaled by ``normalizer`` (its
+    ``fit_transform``: each stream by its own statistics), then,
     when ``smooth`` > 0, filtered over time by a Gaussian of ``smooth`` frames.
 
     Smoothing after the rescaling and before the (linear) fusion equals smoothing the fused
     score itself, so a task's stream and the fused one are smoothed alike.
     """
     return {
-        t: smooth_stream(np.asarray(normalizer(video.stream(t, error)), np.float64), smooth)
+        t: smooth_stream(
+            np.asarray(normalizer.fit_transform(video.stream(t, error)), np.float64), smooth
+        )
         for t in tasks
     }
 
@@ -401,7 +404,9 @@ def save_score_set(
         if video.frames.size:
             for task, keys in video.raw.items():
                 for key, values in keys.items():
-                    extra[f"norm.{task}.{key}"] = np.asarray(normalizer(values), np.float64)
+                    extra[f"norm.{task}.{key}"] = np.asarray(
+                        normalizer.fit_transform(values), np.float64
+                    )
             streams = normalized_streams(video, meta["tasks"], defaults["error"], normalizer)
             extra["fused"] = fuse(streams, defaults["alphas"])
         write_video_scores(base / f"{stem}.npz", video, extra)

@@ -1,4 +1,4 @@
-"""A score normalizer: rescale the 1-D score stream of one video."""
+"""A score normalizer: rescale a 1-D score stream by statistics learnt from a reference."""
 
 import numpy as np
 
@@ -6,9 +6,11 @@ import vadkit
 
 
 class ZScore(vadkit.ScoreNormalizer):
-    """Standard score per video: (x - mean) / std.
+    """Standard score: (x - mean) / std of a reference.
 
-    ``z_t = (a_t - mean(a)) / max(std(a), eps)``: a constant stream maps to zeros.
+    ``z_t = (a_t - mean(r)) / max(std(r), eps)``, where ``r`` is the reference given to ``fit``:
+    offline, each video's own scores (``fit_transform``); in ``vadkit watch``, the scores of
+    normal training windows. A constant reference maps to zeros.
 
     Parameters:
         eps: smallest standard deviation divided by, so that constant streams stay finite.
@@ -17,6 +19,11 @@ class ZScore(vadkit.ScoreNormalizer):
     def __init__(self, *, eps: float = 1e-8):
         self.eps = eps
 
-    def __call__(self, scores: np.ndarray) -> np.ndarray:
-        scores = np.asarray(scores, dtype=np.float64)
-        return (scores - scores.mean()) / max(float(scores.std()), self.eps)
+    def fit(self, reference: np.ndarray) -> "ZScore":
+        reference = np.asarray(reference, dtype=np.float64)
+        self.mean_ = float(reference.mean())
+        self.std_ = max(float(reference.std()), self.eps)
+        return self
+
+    def transform(self, scores: np.ndarray) -> np.ndarray:
+        return (np.asarray(scores, dtype=np.float64) - self.mean_) / self.std_

@@ -1,0 +1,270 @@
+"""Live scoring: one window per new frame, with the run's model, as offline scoring would.
+
+Frames arrive one at a time; :class:`StreamScorer` keeps the last T preprocessed frames, and each
+new frame completes one window of T+1 frames that scores it (the window's last frame, as
+offline). The raw scores equal those of ``vadkit score`` on the same frames; with a
+:class:`~vadkit.stream.calibration.Calibration` they are also rescaled, fused and compared with
+the alert threshold (:class:`FrameScore`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vadkit.components import SCORE_KEY, ScoreNormalizer
+from vadkit.engine.scoreset import default_alphas, resolve_alphas
+from vadkit.errors import ConfigError, DataError
+from vadkit.stream.calibration import Calibration
+
+if TYPE_CHECKING:
+    from vadkit.model import VADModel
+
+
+def _score_key(task: Any, error: str) -> str:
+    return error if task.uses_error else SCORE_KEY
+
+
+@dataclass
+class FrameScore:
+    """The scores of one frame: the window that ends on it.
+
+    ``raw[task]`` is the task's raw score (the chosen error measure, or its score stream),
+    ``normalized[task]`` the calibrated one, ``fused`` their weighted sum and ``alert`` whether it
+    exceeds the threshold (``normalized`` is empty and ``fused`` None without a calibration).
+    ``time`` is the frame's time in the stream (seconds) when known.
+    """
+
+    frame: int
+    raw: dict[str, float]
+    normalized: dict[str, float] = field(default_factory=dict)
+    fused: float | None = None
+    alert: bool = False
+    time: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frame": self.frame,
+            "time": self.time,
+            "raw": self.raw,
+            "normalized": self.normalized,
+            "fused": self.fused,
+            "alert": self.alert,
+        }
+
+
+class StreamScorer:
+    """Scores a stream frame by frame with a trained model, as offline scoring would.
+
+    Each pushed frame is preprocessed like the run's training data (colour and size, with
+    :func:`vadkit.data.sources.preprocess`); the scorer keeps the last T of them, and every new
+    frame completes a window of T+1 frames that scores it. Windows that arrive together
+    (:meth:`push_many`, e.g. when the model fell behind a live source) run as one batch of up to
+    ``max_batch``. The network runs without autograd.
+
+    Args:
+        model: the run's :class:`~vadkit.model.VADModel` (moved to ``device``).
+        config: the run's resolved config (clip length, frame size and colour, score defaults).
+        error: the error measure of the tasks that compare frames (default ``score.error``).
+        alphas: fusion weights, as ``vadkit evaluate --alphas`` (default ``score.alphas``).
+        calibration: a :class:`Calibration` of the run; None gives raw scores only.
+        normalizer: the registered normalizer fitted on the calibration scores that rescales
+            live scores (default: the calibration's own); needs a calibration.
+        threshold: the fused alert threshold (default: the calibration's percentile).
+        quantile: the percentile of the fused calibration scores used as threshold (default the
+            calibration's own).
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
+        precision: ``auto`` (fp32), ``fp32``, ``bf16``, ``fp16``.
+        max_batch: the most windows run in one batch.
+
+    Example::
+
+        config, model = load_model("runs/ped2")
+        scorer = StreamScorer(model, config, calibration=read_calibration("runs/ped2"))
+        for frame in frames:  # uint8 (H, W, 3) or (H, W)
+            for score in scorer.push(frame):
+                print(score.frame, score.fused, score.alert)
+    """
+
+    def __init__(
+        self,
+        model: VADModel,
+        config: Mapping[str, Any],
+        *,
+        error: str | None = None,
+        alphas: Any = None,
+        calibration: Calibration | None = None,
+        normalizer: str | None = None,
+        threshold: float | None = None,
+        quantile: float | None = None,
+        device: str = "auto",
+        precision: str = "auto",
+        max_batch: int = 8,
+    ) -> None:
+        from vadkit.engine.score import applicable_errors, make_runtime
+
+        if int(max_batch) < 1:
+            raise ConfigError(f"max_batch = {max_batch} must be at least 1.", hint="E.g. 8")
+        dcfg, scfg = config.get("data", {}), config.get("score", {})
+        self.clip_length = int(dcfg.get("clip_length", 16))
+        height, width = (int(v) for v in dcfg.get("size", (256, 256)))
+        self.size = (height, width)
+        self.color = str(dcfg.get("color", "gray"))
+        self.max_batch = int(max_batch)
+        self.runtime = make_runtime(
+            device,
+            precision if precision != "auto" else scfg.get("precision", "auto"),
+            bool(config.get("train", {}).get("channels_last", True)),
+        )
+        self.model = model
+        self.runtime.prepare(model)
+        model.eval()
+        self.tasks = list(model.tasks)
+        self.channels = int(model.backbone.in_channels)
+        self.error = str(error or scfg.get("error", "bpe"))
+        uses_error = any(t.uses_error for t in model.tasks.values())
+        frame_shape = (self.channels, height, width)
+        self.errors = (
+            applicable_errors([self.error], frame_shape, self.runtime.device) if uses_error else {}
+        )
+        self.keys = {t: _score_key(model.tasks[t], self.error) for t in self.tasks}
+        self.alphas = resolve_alphas(
+            alphas, self.tasks, default=default_alphas(scfg.get("alphas"), self.tasks)
+        )
+        self.calibration = calibration
+        #: The normalizer of every task, fitted on its calibration scores (empty without one).
+        self.normalizers: dict[str, ScoreNormalizer] = {}
+        self.normalizer: str | None = None
+        self.threshold: float | None = None
+        if calibration is None and normalizer is not None:
+            raise ConfigError(
+                f"Normalizer '{normalizer}' has nothing to be fitted on without a calibration.",
+                hint="Pass calibration=read_calibration(RUN) (or calibrate the run first).",
+            )
+        if calibration is not None:
+            self.normalizer = normalizer or calibration.normalizer
+            self.normalizers = {
+                t: calibration.fitted(t, k, self.normalizer) for t, k in self.keys.items()
+            }
+            self.threshold = calibration.threshold_for(
+                self.error, self.alphas, quantile, self.normalizer
+            )
+        if threshold is not None:
+            if not math.isfinite(float(threshold)):
+                raise ConfigError(f"Threshold {threshold!r} is not a finite number.", hint="1.5")
+            self.threshold = float(threshold)
+        self._context: deque[np.ndarray] = deque(maxlen=self.clip_length)
+        self._times: deque[float | None] = deque(maxlen=self.clip_length)
+        self.frames_seen = 0
+        self.windows_scored = 0
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        """``(H, W, C)`` of a preprocessed frame."""
+        return (self.size[0], self.size[1], self.channels)
+
+    def preprocess(self, frame: Any) -> np.ndarray:
+        """A native frame (uint8 ``(H, W)``, ``(H, W, 1|3|4)`` or a PIL image) as the run's data."""
+        from PIL import Image
+
+        from vadkit.data.sources import preprocess
+
+        if not isinstance(frame, Image.Image):
+            array = np.asarray(frame)
+            if array.dtype != np.uint8 or array.ndim not in (2, 3):
+                raise DataError(
+                    f"A frame must be uint8 (H, W) or (H, W, C), not {array.dtype} {array.shape}.",
+                    hint="Convert it with .astype(np.uint8).",
+                )
+            if array.ndim == 3 and array.shape[2] == 1:
+                array = array[:, :, 0]
+            if array.ndim == 3 and array.shape[2] not in (3, 4):
+                raise DataError(
+                    f"A frame has {array.shape[2]} channels; 1, 3 (RGB) or 4 (RGBA) expected.",
+                    hint="Pass RGB frames.",
+                )
+            frame = Image.fromarray(np.ascontiguousarray(array))
+        return preprocess(frame, self.size, self.color)
+
+    def reset(self) -> None:
+        """Forget the buffered frames (e.g. after a gap in the stream): the next T frames only
+        fill the window again."""
+        self._context.clear()
+        self._times.clear()
+
+    def push(self, frame: Any, time: float | None = None) -> list[FrameScore]:
+        """Add one frame; returns the score of the window it completes (none for the first T)."""
+        return self.push_many([frame], [time])
+
+    def push_many(
+        self,
+        frames: Sequence[Any],
+        times: Sequence[float | None] | None = None,
+        *,
+        preprocessed: bool = False,
+    ) -> list[FrameScore]:
+        """Add frames in order; their windows run in batches of up to ``max_batch``."""
+        import torch
+
+        from vadkit.data.windows import sliding_windows
+
+        if not len(frames):
+            return []
+        new = [np.asarray(f) if preprocessed else self.preprocess(f) for f in frames]
+        for f in new:
+            if f.shape != self.frame_shape or f.dtype != np.uint8:
+                raise DataError(
+                    f"A preprocessed frame is {f.dtype} {f.shape}, the run needs uint8 "
+                    f"{self.frame_shape}.",
+                    hint="Push native frames (preprocessed=False) to have them converted.",
+                )
+        stamps = list(times) if times is not None else [None] * len(new)
+        if len(stamps) != len(new):
+            raise ValueError(f"{len(new)} frames but {len(stamps)} times")
+        first = self.frames_seen - len(self._context)  # stream index of chunk[0]
+        chunk = [*self._context, *new]
+        chunk_times = [*self._times, *stamps]
+        self.frames_seen += len(new)
+        self._context.extend(new)
+        self._times.extend(stamps)
+        t = self.clip_length
+        if len(chunk) <= t:
+            return []
+        out: list[FrameScore] = []
+        with torch.inference_mode():
+            for positions, batch in sliding_windows(
+                np.stack(chunk),
+                t,
+                self.max_batch,
+                device=self.runtime.device,
+                memory_format=self.runtime.memory_format,
+            ):
+                scores = self.model.window_scores(
+                    batch, self.errors, autocast=self.runtime.autocast()
+                )
+                columns = {
+                    task: scores[task][key].double().cpu().numpy()
+                    for task, key in self.keys.items()
+                }
+                rescaled = {t: n.transform(columns[t]) for t, n in self.normalizers.items()}
+                for j, pos in enumerate(positions):
+                    score = FrameScore(
+                        frame=first + int(pos),
+                        raw={task: float(columns[task][j]) for task in self.tasks},
+                        time=chunk_times[int(pos)],
+                    )
+                    if rescaled:
+                        self._fuse(score, {t: float(v[j]) for t, v in rescaled.items()})
+                    out.append(score)
+        self.windows_scored += len(out)
+        return out
+
+    def _fuse(self, score: FrameScore, normalized: dict[str, float]) -> None:
+        score.normalized = normalized
+        score.fused = float(sum(w * normalized[t] for t, w in self.alphas.items()))
+        score.alert = self.threshold is not None and score.fused > self.threshold

@@ -1,0 +1,235 @@
+"""A watch session: a run loaded with a calibration that fits it, a source scored to the end.
+
+:func:`load_for_stream` loads a run and a calibration made with its weights (calibrating first
+when there is none); :func:`run_stream` scores a :class:`~vadkit.data.live.FrameReader`'s frames
+with a :class:`~vadkit.stream.scorer.StreamScorer`, batching the windows that queued up when the
+model falls behind, tracking alerts and appending every frame's scores to a JSON lines file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from vadkit.data.live import FrameReader
+from vadkit.errors import CheckpointError, DataError
+from vadkit.stream.alerts import Alert, AlertTracker
+from vadkit.stream.calibration import (
+    CALIBRATION_FILE,
+    DEFAULT_QUANTILE,
+    Calibration,
+    calibration_path,
+    read_calibration,
+    stale_reason,
+    weights_digest,
+)
+from vadkit.stream.reference import DEFAULT_WINDOWS, calibrate
+from vadkit.stream.scorer import FrameScore, StreamScorer
+
+if TYPE_CHECKING:
+    from vadkit.model import VADModel
+
+
+@dataclass
+class WatchStats:
+    """Where a watch session stands (passed to ``on_tick`` about once a second)."""
+
+    frames: int = 0
+    windows: int = 0
+    seconds: float = 0.0
+    fps: float = 0.0
+    last: FrameScore | None = None
+    alerts: int = 0
+    alert_open: bool = False
+    backlog: int = 0
+
+    @property
+    def mean_fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class JsonlWriter:
+    """Appends one JSON object per line and flushes after every batch (fsync once a second),
+    so a crash loses nothing already written."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh: IO[str] | None = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise DataError(
+                f"Cannot write the JSON lines file '{self.path}': {exc}.",
+                hint="Give a path in a writable folder with --jsonl.",
+            ) from None
+
+    def write(self, records: Iterable[Mapping[str, Any]]) -> None:
+        if self.fh is None:
+            return
+        self.fh.write("".join(json.dumps(r, allow_nan=True) + "\n" for r in records))
+        self.fh.flush()
+
+    def sync(self) -> None:
+        if self.fh is not None:
+            os.fsync(self.fh.fileno())
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            self.fh = None
+
+
+def run_stream(
+    scorer: StreamScorer,
+    reader: FrameReader,
+    *,
+    jsonl: str | Path | None = None,
+    gap: int = 0,
+    on_scores: Callable[[list[FrameScore]], None] | None = None,
+    on_alert: Callable[[Alert], None] | None = None,
+    on_tick: Callable[[WatchStats], None] | None = None,
+    tick_seconds: float = 1.0,
+) -> dict[str, Any]:
+    """Score ``reader``'s frames with ``scorer`` until the stream ends or Ctrl-C.
+
+    Returns a summary (frames, windows, alerts, mean fps, whether it was interrupted). A
+    stream that ends before it completes one window is a :class:`DataError`; a decoding error
+    mid-stream is raised once everything scored before it is written.
+    """
+    tracker = AlertTracker(gap)
+    writer = JsonlWriter(jsonl) if jsonl else None
+    stats = WatchStats()
+    interrupted = False
+    start = last_tick = time.perf_counter()
+    frames_at_tick = 0
+
+    def emit(alert: Alert | None) -> None:
+        if alert is not None and on_alert is not None:
+            on_alert(alert)
+
+    try:
+        reader.start()
+        while True:
+            items = reader.get(scorer.max_batch)
+            if not items:
+                break
+            scores = scorer.push_many(
+                [f for f, _ in items], [t for _, t in items], preprocessed=True
+            )
+            if writer is not None:
+                writer.write(s.to_dict() for s in scores)
+            if on_scores is not None:
+                on_scores(scores)
+            for s in scores:
+                emit(tracker.update(s))
+            stats.frames = scorer.frames_seen
+            stats.windows = scorer.windows_scored
+            stats.last = scores[-1] if scores else stats.last
+            now = time.perf_counter()
+            if now - last_tick >= tick_seconds:
+                stats.fps = (stats.frames - frames_at_tick) / (now - last_tick)
+                frames_at_tick, last_tick = stats.frames, now
+                stats.seconds = now - start
+                stats.alerts = len(tracker.closed) + (tracker.current is not None)
+                stats.alert_open = tracker.current is not None
+                stats.backlog = reader.backlog
+                if writer is not None:
+                    writer.sync()
+                if on_tick is not None:
+                    on_tick(stats)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        reader.stop()
+        if writer is not None:
+            writer.close()
+    emit(tracker.close())
+    seconds = time.perf_counter() - start
+    t = scorer.clip_length
+    if not interrupted and scorer.frames_seen < t + 1:
+        raise DataError(
+            f"The stream '{reader.source}' ended after {scorer.frames_seen} frame(s), before the "
+            f"first window of clip_length + 1 = {t + 1} frames.",
+            hint="Watch a longer stream (or raise --max-frames).",
+        )
+    return {
+        "source": reader.source,
+        "frames": scorer.frames_seen,
+        "windows": scorer.windows_scored,
+        "alerts": [a.to_dict() for a in tracker.closed],
+        "seconds": round(seconds, 3),
+        "mean_fps": round(scorer.frames_seen / seconds, 2) if seconds > 0 else None,
+        "threshold": scorer.threshold,
+        "interrupted": interrupted,
+        "jsonl": None if writer is None else str(writer.path),
+    }
+
+
+def load_for_stream(
+    run_dir: str | Path,
+    *,
+    checkpoint: str = "last",
+    recalibrate: bool = False,
+    calibration_data: str | Path | None = None,
+    calibration_windows: int = DEFAULT_WINDOWS,
+    quantile: float | None = None,
+    normalizer: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    on_calibrating: Callable[[str], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, Any], VADModel, Calibration]:
+    """The run's config, model and a calibration that fits its weights.
+
+    ``RUN/calibration.json`` is used when it was made with these weights; otherwise (or with
+    ``recalibrate``) the run is calibrated first, with ``normalizer`` (default: the run's
+    ``score.normalizer``), and ``on_calibrating`` is told why. A calibration that is used as it
+    is keeps its own normalizer: the scorer refits another on its stored scores.
+    """
+    from vadkit.engine.runs import checkpoint_path, load_model
+
+    run_dir = Path(run_dir)
+    config, model = load_model(run_dir, checkpoint=checkpoint, device="cpu")
+    try:
+        digest = weights_digest(checkpoint_path(run_dir, checkpoint))
+    except OSError as exc:
+        raise CheckpointError(
+            f"Cannot read the checkpoint of '{run_dir}': {exc}.", hint=None
+        ) from None
+    reason = "--calibrate was given" if recalibrate else None
+    cal = None
+    if not recalibrate:
+        try:
+            cal = read_calibration(run_dir)
+        except DataError as exc:
+            reason = f"{calibration_path(run_dir)} cannot be used ({exc.message})"
+        if cal is None and reason is None:
+            reason = f"the run has no {CALIBRATION_FILE} yet"
+        elif cal is not None:
+            stale = stale_reason(cal, model, digest)
+            if stale:
+                reason, cal = f"{calibration_path(run_dir)} does not fit: {stale}", None
+    if cal is None:
+        if on_calibrating is not None:
+            on_calibrating(reason or "")
+        cal = calibrate(
+            run_dir,
+            model=model,
+            config=config,
+            checkpoint=checkpoint,
+            data=calibration_data,
+            windows=calibration_windows,
+            quantile=DEFAULT_QUANTILE if quantile is None else quantile,
+            normalizer=normalizer,
+            device=device,
+            precision=precision,
+            on_progress=on_progress,
+        )
+    return config, model, cal
