@@ -66,13 +66,20 @@ def test_another_normalizer_is_refitted_from_the_stored_scores() -> None:
 
 
 def test_uncalibrated_task_or_error_is_a_config_error() -> None:
-    cal = Calibration(scores=SCORES, error="bpe", alphas=ALPHAS)
+    cal = Calibration(scores=SCORES, error="bpe", alphas=ALPHAS, normalizer="robust")
     with pytest.raises(ConfigError, match="no scores of task 'ffp'"):
         cal.fitted("ffp", "bpe")
     with pytest.raises(ConfigError, match="no 'psnr' scores of task 'vcr'"):
         cal.fitted("vcr", "psnr")
     with pytest.raises(DataError, match="empty or not finite"):
-        Calibration(scores={"vcr": {"bpe": [1.0, np.nan]}}, error="bpe", alphas={"vcr": 1.0})
+        Calibration(
+            scores={"vcr": {"bpe": [1.0, np.nan]}},
+            error="bpe",
+            alphas={"vcr": 1.0},
+            normalizer="robust",
+        )
+    with pytest.raises(ConfigError, match="needs the name of the normalizer"):
+        Calibration(scores=SCORES, error="bpe", alphas=ALPHAS)
 
 
 def test_file_round_trip_keeps_the_normalizer(tmp_path: Path) -> None:
@@ -113,25 +120,17 @@ def _format_1(scores: dict, threshold: float) -> dict:
     }
 
 
-def test_a_format_1_file_means_robust_with_the_1_99_percentiles(tmp_path: Path) -> None:
-    fused = 0.5 * robust_by_hand(SCORES["vcr"]["bpe"]) + 2.0 * robust_by_hand(
-        SCORES["prp"][SCORE_KEY]
-    )
-    old_threshold = float(np.percentile(fused, 99.5))
-    (tmp_path / "calibration.json").write_text(json.dumps(_format_1(SCORES, old_threshold)))
-    cal = read_calibration(tmp_path)
-    assert cal is not None and cal.normalizer == "robust"
-    assert cal.threshold == pytest.approx(old_threshold, rel=1e-12)
-    assert cal.meta["weights"]["sha256"] == "ab" * 32 and "stats" not in cal.meta
-    a = SCORES["prp"][SCORE_KEY]
-    np.testing.assert_allclose(cal.fitted("prp", SCORE_KEY).transform(a), robust_by_hand(a))
-    assert cal.to_json()["format"] == 2 and cal.to_json()["normalizer"] == "robust"
+def test_a_format_1_file_is_refused_so_that_watch_recalibrates(tmp_path: Path) -> None:
+    (tmp_path / "calibration.json").write_text(json.dumps(_format_1(SCORES, 0.0)))
+    with pytest.raises(DataError, match=r"vadkit 0\.1 \(format 1\)") as exc:
+        read_calibration(tmp_path)
+    assert "--calibrate" in (exc.value.hint or "")
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"format": 3}, "is not a vadkit calibration (format 1 or 2)"),
+        ({"format": 3}, "is not a vadkit calibration (format 2)"),
         ({"format": 2}, "is malformed (KeyError: 'normalizer')"),
         ({"format": 2, "normalizer": 7}, "is malformed (TypeError: normalizer 7 is not a name)"),
     ],

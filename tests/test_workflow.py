@@ -159,7 +159,7 @@ def _code_tokens_naming_the_builtin_method(path: Path) -> list[str]:
     import ast
     import re
 
-    names = re.compile(r"\b(cae3d|vcr|ffp|prp|bpe|pse|psnr|minmax|luss|vadkit_luss)\b", re.I)
+    names = re.compile(r"\b(cae3d|vcr|ffp|prp|bpe|pse|psnr|minmax|robust|luss|vadkit_luss)\b", re.I)
     source = path.read_text(encoding="utf-8")
     doc_lines: set[int] = set()
     for node in ast.walk(ast.parse(source)):

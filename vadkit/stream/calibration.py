@@ -29,11 +29,9 @@ if TYPE_CHECKING:
     from vadkit.model import VADModel
 
 CALIBRATION_FILE = "calibration.json"
-#: Format 2 names the normalizer; format 1 (no name) always meant :data:`FORMAT_1_NORMALIZER`.
+#: Format 2 names the normalizer; format 1 (vadkit 0.1) did not, and is recalibrated.
 CALIBRATION_FORMAT = 2
-_READABLE = (1, 2)
-#: The normalizer of a format-1 calibration: robust rescaling with the 1st and 99th percentiles.
-FORMAT_1_NORMALIZER = "robust"
+_READABLE = (2,)
 #: Percentile of the fused calibration scores used as the alert threshold.
 DEFAULT_QUANTILE = 99.5
 _RECALIBRATE = "Recalibrate: vadkit watch RUN --calibrate"
@@ -79,13 +77,18 @@ class Calibration:
     alphas: dict[str, float]
     quantile: float = DEFAULT_QUANTILE
     meta: dict[str, Any] = field(default_factory=dict)
-    normalizer: str = FORMAT_1_NORMALIZER
+    normalizer: str = ""
     threshold: float = field(init=False)
     _fitted: dict[tuple[str, str, str], ScoreNormalizer] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
     def __post_init__(self) -> None:
+        if not self.normalizer:
+            raise ConfigError(
+                "A calibration needs the name of the normalizer fitted on its scores.",
+                hint="Pass normalizer=NAME (`vadkit list normalizers`).",
+            )
         self.scores = {
             t: {k: np.asarray(v, np.float64) for k, v in keys.items()}
             for t, keys in self.scores.items()
@@ -188,17 +191,23 @@ class Calibration:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], path: str | Path = CALIBRATION_FILE) -> Calibration:
-        """A calibration from its JSON; a format-1 file (before normalizers could be chosen)
-        means :data:`FORMAT_1_NORMALIZER`, as it was computed."""
+        """A calibration from its JSON. A format-1 file (vadkit 0.1, before normalizers could be
+        chosen) is a DataError: ``watch`` then recalibrates, as for any unusable file."""
+        if isinstance(data, Mapping) and data.get("format") == 1:
+            raise DataError(
+                f"'{path}' was written by vadkit 0.1 (format 1), before a calibration named its "
+                "normalizer.",
+                hint=_RECALIBRATE,
+            )
         if not isinstance(data, Mapping) or data.get("format") not in _READABLE:
             raise DataError(
-                f"'{path}' is not a vadkit calibration (format 1 or 2).",
+                f"'{path}' is not a vadkit calibration (format 2).",
                 hint=_RECALIBRATE,
             )
         skip = ("format", "normalizer", "normalization", "stats", "threshold", "scores")
         try:
             thr = data["threshold"]
-            name = FORMAT_1_NORMALIZER if data["format"] == 1 else data["normalizer"]
+            name = data["normalizer"]
             if not isinstance(name, str):
                 raise TypeError(f"normalizer {name!r} is not a name")
             return cls(

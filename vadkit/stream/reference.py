@@ -132,6 +132,7 @@ def calibrate(
     may be given when already loaded (the weights must be ``checkpoint``'s).
     """
     from vadkit import __version__
+    from vadkit.config import Settings
     from vadkit.data import default_data_root, open_videos
     from vadkit.engine.runs import checkpoint_path, load_model
     from vadkit.engine.score import applicable_errors, make_runtime
@@ -140,29 +141,32 @@ def calibrate(
     q = check_quantile(quantile)
     if model is None or config is None:
         config, model = load_model(run_dir, checkpoint=checkpoint, device="cpu")
-    dcfg, scfg = config.get("data", {}), config.get("score", {})
-    clip_length = int(dcfg.get("clip_length", 16))
-    size = tuple(int(v) for v in dcfg.get("size", (256, 256)))
-    color = str(dcfg.get("color", "gray"))
+    settings = Settings.from_config(dict(config))
+    dset, sset = settings.data, settings.score
+    clip_length = dset.clip_length
+    size = dset.hw
+    color = dset.color
     runtime = make_runtime(
         device,
-        precision if precision != "auto" else scfg.get("precision", "auto"),
-        bool(config.get("train", {}).get("channels_last", True)),
+        precision if precision != "auto" else sset.precision,
+        settings.train.channels_last,
     )
     runtime.prepare(model)
     tasks = list(model.tasks)
-    err = str(error or scfg.get("error", "bpe"))
-    norm_name = str(normalizer or scfg.get("normalizer", "minmax"))
+    err = error or sset.error
+    norm_name = normalizer or sset.normalizer
     stream_normalizer(norm_name)  # fail before the network pass, not after
-    weights = resolve_alphas(alphas, tasks, default=default_alphas(scfg.get("alphas"), tasks))
-    root = data or dcfg.get("root") or default_data_root()
+    weights = resolve_alphas(
+        alphas, tasks, default=default_alphas(sset.alphas, tasks), presets=sset.presets
+    )
+    root = data or dset.root or default_data_root()
     try:
         vset = open_videos(
             root,
             "training",
             size=(size[0], size[1]),
             color=color,
-            format=(dcfg.get("format") or None) if data is None else None,
+            format=(dset.format or None) if data is None else None,
             progress=False,
         )
     except DataError as exc:
@@ -187,7 +191,7 @@ def calibrate(
         errors=errs,
         runtime=runtime,
         windows=windows,
-        batch_size=int(batch_size or scfg.get("batch_size", 32)),
+        batch_size=int(batch_size or sset.batch_size),
         on_progress=on_progress,
     )
     wpath = checkpoint_path(run_dir, checkpoint)

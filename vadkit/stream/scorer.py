@@ -106,27 +106,29 @@ class StreamScorer:
         precision: str = "auto",
         max_batch: int = 8,
     ) -> None:
+        from vadkit.config import Settings
         from vadkit.engine.score import applicable_errors, make_runtime
 
         if int(max_batch) < 1:
             raise ConfigError(f"max_batch = {max_batch} must be at least 1.", hint="E.g. 8")
-        dcfg, scfg = config.get("data", {}), config.get("score", {})
-        self.clip_length = int(dcfg.get("clip_length", 16))
-        height, width = (int(v) for v in dcfg.get("size", (256, 256)))
+        settings = Settings.from_config(dict(config))
+        sset = settings.score
+        self.clip_length = settings.data.clip_length
+        height, width = settings.data.hw
         self.size = (height, width)
-        self.color = str(dcfg.get("color", "gray"))
+        self.color = settings.data.color
         self.max_batch = int(max_batch)
         self.runtime = make_runtime(
             device,
-            precision if precision != "auto" else scfg.get("precision", "auto"),
-            bool(config.get("train", {}).get("channels_last", True)),
+            precision if precision != "auto" else sset.precision,
+            settings.train.channels_last,
         )
         self.model = model
         self.runtime.prepare(model)
         model.eval()
         self.tasks = list(model.tasks)
         self.channels = int(model.backbone.in_channels)
-        self.error = str(error or scfg.get("error", "bpe"))
+        self.error = error or sset.error
         uses_error = any(t.uses_error for t in model.tasks.values())
         frame_shape = (self.channels, height, width)
         self.errors = (
@@ -134,7 +136,10 @@ class StreamScorer:
         )
         self.keys = {t: _score_key(model.tasks[t], self.error) for t in self.tasks}
         self.alphas = resolve_alphas(
-            alphas, self.tasks, default=default_alphas(scfg.get("alphas"), self.tasks)
+            alphas,
+            self.tasks,
+            default=default_alphas(sset.alphas, self.tasks),
+            presets=sset.presets,
         )
         self.calibration = calibration
         #: The normalizer of every task, fitted on its calibration scores (empty without one).
