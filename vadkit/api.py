@@ -10,6 +10,7 @@ from vadkit.registry import Entry
 
 if TYPE_CHECKING:
     from vadkit.components import Backbone, ErrorMeasure, ProxyTask, ScoreNormalizer
+    from vadkit.data.formats import DatasetFormat
 
 Patterns = str | Iterable[str]
 
@@ -48,7 +49,7 @@ def create_normalizer(name: str, **params: Any) -> ScoreNormalizer:
     return create_component("normalizers", name, **params)
 
 
-def create_dataset(name: str, **params: Any) -> Any:
+def create_dataset(name: str, **params: Any) -> DatasetFormat:
     """Build the dataset format registered as ``name``."""
     return create_component("datasets", name, **params)
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import (
     BarColumn,
@@ -20,6 +20,10 @@ from rich.progress import (
 )
 
 from vadkit.cli.common import console
+
+if TYPE_CHECKING:
+    from vadkit.engine.runs import Progress as TrainProgress
+    from vadkit.engine.train import Trainer
 
 
 class ProgressBar:
@@ -45,11 +49,11 @@ class ProgressBar:
         self.task: TaskID | None = None
         self.epochs = 0
 
-    def on_train_start(self, trainer: Any) -> None:
+    def on_train_start(self, trainer: Trainer) -> None:
         self.epochs = int(trainer.config["train"]["epochs"])
         self.progress.start()
 
-    def on_epoch_start(self, trainer: Any, epoch: int, batches: int, start: int) -> None:
+    def on_epoch_start(self, trainer: Trainer, epoch: int, batches: int, start: int) -> None:
         if self.task is not None:
             self.progress.stop_task(self.task)
         self.task = self.progress.add_task(
@@ -61,11 +65,11 @@ class ProgressBar:
             speed="",
         )
 
-    def on_step_end(self, trainer: Any, progress: Any) -> None:
+    def on_step_end(self, trainer: Trainer, progress: TrainProgress) -> None:
         if self.task is not None:
             self.progress.update(self.task, completed=progress.batch)
 
-    def on_log(self, trainer: Any, record: dict[str, Any]) -> None:
+    def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
         if self.task is None:
             return
         losses = " ".join(f"{k} {v:.4f}" for k, v in record["losses"].items())
@@ -78,17 +82,17 @@ class ProgressBar:
             speed=f"{speed:.1f} clips/s" if speed else "",
         )
 
-    def on_checkpoint(self, trainer: Any, path: Path, progress: Any) -> None: ...
+    def on_checkpoint(self, trainer: Trainer, path: Path, progress: TrainProgress) -> None: ...
 
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None: ...
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None: ...
 
-    def on_stop_requested(self, trainer: Any, signum: int) -> None:
+    def on_stop_requested(self, trainer: Trainer, signum: int) -> None:
         self.progress.console.print(
             "[yellow]Stopping after this step and saving a checkpoint; "
             "press Ctrl-C again to stop at once.[/yellow]"
         )
 
-    def on_train_end(self, trainer: Any) -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         self.stop()
 
     def stop(self) -> None:

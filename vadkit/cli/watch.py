@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.live import Live
@@ -20,6 +20,9 @@ from vadkit.cli.common import (
     fail,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from vadkit.stream import Alert, WatchStats
 
 
 def _options(values: list[str] | None) -> dict[str, str]:
@@ -65,7 +68,7 @@ class _CalibrationBar:
             self.progress = None
 
 
-def _status(stats: Any, threshold: float | None) -> Text:
+def _status(stats: WatchStats, threshold: float | None) -> Text:
     last = stats.last
     fused = "-" if last is None or last.fused is None else f"{last.fused:.3f}"
     thr = "" if threshold is None else f" / threshold {threshold:.3f}"
@@ -287,7 +290,7 @@ def watch_cmd(
             "Ctrl-C stops."
         )
 
-    def on_alert(alert: Any) -> None:
+    def on_alert(alert: Alert) -> None:
         if json_out:
             return
         console.print(
@@ -308,7 +311,7 @@ def watch_cmd(
             redirect_stderr=False,
         )
 
-    def on_tick(stats: Any) -> None:
+    def on_tick(stats: WatchStats) -> None:
         if live is not None:
             live.update(_status(stats, scorer.threshold))
 

@@ -14,12 +14,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from vadkit.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from vadkit.components import Batch
+    from vadkit.model import VADModel
 
 
 def epoch_checkpoints(run_dir: str | Path, last: int) -> list[Path]:
@@ -71,7 +75,9 @@ def batchnorm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
-def recalibrate_batchnorm(model: Any, batches: Iterable[Any], device: Any = "cpu") -> int:
+def recalibrate_batchnorm(
+    model: VADModel, batches: Iterable[Batch], device: torch.device | str = "cpu"
+) -> int:
     """Re-estimate every BatchNorm's running statistics from ``batches``; returns windows seen.
 
     The statistics are the exact averages over all the windows (cumulative, not a moving
@@ -93,7 +99,7 @@ def recalibrate_batchnorm(model: Any, batches: Iterable[Any], device: Any = "cpu
             for batch in batches:
                 batch = batch.to(device)
                 feats = model.features(batch.clip)
-                for task in model.tasks.values():
+                for task in model.task_map.values():
                     if task.uses_error:
                         task.compare(feats, batch)
                     else:
@@ -107,7 +113,7 @@ def recalibrate_batchnorm(model: Any, batches: Iterable[Any], device: Any = "cpu
 
 
 def averaged_model(
-    run_dir: str | Path, config: dict[str, Any], model: Any, last: int, *, batch_size: int = 32
+    run_dir: str | Path, config: dict[str, Any], model: VADModel, last: int, *, batch_size: int = 32
 ) -> dict[str, Any]:
     """Average the last ``last`` epoch checkpoints into ``model`` and re-estimate BatchNorm.
 

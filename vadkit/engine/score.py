@@ -22,7 +22,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -36,6 +36,13 @@ from vadkit.engine.scoreset import (
     write_index_entry,
 )
 from vadkit.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import torch
+
+    from vadkit.components import ErrorMeasure
+    from vadkit.engine.device import Runtime
+    from vadkit.model import VADModel
 
 
 def check_frames_mode(mode: str) -> str:
@@ -82,7 +89,9 @@ class VideoLike(Protocol):
     def frames(self, indices: np.ndarray) -> np.ndarray: ...  # (N, H, W, C) uint8
 
 
-def make_runtime(device: str = "auto", precision: str = "auto", channels_last: bool = True) -> Any:
+def make_runtime(
+    device: str = "auto", precision: str = "auto", channels_last: bool = True
+) -> Runtime:
     """A :class:`vadkit.engine.device.Runtime` for scoring (``auto`` precision per device type)."""
     from vadkit.engine.device import Runtime, resolve_precision, select_device
 
@@ -95,8 +104,10 @@ def make_runtime(device: str = "auto", precision: str = "auto", channels_last: b
 
 
 def applicable_errors(
-    names: Sequence[str] | None, frame_shape: tuple[int, int, int], device: Any = "cpu"
-) -> dict[str, Any]:
+    names: Sequence[str] | None,
+    frame_shape: tuple[int, int, int],
+    device: torch.device | str = "cpu",
+) -> dict[str, ErrorMeasure]:
     """Every registered error measure (or those in ``names``) that scores frames of this shape.
 
     A measure that cannot be built with its defaults or fails on a probe pair of frames is left
@@ -108,7 +119,7 @@ def applicable_errors(
 
     wanted = list(names) if names else list_errors()
     probe = torch.zeros((2, *frame_shape), device=device)
-    out: dict[str, Any] = {}
+    out: dict[str, ErrorMeasure] = {}
     for name in wanted:
         try:
             err = create_error(name).to(device).eval()
@@ -129,12 +140,12 @@ def applicable_errors(
 
 
 def score_videos(
-    model: Any,
+    model: VADModel,
     videos: Iterable[VideoLike],
     *,
     clip_length: int,
-    errors: Mapping[str, Any],
-    runtime: Any,
+    errors: Mapping[str, ErrorMeasure],
+    runtime: Runtime,
     batch_size: int = 32,
     frames_mode: str = "protocol",
     on_progress: Callable[[str, int, int], None] | None = None,
@@ -169,8 +180,8 @@ def score_videos(
                 memory_format=runtime.memory_format,
             ):
                 out = model.window_scores(batch, errors, autocast=runtime.autocast())
-                for task, keys in out.items():
-                    for key, value in keys.items():
+                for task, scored in out.items():
+                    for key, value in scored.items():
                         parts.setdefault(task, {}).setdefault(key, []).append(value.cpu())
                 done += batch.size
                 if on_progress is not None:

@@ -23,6 +23,8 @@ from vadkit.errors import ConfigError, DataError
 from vadkit.stream.calibration import Calibration
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from vadkit.model import VADModel
 
 
@@ -173,7 +175,7 @@ class StreamScorer:
         """``(H, W, C)`` of a preprocessed frame."""
         return (self.size[0], self.size[1], self.channels)
 
-    def preprocess(self, frame: Any) -> np.ndarray:
+    def preprocess(self, frame: np.ndarray | Image.Image) -> np.ndarray:
         """A native frame (uint8 ``(H, W)``, ``(H, W, 1|3|4)`` or a PIL image) as the run's data."""
         from PIL import Image
 
@@ -202,7 +204,7 @@ class StreamScorer:
         self._context.clear()
         self._times.clear()
 
-    def push(self, frame: Any, time: float | None = None) -> list[FrameScore]:
+    def push(self, frame: np.ndarray | Image.Image, time: float | None = None) -> list[FrameScore]:
         """Add one frame; returns the score of the window it completes (none for the first T)."""
         return self.push_many([frame], [time])
 
