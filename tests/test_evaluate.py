@@ -10,14 +10,8 @@ from sklearn.metrics import roc_auc_score
 
 from vadkit.components import SCORE_KEY
 from vadkit.engine.evaluate import evaluate_run, evaluate_scores, relabel
-from vadkit.engine.scoreset import (
-    VideoScores,
-    fuse,
-    get_normalizer,
-    load_scores,
-    resolve_alphas,
-    save_score_set,
-)
+from vadkit.engine.fusion import fuse, get_normalizer, resolve_alphas
+from vadkit.engine.scoreset import VideoScores, load_scores, save_score_set
 from vadkit.errors import ConfigError, DataError
 
 TASKS = ["vcr", "ffp", "prp"]

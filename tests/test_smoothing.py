@@ -10,15 +10,14 @@ from test_evaluate import TASKS, make_set, synthetic_videos
 
 from vadkit.components import SCORE_KEY
 from vadkit.engine.evaluate import evaluate_scores
-from vadkit.engine.scoreset import (
-    VideoScores,
+from vadkit.engine.fusion import (
     check_smooth,
     fuse,
     get_normalizer,
-    load_scores,
     normalized_streams,
     smooth_stream,
 )
+from vadkit.engine.scoreset import VideoScores, load_scores
 from vadkit.errors import ConfigError
 
 

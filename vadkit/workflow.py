@@ -302,7 +302,7 @@ class Detector:
     ) -> np.ndarray:
         """The fused score of one video's scores, rescaled per video as ``vadkit evaluate``
         does (defaults: the run's ``score.error``, ``score.normalizer`` and ``score.alphas``)."""
-        from vadkit.engine.scoreset import (
+        from vadkit.engine.fusion import (
             default_alphas,
             fuse,
             get_normalizer,

@@ -14,17 +14,14 @@ from typing import Any
 import numpy as np
 
 from vadkit.components import ScoreNormalizer
-from vadkit.engine.scoreset import (
-    ScoreSet,
-    VideoScores,
+from vadkit.engine.fusion import (
     check_smooth,
     fuse,
     get_normalizer,
-    load_scores,
     normalized_streams,
     resolve_alphas,
-    write_json,
 )
+from vadkit.engine.scoreset import ScoreSet, VideoScores, load_scores, write_json
 from vadkit.errors import ConfigError, DataError
 from vadkit.metrics import frame_metrics, macro_auroc, micro_auroc
 

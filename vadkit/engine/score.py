@@ -27,14 +27,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from vadkit.config import FRAME_MODES
-from vadkit.engine.scoreset import (
-    VideoScores,
-    check_set_name,
-    default_alphas,
-    get_normalizer,
-    save_score_set,
-    write_index_entry,
-)
+from vadkit.engine.fusion import default_alphas, get_normalizer
+from vadkit.engine.scoreset import VideoScores, check_set_name, save_score_set, write_index_entry
 from vadkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:

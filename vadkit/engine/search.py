@@ -18,14 +18,8 @@ import numpy as np
 from scipy.stats import rankdata
 
 from vadkit.engine.evaluate import require_labels
-from vadkit.engine.scoreset import (
-    ScoreSet,
-    check_smooth,
-    get_normalizer,
-    load_scores,
-    normalized_streams,
-    write_json,
-)
+from vadkit.engine.fusion import check_smooth, get_normalizer, normalized_streams
+from vadkit.engine.scoreset import ScoreSet, load_scores, write_json
 from vadkit.errors import ConfigError, DataError
 from vadkit.metrics import micro_auroc
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vadkit.engine.scoreset import default_alphas, resolve_alphas
+from vadkit.engine.fusion import default_alphas, resolve_alphas
 from vadkit.errors import ConfigError, DataError
 from vadkit.stream.calibration import (
     DEFAULT_QUANTILE,
