@@ -11,6 +11,7 @@ from rich.table import Table
 
 from vadkit.cli.app import app
 from vadkit.cli.common import JsonFlag, console, print_json
+from vadkit.config.settings import DataSettings
 
 data_app = typer.Typer(
     help="Check datasets and generate the synthetic scene.",
@@ -120,7 +121,7 @@ def check_cmd(
     ] = None,
     clip_length: Annotated[
         int, typer.Option(help="Clip length T: videos under T+1 frames are reported.")
-    ] = 16,
+    ] = DataSettings.clip_length,
     quick: Annotated[
         bool, typer.Option("--quick", help="Do not decode every frame (faster, finds less).")
     ] = False,

@@ -20,6 +20,7 @@ from vadkit.cli.common import (
     fail,
     print_json,
 )
+from vadkit.config.settings import DEFAULT_QUANTILE, DEFAULT_WINDOWS
 
 if TYPE_CHECKING:
     from vadkit.stream import Alert, WatchStats
@@ -116,7 +117,7 @@ def watch_cmd(
     calibration_windows: Annotated[
         int,
         typer.Option("--calibration-windows", min=1, help="Training windows scored to calibrate."),
-    ] = 512,
+    ] = DEFAULT_WINDOWS,
     threshold: Annotated[
         float | None,
         typer.Option(
@@ -130,7 +131,8 @@ def watch_cmd(
         float | None,
         typer.Option(
             "--quantile",
-            help="Percentile of the fused calibration scores used as threshold (default 99.5).",
+            help="Percentile of the fused calibration scores used as threshold "
+            f"(default {DEFAULT_QUANTILE}).",
             show_default=False,
         ),
     ] = None,

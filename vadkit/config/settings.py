@@ -22,6 +22,10 @@ COLORS = ("gray", "rgb")
 CHANNELS = {"gray": 1, "rgb": 3}
 FRAME_MODES = ("protocol", "all")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+#: Streaming (``vadkit watch``): training windows scored by a calibration (evenly spread over all
+#: training windows), and the percentile of the fused calibration scores used as alert threshold.
+DEFAULT_WINDOWS = 512
+DEFAULT_QUANTILE = 99.5
 #: Tables whose keys are free (component parameters, per-task numbers); all others are fixed.
 OPEN_TABLES = frozenset(
     {"model.params", "tasks.weights", "tasks.params", "score.alphas", "score.presets"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from vadkit.config.settings import DataSettings
 from vadkit.data.formats import SPLITS, resolve_format
 from vadkit.data.labels import find_label_candidates, read_labels
 from vadkit.data.sources import FrameFolder, FrameSource, VideoFile
@@ -107,7 +108,7 @@ def check_dataset(
     format: str | None = None,
     labels: str | Path | None = None,
     splits: Sequence[str] = SPLITS,
-    clip_length: int = 16,
+    clip_length: int = DataSettings.clip_length,
     decode: bool = True,
     progress: bool = False,
 ) -> dict[str, Any]:

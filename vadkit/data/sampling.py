@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from vadkit.components import Batch
+from vadkit.config.settings import DataSettings, TrainSettings
 from vadkit.data.video import Video, frames_to_tensor
 from vadkit.errors import ConfigError, DataError
 
@@ -66,7 +67,7 @@ class TrainWindows(Dataset):
         self,
         videos: Sequence[Video],
         *,
-        clip_length: int = 16,
+        clip_length: int = DataSettings.clip_length,
         stride: int = 1,
         tasks: Mapping[str, ProxyTask] | None = None,
         seed: int = 0,
@@ -185,7 +186,7 @@ class TrainLoader:
         self,
         windows: TrainWindows,
         *,
-        batch_size: int = 16,
+        batch_size: int = TrainSettings.batch_size,
         epoch: int = 0,
         skip_batches: int = 0,
         workers: int = 0,
@@ -241,7 +242,7 @@ class TrainLoader:
 def make_train_loader(
     windows: TrainWindows,
     *,
-    batch_size: int = 16,
+    batch_size: int = TrainSettings.batch_size,
     epoch: int = 0,
     skip_batches: int = 0,
     workers: int = 0,

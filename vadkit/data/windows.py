@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from vadkit.components import Batch
+from vadkit.config.settings import DataSettings, ScoreSettings
 from vadkit.data.video import scale_pixels_
 from vadkit.errors import ConfigError, DataError
 
@@ -90,7 +91,11 @@ def sliding_windows(
 
 
 def test_windows(
-    video: Video, *, clip_length: int = 16, batch_size: int = 32, pad_start: bool = False
+    video: Video,
+    *,
+    clip_length: int = DataSettings.clip_length,
+    batch_size: int = ScoreSettings.batch_size,
+    pad_start: bool = False,
 ) -> Iterator[tuple[np.ndarray, Batch]]:
     """The windows of ``video`` (decoded once), as :func:`sliding_windows`.
 

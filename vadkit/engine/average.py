@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from vadkit.config import ScoreSettings
 from vadkit.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -113,7 +114,12 @@ def recalibrate_batchnorm(
 
 
 def averaged_model(
-    run_dir: str | Path, config: dict[str, Any], model: VADModel, last: int, *, batch_size: int = 32
+    run_dir: str | Path,
+    config: dict[str, Any],
+    model: VADModel,
+    last: int,
+    *,
+    batch_size: int = ScoreSettings.batch_size,
 ) -> dict[str, Any]:
     """Average the last ``last`` epoch checkpoints into ``model`` and re-estimate BatchNorm.
 

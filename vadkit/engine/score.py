@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from vadkit.config import FRAME_MODES
+from vadkit.config import FRAME_MODES, ScoreSettings
 from vadkit.engine.fusion import default_alphas, get_normalizer
 from vadkit.engine.scoreset import VideoScores, check_set_name, save_score_set, write_index_entry
 from vadkit.errors import ConfigError, DataError
@@ -140,8 +140,8 @@ def score_videos(
     clip_length: int,
     errors: Mapping[str, ErrorMeasure],
     runtime: Runtime,
-    batch_size: int = 32,
-    frames_mode: str = "protocol",
+    batch_size: int = ScoreSettings.batch_size,
+    frames_mode: str = ScoreSettings.frames,
     on_progress: Callable[[str, int, int], None] | None = None,
     skipped: list[dict[str, Any]] | None = None,
 ) -> Iterator[VideoScores]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vadkit.components import SCORE_KEY, ScoreNormalizer, supports_fit
+from vadkit.config.settings import DEFAULT_QUANTILE
 from vadkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ CALIBRATION_FILE = "calibration.json"
 #: Format 2 names the normalizer; format 1 (vadkit 0.1) did not, and is recalibrated.
 CALIBRATION_FORMAT = 2
 _READABLE = (2,)
-#: Percentile of the fused calibration scores used as the alert threshold.
-DEFAULT_QUANTILE = 99.5
 _RECALIBRATE = "Recalibrate: vadkit watch RUN --calibrate"
 
 

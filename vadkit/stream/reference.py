@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vadkit.config.settings import DEFAULT_WINDOWS
 from vadkit.engine.fusion import default_alphas, resolve_alphas
 from vadkit.errors import ConfigError, DataError
 from vadkit.stream.calibration import (
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
     from vadkit.data.video import Video
     from vadkit.engine.device import Runtime
     from vadkit.model import VADModel
-
-#: Training windows scored by a calibration (evenly spread over all training windows).
-DEFAULT_WINDOWS = 512
 
 
 def select_windows(lengths: Sequence[int], clip_length: int, count: int) -> list[tuple[int, int]]:
