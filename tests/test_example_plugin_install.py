@@ -73,6 +73,7 @@ def test_installed_plugin_in_vadkit_plugins(plugin_env):
     assert info["example"]["status"] == "loaded"
     assert info["example"]["components"] == {
         "backbones": ["tiny_ae"], "errors": ["mae"], "normalizers": ["zscore"], "tasks": ["motion"],
+        "recipes": ["example-tiny"],
     }  # fmt: skip
     assert info["luss"]["status"] == "loaded"
 
