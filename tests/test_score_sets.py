@@ -166,11 +166,43 @@ def test_leftovers_of_a_dead_scorer_are_cleaned_or_put_back(tmp_path: Path) -> N
     assert not staging.exists() and load_scores(tmp_path).meta["identity"]["weights_sha256"] == B
 
 
-def test_leftovers_of_a_live_process_are_left_alone(tmp_path: Path) -> None:
+def test_leftovers_of_a_live_writer_are_left_alone(tmp_path: Path) -> None:
     folder = tmp_path / "scores"
-    mine = leftover_path(folder / "testing", "staging")  # this process: alive
-    mine.mkdir(parents=True)
-    assert recover(folder) == [] and mine.is_dir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        theirs = leftover_path(folder / "testing", "staging", other.pid)
+        theirs.mkdir(parents=True)
+        moved = leftover_path(folder / "clips", "old", other.pid)  # mid-swap: no live 'clips'
+        moved.mkdir()
+        assert recover(folder) == [] and theirs.is_dir() and moved.is_dir()
+    finally:
+        other.kill()
+        other.wait()
+    assert recover(folder) == [folder / "clips"] and not theirs.exists()
+
+
+def test_own_id_leftovers_are_stale_unless_this_process_is_writing_them(tmp_path: Path) -> None:
+    """Process ids are reused (a container's first process always has the same one): a
+    leftover bearing this process's id is from an earlier process unless it is being written."""
+    scored(tmp_path, A)
+    live = tmp_path / "scores" / "testing"
+    os.replace(live, leftover_path(live, "old"))  # an earlier process with this id, killed
+    assert [v.name for v in load_scores(tmp_path).videos] == ["01", "02", "03"]  # put back
+    seen: list[bool] = []
+
+    def watch(videos: list[VideoScores]) -> Iterator[VideoScores]:
+        for video in videos:
+            recover(tmp_path / "scores")  # another reader, while this process writes
+            seen.append(leftover_path(live, "staging").is_dir())
+            yield video
+
+    meta = json.loads((live / SET_FILE).read_text())
+    save_score_set(tmp_path, "testing", watch(synthetic_videos(seed=4)), meta)
+    assert seen == [True, True, True] and hidden_files(tmp_path) == []
+
+
+def hidden_files(run: Path) -> list[str]:
+    return sorted(p.name for p in (run / "scores").glob(".*"))
 
 
 # -- a mixed set -------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ one (two renames in one folder; a rename is atomic):
 
 A process is dead when ``os.kill(pid, 0)`` says so (POSIX). Elsewhere every process is taken to be
 alive, so leftovers stay on disk rather than risk removing a folder another process is writing.
+A leftover that bears this process's own id is live only while this process writes that folder:
+process ids are reused (a container's first process always has the same one).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from vadkit.engine.io import _fsync_dir as fsync_dir
 STAGING = "staging"
 OLD = "old"
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>staging|old)-(?P<pid>\d+)$")
+_WRITING: set[str] = set()  # the folders this process is writing now (absolute paths)
 
 
 def pid_alive(pid: int) -> bool:
@@ -43,6 +46,12 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def _writer_alive(pid: int, target: Path) -> bool:
+    if pid == os.getpid():
+        return os.path.abspath(target) in _WRITING
+    return pid_alive(pid)
 
 
 def leftover_path(target: Path, kind: str, pid: int | None = None) -> Path:
@@ -67,9 +76,9 @@ def recover(parent: Path, *, clean: bool = True) -> list[Path]:
     leftovers. Returns the folders put back."""
     restored = []
     for path, name, kind, pid in leftovers(parent):
-        if pid_alive(pid):
-            continue
         live = parent / name
+        if _writer_alive(pid, live):
+            continue
         if kind == OLD and not live.exists():
             os.replace(path, live)
             restored.append(live)
@@ -92,7 +101,7 @@ def wait_for_swap(target: Path, timeout: float = 2.0) -> None:
         ]
         if not moving:
             return
-        if not any(pid_alive(pid) for pid in moving):
+        if not any(_writer_alive(pid, target) for pid in moving):
             recover(target.parent, clean=False)
             return
         if time.monotonic() > deadline:
@@ -134,13 +143,13 @@ def staged_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
+    key = os.path.abspath(target)
+    _WRITING.add(key)
     try:
         yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    try:
         swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        _WRITING.discard(key)
