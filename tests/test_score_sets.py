@@ -242,6 +242,32 @@ def test_an_edited_record_is_refused(tmp_path: Path) -> None:
         load_scores(tmp_path)
 
 
+def test_a_crash_after_the_swap_leaves_the_new_set_and_a_stale_index_that_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vadkit.engine.scoreset as scoreset
+
+    scored(tmp_path, A)
+
+    def killed(run_dir: Path) -> dict:
+        raise KeyboardInterrupt  # killed after the swap, before the index was rewritten
+
+    monkeypatch.setattr(scoreset, "rebuild_index", killed)
+    with pytest.raises(KeyboardInterrupt):
+        scored(tmp_path, B, videos=synthetic_videos(seed=9))
+    index = json.loads((tmp_path / "scores" / "index.json").read_text())
+    assert index["sets"]["testing"]["identity"]["weights_sha256"] == A  # stale
+    loaded = load_scores(tmp_path)  # the set's own record is the truth
+    assert loaded.meta["identity"]["weights_sha256"] == B
+    np.testing.assert_array_equal(
+        loaded.videos[0].raw["ffp"]["mse"], synthetic_videos(seed=9)[0].raw["ffp"]["mse"]
+    )
+    monkeypatch.undo()
+    scored(tmp_path, B, videos=synthetic_videos(seed=9))  # the next score rewrites the index
+    index = json.loads((tmp_path / "scores" / "index.json").read_text())
+    assert index["sets"]["testing"]["identity"]["weights_sha256"] == B
+
+
 def test_the_index_is_a_cache_of_the_records(tmp_path: Path) -> None:
     scored(tmp_path, A)
     (tmp_path / "scores" / "index.json").write_text("{ broken")
