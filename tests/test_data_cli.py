@@ -117,6 +117,23 @@ def test_check_finds_every_problem_and_exits_2(tmp_path, capsys):
     assert code == 2 and "005.jpg" in flat(text) and "readme.txt" in flat(text)
 
 
+def test_check_hint_for_a_short_test_video_is_the_scoring_rule(tmp_path, capsys):
+    root = tmp_path / "short"
+    write_frames(root / "training" / "frames" / "01", [1] * 20)
+    write_frames(root / "testing" / "frames" / "01", [1] * 20)
+    write_frames(root / "testing" / "frames" / "02", [1] * 6)  # shorter than T+1 = 9
+    code, text, _ = run(
+        capsys, "data", "check", str(root), "--json", "--clip-length", "8", "--quick"
+    )
+    report = json.loads(text)
+    assert code == 0 and report["splits"]["testing"]["short_videos"] == ["02"]
+    (short,) = [p for p in report["problems"] if p["video"] == "02"]
+    assert short["severity"] == "warning" and "clip_length+1 = 9" in short["message"]
+    assert "either frames mode" in short["hint"] and "'skipped'" in short["hint"]
+    assert "exits 2 when no video is left" in short["hint"] and "every frame" not in short["hint"]
+    assert "data.clip_length below 6" in short["hint"]
+
+
 def test_check_truncated_video_and_mixed_sizes(tmp_path, capsys):
     root = tmp_path / "v"
     path = write_video(root / "training" / "01.avi", list(range(0, 200, 10)))

@@ -62,7 +62,7 @@ def test_ucsd_m_file(tmp_path):
 
 def test_concatenated_labels_are_split_by_frame_counts(tmp_path):
     path = tmp_path / "frame_labels_x.npy"
-    np.save(path, np.array([[0, 0, 1, 1, 0, 0, 1, 0, 0, 2]]))  # (1, N) as Ped2's file
+    np.save(path, np.array([[0, 0, 1, 1, 0, 0, 1, 0, 0, 1]]))  # (1, N) as Ped2's file
     labels = read_labels(path, VIDEOS)
     np.testing.assert_array_equal(labels["01"], [0, 0, 1, 1, 0, 0])
     np.testing.assert_array_equal(labels["02"], [1, 0, 0, 1])
@@ -228,3 +228,94 @@ def test_pixel_mask_labels_are_cached_until_the_file_changes(tmp_path, monkeypat
     st = (folder / "1_label.mat").stat()
     os.utime(folder / "1_label.mat", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert read_labels(folder, [("1", 3)], cache_dir=cache)["1"].tolist() == [0, 0, 1]
+
+
+# -- values that are not labels ----------------------------------------------------------------
+@pytest.mark.parametrize(("value", "shown"), [(np.nan, "nan"), (3.0, "3.0"), (-1.0, "-1.0")])
+def test_concatenated_label_that_is_not_0_or_1_names_file_index_and_value(tmp_path, value, shown):
+    path = tmp_path / "frame_labels_x.npy"
+    values = np.zeros(10)
+    values[7] = value  # video '02' (6 + 4 frames), its frame 1
+    np.save(path, values)
+    with pytest.raises(DataError) as exc:
+        read_labels(path, VIDEOS)
+    text = str(exc.value)
+    assert "frame_labels_x.npy" in text and f"value {shown} at index 7" in text
+    assert "video '02', frame 1" in text
+
+
+@pytest.mark.parametrize("value", [3, -1])
+def test_per_video_mask_that_is_not_0_or_1_names_file_index_and_value(tmp_path, value):
+    folder = tmp_path / "test_frame_mask"
+    folder.mkdir()
+    np.save(folder / "01.npy", np.array([0, 1, 0, 0, 0, 1], np.int16))
+    np.save(folder / "02.npy", np.array([1, 1, value, 0], np.int16))
+    with pytest.raises(DataError) as exc:
+        read_labels(folder, VIDEOS)
+    assert "02.npy" in str(exc.value) and f"value {value} at index 2" in str(exc.value)
+
+
+def test_per_video_mask_with_nan_and_booleans(tmp_path):
+    folder = tmp_path / "test_frame_mask"
+    folder.mkdir()
+    np.save(folder / "01.npy", np.array([0, 1, 0, 0, 0, 1], bool))  # booleans are labels
+    np.save(folder / "02.npy", np.array([np.nan, 1, 1, 1]))
+    with pytest.raises(DataError, match=r"02\.npy' holds the label value nan at index 0"):
+        read_labels(folder, VIDEOS)
+    np.save(folder / "02.npy", np.array([0.0, 1.0, 1.0, 0.0]))  # 0.0 and 1.0 are labels
+    labels = read_labels(folder, VIDEOS)
+    np.testing.assert_array_equal(labels["01"], [0, 1, 0, 0, 0, 1])
+    np.testing.assert_array_equal(labels["02"], [0, 1, 1, 0])
+
+
+@pytest.mark.parametrize(
+    ("ranges", "message"),
+    [
+        ([[2.0, np.nan]], "holds nan at index 1"),  # start row 2, end row NaN
+        ([[2.5, 3.0]], "holds 2.5 at index 0"),
+        ([[-1.0, 3.0]], "range -1-3 at index 0"),
+    ],
+)
+def test_mat_range_that_is_not_whole_1_based_frames_names_file_index_and_value(
+    tmp_path, ranges, message
+):
+    path = tmp_path / "gt.mat"
+    cells = np.empty((1, 2), dtype=object)
+    cells[0, 0] = np.array([[2.0], [3.0]])
+    cells[0, 1] = np.array(ranges, dtype=np.float64).T  # rows: start, end
+    scipy.io.savemat(path, {"gt": cells})
+    with pytest.raises(DataError) as exc:
+        read_labels(path, VIDEOS)
+    text = str(exc.value)
+    assert "gt.mat" in text and "'02'" in text and message in text
+
+
+def test_ucsd_m_range_with_a_sign_is_refused(tmp_path):
+    path = tmp_path / "UCSDped1.m"
+    path.write_text(
+        "TestVideoFile{end+1}.gt_frame = [2 : 3];\nTestVideoFile{end+1}.gt_frame = [-1:4];\n"
+    )
+    with pytest.raises(DataError, match=r"video '02' holds '-1:4' at index 0"):
+        read_labels(path, VIDEOS)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_pixel_mask_with_a_non_finite_pixel_names_file_frame_and_value(tmp_path, value):
+    vol = np.empty((1, 4), dtype=object)
+    for t in range(4):
+        vol[0, t] = np.zeros((3, 5))
+    vol[0, 2][1, 1] = value
+    path = tmp_path / "2_label.mat"
+    scipy.io.savemat(path, {"volLabel": vol})
+    with pytest.raises(DataError) as exc:
+        read_labels(path, [("02", 4)])
+    assert "2_label.mat" in str(exc.value) and f"frame 2 holds {value!r}" in str(exc.value)
+
+
+def test_pixel_mask_values_other_than_1_mark_the_frame(tmp_path):
+    vol = np.empty((1, 4), dtype=object)
+    for t, value in enumerate([0, 255, -1, 3]):  # 0 / nonzero: every nonzero pixel is anomalous
+        vol[0, t] = np.full((3, 5), value, np.int16)
+    path = tmp_path / "2_label.mat"
+    scipy.io.savemat(path, {"volLabel": vol})
+    np.testing.assert_array_equal(read_labels(path, [("02", 4)])["02"], [0, 1, 1, 1])

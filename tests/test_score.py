@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import vadkit
 from vadkit.api import create_backbone, create_error, create_task, list_errors
 from vadkit.components import SCORE_KEY
 from vadkit.data import Video, frames_to_tensor
@@ -191,3 +192,52 @@ def test_applicable_errors_named_and_unknown():
     assert set(applicable_errors(["bpe", "mse"], (1, 32, 32))) == {"bpe", "mse"}
     with pytest.raises(ConfigError, match="cannot score frames"):
         applicable_errors(["nosuch"], (1, 32, 32))
+
+
+# -- non-finite scores -------------------------------------------------------------------------
+class NaNOnBright(vadkit.ErrorMeasure):
+    """MSE, but NaN where the real frame's first pixel is bright (some frames of a video)."""
+
+    def forward(self, pred, real):
+        mse = ((pred - real) ** 2).flatten(1).mean(1)
+        return torch.where(real.flatten(1)[:, 0] > 0.5, torch.full_like(mse, float("nan")), mse)
+
+
+def test_a_measure_with_nan_is_left_out_with_a_warning_and_the_others_are_kept():
+    model = tiny_model()
+    errors = {"mse": create_error("mse"), "nanny": NaNOnBright(), "psnr": create_error("psnr")}
+    left_out: dict[str, str] = {}
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 200, (n, 32, 32, 1), dtype=np.uint8) for n in (12, 14, 12)]
+    for frames in arrays:
+        frames[:, 0, 0] = 0  # 'nanny' is finite where the first pixel is dark...
+    arrays[1][12:14, 0, 0] = 255  # ...and NaN on frames 12-13 of video '02'
+    videos = [Video.from_array(f"0{i + 1}", a) for i, a in enumerate(arrays)]
+    with pytest.warns(UserWarning) as caught:
+        out = run(model, videos, errors=errors, left_out=left_out)
+    message = "; ".join(str(w.message) for w in caught)
+    assert "error measure 'nanny' left out" in message
+    # VCR's window 5 (clip = frames 5-12, scores frame 13) is the one that sees frame 12 or 13
+    assert "task 'vcr', video '02': 1 of 6 scores (NaN) at frame 13" in message
+    assert list(left_out) == ["nanny"] and "video '02'" in left_out["nanny"]
+    assert "nanny" in out[0].raw["vcr"]  # scored before it broke: the set removes it
+    for scored in out[1:]:
+        assert set(scored.raw["vcr"]) == set(scored.raw["ffp"]) == {"mse", "psnr"}
+        assert all(np.isfinite(v).all() for keys in scored.raw.values() for v in keys.values())
+    assert "nanny" in errors  # the caller's mapping is not changed
+
+
+def test_a_task_whose_own_score_is_not_finite_is_an_error_naming_it():
+    model = tiny_model()
+    prp = model.task_map["prp"]
+    scores = prp.scores
+
+    def broken(feats, batch, errors):
+        out = scores(feats, batch, errors)
+        return {k: torch.full_like(v, float("inf")) for k, v in out.items()}
+
+    prp.scores = broken  # type: ignore[method-assign]
+    with pytest.raises(
+        DataError, match=r"task 'prp', video 'v': 4 of 4 scores \(inf\) at frames 8-11"
+    ):
+        run(model, [video(n=12)], errors={"mse": create_error("mse")})

@@ -22,8 +22,11 @@ ArrayLike = np.ndarray | Sequence[float] | Sequence[int]
 PerVideo = ArrayLike | Sequence[ArrayLike]
 
 
-def _as_videos(labels: PerVideo, scores: PerVideo) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Split the inputs into per-video 1-D arrays (a single 1-D array is one video)."""
+def _as_videos(
+    labels: PerVideo, scores: PerVideo, names: Sequence[str] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Split the inputs into per-video 1-D arrays (a single 1-D array is one video); messages
+    name video ``i`` by ``names[i]`` when given."""
 
     def split(x: PerVideo) -> list[np.ndarray]:
         if isinstance(x, np.ndarray):
@@ -41,21 +44,22 @@ def _as_videos(labels: PerVideo, scores: PerVideo) -> tuple[list[np.ndarray], li
         )
     out_l, out_s = [], []
     for i, (lab, sco) in enumerate(zip(ls, ss, strict=True)):
+        video = f"Video '{names[i]}'" if names is not None and i < len(names) else f"Video {i}"
         lab = np.asarray(lab).reshape(-1)
         sco = np.asarray(sco, dtype=np.float64).reshape(-1)
         if lab.shape != sco.shape:
             raise DataError(
-                f"Video {i}: {lab.size} labels but {sco.size} scores.",
+                f"{video}: {lab.size} labels but {sco.size} scores.",
                 hint="Labels and scores must cover the same frames.",
             )
         if not np.all(np.isfinite(sco)):
             raise DataError(
-                f"Video {i}: {int(np.sum(~np.isfinite(sco)))} scores are NaN or infinite.",
+                f"{video}: {int(np.sum(~np.isfinite(sco)))} scores are NaN or infinite.",
                 hint="Re-score the run; a diverged model or a bad normalizer produces them.",
             )
         if lab.size and not np.all(np.isin(lab, (0, 1))):
             raise DataError(
-                f"Video {i}: labels must be 0 (normal) or 1 (anomalous).",
+                f"{video}: labels must be 0 (normal) or 1 (anomalous).",
                 hint="Check the ground-truth file.",
             )
         out_l.append(lab.astype(np.int8))
@@ -63,8 +67,10 @@ def _as_videos(labels: PerVideo, scores: PerVideo) -> tuple[list[np.ndarray], li
     return out_l, out_s
 
 
-def _pooled(labels: PerVideo, scores: PerVideo) -> tuple[np.ndarray, np.ndarray]:
-    ls, ss = _as_videos(labels, scores)
+def _pooled(
+    labels: PerVideo, scores: PerVideo, names: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    ls, ss = _as_videos(labels, scores, names)
     y = np.concatenate(ls) if ls else np.zeros(0, np.int8)
     s = np.concatenate(ss) if ss else np.zeros(0)
     if y.size == 0 or y.min() == y.max():
@@ -76,18 +82,22 @@ def _pooled(labels: PerVideo, scores: PerVideo) -> tuple[np.ndarray, np.ndarray]
     return y, s
 
 
-def micro_auroc(labels: PerVideo, scores: PerVideo) -> float:
-    """Area under the ROC curve of all frames pooled, thresholds common to all videos."""
-    y, s = _pooled(labels, scores)
+def micro_auroc(labels: PerVideo, scores: PerVideo, *, names: Sequence[str] | None = None) -> float:
+    """Area under the ROC curve of all frames pooled, thresholds common to all videos.
+
+    ``names`` (one per video) name the videos in error messages."""
+    y, s = _pooled(labels, scores, names)
     return float(roc_auc_score(y, s))
 
 
-def macro_auroc(labels: PerVideo, scores: PerVideo) -> tuple[float | None, int]:
+def macro_auroc(
+    labels: PerVideo, scores: PerVideo, *, names: Sequence[str] | None = None
+) -> tuple[float | None, int]:
     """Mean of the per-video AUROCs over the videos that have both classes, and their count.
 
     Returns ``(None, 0)`` when no video has both classes. Optimistic: report it beside micro AUROC.
     """
-    ls, ss = _as_videos(labels, scores)
+    ls, ss = _as_videos(labels, scores, names)
     values = [
         float(roc_auc_score(y, s))
         for y, s in zip(ls, ss, strict=True)
@@ -137,10 +147,14 @@ class FrameMetrics:
         return asdict(self)
 
 
-def frame_metrics(labels: PerVideo, scores: PerVideo) -> FrameMetrics:
-    """Micro AUROC, macro AUROC (videos with both classes), EER and AP in one call."""
-    y, s = _pooled(labels, scores)
-    macro, n_macro = macro_auroc(labels, scores)
+def frame_metrics(
+    labels: PerVideo, scores: PerVideo, *, names: Sequence[str] | None = None
+) -> FrameMetrics:
+    """Micro AUROC, macro AUROC (videos with both classes), EER and AP in one call.
+
+    ``names`` (one per video) name the videos in error messages."""
+    y, s = _pooled(labels, scores, names)
+    macro, n_macro = macro_auroc(labels, scores, names=names)
     return FrameMetrics(
         micro_auroc=float(roc_auc_score(y, s)),
         macro_auroc=macro,

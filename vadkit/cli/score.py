@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from vadkit.cli.app import app
 from vadkit.cli.common import JsonFlag, RunArg, console, print_json
@@ -109,8 +110,11 @@ def score_cmd(
     )
     for skip in result.get("skipped", []):
         console.print(
-            f"[yellow]Not scored:[/] {skip['name']} ({skip['num_frames']} frames, too short)"
+            f"[yellow]Not scored:[/] {escape(skip['name'])} ({skip['num_frames']} frames, "
+            f"fewer than clip_length + 1 = {result['clip_length'] + 1})"
         )
+    for measure, why in result.get("left_out_errors", {}).items():
+        console.print(f"[yellow]Error measure left out:[/] {escape(measure)} ({escape(why)})")
     console.print(f"Scores: [bold]{Path(run) / 'scores' / result['name']}[/]")
     if result.get("ground_truth") or result.get("anomalous_frames") is not None:
         console.print(

@@ -173,8 +173,14 @@ def check_dataset(
                         "warning",
                         f"Video '{info.name}' has {info.frames} frames, fewer than "
                         f"clip_length+1 = {clip_length + 1}.",
-                        "It is skipped in training; scoring it needs a protocol that scores "
-                        "every frame.",
+                        (
+                            "It has no test window in either frames mode: `vadkit score` skips "
+                            "it with a warning and lists it in the score set's 'skipped' (and "
+                            "exits 2 when no video is left). To score it, train with a "
+                            f"data.clip_length below {info.frames}."
+                            if split == "testing"
+                            else "It has no training window and is skipped in training."
+                        ),
                         split,
                         info.name,
                     )

@@ -11,13 +11,15 @@ Supported, detected next to the data or named explicitly:
   any pixel of its mask is set).
 
 Every reader returns one ``uint8`` array of 0/1 per video and checks its length against the
-video's frame count.
+video's frame count. A value that is not a label is an error naming the file, the index and the
+value: frame labels other than 0 and 1 (NaN, 3, -1, ...), frame numbers of a range that are not
+whole (NaN, 2.5) or not 1-based, and NaN or inf in a pixel mask (whose pixels are 0 or nonzero).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -142,7 +144,9 @@ def _check_length(path: Path, name: str, labels: np.ndarray, count: int) -> np.n
     return labels
 
 
-def _binary(path: Path, array: np.ndarray) -> np.ndarray:
+def _binary(path: Path, array: np.ndarray, at: Callable[[int], str] | None = None) -> np.ndarray:
+    """Frame labels of 0 and 1 as ``uint8``; any other value (NaN, 3, -1, ...) is a DataError
+    naming the file, the index (and ``at(index)``: where that is) and the value."""
     array = np.asarray(array)
     if array.ndim == 2 and 1 in array.shape:
         array = array.reshape(-1)
@@ -153,17 +157,27 @@ def _binary(path: Path, array: np.ndarray) -> np.ndarray:
         )
     if array.dtype.kind not in "biuf":
         raise DataError(f"'{path}' does not hold numeric frame labels.", hint=_HINT_LABELS)
-    return (array != 0).astype(np.uint8)
+    bad = np.flatnonzero((array != 0) & (array != 1))  # NaN compares unequal to both
+    if bad.size:
+        first = int(bad[0])
+        where = f"index {first}" + (f" ({at(first)})" if at is not None else "")
+        more = f" (and {bad.size - 1} other value(s) that are not 0 or 1)" if bad.size > 1 else ""
+        raise DataError(
+            f"'{path}' holds the label value {array[first].item()!r} at {where}{more}; frame "
+            "labels are 0 (normal) or 1 (anomalous).",
+            hint=_HINT_LABELS,
+        )
+    return array.astype(np.uint8)
 
 
 def _intervals_to_labels(
     path: Path, name: str, ranges: list[tuple[int, int]], count: int
 ) -> np.ndarray:
     labels = np.zeros(count, dtype=np.uint8)
-    for start, end in ranges:
+    for i, (start, end) in enumerate(ranges):
         if start < 1 or end < start:
             raise DataError(
-                f"'{path}': video '{name}' has the anomalous range {start}-{end}, "
+                f"'{path}': video '{name}' has the anomalous range {start}-{end} at index {i}, "
                 "which is not a 1-based inclusive frame range.",
                 hint=_HINT_LABELS,
             )
@@ -197,7 +211,7 @@ def read_mat_intervals(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]
     _check_video_count(path, len(cells), videos)
     out = {}
     for (name, count), cell in zip(videos, cells, strict=True):
-        arr = np.asarray(cell, dtype=np.int64)
+        arr = _frame_numbers(path, name, cell)
         if arr.size == 0:
             ranges: list[tuple[int, int]] = []
         else:
@@ -213,8 +227,28 @@ def read_mat_intervals(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]
     return out
 
 
+def _frame_numbers(path: Path, name: str, cell: object) -> np.ndarray:
+    """A ``gt`` cell's frame numbers as integers; NaN, inf or a fraction is a DataError."""
+    arr = np.asarray(cell)
+    if arr.dtype.kind not in "biuf":
+        raise DataError(
+            f"'{path}': the gt cell of video '{name}' does not hold frame numbers.",
+            hint=_HINT_LABELS,
+        )
+    values = arr.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))
+    if bad.size:
+        first = int(bad[0])
+        raise DataError(
+            f"'{path}': the gt cell of video '{name}' holds {values.flat[first].item()!r} at index "
+            f"{first}; its ranges are whole 1-based frame numbers.",
+            hint=_HINT_LABELS,
+        )
+    return values.astype(np.int64)
+
+
 _GT_FRAME = re.compile(r"gt_frame\s*=\s*\[([^\]]*)\]")
-_RANGE = re.compile(r"(\d+)\s*(?::\s*(\d+))?")
+_RANGE = re.compile(r"(\d+)(?::(\d+))?")
 
 
 def read_ucsd_m(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
@@ -224,7 +258,17 @@ def read_ucsd_m(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
     _check_video_count(path, len(entries), videos)
     out = {}
     for (name, count), body in zip(videos, entries, strict=True):
-        ranges = [(int(a), int(b or a)) for a, b in _RANGE.findall(body)]
+        ranges = []
+        tokens = re.split(r"[\s,;]+", re.sub(r"\s*:\s*", ":", body))
+        for i, token in enumerate(t for t in tokens if t):
+            match = _RANGE.fullmatch(token)
+            if match is None:
+                raise DataError(
+                    f"'{path}': the gt_frame of video '{name}' holds {token!r} at index {i}; "
+                    "its ranges are whole 1-based frame numbers such as 61:180.",
+                    hint=_HINT_LABELS,
+                )
+            ranges.append((int(match[1]), int(match[2] or match[1])))
         out[name] = _intervals_to_labels(path, name, ranges, count)
     return out
 
@@ -235,7 +279,7 @@ def read_concatenated(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
         array = np.load(path, allow_pickle=False)
     except Exception as exc:
         raise DataError(f"Cannot read '{path}': {exc}.", hint=_HINT_LABELS) from None
-    labels = _binary(path, array)
+    labels = _binary(path, array, lambda i: _video_frame(videos, i))
     total = sum(c for _, c in videos)
     if labels.shape[0] != total:
         counts = ", ".join(f"{n}: {c}" for n, c in videos)
@@ -250,6 +294,15 @@ def read_concatenated(path: Path, videos: VideoCounts) -> dict[str, np.ndarray]:
         out[name] = labels[offset : offset + count].copy()
         offset += count
     return out
+
+
+def _video_frame(videos: VideoCounts, index: int) -> str:
+    """Where index ``index`` of the split's concatenated frame labels falls."""
+    for name, count in videos:
+        if index < count:
+            return f"video '{name}', frame {index}"
+        index -= count
+    return "past the split's last frame"
 
 
 def _match_files(
@@ -342,4 +395,15 @@ def _vol_label_from_mat(file: Path) -> np.ndarray:
     except Exception as exc:
         raise DataError(f"Cannot read '{file}': {exc}.", hint=_HINT_LABELS) from None
     masks = vol.reshape(-1) if vol.dtype == object else [vol]
+    for i, mask in enumerate(masks):
+        values = np.asarray(mask)
+        if values.dtype.kind not in "biuf":
+            raise DataError(f"'{file}': the mask of frame {i} is not numeric.", hint=_HINT_LABELS)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            bad = values.flat[int(np.flatnonzero(~np.isfinite(values))[0])]
+            raise DataError(
+                f"'{file}': the pixel mask of frame {i} holds {bad.item()!r}; a mask is 0 "
+                "(normal) or nonzero (anomalous) in every pixel.",
+                hint=_HINT_LABELS,
+            )
     return np.array([np.any(np.asarray(m) != 0) for m in masks], dtype=np.uint8)

@@ -124,10 +124,12 @@ def averaged_model(
     """Average the last ``last`` epoch checkpoints into ``model`` and re-estimate BatchNorm.
 
     BatchNorm statistics come from the run's training split (``data.root``, the synthetic scene
-    when empty), windows every ``data.stride`` frames. Returns what was done, for the record.
+    when empty), windows every ``data.stride`` frames. Returns what was done, for the record,
+    with ``sha256``: the digest of the averaged weights (:func:`~vadkit.engine.checkpoints.state_digest`).
     """
     from vadkit.config import Settings
     from vadkit.data import TrainWindows, default_data_root, make_train_loader, open_videos
+    from vadkit.engine.checkpoints import state_digest
 
     paths = epoch_checkpoints(run_dir, last)
     average_weights(model, paths)
@@ -148,4 +150,5 @@ def averaged_model(
     return {
         "averaged": [p.stem for p in paths],
         "batchnorm": {"re_estimated_on": "training", "windows": seen},
+        "sha256": state_digest(model),  # the averaged weights, BatchNorm statistics included
     }

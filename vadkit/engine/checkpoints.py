@@ -17,6 +17,7 @@ read with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -160,6 +161,26 @@ def load_weights(
         for key, value in own.items():
             value.copy_(tensors[key])
     return metadata
+
+
+def weights_digest(path: str | Path) -> str:
+    """SHA-256 of a weights file's bytes: what a score set or a calibration was made with."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def state_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's state dict (names, dtypes, shapes and bytes, in name order): the
+    identity of weights that exist only in memory, such as an average of checkpoints."""
+    h = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        tensor = value.detach().to("cpu").contiguous()
+        h.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        h.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 # -- training state -----------------------------------------------------------------------------

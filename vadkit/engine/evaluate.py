@@ -32,6 +32,14 @@ FUSED = "fused"
 
 def check_error_name(scores: ScoreSet, error: str) -> str:
     """``error`` if the set's error-based tasks were scored with it, else a ConfigError."""
+    left_out = scores.left_out_errors
+    if scores.meta.get("error_tasks") and error in left_out:
+        raise ConfigError(
+            f"The error measure '{error}' was left out of score set '{scores.name}' at scoring: "
+            f"{left_out[error]}.",
+            hint=f"Evaluate with another one: --error "
+            f"{' | '.join(sorted(scores.errors)) or 'NAME (none is left: re-score)'}.",
+        )
     if scores.meta.get("error_tasks") and error not in scores.errors:
         raise ConfigError(
             f"Unknown error measure '{error}' for this run's scores.",
@@ -121,18 +129,19 @@ def evaluate_scores(
     sigma = check_smooth(defaults["smooth"] if smooth is None else smooth)
     labels = require_labels(scores)
     streams = compute_streams(scores, err, norm, weights, sigma)
+    names = [v.name for v in scores.videos]
     results: dict[str, Any] = {}
     for key in [*scores.tasks, FUSED]:
         values = [s[key] for s in streams]
-        row = frame_metrics(labels, values).as_dict()
+        row = frame_metrics(labels, values, names=names).as_dict()
         if key != FUSED:
             row["raw_micro_auroc"] = micro_auroc(
-                labels, [v.stream(key, err) for v in scores.videos]
+                labels, [v.stream(key, err) for v in scores.videos], names=names
             )
         results[key] = row
     per_video = []
     for video, lab, s in zip(scores.videos, labels, streams, strict=True):
-        auc, _ = macro_auroc([lab], [s[FUSED]])
+        auc, _ = macro_auroc([lab], [s[FUSED]], names=[video.name])
         per_video.append(
             {
                 "name": video.name,
@@ -161,6 +170,7 @@ def evaluate_scores(
         "ground_truth": meta.get("ground_truth"),
         "data_root": meta.get("root"),
         "checkpoint": meta.get("checkpoint"),
+        "checkpoint_sha256": (meta.get("weights") or {}).get("sha256"),
         "runtime": meta.get("runtime"),
     }
     return {"protocol": protocol, "results": results, "per_video": per_video}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vadkit.components import ScoreNormalizer
+from vadkit.engine.finite import check_finite
 from vadkit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -153,15 +154,18 @@ def normalized_streams(
     ``fit_transform``: each stream by its own statistics), then,
     when ``smooth`` > 0, filtered over time by a Gaussian of ``smooth`` frames.
 
+    Only the streams of ``error`` are read: another error measure's scores may be non-finite.
+    A non-finite score in them is a :class:`DataError` naming the task, the error measure, the
+    video and the frames.
+
     Smoothing after the rescaling and before the (linear) fusion equals smoothing the fused
     score itself, so a task's stream and the fused one are smoothed alike.
     """
-    return {
-        t: smooth_stream(
-            np.asarray(normalizer.fit_transform(video.stream(t, error)), np.float64), smooth
-        )
-        for t in tasks
-    }
+    out = {}
+    for t in tasks:
+        values = check_finite(video, t, error, video.stream(t, error))
+        out[t] = smooth_stream(np.asarray(normalizer.fit_transform(values), np.float64), smooth)
+    return out
 
 
 def fuse(streams: Mapping[str, np.ndarray], alphas: Mapping[str, float]) -> np.ndarray:

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from vadkit.config import FRAME_MODES, ScoreSettings
+from vadkit.engine.finite import leave_out_nonfinite
 from vadkit.engine.fusion import default_alphas, get_normalizer
-from vadkit.engine.scoreset import VideoScores, check_set_name, save_score_set, write_index_entry
+from vadkit.engine.scoreset import VideoScores, check_set_name, save_score_set
 from vadkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -144,8 +145,16 @@ def score_videos(
     frames_mode: str = ScoreSettings.frames,
     on_progress: Callable[[str, int, int], None] | None = None,
     skipped: list[dict[str, Any]] | None = None,
+    left_out: dict[str, str] | None = None,
 ) -> Iterator[VideoScores]:
-    """Score each video (no autograd, batched windows); videos shorter than T+1 are skipped."""
+    """Score each video (no autograd, batched windows).
+
+    A video shorter than T+1 frames has no window: it is skipped with a warning (and listed in
+    ``skipped``). An error measure that gives a non-finite score is left out from then on with
+    a warning naming it, the task, the video and the frames (and recorded in ``left_out``: the
+    caller removes it from the videos already scored); the other measures are unaffected. A
+    task without error measures that gives a non-finite score is a :class:`DataError`.
+    """
     import torch
 
     from vadkit.data.windows import sliding_windows
@@ -153,6 +162,8 @@ def score_videos(
     mode = check_frames_mode(frames_mode)
     if batch_size < 1:
         raise ConfigError(f"score.batch_size = {batch_size} must be at least 1.", hint="E.g. 32")
+    active = dict(errors)
+    left_out = {} if left_out is None else left_out
     model.eval()
     for video in videos:
         n = int(video.num_frames)
@@ -173,7 +184,7 @@ def score_videos(
                 device=runtime.device,
                 memory_format=runtime.memory_format,
             ):
-                out = model.window_scores(batch, errors, autocast=runtime.autocast())
+                out = model.window_scores(batch, active, autocast=runtime.autocast())
                 for task, scored in out.items():
                     for key, value in scored.items():
                         parts.setdefault(task, {}).setdefault(key, []).append(value.cpu())
@@ -187,6 +198,7 @@ def score_videos(
                 values = torch.cat(chunks).double().numpy()
                 expanded_frames, values = expand_window_scores(values, n, clip_length, mode)
                 raw.setdefault(task, {})[key] = values
+        leave_out_nonfinite(video.name, raw, expanded_frames, active, left_out)
         labels = None if video.labels is None else np.asarray(video.labels)
         if labels is not None and labels.shape[0] != n:
             raise DataError(
@@ -229,8 +241,10 @@ def score_run(
     ``[score]`` config. ``verbose`` shows the data layer's progress while it decodes videos the
     first time. ``average_last=k`` scores the average of the weights of the run's last k epoch
     checkpoints, with BatchNorm statistics re-estimated on its training windows
-    (:mod:`vadkit.engine.average`) instead of ``checkpoint``. Returns the score set's index
-    entry (``RUN/scores/index.json``).
+    (:mod:`vadkit.engine.average`) instead of ``checkpoint``. A video shorter than
+    ``clip_length + 1`` frames is skipped (listed in ``skipped``); when no video is left this is a
+    :class:`DataError` and nothing is written. Returns the score set's record
+    (``RUN/scores/<set>/set.json``).
     """
     from vadkit import __version__
     from vadkit.config import Settings
@@ -266,6 +280,10 @@ def score_run(
 
         weights = averaged_model(run_dir, config, model, average_last, batch_size=bs)
         weights["checkpoint"] = f"average of the last {average_last} epoch checkpoints"
+    else:
+        from vadkit.engine.checkpoints import checkpoint_path, weights_digest
+
+        weights["sha256"] = weights_digest(checkpoint_path(run_dir, checkpoint))
     tasks = list(model.tasks)
     source: dict[str, Any]
     if video_files:
@@ -297,6 +315,9 @@ def score_run(
             "format": vset.format,
             "ground_truth": vset.ground_truth,
         }
+    from vadkit.data.windows import check_scorable
+
+    check_scorable(videos, clip_length)
     frame_shape = (int(model.backbone.in_channels), size[0], size[1])
     errs = applicable_errors(errors, frame_shape, runtime.device)
     error_tasks = [t for t in tasks if model.tasks[t].uses_error]
@@ -358,17 +379,28 @@ def score_run(
             frames_mode=mode,
             on_progress=progress,
             skipped=skipped,
+            left_out=left_out,
         ):
             finished += scored.num_frames - clip_length
             yield scored
 
+    def finalize(record: dict[str, Any]) -> None:
+        seconds = time.perf_counter() - start
+        record["seconds"] = round(seconds, 3)
+        record["windows_per_second"] = round(total / seconds, 2) if seconds > 0 else None
+        record["errors"] = {k: v for k, v in record["errors"].items() if k not in left_out}
+        record["left_out_errors"] = dict(left_out)
+        if default_error in left_out:
+            warnings.warn(
+                f"score.error '{default_error}' was left out, so the set stores no fused score; "
+                f"evaluate it with --error NAME ({', '.join(record['errors']) or 'none left'})",
+                stacklevel=2,
+            )
+
     skipped: list[dict[str, Any]] = []
+    left_out: dict[str, str] = {}
     meta["skipped"] = skipped
     start = time.perf_counter()
-    result = save_score_set(run_dir, set_name, tracked(), meta)
-    seconds = time.perf_counter() - start
-    result["seconds"] = round(seconds, 3)
-    result["windows_per_second"] = round(total / seconds, 2) if seconds > 0 else None
-    write_index_entry(run_dir, set_name, result)
+    result = save_score_set(run_dir, set_name, tracked(), meta, finalize=finalize)
     result["name"] = set_name
     return result

@@ -1,18 +1,31 @@
 """Score sets on disk: what ``vadkit score`` writes and ``vadkit evaluate`` reads (no torch).
 
-``RUN/scores/`` holds one ``<set>/<video>.npz`` per video with ``frames`` (indices of the frames
-scored), ``labels`` (when known), ``raw.<task>.<key>`` (key: an error measure's name, or
-:data:`~vadkit.components.SCORE_KEY` for a task without error measures; oriented scores:
-similarities such as PSNR are stored negated so that every score grows with abnormality),
-``norm.<task>.<key>`` (the run's default normalizer) and ``fused`` (the run's default error,
-normalizer and weights), and ``index.json`` describing every score set.
+Layout (format 2)::
+
+    RUN/scores/<set>/set.json      the set's record: settings, videos, identity (the truth)
+    RUN/scores/<set>/<video>.npz   one file per video
+    RUN/scores/index.json          every set's record, rebuilt from the set.json files (a cache)
+
+A video's file holds ``frames`` (indices of the frames scored), ``labels`` (when known),
+``raw.<task>.<key>`` (key: an error measure's name, or :data:`~vadkit.components.SCORE_KEY` for
+a task without error measures; oriented scores: similarities such as PSNR are stored negated so
+that every score grows with abnormality), ``norm.<task>.<key>`` (the default error measure's
+streams rescaled by the run's default normalizer), ``fused`` (the run's default error,
+normalizer and weights) and its identity: ``identity.weights_sha256`` (SHA-256 of the weights
+that scored it) and ``identity.settings_sha256`` (of the scoring settings, recorded in
+``set.json``). :func:`load_scores` refuses a set whose files disagree with its record.
+
+A set is written whole into a staging folder and swapped into place
+(:mod:`vadkit.engine.folders`): a process killed while scoring leaves the previous set as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +33,25 @@ from typing import Any
 import numpy as np
 
 from vadkit.components import SCORE_KEY
+from vadkit.engine.folders import staged_folder, wait_for_swap
 from vadkit.engine.fusion import fuse, get_normalizer, normalized_streams
+from vadkit.engine.scorefiles import (
+    ID_KEYS,
+    drop_errors,
+    expected_identity,
+    identity_problem,
+    json_default,
+    read_arrays,
+    settings_identity,
+    write_arrays,
+)
 from vadkit.errors import ConfigError, DataError
 from vadkit.registry import NAME_RULE
 
 SCORES_DIR = "scores"
 INDEX_FILE = "index.json"
-FORMAT_VERSION = 1
+SET_FILE = "set.json"
+FORMAT_VERSION = 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,6 +104,11 @@ class ScoreSet:
         return list(self.meta.get("errors", {}))
 
     @property
+    def left_out_errors(self) -> dict[str, str]:
+        """Error measures left out at scoring (non-finite scores), with the reason."""
+        return dict(self.meta.get("left_out_errors", {}))
+
+    @property
     def has_labels(self) -> bool:
         return bool(self.videos) and all(v.labels is not None for v in self.videos)
 
@@ -118,22 +148,10 @@ def write_json(path: Path, data: Any) -> None:
         fh.write("\n")
 
 
-def json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
 def write_video_scores(
     path: Path, video: VideoScores, extra: Mapping[str, np.ndarray] | None = None
 ) -> None:
     """Write one video's scores to ``path`` (``.npz``) atomically."""
-    from vadkit.engine.io import atomic_write
-
     arrays: dict[str, np.ndarray] = {
         "frames": np.asarray(video.frames, np.int64),
         "num_frames": np.asarray(video.num_frames, np.int64),
@@ -144,19 +162,10 @@ def write_video_scores(
         for key, values in keys.items():
             arrays[f"raw.{task}.{key}"] = np.asarray(values)
     arrays.update(extra or {})
-    with atomic_write(path, "wb") as fh:
-        np.savez(fh, **arrays)  # type: ignore[arg-type]
+    write_arrays(path, arrays)
 
 
-def read_video_scores(path: Path, name: str) -> VideoScores:
-    try:
-        with np.load(path) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(
-            f"Cannot read the scores of video '{name}' from {path}: {exc}.",
-            hint="Re-score the run with `vadkit score RUN`.",
-        ) from None
+def video_from_arrays(arrays: Mapping[str, np.ndarray], name: str) -> VideoScores:
     raw: dict[str, dict[str, np.ndarray]] = {}
     for key, values in arrays.items():
         if key.startswith("raw."):
@@ -171,25 +180,56 @@ def read_video_scores(path: Path, name: str) -> VideoScores:
     )
 
 
+def read_video_scores(path: Path, name: str) -> VideoScores:
+    return video_from_arrays(read_arrays(path, name), name)
+
+
+def list_score_sets(run_dir: str | Path) -> list[str]:
+    """Names of the run's score sets (folders with a record, and sets of vadkit 0.1)."""
+    base = scores_dir(run_dir)
+    names = {p.parent.name for p in base.glob(f"*/{SET_FILE}") if not p.parent.name.startswith(".")}
+    with contextlib.suppress(DataError):  # an unreadable index lists nothing more
+        names |= {n for n in read_index(run_dir)["sets"] if (base / n).is_dir()}
+    return sorted(names)
+
+
+def read_set_record(folder: Path) -> dict[str, Any]:
+    """A set's ``set.json``."""
+    path = folder / SET_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(
+            f"Cannot read the score set record {path}: {exc}.",
+            hint=f"Re-score the set: vadkit score {folder.parent.parent}",
+        ) from None
+    if not isinstance(record, dict) or not isinstance(record.get("identity"), dict):
+        raise DataError(
+            f"{path} is not a vadkit score set record.",
+            hint=f"Re-score the set: vadkit score {folder.parent.parent}",
+        )
+    return record
+
+
 def load_scores(run_dir: str | Path, name: str = "testing") -> ScoreSet:
-    """The score set ``name`` of a run, as written by :func:`score_run`."""
+    """The score set ``name`` of a run, as written by :func:`save_score_set`.
+
+    Raises :class:`DataError` when the set is missing, a file is missing or unreadable, or its
+    files disagree with its record (another checkpoint or other settings), naming the files.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"Run folder {run_dir} does not exist.", hint="Check the path.")
-    sets = read_index(run_dir)["sets"]
-    if not sets:
-        raise DataError(
-            f"Run {run_dir} has no scores yet.",
-            hint=f"Score it first: vadkit score {run_dir}",
-        )
-    if name not in sets:
-        raise DataError(
-            f"Run {run_dir} has no score set '{name}'.",
-            hint=f"Score sets: {', '.join(sorted(sets))}.",
-        )
-    meta = sets[name]
     base = scores_dir(run_dir)
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+        wait_for_swap(base / name)  # a set a killed writer moved aside is put back
+    if (base / name / SET_FILE).is_file():
+        meta = read_set_record(base / name)
+    else:
+        meta = _legacy_record(run_dir, name)
     videos = []
+    wrong: list[str] = []
+    expected = expected_identity(meta)
     for entry in meta["videos"]:
         path = base / entry["file"]
         if not path.is_file():
@@ -197,8 +237,46 @@ def load_scores(run_dir: str | Path, name: str = "testing") -> ScoreSet:
                 f"The scores of video '{entry['name']}' are missing: {path}.",
                 hint=f"Re-score the run: vadkit score {run_dir}",
             )
-        videos.append(read_video_scores(path, entry["name"]))
+        arrays = read_arrays(path, entry["name"])
+        if expected is not None:
+            problem = identity_problem(arrays, expected)
+            if problem:
+                wrong.append(f"{entry['file']} ({problem})")
+        videos.append(video_from_arrays(arrays, entry["name"]))
+    if wrong:
+        raise DataError(
+            f"Score set '{name}' of {run_dir} mixes scores that do not belong together: "
+            f"{'; '.join(wrong)}. Its files must all come from the checkpoint and settings of "
+            f"its record, {base / name / SET_FILE}.",
+            hint=f"Nothing was evaluated. Re-score the set: vadkit score {run_dir} (with the "
+            "--checkpoint and options it was scored with).",
+        )
     return ScoreSet(name=name, meta=meta, videos=videos)
+
+
+def _legacy_record(run_dir: Path, name: str) -> dict[str, Any]:
+    """The index entry of a set written by vadkit 0.1 (no ``set.json``, no identity)."""
+    try:
+        sets = read_index(run_dir)["sets"]
+    except DataError:  # the index is a cache: a broken one only hides sets of vadkit 0.1
+        sets = {}
+    known = list_score_sets(run_dir)
+    if not known:
+        raise DataError(
+            f"Run {run_dir} has no scores yet.",
+            hint=f"Score it first: vadkit score {run_dir}",
+        )
+    if name not in sets or (sets[name].get("format") or 1) >= 2:
+        raise DataError(
+            f"Run {run_dir} has no score set '{name}'.",
+            hint=f"Score sets: {', '.join(known)}.",
+        )
+    warnings.warn(
+        f"score set '{name}' was written by vadkit 0.1 and records no checkpoint: its files "
+        f"cannot be checked against each other; re-score it (vadkit score {run_dir})",
+        stacklevel=3,
+    )
+    return dict(sets[name])
 
 
 def safe_file_stem(name: str) -> str:
@@ -221,57 +299,92 @@ def save_score_set(
     name: str,
     videos: Iterable[VideoScores],
     meta: dict[str, Any],
+    *,
+    finalize: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Write each video's scores (with the defaults' normalised and fused scores) and the index.
+    """Write the score set ``name``: each video's scores (with the defaults' normalised and fused
+    scores), its record ``set.json``, then swap it in for the old set and rebuild the index.
 
     ``meta["defaults"]`` holds ``error``, ``normalizer`` and ``alphas``; ``meta["tasks"]`` the
-    tasks. Returns the index entry of the set.
+    tasks; ``meta["weights"]["sha256"]`` (when given) the weights that scored them. Error
+    measures named in ``meta["left_out_errors"]`` (``finalize`` may add them) are removed from
+    every file. ``finalize(record)`` runs after the last video, before anything is swapped; an
+    exception from it, or from ``videos``, leaves the old set untouched. Returns the record.
     """
     check_set_name(name)
-    base = scores_dir(run_dir) / name
+    base = scores_dir(run_dir)
     defaults = meta["defaults"]
     _, normalizer = get_normalizer(defaults["normalizer"])
-    entries: list[dict[str, Any]] = []
-    stems: set[str] = set()
-    for video in videos:
-        stem = safe_file_stem(video.name)
-        while stem in stems:
-            stem += "_"
-        stems.add(stem)
-        extra: dict[str, np.ndarray] = {}
-        if video.frames.size:
-            for task, keys in video.raw.items():
-                for key, values in keys.items():
-                    extra[f"norm.{task}.{key}"] = np.asarray(
-                        normalizer.fit_transform(values), np.float64
-                    )
-            streams = normalized_streams(video, meta["tasks"], defaults["error"], normalizer)
-            extra["fused"] = fuse(streams, defaults["alphas"])
-        write_video_scores(base / f"{stem}.npz", video, extra)
-        entries.append(
-            {
-                "name": video.name,
-                "file": f"{name}/{stem}.npz",
-                "num_frames": video.num_frames,
-                "frames_scored": int(video.frames.size),
-                "anomalous_frames": None if video.labels is None else int(video.labels.sum()),
-            }
-        )
-    for stale in base.glob("*.npz"):  # left by an earlier scoring of this set
-        if stale.stem not in stems:
-            stale.unlink()
-    meta = dict(meta)
-    meta["videos"] = entries
-    meta["frames_scored"] = sum(e["frames_scored"] for e in entries)
-    labelled = [e["anomalous_frames"] for e in entries]
-    meta["anomalous_frames"] = None if None in labelled else sum(labelled)
-    write_index_entry(run_dir, name, meta)
-    return meta
+    identity = settings_identity(meta)
+    identity["weights_sha256"] = (meta.get("weights") or {}).get("sha256")
+    tags = {
+        ID_KEYS[0]: np.asarray(identity["weights_sha256"] or ""),
+        ID_KEYS[1]: np.asarray(identity["settings_sha256"]),
+    }
+    with staged_folder(base / name) as staging:
+        entries: list[dict[str, Any]] = []
+        for video in videos:
+            stem = safe_file_stem(video.name)
+            while any(e["file"] == f"{name}/{stem}.npz" for e in entries):
+                stem += "_"
+            extra = dict(tags)
+            if video.frames.size and _has_error(video, meta["tasks"], defaults["error"]):
+                streams = normalized_streams(video, meta["tasks"], defaults["error"], normalizer)
+                for task, values in streams.items():
+                    key = defaults["error"] if defaults["error"] in video.raw[task] else SCORE_KEY
+                    extra[f"norm.{task}.{key}"] = values
+                extra["fused"] = fuse(streams, defaults["alphas"])
+            write_video_scores(staging / f"{stem}.npz", video, extra)
+            entries.append(
+                {
+                    "name": video.name,
+                    "file": f"{name}/{stem}.npz",
+                    "num_frames": video.num_frames,
+                    "frames_scored": int(video.frames.size),
+                    "anomalous_frames": None if video.labels is None else int(video.labels.sum()),
+                }
+            )
+        record = dict(meta, name=name, format=FORMAT_VERSION, identity=identity, videos=entries)
+        record["frames_scored"] = sum(e["frames_scored"] for e in entries)
+        labelled = [e["anomalous_frames"] for e in entries]
+        record["anomalous_frames"] = None if None in labelled else sum(labelled)
+        if finalize is not None:
+            finalize(record)
+        if not entries:
+            raise DataError(
+                f"No video was scored: score set '{name}' would be empty.",
+                hint="Score videos of at least clip_length + 1 frames; the previous set, if "
+                "any, is kept.",
+            )
+        left_out = set(record.get("left_out_errors", {}))
+        if left_out:
+            drop_errors(staging, entries, left_out, defaults["error"])
+        write_json(staging / SET_FILE, record)
+    rebuild_index(run_dir)
+    return record
 
 
-def write_index_entry(run_dir: str | Path, name: str, meta: Mapping[str, Any]) -> None:
-    """Set the entry of score set ``name`` in ``RUN/scores/index.json`` (written atomically)."""
-    index = read_index(run_dir)
-    index["format"] = FORMAT_VERSION
-    index["sets"][name] = dict(meta)
-    write_json(scores_dir(run_dir) / INDEX_FILE, index)
+def _has_error(video: VideoScores, tasks: Iterable[str], error: str) -> bool:
+    return all(error in video.raw.get(t, {}) or SCORE_KEY in video.raw.get(t, {}) for t in tasks)
+
+
+def rebuild_index(run_dir: str | Path) -> dict[str, Any]:
+    """Rewrite ``RUN/scores/index.json`` from the sets' records (and keep the entries of sets of
+    vadkit 0.1, which have none). Returns the index."""
+    base = scores_dir(run_dir)
+    try:
+        old = read_index(run_dir)["sets"]
+    except DataError:
+        old = {}
+    sets: dict[str, Any] = {}
+    for name in list_score_sets(run_dir):
+        if (base / name / SET_FILE).is_file():
+            try:
+                sets[name] = read_set_record(base / name)
+            except DataError:
+                continue
+        elif name in old:
+            sets[name] = old[name]
+    index = {"format": FORMAT_VERSION, "sets": sets}
+    write_json(base / INDEX_FILE, index)
+    return index

@@ -12,7 +12,6 @@ scores). It is stored in ``RUN/calibration.json`` and is valid for one set of we
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ import numpy as np
 
 from vadkit.components import SCORE_KEY, ScoreNormalizer, supports_fit
 from vadkit.config.settings import DEFAULT_QUANTILE
+from vadkit.engine.checkpoints import weights_digest as weights_digest
 from vadkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -235,15 +235,6 @@ def check_quantile(value: float) -> float:
 
 def calibration_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / CALIBRATION_FILE
-
-
-def weights_digest(path: str | Path) -> str:
-    """SHA-256 of a weights file: a calibration is valid for these exact weights only."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_calibration(run_dir: str | Path) -> Calibration | None:
