@@ -10,8 +10,8 @@ import typer
 
 from vadkit import __version__, plugins
 from vadkit.cli import components
-from vadkit.cli.common import err_console, show_error
-from vadkit.errors import VadkitError
+from vadkit.cli.common import cli_warnings, err_console, show_error
+from vadkit.errors import StorageError, VadkitError
 
 app = typer.Typer(
     name="vadkit",
@@ -100,9 +100,15 @@ _commands_added = False
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point: domain errors become one message and exit code 2."""
+    """Console-script entry point: domain errors, and the operating system's refusals (permission,
+    a file in the path, read-only, disk full), become one message and exit code 2; warnings print
+    as one line each."""
+    with cli_warnings():
+        _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(args: list[str]) -> None:
     global _commands_added
-    args = list(sys.argv[1:] if argv is None else argv)
     try:
         _global_plugin_args(args)
         if not _commands_added:
@@ -113,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except VadkitError as exc:
         show_error(exc)
         raise SystemExit(exc.exit_code) from None
+    except OSError as exc:
+        error = StorageError.from_os_error(exc)
+        show_error(error)
+        raise SystemExit(error.exit_code) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/yellow]")
         raise SystemExit(130) from None

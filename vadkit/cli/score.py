@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vadkit.cli.app import app
-from vadkit.cli.common import JsonFlag, RunArg, console, print_json
+from vadkit.cli.common import JsonFlag, RunArg, console, plain, print_json
 from vadkit.cli.progress import LazyBar
 
 
@@ -109,11 +109,12 @@ def score_cmd(
     )
     for skip in result.get("skipped", []):
         console.print(
-            f"[yellow]Not scored:[/] {skip['name']} ({skip['num_frames']} frames, too short)"
+            f"[yellow]Not scored:[/] {plain(skip['name'])} ({skip['num_frames']} frames, too short)"
         )
-    console.print(f"Scores: [bold]{Path(run) / 'scores' / result['name']}[/]")
+    console.print(f"Scores: [bold]{plain(Path(run) / 'scores' / result['name'])}[/]")
     if result.get("ground_truth") or result.get("anomalous_frames") is not None:
         console.print(
             f"Next: vadkit evaluate {run}"
-            + ("" if result["name"] == "testing" else f" --scores {result['name']}")
+            + ("" if result["name"] == "testing" else f" --scores {result['name']}"),
+            markup=False,
         )
