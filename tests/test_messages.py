@@ -17,7 +17,7 @@ import torch
 
 from vadkit import plugins
 from vadkit.cli import main
-from vadkit.errors import StorageError, VadkitError
+from vadkit.errors import CheckpointError, StorageError, VadkitError
 
 TINY = [
     "model.params.channels=[8,8,16,16]",
@@ -250,3 +250,25 @@ def test_an_os_error_naming_no_file_still_reads_as_one_line() -> None:
     error = StorageError.from_os_error(OSError(errno.ENOSPC, "No space left on device"))
     assert error.message.startswith("No space left on device")
     assert error.hint and "Free some space" in error.hint
+
+
+# -- checkpoints ----------------------------------------------------------------------------------
+class _Payload:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (print, ("never",))
+
+
+@pytest.mark.parametrize("kind", ["code", "junk"])
+def test_a_rejected_pickle_never_advises_weights_only_false(kind: str, tmp_path: Path) -> None:
+    from vadkit.engine.checkpoints import read_state
+
+    path = tmp_path / "last.state.pt"
+    if kind == "code":
+        torch.save({"format": 1, "progress": _Payload()}, path)
+    else:
+        path.write_bytes(b"garbage" * 10)
+    with pytest.raises(CheckpointError) as info:
+        read_state(path)
+    text = str(info.value)
+    assert "weights_only" not in text and "trust" not in text
+    assert "not a vadkit checkpoint" in text and "tampered" in text
