@@ -106,6 +106,21 @@ def test_markup_in_a_hint_prints_literally(
     assert "Traceback" not in err and "MarkupError" not in err
 
 
+def test_plugin_error_in_the_plugins_table_prints_literally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vadkit.cli import common
+
+    monkeypatch.setattr(common.console, "width", 400)  # one table row per plugin
+    bad = tmp_path / "markup.py"
+    bad.write_text("raise RuntimeError('[/x] broke [bold] at [height, width]')\n")
+    code, out, err = run(capsys, "--plugin", str(bad), "plugins")
+    assert code == 0
+    assert flat("failed: importing it raised RuntimeError: [/x] broke [bold]") in flat(out)
+    assert "warning: vadkit plugin 'markup' was not loaded" in err
+    assert "[/x] broke [bold] at [height, width]" in err  # the warning line, unwrapped
+
+
 # -- warnings -------------------------------------------------------------------------------------
 def test_cli_warning_is_one_plain_line_and_library_keeps_pythons(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -130,6 +145,22 @@ def test_cli_warning_is_one_plain_line_and_library_keeps_pythons(
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == ["warning: first line [bold] second [/x] line"]  # no source line
     assert warnings.showwarning is before  # only the command line shows warnings its way
+
+
+def test_a_real_process_prints_a_warning_without_source_lines(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.py"
+    bad.write_text("raise RuntimeError('boom at import')\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "vadkit", "--plugin", str(bad), "list", "errors", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and '"bpe"' in proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("warning: vadkit plugin 'broken' was not loaded")
+    assert "boom at import" in lines[0] and "--block broken" in lines[0]
 
 
 # -- operating-system failures --------------------------------------------------------------------

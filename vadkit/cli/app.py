@@ -44,11 +44,23 @@ def root(
     no_autoload: Annotated[
         bool, typer.Option("--no-autoload", help="Load only vadkit's own plugins (and --plugin).")
     ] = False,
+    strict_plugins: Annotated[
+        bool,
+        typer.Option(
+            "--strict-plugins",
+            help="Any plugin problem is an error (exit 2) instead of a warning; for CI. "
+            f"Also: {plugins.ENV_STRICT}=1.",
+        ),
+    ] = False,
 ) -> None:
     """vadkit: video anomaly detection, extensible through plugins."""
-    if plugin or block or no_autoload:
+    if plugin or block or no_autoload or strict_plugins:
         plugins.configure(
-            plugins=plugin or [], block=block or [], autoload=False if no_autoload else None
+            plugins=plugin or [],
+            block=block or [],
+            autoload=False if no_autoload else None,
+            strict=True if strict_plugins else None,
+            keep_if_same=True,  # main() applied them already: load each plugin once
         )
 
 
@@ -75,10 +87,11 @@ def _mount_optional() -> None:
 
 
 def _global_plugin_args(argv: Sequence[str]) -> None:
-    """Apply --plugin/--block/--no-autoload before plugin commands are collected."""
+    """Apply --plugin/--block/--no-autoload/--strict-plugins before plugin commands are
+    collected."""
     extra: list[str] = []
     block: list[str] = []
-    no_auto = False
+    no_auto = strict = False
     it = iter(argv)
     for arg in it:
         if arg in ("--plugin", "-p", "--block"):
@@ -91,9 +104,16 @@ def _global_plugin_args(argv: Sequence[str]) -> None:
             block.append(arg.split("=", 1)[1])
         elif arg == "--no-autoload":
             no_auto = True
+        elif arg == "--strict-plugins":
+            strict = True
         elif not arg.startswith("-"):
             break  # the command name: what follows belongs to it
-    plugins.configure(plugins=extra, block=block, autoload=False if no_auto else None)
+    plugins.configure(
+        plugins=extra,
+        block=block,
+        autoload=False if no_auto else None,
+        strict=True if strict else None,
+    )
 
 
 _commands_added = False
@@ -113,7 +133,7 @@ def _main(args: list[str]) -> None:
         _global_plugin_args(args)
         if not _commands_added:
             _mount_optional()
-            plugins.get_host().pm.hook.register_commands(app=app)
+            plugins.get_host().register_commands(app)
             _commands_added = True
         app(args=args, prog_name="vadkit", standalone_mode=True)
     except VadkitError as exc:
