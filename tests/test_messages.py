@@ -84,6 +84,7 @@ def test_show_error_prints_message_and_hint_literally(capsys: pytest.CaptureFixt
         (["--set", "data.[bold]=1"], "Unknown config key 'data.[bold]'"),
         (["--data", "/no/such/[/x]/[bold]"], "'/no/such/[/x]/[bold]' does not exist"),
     ],
+    ids=["set-value", "set-key", "data-path"],
 )
 def test_markup_in_values_and_paths_prints_literally(
     args: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -182,6 +183,7 @@ def test_a_file_in_the_out_path_is_one_message_naming_it(
         (errno.EACCES, "Permission denied"),
         (errno.EROFS, "read-only file system"),
     ],
+    ids=["EACCES", "EROFS"],
 )
 def test_an_unwritable_out_folder_is_one_message_naming_it(
     code: int,
@@ -269,6 +271,7 @@ def test_a_real_process_with_a_file_in_the_path_exits_2_without_traceback(tmp_pa
         (errno.EISDIR, "'/p/q' is a folder where a file was expected."),
         (errno.EIO, "Cannot use '/p/q': Input/output error."),
     ],
+    ids=["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOENT", "EISDIR", "EIO"],
 )
 def test_os_errors_map_to_one_line_naming_the_path(code: int, words: str) -> None:
     error = StorageError.from_os_error(OSError(code, os.strerror(code), "/p/q"))

@@ -168,7 +168,11 @@ def test_built_in_names_win_whatever_the_load_order(
 
 
 @pytest.mark.parametrize("how", ["flag", "env"])
-@pytest.mark.parametrize("body", [MISSPELT, INVALID, "raise RuntimeError('boom')\n"])
+@pytest.mark.parametrize(
+    "body",
+    [MISSPELT, INVALID, "raise RuntimeError('boom')\n"],
+    ids=["misspelt-hook", "invalid-name", "import-error"],
+)
 def test_strict_plugins_makes_any_problem_an_error(
     how: str,
     body: str,
