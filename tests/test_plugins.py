@@ -59,7 +59,8 @@ def test_one_off_plugin_file_registers_with_provenance(tmp_path):
     assert plugins.get_host().plugins["myplug"].components["errors"] == ["mae"]
 
 
-def test_duplicate_across_plugins_names_both(tmp_path):
+def test_built_in_name_is_refused_naming_both_and_kept(tmp_path):
+    # was: a duplicate raised RegistryError for every use (issue 9: contained, built-in kept)
     path = write_plugin(
         tmp_path,
         "clash",
@@ -70,12 +71,19 @@ def test_duplicate_across_plugins_names_both(tmp_path):
         """,
     )
     plugins.configure(plugins=[str(path)])
-    with pytest.raises(RegistryError) as info:
-        vadkit.list_errors()
+    with pytest.warns(plugins.PluginLoadWarning) as caught:
+        names = vadkit.list_errors()
+    text = str(caught[0].message)
+    assert "'luss'" in text and "'clash'" in text and "--block clash" in text
+    assert "mse" in names and vadkit.get_entry("errors", "mse").plugin == "luss"
+    assert plugins.get_host().plugins["clash"].status == "failed"
+    with pytest.raises(PluginError) as info:  # a strict host fills every registry at once
+        plugins.configure(plugins=[str(path)], strict=True)
     assert "'luss'" in str(info.value) and "'clash'" in str(info.value)
 
 
-def test_misspelled_hook_fails_loudly_naming_plugin(tmp_path):
+def test_misspelled_hook_disables_the_plugin_naming_it(tmp_path):
+    # was: raised PluginError on load (issue 9: one warning, the plugin is not loaded)
     path = write_plugin(
         tmp_path,
         "typo",
@@ -83,14 +91,25 @@ def test_misspelled_hook_fails_loudly_naming_plugin(tmp_path):
         @vadkit.hookimpl
         def register_error(register):
             pass
+
+        @vadkit.hookimpl
+        def register_normalizers(register):
+            register("typo_norm", lambda: None)
         """,
     )
+    with pytest.warns(plugins.PluginLoadWarning, match=r"typo.*register_error.*--block typo"):
+        host = plugins.configure(plugins=[str(path)])
+    assert host.plugins["typo"].status == "failed"
+    assert "register_error" in (host.plugins["typo"].error or "")
+    assert "typo_norm" not in vadkit.list_normalizers()  # the whole plugin is disabled
+    assert "minmax" in vadkit.list_normalizers()
     with pytest.raises(PluginError) as info:
-        plugins.configure(plugins=[str(path)])
+        plugins.configure(plugins=[str(path)], strict=True)
     assert "typo" in str(info.value) and "register_error" in str(info.value)
 
 
-def test_wrong_hook_argument_fails_naming_plugin(tmp_path):
+def test_wrong_hook_argument_disables_the_plugin_naming_it(tmp_path):
+    # was: raised PluginError on load (issue 9: one warning, the plugin is not loaded)
     path = write_plugin(
         tmp_path,
         "badarg",
@@ -100,8 +119,12 @@ def test_wrong_hook_argument_fails_naming_plugin(tmp_path):
             pass
         """,
     )
+    with pytest.warns(plugins.PluginLoadWarning, match="badarg"):
+        host = plugins.configure(plugins=[str(path)])
+    assert host.plugins["badarg"].status == "failed"
+    assert "bpe" in vadkit.list_errors()
     with pytest.raises(PluginError, match="badarg"):
-        plugins.configure(plugins=[str(path)])
+        plugins.configure(plugins=[str(path)], strict=True)
 
 
 def test_plugin_raising_on_import_is_named_and_others_keep_working(tmp_path, monkeypatch):

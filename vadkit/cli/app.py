@@ -10,8 +10,8 @@ import typer
 
 from vadkit import __version__, plugins
 from vadkit.cli import components
-from vadkit.cli.common import err_console, show_error
-from vadkit.errors import VadkitError
+from vadkit.cli.common import cli_warnings, err_console, show_error
+from vadkit.errors import StorageError, VadkitError
 
 app = typer.Typer(
     name="vadkit",
@@ -44,11 +44,23 @@ def root(
     no_autoload: Annotated[
         bool, typer.Option("--no-autoload", help="Load only vadkit's own plugins (and --plugin).")
     ] = False,
+    strict_plugins: Annotated[
+        bool,
+        typer.Option(
+            "--strict-plugins",
+            help="Any plugin problem is an error (exit 2) instead of a warning; for CI. "
+            f"Also: {plugins.ENV_STRICT}=1.",
+        ),
+    ] = False,
 ) -> None:
     """vadkit: video anomaly detection, extensible through plugins."""
-    if plugin or block or no_autoload:
+    if plugin or block or no_autoload or strict_plugins:
         plugins.configure(
-            plugins=plugin or [], block=block or [], autoload=False if no_autoload else None
+            plugins=plugin or [],
+            block=block or [],
+            autoload=False if no_autoload else None,
+            strict=True if strict_plugins else None,
+            keep_if_same=True,  # main() applied them already: load each plugin once
         )
 
 
@@ -75,10 +87,11 @@ def _mount_optional() -> None:
 
 
 def _global_plugin_args(argv: Sequence[str]) -> None:
-    """Apply --plugin/--block/--no-autoload before plugin commands are collected."""
+    """Apply --plugin/--block/--no-autoload/--strict-plugins before plugin commands are
+    collected."""
     extra: list[str] = []
     block: list[str] = []
-    no_auto = False
+    no_auto = strict = False
     it = iter(argv)
     for arg in it:
         if arg in ("--plugin", "-p", "--block"):
@@ -91,28 +104,45 @@ def _global_plugin_args(argv: Sequence[str]) -> None:
             block.append(arg.split("=", 1)[1])
         elif arg == "--no-autoload":
             no_auto = True
+        elif arg == "--strict-plugins":
+            strict = True
         elif not arg.startswith("-"):
             break  # the command name: what follows belongs to it
-    plugins.configure(plugins=extra, block=block, autoload=False if no_auto else None)
+    plugins.configure(
+        plugins=extra,
+        block=block,
+        autoload=False if no_auto else None,
+        strict=True if strict else None,
+    )
 
 
 _commands_added = False
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point: domain errors become one message and exit code 2."""
+    """Console-script entry point: domain errors, and the operating system's refusals (permission,
+    a file in the path, read-only, disk full), become one message and exit code 2; warnings print
+    as one line each."""
+    with cli_warnings():
+        _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(args: list[str]) -> None:
     global _commands_added
-    args = list(sys.argv[1:] if argv is None else argv)
     try:
         _global_plugin_args(args)
         if not _commands_added:
             _mount_optional()
-            plugins.get_host().pm.hook.register_commands(app=app)
+            plugins.get_host().register_commands(app)
             _commands_added = True
         app(args=args, prog_name="vadkit", standalone_mode=True)
     except VadkitError as exc:
         show_error(exc)
         raise SystemExit(exc.exit_code) from None
+    except OSError as exc:
+        error = StorageError.from_os_error(exc)
+        show_error(error)
+        raise SystemExit(error.exit_code) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/yellow]")
         raise SystemExit(130) from None

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 from vadkit.errors import VadkitError
 
@@ -67,9 +72,50 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def plain(value: object) -> str:
+    """``value`` as markup that prints literally: paths, names and values a user chose (``[/x]``,
+    ``[bold]``) are text, never rich markup."""
+    return escape(str(value))
+
+
 def show_error(exc: VadkitError) -> None:
-    body = exc.message if not exc.hint else f"{exc.message}\n[dim]{exc.hint}[/dim]"
+    """The error's message and hint in a red panel, printed as plain text (never as markup)."""
+    body = Text(exc.message)
+    if exc.hint:
+        body.append("\n")
+        body.append(exc.hint, style="dim")
     err_console.print(Panel(body, title="vadkit: error", title_align="left", border_style="red"))
+
+
+def one_line(text: str) -> str:
+    """``text`` with its lines joined by spaces (a warning is one line)."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for the command line: ``warning: <message>`` on one line of
+    stderr, as plain text, without the source line Python would print."""
+    text = Text("warning: ", style="yellow")
+    text.append(one_line(str(message)))
+    err_console.print(text, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def cli_warnings() -> Iterator[None]:
+    """Show warnings with :func:`show_warning` inside the block (library use keeps Python's)."""
+    saved = warnings.showwarning
+    warnings.showwarning = show_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = saved
 
 
 def fail(message: str, hint: str | None = None) -> NoReturn:

@@ -7,10 +7,9 @@ import re
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from vadkit.cli.common import JsonFlag, console, fail, print_json
+from vadkit.cli.common import JsonFlag, console, fail, plain, print_json
 from vadkit.plugins import KINDS, get_host
 
 
@@ -39,15 +38,15 @@ def list_cmd(
             ]
         )
         return
-    table = Table(title=f"{kind} matching '{pattern}'" if pattern != "*" else kind)
+    table = Table(title=f"{kind} matching '{plain(pattern)}'" if pattern != "*" else kind)
     table.add_column("name", style="bold cyan")
     table.add_column("summary")
     table.add_column("plugin", style="magenta")
     for e in entries:
-        table.add_row(e.name, escape(e.summary), e.plugin)
+        table.add_row(plain(e.name), plain(e.summary), plain(e.plugin))
     console.print(table)
     if not entries:
-        console.print(f"No {kind} match '{pattern}'.")
+        console.print(f"No {kind} match '{pattern}'.", markup=False)
 
 
 #: ``:role:`target``` or ``:domain:role:`target``` (target may be ``~a.b.c`` or ``text <a.b.c>``).
@@ -126,7 +125,8 @@ def describe_cmd(
         )
         return
     console.print(
-        f"[bold cyan]{entry.name}[/]  ({kind[:-1]} from plugin [magenta]{entry.plugin}[/], {entry.target_path})"
+        f"[bold cyan]{plain(entry.name)}[/]  ({kind[:-1]} from plugin "
+        f"[magenta]{plain(entry.plugin)}[/], {plain(entry.target_path)})"
     )
     if doc:
         console.print(doc, markup=False, highlight=False)
@@ -137,7 +137,7 @@ def describe_cmd(
     for col in ("name", "type", "default"):
         table.add_column(col)
     for row in params:
-        table.add_row(row["name"], row["type"], row["default"])
+        table.add_row(plain(row["name"]), plain(row["type"]), plain(row["default"]))
     console.print(table if params else "No parameters.")
 
 
@@ -147,7 +147,9 @@ def _print_recipe(name: str) -> None:
 
     settings = recipe_settings(name)
     settings.pop("recipe", None)
-    console.print(f"Settings (over the framework's defaults; train with --recipe {name}):")
+    console.print(
+        f"Settings (over the framework's defaults; train with --recipe {name}):", markup=False
+    )
     console.print(dumps_toml(settings), markup=False, highlight=False)
 
 
@@ -167,5 +169,6 @@ def plugins_cmd(json_out: JsonFlag = False) -> None:
             f"{k}: {', '.join(sorted(v))}" for k, v in sorted(info.components.items()) if v
         )
         status = info.status if not info.error else f"{info.status}: {info.error}"
-        table.add_row(info.name, info.version or "-", status, comps or "-", info.source)
+        cells = (info.name, info.version or "-", status, comps or "-", info.source)
+        table.add_row(*(plain(cell) for cell in cells))
     console.print(table)

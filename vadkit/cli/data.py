@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vadkit.cli.app import app
-from vadkit.cli.common import JsonFlag, console, print_json
+from vadkit.cli.common import JsonFlag, console, plain, print_json
 from vadkit.config.settings import DataSettings
 
 data_app = typer.Typer(
@@ -50,11 +50,11 @@ def synth_cmd(
     anomalous = sum(v["anomalous_frames"] for v in meta["test_videos"])
     total = sum(v["frames"] for v in meta["test_videos"])
     console.print(
-        f"Wrote the synthetic scene (seed {seed}, {size}x{size}) to [bold]{root}[/bold]: "
+        f"Wrote the synthetic scene (seed {seed}, {size}x{size}) to [bold]{plain(root)}[/bold]: "
         f"{train_videos} training videos, {test_videos} test videos "
         f"({anomalous} of {total} test frames anomalous)."
     )
-    console.print(f"Check it with: vadkit data check {root}")
+    console.print(f"Check it with: vadkit data check {root}", markup=False)
 
 
 def _fmt(value: Any) -> str:
@@ -69,7 +69,7 @@ def _fmt(value: Any) -> str:
 
 def _summary_table(report: dict[str, Any]) -> Table:
     splits = report["splits"]
-    table = Table(title=f"Dataset {report['root']}", title_justify="left")
+    table = Table(title=f"Dataset {plain(report['root'])}", title_justify="left")
     table.add_column("", style="bold")
     for split in splits:
         table.add_column(split, overflow="fold")
@@ -97,7 +97,7 @@ def _summary_table(report: dict[str, Any]) -> Table:
                     value += f" ({info['anomalous_frames'] / info['frames']:.1%})"
             elif key == "label_coverage" and split == "training" and not info["ground_truth"]:
                 value = None
-            cells.append(_fmt(value))
+            cells.append(plain(_fmt(value)))
         table.add_row(label, *cells)
     for split, info in splits.items():
         for alt in info.get("label_alternatives", []):
@@ -105,7 +105,7 @@ def _summary_table(report: dict[str, Any]) -> Table:
             note = "agrees" if agrees else f"differs on {alt.get('differing_frames', '?')} frames"
             if alt.get("error"):
                 note = f"unreadable: {alt['error']}"
-            cells = [f"{alt['path']} ({note})" if s == split else "" for s in splits]
+            cells = [plain(f"{alt['path']} ({note})") if s == split else "" for s in splits]
             table.add_row("other ground truth", *cells)
     return table
 

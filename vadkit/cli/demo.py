@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from vadkit.cli.app import app
-from vadkit.cli.common import JsonFlag, console, print_json
+from vadkit.cli.common import JsonFlag, console, plain, print_json
 from vadkit.cli.progress import LazyBar, ProgressBar
 from vadkit.cli.tables import evaluation_table, protocol_lines
 
@@ -64,9 +64,9 @@ def demo_cmd(
         return
     console.print(evaluation_table(result, title="vadkit demo: synthetic scene"))
     for line in protocol_lines(result["protocol"]):
-        console.print(f"[dim]{line}[/]")
+        console.print(f"[dim]{plain(line)}[/]")
     t = result["timings"]
     console.print(
-        f"Run folder: [bold]{result['run']}[/]   plots: [bold]{result['plots']}[/]   "
+        f"Run folder: [bold]{plain(result['run'])}[/]   plots: [bold]{plain(result['plots'])}[/]   "
         f"({t['total_s']:.0f} s: training {t['train_s']:.0f} s, scoring {t['score_s']:.0f} s)"
     )

@@ -17,6 +17,7 @@ from vadkit.cli.common import (
     ScoreSetOpt,
     SmoothOpt,
     console,
+    plain,
     print_json,
 )
 from vadkit.cli.tables import evaluation_table, protocol_lines
@@ -64,7 +65,7 @@ def evaluate_cmd(
         return
     console.print(evaluation_table(result))
     for line in protocol_lines(result["protocol"]):
-        console.print(f"[dim]{line}[/]")
-    console.print(f"Results: [bold]{Path(run) / 'evaluation.json'}[/]")
+        console.print(f"[dim]{plain(line)}[/]")
+    console.print(f"Results: [bold]{plain(Path(run) / 'evaluation.json')}[/]")
     if result.get("plots"):
-        console.print(f"Plots: [bold]{result['plots']}[/]")
+        console.print(f"Plots: [bold]{plain(result['plots'])}[/]")

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from vadkit.cli.app import app
-from vadkit.cli.common import JsonFlag, RunArg, console, print_json
+from vadkit.cli.common import JsonFlag, RunArg, console, plain, print_json
 from vadkit.cli.progress import LazyBar
 
 
@@ -110,14 +109,15 @@ def score_cmd(
     )
     for skip in result.get("skipped", []):
         console.print(
-            f"[yellow]Not scored:[/] {escape(skip['name'])} ({skip['num_frames']} frames, "
+            f"[yellow]Not scored:[/] {plain(skip['name'])} ({skip['num_frames']} frames, "
             f"fewer than clip_length + 1 = {result['clip_length'] + 1})"
         )
     for measure, why in result.get("left_out_errors", {}).items():
-        console.print(f"[yellow]Error measure left out:[/] {escape(measure)} ({escape(why)})")
-    console.print(f"Scores: [bold]{Path(run) / 'scores' / result['name']}[/]")
+        console.print(f"[yellow]Error measure left out:[/] {plain(measure)} ({plain(why)})")
+    console.print(f"Scores: [bold]{plain(Path(run) / 'scores' / result['name'])}[/]")
     if result.get("ground_truth") or result.get("anomalous_frames") is not None:
         console.print(
             f"Next: vadkit evaluate {run}"
-            + ("" if result["name"] == "testing" else f" --scores {result['name']}")
+            + ("" if result["name"] == "testing" else f" --scores {result['name']}"),
+            markup=False,
         )

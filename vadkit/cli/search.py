@@ -17,6 +17,7 @@ from vadkit.cli.common import (
     ScoreSetOpt,
     SmoothOpt,
     console,
+    plain,
     print_json,
 )
 from vadkit.cli.tables import fmt_metric
@@ -83,7 +84,7 @@ def search_cmd(
     else:
         console.print(
             f"Searched on {len(result['search_videos'])} video(s) "
-            f"({', '.join(result['search_videos'])}), reported on "
+            f"({plain(', '.join(result['search_videos']))}), reported on "
             f"{len(result['report_videos'])} other(s): best weights {alphas}: micro AUROC "
             f"{fmt_metric(best['search_micro_auroc'])} on the search videos, "
             f"[bold]{fmt_metric(best['report_micro_auroc'])}[/] on the report videos."
@@ -93,5 +94,5 @@ def search_cmd(
     )
     if presets:
         console.print(f"The paper's presets on the report videos: {presets}")
-    console.print(f"Use them with: vadkit evaluate {run} --alphas {alphas}")
-    console.print(f"Results: [bold]{Path(run) / 'search.json'}[/]")
+    console.print(f"Use them with: vadkit evaluate {run} --alphas {alphas}", markup=False)
+    console.print(f"Results: [bold]{plain(Path(run) / 'search.json')}[/]")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from vadkit.cli.app import app
-from vadkit.cli.common import console, err_console, parse_csv
+from vadkit.cli.common import console, err_console, parse_csv, plain
 from vadkit.cli.progress import ProgressBar
 
 if TYPE_CHECKING:
@@ -137,10 +137,10 @@ def train_cmd(
     if not quiet:
         verb = "Resuming" if resume is not None else "Training"
         console.print(
-            f"{verb} [bold]{', '.join(cfg['tasks']['names'])}[/] on "
-            f"[bold]{cfg['model']['backbone']}[/]"
-            + (f" (recipe [bold]{cfg['recipe']}[/])" if cfg["recipe"] else "")
-            + f" into [bold]{run_dir}[/] "
+            f"{verb} [bold]{plain(', '.join(cfg['tasks']['names']))}[/] on "
+            f"[bold]{plain(cfg['model']['backbone'])}[/]"
+            + (f" (recipe [bold]{plain(cfg['recipe'])}[/])" if cfg["recipe"] else "")
+            + f" into [bold]{plain(run_dir)}[/] "
             f"({trainer.runtime.device}, {trainer.runtime.precision}"
             f"{', channels-last' if trainer.runtime.channels_last else ''})"
         )
@@ -151,13 +151,13 @@ def train_cmd(
             bar.stop()
         err_console.print(
             f"[yellow]Interrupted at epoch {stop.progress.epoch + 1}, step {stop.progress.step}; "
-            f"checkpoint saved.[/yellow] Continue with: vadkit train --resume {run_dir}"
+            f"checkpoint saved.[/yellow] Continue with: vadkit train --resume {plain(run_dir)}"
         )
         raise typer.Exit(stop.exit_code) from None
     except KeyboardInterrupt:  # a second Ctrl-C: the last checkpoint is intact
         err_console.print(
             f"[yellow]Interrupted.[/yellow] Continue from the last checkpoint with: "
-            f"vadkit train --resume {run_dir}"
+            f"vadkit train --resume {plain(run_dir)}"
         )
         raise typer.Exit(130) from None
     finally:
@@ -166,7 +166,7 @@ def train_cmd(
     if not quiet:
         console.print(
             f"Done: {summary['epochs']} epochs, {summary['steps']} steps, "
-            f"final loss {summary['loss']:.4f}. Run folder: [bold]{run_dir}[/]"
+            f"final loss {summary['loss']:.4f}. Run folder: [bold]{plain(run_dir)}[/]"
             if summary.get("loss") is not None
-            else f"Done. Run folder: [bold]{run_dir}[/]"
+            else f"Done. Run folder: [bold]{plain(run_dir)}[/]"
         )

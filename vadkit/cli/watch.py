@@ -18,6 +18,7 @@ from vadkit.cli.common import (
     console,
     err_console,
     fail,
+    plain,
     print_json,
 )
 from vadkit.config.settings import DEFAULT_QUANTILE, DEFAULT_WINDOWS
@@ -45,7 +46,9 @@ class _CalibrationBar:
         self.task: Any = None
 
     def announce(self, reason: str) -> None:
-        err_console.print(f"[yellow]Calibrating[/] the run on normal training windows: {reason}.")
+        err_console.print(
+            f"[yellow]Calibrating[/] the run on normal training windows: {plain(reason)}."
+        )
 
     def update(self, done: int, total: int) -> None:
         if self.quiet:
@@ -248,7 +251,7 @@ def watch_cmd(
                 f"Calibrated on {calibration.windows} training windows: threshold "
                 f"{calibration.threshold:.4f} ({calibration.quantile:g}th percentile of the "
                 f"fused scores, error {calibration.error}, normalizer {calibration.normalizer}) "
-                f"-> [bold]{cal_file}[/]"
+                f"-> [bold]{plain(cal_file)}[/]"
             )
         return
     scorer = StreamScorer(
@@ -286,8 +289,8 @@ def watch_cmd(
     rate = f" @ {info['rate']:.2f} fps" if info["rate"] else ""
     if not json_out:
         err_console.print(
-            f"Watching [bold]{source}[/] ({info['codec']} {info['width']}x{info['height']}{rate}) "
-            f"with {run}: error {scorer.error}, normalizer {scorer.normalizer}, weights {weights}, "
+            f"Watching [bold]{plain(source)}[/] ({plain(info['codec'])} "
+            f"{info['width']}x{info['height']}{rate}) with {plain(run)}: error {scorer.error}, normalizer {scorer.normalizer}, weights {weights}, "
             f"threshold {scorer.threshold:.4f}{' (given)' if threshold is not None else ''}. "
             "Ctrl-C stops."
         )
@@ -335,5 +338,5 @@ def watch_cmd(
         f"{how}: {summary['frames']} frames, {summary['windows']} windows scored, "
         f"{len(summary['alerts'])} alert(s), mean {fps if fps is not None else '-'} fps "
         f"over {summary['seconds']:.1f} s."
-        + (f" Scores: [bold]{summary['jsonl']}[/]" if summary["jsonl"] else "")
+        + (f" Scores: [bold]{plain(summary['jsonl'])}[/]" if summary["jsonl"] else "")
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -276,7 +277,14 @@ def read_state(path: str | Path) -> dict[str, Any]:
         )
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling errors come in many types
+    except pickle.UnpicklingError:  # PyTorch's text advises weights_only=False: never pass it on
+        raise CheckpointError(
+            f"Training state '{p}' cannot be read: it is not a vadkit checkpoint, or it was "
+            "damaged or tampered with (vadkit loads only tensors and plain values from it; "
+            "nothing in it was run).",
+            hint="Resume from another run, or train again without --resume.",
+        ) from None
+    except Exception as exc:  # a damaged file: other errors come in many types
         raise CheckpointError(
             f"Training state '{p}' cannot be read: {type(exc).__name__}: {exc}",
             hint="The file is damaged or was not written by vadkit; resume from another run.",

@@ -41,7 +41,9 @@ def atomic_write(
 
     If the block raises (or the process dies) the old file, if any, is left untouched and the
     temp file is removed (or, after a hard kill, left behind under a ``.tmp`` name that no reader
-    looks at). The parent folder is created if needed. ``mode`` is ``"w"`` (text) or ``"wb"``.
+    looks at). An :class:`OSError` that names no file (a ``write`` on a full disk) is raised again
+    naming ``path``. The parent folder is created if needed. ``mode`` is ``"w"`` (text) or
+    ``"wb"``.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write mode must be 'w' or 'wb', not {mode!r}")
@@ -56,9 +58,12 @@ def atomic_write(
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # a failed write() names no file: name the one being written (disk full, ...)
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
         raise
     _fsync_dir(target.parent)
 
