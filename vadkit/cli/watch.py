@@ -21,9 +21,10 @@ from vadkit.cli.common import (
     print_json,
 )
 from vadkit.config.settings import DEFAULT_QUANTILE, DEFAULT_WINDOWS
+from vadkit.stream.gaps import DEFAULT_MAX_GAP
 
 if TYPE_CHECKING:
-    from vadkit.stream import Alert, WatchStats
+    from vadkit.stream import Alert, Gap, WatchStats
 
 
 def _options(values: list[str] | None) -> dict[str, str]:
@@ -79,12 +80,25 @@ def _status(stats: WatchStats, threshold: float | None) -> Text:
         (f"alerts {stats.alerts}", "bold red" if stats.alert_open else ""),
         (" (open)" if stats.alert_open else "", "bold red"),
         f"  backlog {stats.backlog}" if stats.backlog else "",
+        f"  gaps {stats.gaps}" if stats.gaps else "",
     )
     return line
 
 
 def _when(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.2f} s"
+
+
+def _ending(summary: dict[str, Any]) -> str:
+    """The last line of a session: how it ended, then what it did."""
+    how = "Stopped (Ctrl-C)" if summary["interrupted"] else "Stream ended"
+    fps = summary["mean_fps"]
+    return (
+        f"{how}: {summary['frames']} frames, {summary['windows']} windows scored, "
+        f"{len(summary['alerts'])} alert(s), {len(summary['gaps'])} gap(s), mean "
+        f"{fps if fps is not None else '-'} fps over {summary['seconds']:.1f} s."
+        + (f" Scores: [bold]{summary['jsonl']}[/]" if summary["jsonl"] else "")
+    )
 
 
 @app.command("watch")
@@ -151,6 +165,15 @@ def watch_cmd(
         int,
         typer.Option("--gap", min=0, help="Frames below the threshold that an alert bridges."),
     ] = 0,
+    max_gap: Annotated[
+        int,
+        typer.Option(
+            "--max-gap",
+            min=0,
+            help="Frame intervals between two frames' timestamps beyond which the window "
+            "restarts and the open alert closes (a reported gap); 0: never.",
+        ),
+    ] = DEFAULT_MAX_GAP,
     max_frames: Annotated[
         int | None,
         typer.Option(
@@ -263,6 +286,7 @@ def watch_cmd(
         device=device,
         precision=precision,
         max_batch=max_batch,
+        max_gap=max_gap,
     )
     need = scorer.clip_length + 1
     if max_frames is not None and max_frames < need:
@@ -302,6 +326,16 @@ def watch_cmd(
             f"opened {alert.opened_at}"
         )
 
+    def on_gap(hole: Gap) -> None:
+        if json_out:
+            return
+        missing = hole.missing_frames
+        size = "time went back" if hole.seconds < 0 else f"about {missing} frame(s) missing"
+        console.print(
+            f"[yellow]GAP[/] before frame {hole.frame}: stream time {_when(hole.previous_time)} "
+            f"-> {_when(hole.time)} ({size}); the window restarts"
+        )
+
     live = None
     if not (quiet or json_out) and err_console.is_terminal:
         live = Live(
@@ -321,19 +355,18 @@ def watch_cmd(
         live.start()
     try:
         summary = run_stream(
-            scorer, reader, jsonl=jsonl, gap=gap, on_alert=on_alert, on_tick=on_tick
+            scorer,
+            reader,
+            jsonl=jsonl,
+            gap=gap,
+            on_alert=on_alert,
+            on_gap=on_gap,
+            on_tick=on_tick,
         )
     finally:
         if live is not None:
             live.stop()
     if json_out:
         print_json(summary)
-        return
-    how = "Stopped (Ctrl-C)" if summary["interrupted"] else "Stream ended"
-    fps = summary["mean_fps"]
-    console.print(
-        f"{how}: {summary['frames']} frames, {summary['windows']} windows scored, "
-        f"{len(summary['alerts'])} alert(s), mean {fps if fps is not None else '-'} fps "
-        f"over {summary['seconds']:.1f} s."
-        + (f" Scores: [bold]{summary['jsonl']}[/]" if summary["jsonl"] else "")
-    )
+    else:
+        console.print(_ending(summary))

@@ -4,6 +4,7 @@
 when there is none); :func:`run_stream` scores a :class:`~vadkit.data.live.FrameReader`'s frames
 with a :class:`~vadkit.stream.scorer.StreamScorer`, batching the windows that queued up when the
 model falls behind, tracking alerts and appending every frame's scores to a JSON lines file.
+A gap in the stream's timestamps closes the open alert and is written as a ``"gap"`` event.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from vadkit.stream.calibration import (
     stale_reason,
     weights_digest,
 )
+from vadkit.stream.gaps import Gap
 from vadkit.stream.reference import DEFAULT_WINDOWS, calibrate
 from vadkit.stream.scorer import FrameScore, StreamScorer
 
@@ -47,6 +49,7 @@ class WatchStats:
     alerts: int = 0
     alert_open: bool = False
     backlog: int = 0
+    gaps: int = 0
 
     @property
     def mean_fps(self) -> float:
@@ -94,14 +97,18 @@ def run_stream(
     gap: int = 0,
     on_scores: Callable[[list[FrameScore]], None] | None = None,
     on_alert: Callable[[Alert], None] | None = None,
+    on_gap: Callable[[Gap], None] | None = None,
     on_tick: Callable[[WatchStats], None] | None = None,
     tick_seconds: float = 1.0,
 ) -> dict[str, Any]:
     """Score ``reader``'s frames with ``scorer`` until the stream ends or Ctrl-C.
 
-    Returns a summary (frames, windows, alerts, mean fps, whether it was interrupted). A
-    stream that ends before it completes one window is a :class:`DataError`; a decoding error
-    mid-stream is raised once everything scored before it is written.
+    Returns a summary (frames, windows, alerts, gaps, mean fps, whether it was interrupted). A
+    gap in the frames' timestamps (:attr:`StreamScorer.gaps`) restarts the window, closes the
+    open alert and is written to the JSON lines file as a ``"gap"`` event; the reader's frame
+    rate is the scorer's declared frame interval when it has none. A stream that ends before it
+    completes one window is a :class:`DataError`; a decoding error mid-stream is raised once
+    everything scored before it is written.
     """
     tracker = AlertTracker(gap)
     writer = JsonlWriter(jsonl) if jsonl else None
@@ -109,6 +116,10 @@ def run_stream(
     interrupted = False
     start = last_tick = time.perf_counter()
     frames_at_tick = 0
+    gaps_before = len(scorer.gaps)
+    detector = scorer.gap_detector
+    if detector.frame_interval is None and reader.rate:
+        detector.frame_interval = 1.0 / reader.rate
 
     def emit(alert: Alert | None) -> None:
         if alert is not None and on_alert is not None:
@@ -120,15 +131,23 @@ def run_stream(
             items = reader.get(scorer.max_batch)
             if not items:
                 break
+            seen = len(scorer.gaps)
             scores = scorer.push_many(
                 [f for f, _ in items], [t for _, t in items], preprocessed=True
             )
+            events = _in_order(scores, scorer.gaps[seen:])
             if writer is not None:
-                writer.write(s.to_dict() for s in scores)
+                writer.write(e.to_dict() for e in events)
             if on_scores is not None:
                 on_scores(scores)
-            for s in scores:
-                emit(tracker.update(s))
+            for e in events:
+                if isinstance(e, Gap):
+                    emit(tracker.close())  # no alert spans a gap
+                    if on_gap is not None:
+                        on_gap(e)
+                else:
+                    emit(tracker.update(e))
+            stats.gaps = len(scorer.gaps) - gaps_before
             stats.frames = scorer.frames_seen
             stats.windows = scorer.windows_scored
             stats.last = scores[-1] if scores else stats.last
@@ -152,6 +171,18 @@ def run_stream(
             writer.close()
     emit(tracker.close())
     seconds = time.perf_counter() - start
+    summary = {
+        "source": reader.source,
+        "frames": scorer.frames_seen,
+        "windows": scorer.windows_scored,
+        "alerts": [a.to_dict() for a in tracker.closed],
+        "gaps": [g.to_dict() for g in scorer.gaps[gaps_before:]],
+        "seconds": round(seconds, 3),
+        "mean_fps": round(scorer.frames_seen / seconds, 2) if seconds > 0 else None,
+        "threshold": scorer.threshold,
+        "interrupted": interrupted,
+        "jsonl": None if writer is None else str(writer.path),
+    }
     t = scorer.clip_length
     if not interrupted and scorer.frames_seen < t + 1:
         raise DataError(
@@ -159,17 +190,25 @@ def run_stream(
             f"first window of clip_length + 1 = {t + 1} frames.",
             hint="Watch a longer stream (or raise --max-frames).",
         )
-    return {
-        "source": reader.source,
-        "frames": scorer.frames_seen,
-        "windows": scorer.windows_scored,
-        "alerts": [a.to_dict() for a in tracker.closed],
-        "seconds": round(seconds, 3),
-        "mean_fps": round(scorer.frames_seen / seconds, 2) if seconds > 0 else None,
-        "threshold": scorer.threshold,
-        "interrupted": interrupted,
-        "jsonl": None if writer is None else str(writer.path),
-    }
+    return summary
+
+
+def _in_order(scores: list[FrameScore], gaps: list[Gap]) -> list[FrameScore | Gap]:
+    """Scores and gaps in stream order (a gap before the scores of the frames after it)."""
+    if not gaps:
+        return list(scores)
+    out: list[FrameScore | Gap] = []
+    pending = iter(gaps)
+    nxt = next(pending, None)
+    for s in scores:
+        while nxt is not None and nxt.frame <= s.frame:
+            out.append(nxt)
+            nxt = next(pending, None)
+        out.append(s)
+    while nxt is not None:
+        out.append(nxt)
+        nxt = next(pending, None)
+    return out
 
 
 def load_for_stream(
