@@ -91,7 +91,11 @@ def _when(seconds: float | None) -> str:
 
 def _ending(summary: dict[str, Any]) -> str:
     """The last line of a session: how it ended, then what it did."""
-    how = "Stopped (Ctrl-C)" if summary["interrupted"] else "Stream ended"
+    broken = summary.get("broken")
+    if broken is not None:
+        how = f"Source broke at frame {broken['frame']} ({broken['reason']})"
+    else:
+        how = "Stopped (Ctrl-C)" if summary["interrupted"] else "Stream ended"
     fps = summary["mean_fps"]
     return (
         f"{how}: {summary['frames']} frames, {summary['windows']} windows scored, "
@@ -234,7 +238,7 @@ def watch_cmd(
     ] = False,
 ) -> None:
     """Score a live video stream window by window, with calibrated scores and alerts."""
-    from vadkit.data.live import FrameReader, check_source
+    from vadkit.data.live import FrameReader, SourceError, check_source
     from vadkit.stream import StreamScorer, load_for_stream, run_stream
 
     if source is None and not calibrate:
@@ -353,6 +357,7 @@ def watch_cmd(
 
     if live is not None:
         live.start()
+    broken: SourceError | None = None
     try:
         summary = run_stream(
             scorer,
@@ -363,6 +368,10 @@ def watch_cmd(
             on_gap=on_gap,
             on_tick=on_tick,
         )
+    except SourceError as exc:
+        if exc.summary is None:
+            raise
+        broken, summary = exc, exc.summary
     finally:
         if live is not None:
             live.stop()
@@ -370,3 +379,5 @@ def watch_cmd(
         print_json(summary)
     else:
         console.print(_ending(summary))
+    if broken is not None:
+        raise broken  # one message and exit code 2, as `vadkit score` gives for the same file

@@ -4,7 +4,8 @@
 when there is none); :func:`run_stream` scores a :class:`~vadkit.data.live.FrameReader`'s frames
 with a :class:`~vadkit.stream.scorer.StreamScorer`, batching the windows that queued up when the
 model falls behind, tracking alerts and appending every frame's scores to a JSON lines file.
-A gap in the stream's timestamps closes the open alert and is written as a ``"gap"`` event.
+A gap in the stream's timestamps closes the open alert and is written as a ``"gap"`` event; a
+source that breaks ends the session with a ``"source_error"`` event and a :class:`SourceError`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from vadkit.data.live import FrameReader
+from vadkit.data.live import FrameReader, SourceError
 from vadkit.errors import CheckpointError, DataError
 from vadkit.stream.alerts import Alert, AlertTracker
 from vadkit.stream.calibration import (
@@ -107,13 +108,16 @@ def run_stream(
     gap in the frames' timestamps (:attr:`StreamScorer.gaps`) restarts the window, closes the
     open alert and is written to the JSON lines file as a ``"gap"`` event; the reader's frame
     rate is the scorer's declared frame interval when it has none. A stream that ends before it
-    completes one window is a :class:`DataError`; a decoding error mid-stream is raised once
-    everything scored before it is written.
+    completes one window is a :class:`DataError`. A source that breaks mid-stream
+    (:class:`~vadkit.data.live.SourceError`) is written as a ``"source_error"`` event and raised,
+    with the summary as its ``summary``, once everything scored before it is written and the
+    open alert is closed.
     """
     tracker = AlertTracker(gap)
     writer = JsonlWriter(jsonl) if jsonl else None
     stats = WatchStats()
     interrupted = False
+    broken: SourceError | None = None
     start = last_tick = time.perf_counter()
     frames_at_tick = 0
     gaps_before = len(scorer.gaps)
@@ -128,7 +132,11 @@ def run_stream(
     try:
         reader.start()
         while True:
-            items = reader.get(scorer.max_batch)
+            try:
+                items = reader.get(scorer.max_batch)
+            except SourceError as exc:
+                broken = exc
+                break
             if not items:
                 break
             seen = len(scorer.gaps)
@@ -168,6 +176,8 @@ def run_stream(
     finally:
         reader.stop()
         if writer is not None:
+            if broken is not None:
+                writer.write([_broken_record(broken, scorer.frames_seen)])
             writer.close()
     emit(tracker.close())
     seconds = time.perf_counter() - start
@@ -181,8 +191,12 @@ def run_stream(
         "mean_fps": round(scorer.frames_seen / seconds, 2) if seconds > 0 else None,
         "threshold": scorer.threshold,
         "interrupted": interrupted,
+        "broken": None if broken is None else _broken_record(broken, scorer.frames_seen),
         "jsonl": None if writer is None else str(writer.path),
     }
+    if broken is not None:
+        broken.summary = summary
+        raise broken
     t = scorer.clip_length
     if not interrupted and scorer.frames_seen < t + 1:
         raise DataError(
@@ -209,6 +223,17 @@ def _in_order(scores: list[FrameScore], gaps: list[Gap]) -> list[FrameScore | Ga
         out.append(nxt)
         nxt = next(pending, None)
     return out
+
+
+def _broken_record(error: SourceError, frame: int) -> dict[str, Any]:
+    """The JSON-lines record (and summary entry) of a source that broke at stream frame
+    ``frame`` (the first frame it could not give)."""
+    return {
+        "event": "source_error",
+        "frame": frame,
+        "reason": error.reason,
+        "message": error.message,
+    }
 
 
 def load_for_stream(
