@@ -22,9 +22,10 @@ from vadkit.cli.common import (
     print_json,
 )
 from vadkit.config.settings import DEFAULT_QUANTILE, DEFAULT_WINDOWS
+from vadkit.stream.gaps import DEFAULT_MAX_GAP
 
 if TYPE_CHECKING:
-    from vadkit.stream import Alert, WatchStats
+    from vadkit.stream import Alert, Gap, WatchStats
 
 
 def _options(values: list[str] | None) -> dict[str, str]:
@@ -82,12 +83,29 @@ def _status(stats: WatchStats, threshold: float | None) -> Text:
         (f"alerts {stats.alerts}", "bold red" if stats.alert_open else ""),
         (" (open)" if stats.alert_open else "", "bold red"),
         f"  backlog {stats.backlog}" if stats.backlog else "",
+        f"  gaps {stats.gaps}" if stats.gaps else "",
     )
     return line
 
 
 def _when(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.2f} s"
+
+
+def _ending(summary: dict[str, Any]) -> str:
+    """The last line of a session: how it ended, then what it did."""
+    broken = summary.get("broken")
+    if broken is not None:
+        how = f"Source broke at frame {broken['frame']} ({plain(broken['reason'])})"
+    else:
+        how = "Stopped (Ctrl-C)" if summary["interrupted"] else "Stream ended"
+    fps = summary["mean_fps"]
+    return (
+        f"{how}: {summary['frames']} frames, {summary['windows']} windows scored, "
+        f"{len(summary['alerts'])} alert(s), {len(summary['gaps'])} gap(s), mean "
+        f"{fps if fps is not None else '-'} fps over {summary['seconds']:.1f} s."
+        + (f" Scores: [bold]{plain(summary['jsonl'])}[/]" if summary["jsonl"] else "")
+    )
 
 
 @app.command("watch")
@@ -154,6 +172,15 @@ def watch_cmd(
         int,
         typer.Option("--gap", min=0, help="Frames below the threshold that an alert bridges."),
     ] = 0,
+    max_gap: Annotated[
+        int,
+        typer.Option(
+            "--max-gap",
+            min=0,
+            help="Frame intervals between two frames' timestamps beyond which the window "
+            "restarts and the open alert closes (a reported gap); 0: never.",
+        ),
+    ] = DEFAULT_MAX_GAP,
     max_frames: Annotated[
         int | None,
         typer.Option(
@@ -214,7 +241,7 @@ def watch_cmd(
     ] = False,
 ) -> None:
     """Score a live video stream window by window, with calibrated scores and alerts."""
-    from vadkit.data.live import FrameReader, check_source
+    from vadkit.data.live import FrameReader, SourceError, check_source
     from vadkit.stream import StreamScorer, load_for_stream, run_stream
 
     if source is None and not calibrate:
@@ -266,6 +293,7 @@ def watch_cmd(
         device=device,
         precision=precision,
         max_batch=max_batch,
+        max_gap=max_gap,
     )
     need = scorer.clip_length + 1
     if max_frames is not None and max_frames < need:
@@ -305,6 +333,16 @@ def watch_cmd(
             f"opened {alert.opened_at}"
         )
 
+    def on_gap(hole: Gap) -> None:
+        if json_out:
+            return
+        missing = hole.missing_frames
+        size = "time went back" if hole.seconds < 0 else f"about {missing} frame(s) missing"
+        console.print(
+            f"[yellow]GAP[/] before frame {hole.frame}: stream time {_when(hole.previous_time)} "
+            f"-> {_when(hole.time)} ({size}); the window restarts"
+        )
+
     live = None
     if not (quiet or json_out) and err_console.is_terminal:
         live = Live(
@@ -322,21 +360,27 @@ def watch_cmd(
 
     if live is not None:
         live.start()
+    broken: SourceError | None = None
     try:
         summary = run_stream(
-            scorer, reader, jsonl=jsonl, gap=gap, on_alert=on_alert, on_tick=on_tick
+            scorer,
+            reader,
+            jsonl=jsonl,
+            gap=gap,
+            on_alert=on_alert,
+            on_gap=on_gap,
+            on_tick=on_tick,
         )
+    except SourceError as exc:
+        if exc.summary is None:
+            raise
+        broken, summary = exc, exc.summary
     finally:
         if live is not None:
             live.stop()
     if json_out:
         print_json(summary)
-        return
-    how = "Stopped (Ctrl-C)" if summary["interrupted"] else "Stream ended"
-    fps = summary["mean_fps"]
-    console.print(
-        f"{how}: {summary['frames']} frames, {summary['windows']} windows scored, "
-        f"{len(summary['alerts'])} alert(s), mean {fps if fps is not None else '-'} fps "
-        f"over {summary['seconds']:.1f} s."
-        + (f" Scores: [bold]{plain(summary['jsonl'])}[/]" if summary["jsonl"] else "")
-    )
+    else:
+        console.print(_ending(summary))
+    if broken is not None:
+        raise broken  # one message and exit code 2, as `vadkit score` gives for the same file

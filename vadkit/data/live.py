@@ -2,7 +2,9 @@
 
 :class:`FrameReader` opens a source PyAV can read (a file, ``rtsp://``, ``http://``, a capture
 device with its input format), decodes and preprocesses its frames in a background thread and
-hands them over in batches of whatever queued up.
+hands them over in batches of whatever queued up. A source that breaks once opened (a decoding
+error, a file that ends before its header says it does) raises :class:`SourceError` after the
+frames read before it.
 """
 
 from __future__ import annotations
@@ -17,10 +19,31 @@ from typing import Any
 
 import numpy as np
 
+from vadkit.data.sources import _missing_frames
 from vadkit.errors import DataError
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _END = object()
+# What `vadkit score` says of a damaged file (vadkit.data.sources.VideoFile), said here too.
+_FILE_HINT = "The file is truncated or corrupt: copy or download it again, or re-encode it."
+
+
+class SourceError(DataError):
+    """A source that breaks after it was opened: a decoding error, a truncated file, a stream
+    that drops with an error.
+
+    ``frames`` frames were read before it broke; ``reason`` says what happened, without the
+    source's name. :func:`~vadkit.stream.session.run_stream` sets ``summary`` to the session's
+    summary before it raises the error.
+    """
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, frames: int = 0, reason: str = ""
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.frames = frames
+        self.reason = reason or message
+        self.summary: dict[str, Any] | None = None
 
 
 def check_source(source: str | Path, input_format: str | None = None) -> str:
@@ -51,6 +74,10 @@ class FrameReader:
     with ``input_format`` (e.g. ``v4l2``), a capture device. It is opened by the constructor
     (a :class:`DataError` when that fails). ``realtime`` paces the frames at the stream's own
     timing (for files); ``max_frames`` stops after that many. Frames queue up to ``queue_size``.
+
+    A decoding error, or a file that ends before the length its header declares (checked as
+    ``vadkit score`` checks it), is raised by :meth:`get` as a :class:`SourceError` once the
+    frames decoded before it have been handed over.
     """
 
     def __init__(
@@ -73,6 +100,9 @@ class FrameReader:
         self.max_frames = None if max_frames is None else int(max_frames)
         target = check_source(self.source, input_format)
         is_url = bool(_URL.match(target))
+        #: A local file (not a URL or device): named and checked for truncation as by `score`.
+        self.is_file = not (is_url or input_format)
+        self._target = target
         hint = (
             "Check that the source is a video FFmpeg can read"
             + (", that the stream is up and reachable" if is_url or input_format else "")
@@ -128,11 +158,14 @@ class FrameReader:
 
         start_wall: float | None = None
         first_time: float | None = None
+        last_time: float | None = None
+        capped = False
         try:
             for frame in self.container.decode(self.stream):
                 if self._stop.is_set():
                     return
                 stamp = float(frame.time) if frame.time is not None else None
+                last_time = stamp if stamp is not None else last_time
                 if self.realtime:
                     now = time.perf_counter()
                     if start_wall is None:
@@ -149,25 +182,39 @@ class FrameReader:
                 if not self._put((image, stamp)):
                     return
                 if self.max_frames is not None and self.frames_read >= self.max_frames:
+                    capped = True
                     break
         except (av.FFmpegError, OSError, ValueError) as exc:
-            self._put(
-                DataError(
-                    f"Video source '{self.source}' stops decoding after {self.frames_read} "
-                    f"frames: {exc}.",
-                    hint="The stream dropped or the file is damaged; the frames before were "
-                    "scored.",
-                )
-            )
+            self._put(self._broken(f"stops decoding after {self.frames_read} frames: {exc}"))
             return
         except BaseException as exc:  # never lose an error in the thread
             self._put(exc)
             return
+        if self.is_file and not capped and self.frames_read:
+            container = self.container
+            duration = container.duration / 1e6 if container.duration else None
+            declared = int(self.stream.frames or 0)
+            missing = _missing_frames(self.frames_read, declared, last_time, self.rate, duration)
+            if missing:
+                self._put(self._broken(f"ends early: {self.frames_read} frames decoded, {missing}"))
+                return
         self._put(_END)
+
+    def _broken(self, reason: str) -> SourceError:
+        """The error of a source that broke after :attr:`frames_read` frames, worded for a file
+        as `vadkit score` words it."""
+        if self.is_file:
+            message = f"Video file '{self._target}' {reason}."
+            hint = f"{_FILE_HINT} The frames before it were scored."
+        else:
+            message = f"Video source '{self.source}' {reason}."
+            hint = "The stream dropped or sent damaged data; the frames before it were scored."
+        return SourceError(message, hint=hint, frames=self.frames_read, reason=reason)
 
     def get(self, max_items: int, timeout: float = 0.1) -> list[tuple[np.ndarray, float | None]]:
         """Wait for at least one frame, then take any others already queued (up to
-        ``max_items``). Returns ``[]`` at the end of the stream; raises a decoding error."""
+        ``max_items``). Returns ``[]`` at the end of the stream; raises a :class:`SourceError`
+        when the source broke (after every frame read before it)."""
         items: list[tuple[np.ndarray, float | None]] = []
         while not items:
             try:

@@ -10,6 +10,8 @@ advance. The package is laid out by job:
   the fused alert threshold (``RUN/calibration.json``), valid for one set of weights;
 * :mod:`vadkit.stream.scorer`: :class:`StreamScorer` turns frames into per-frame scores, the raw
   ones equal to offline scoring's;
+* :mod:`vadkit.stream.gaps`: :class:`GapDetector` finds holes in the frames' timestamps, where
+  the scorer restarts its window;
 * :mod:`vadkit.stream.alerts`: :class:`AlertTracker` turns per-frame alert flags into alerts;
 * :mod:`vadkit.stream.session`: :func:`run_stream` runs a whole watch session on a
   :class:`~vadkit.data.live.FrameReader` (the decoder, in :mod:`vadkit.data.live`), and
@@ -30,6 +32,7 @@ from vadkit.stream.calibration import (
     weights_digest,
     write_calibration,
 )
+from vadkit.stream.gaps import DEFAULT_MAX_GAP, Gap, GapDetector
 from vadkit.stream.reference import DEFAULT_WINDOWS, calibrate, calibration_scores, select_windows
 from vadkit.stream.scorer import FrameScore, StreamScorer
 from vadkit.stream.session import JsonlWriter, WatchStats, load_for_stream, run_stream
@@ -37,12 +40,15 @@ from vadkit.stream.session import JsonlWriter, WatchStats, load_for_stream, run_
 __all__ = [
     "CALIBRATION_FILE",
     "CALIBRATION_FORMAT",
+    "DEFAULT_MAX_GAP",
     "DEFAULT_QUANTILE",
     "DEFAULT_WINDOWS",
     "Alert",
     "AlertTracker",
     "Calibration",
     "FrameScore",
+    "Gap",
+    "GapDetector",
     "JsonlWriter",
     "StreamScorer",
     "WatchStats",

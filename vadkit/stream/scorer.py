@@ -4,11 +4,13 @@ Frames arrive one at a time; :class:`StreamScorer` keeps the last T preprocessed
 new frame completes one window of T+1 frames that scores it (the window's last frame, as
 offline). The raw scores equal those of ``vadkit score`` on the same frames; with a
 :class:`~vadkit.stream.calibration.Calibration` they are also rescaled, fused and compared with
-the alert threshold (:class:`FrameScore`).
+the alert threshold (:class:`FrameScore`). A gap in the frames' timestamps restarts the window
+(:mod:`vadkit.stream.gaps`): no window holds frames from both sides of a hole.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -21,6 +23,7 @@ from vadkit.components import SCORE_KEY, ScoreNormalizer
 from vadkit.engine.fusion import default_alphas, resolve_alphas
 from vadkit.errors import ConfigError, DataError
 from vadkit.stream.calibration import Calibration
+from vadkit.stream.gaps import DEFAULT_MAX_GAP, Gap, GapDetector
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -69,6 +72,11 @@ class StreamScorer:
     (:meth:`push_many`, e.g. when the model fell behind a live source) run as one batch of up to
     ``max_batch``. The network runs without autograd.
 
+    Frames pushed with their times are checked for gaps: when two consecutive frames are more
+    than ``max_gap`` frame intervals apart (or time runs backwards), the window restarts at the
+    frame after the hole (the next T frames only fill it again) and the :class:`Gap` is appended
+    to :attr:`gaps`.
+
     Args:
         model: the run's :class:`~vadkit.model.VADModel` (moved to ``device``).
         config: the run's resolved config (clip length, frame size and colour, score defaults).
@@ -83,6 +91,10 @@ class StreamScorer:
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
         precision: ``auto`` (fp32), ``fp32``, ``bf16``, ``fp16``.
         max_batch: the most windows run in one batch.
+        max_gap: frame intervals between consecutive frames beyond which the window restarts
+            (:data:`~vadkit.stream.gaps.DEFAULT_MAX_GAP`; 0 or None: never).
+        frame_interval: the source's declared seconds between frames (1 / frame rate), used to
+            find gaps until the stream's own interval has been measured.
 
     Example::
 
@@ -107,6 +119,8 @@ class StreamScorer:
         device: str = "auto",
         precision: str = "auto",
         max_batch: int = 8,
+        max_gap: int | None = DEFAULT_MAX_GAP,
+        frame_interval: float | None = None,
     ) -> None:
         from vadkit.config import Settings
         from vadkit.engine.score import applicable_errors, make_runtime
@@ -169,6 +183,9 @@ class StreamScorer:
         self._times: deque[float | None] = deque(maxlen=self.clip_length)
         self.frames_seen = 0
         self.windows_scored = 0
+        self.gap_detector = GapDetector(max_gap, frame_interval)
+        #: The gaps found so far, in stream order.
+        self.gaps: list[Gap] = []
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -200,9 +217,10 @@ class StreamScorer:
 
     def reset(self) -> None:
         """Forget the buffered frames (e.g. after a gap in the stream): the next T frames only
-        fill the window again."""
+        fill the window again, and the next frame's time is not compared with the last one."""
         self._context.clear()
         self._times.clear()
+        self.gap_detector.forget()
 
     def push(self, frame: np.ndarray | Image.Image, time: float | None = None) -> list[FrameScore]:
         """Add one frame; returns the score of the window it completes (none for the first T)."""
@@ -215,11 +233,10 @@ class StreamScorer:
         *,
         preprocessed: bool = False,
     ) -> list[FrameScore]:
-        """Add frames in order; their windows run in batches of up to ``max_batch``."""
-        import torch
+        """Add frames in order; their windows run in batches of up to ``max_batch``.
 
-        from vadkit.data.windows import sliding_windows
-
+        A gap in ``times`` restarts the window at the frame after it (see :attr:`gaps`).
+        """
         if not len(frames):
             return []
         new = [np.asarray(f) if preprocessed else self.preprocess(f) for f in frames]
@@ -230,9 +247,31 @@ class StreamScorer:
                     f"{self.frame_shape}.",
                     hint="Push native frames (preprocessed=False) to have them converted.",
                 )
-        stamps = list(times) if times is not None else [None] * len(new)
+        stamps: list[float | None] = list(times) if times is not None else [None] * len(new)
         if len(stamps) != len(new):
             raise ValueError(f"{len(new)} frames but {len(stamps)} times")
+        base = self.frames_seen
+        cuts: dict[int, Gap] = {}
+        for i, stamp in enumerate(stamps):
+            gap = self.gap_detector.check(base + i, stamp)
+            if gap is not None:
+                cuts[i] = gap
+        out: list[FrameScore] = []
+        bounds = sorted({0, *cuts, len(new)})
+        for lo, hi in itertools.pairwise(bounds):
+            if lo in cuts:
+                self.gaps.append(cuts[lo])
+                self._context.clear()
+                self._times.clear()
+            out.extend(self._score(new[lo:hi], stamps[lo:hi]))
+        return out
+
+    def _score(self, new: list[np.ndarray], stamps: list[float | None]) -> list[FrameScore]:
+        """Score the windows that ``new`` completes with the buffered frames (no gap inside)."""
+        import torch
+
+        from vadkit.data.windows import sliding_windows
+
         first = self.frames_seen - len(self._context)  # stream index of chunk[0]
         chunk = [*self._context, *new]
         chunk_times = [*self._times, *stamps]

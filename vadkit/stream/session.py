@@ -4,6 +4,8 @@
 when there is none); :func:`run_stream` scores a :class:`~vadkit.data.live.FrameReader`'s frames
 with a :class:`~vadkit.stream.scorer.StreamScorer`, batching the windows that queued up when the
 model falls behind, tracking alerts and appending every frame's scores to a JSON lines file.
+A gap in the stream's timestamps closes the open alert and is written as a ``"gap"`` event; a
+source that breaks ends the session with a ``"source_error"`` event and a :class:`SourceError`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from vadkit.data.live import FrameReader
+from vadkit.data.live import FrameReader, SourceError
 from vadkit.errors import CheckpointError, DataError
 from vadkit.stream.alerts import Alert, AlertTracker
 from vadkit.stream.calibration import (
@@ -28,6 +30,7 @@ from vadkit.stream.calibration import (
     stale_reason,
     weights_digest,
 )
+from vadkit.stream.gaps import Gap
 from vadkit.stream.reference import DEFAULT_WINDOWS, calibrate
 from vadkit.stream.scorer import FrameScore, StreamScorer
 
@@ -47,6 +50,7 @@ class WatchStats:
     alerts: int = 0
     alert_open: bool = False
     backlog: int = 0
+    gaps: int = 0
 
     @property
     def mean_fps(self) -> float:
@@ -94,21 +98,32 @@ def run_stream(
     gap: int = 0,
     on_scores: Callable[[list[FrameScore]], None] | None = None,
     on_alert: Callable[[Alert], None] | None = None,
+    on_gap: Callable[[Gap], None] | None = None,
     on_tick: Callable[[WatchStats], None] | None = None,
     tick_seconds: float = 1.0,
 ) -> dict[str, Any]:
     """Score ``reader``'s frames with ``scorer`` until the stream ends or Ctrl-C.
 
-    Returns a summary (frames, windows, alerts, mean fps, whether it was interrupted). A
-    stream that ends before it completes one window is a :class:`DataError`; a decoding error
-    mid-stream is raised once everything scored before it is written.
+    Returns a summary (frames, windows, alerts, gaps, mean fps, whether it was interrupted). A
+    gap in the frames' timestamps (:attr:`StreamScorer.gaps`) restarts the window, closes the
+    open alert and is written to the JSON lines file as a ``"gap"`` event; the reader's frame
+    rate is the scorer's declared frame interval when it has none. A stream that ends before it
+    completes one window is a :class:`DataError`. A source that breaks mid-stream
+    (:class:`~vadkit.data.live.SourceError`) is written as a ``"source_error"`` event and raised,
+    with the summary as its ``summary``, once everything scored before it is written and the
+    open alert is closed.
     """
     tracker = AlertTracker(gap)
     writer = JsonlWriter(jsonl) if jsonl else None
     stats = WatchStats()
     interrupted = False
+    broken: SourceError | None = None
     start = last_tick = time.perf_counter()
     frames_at_tick = 0
+    gaps_before = len(scorer.gaps)
+    detector = scorer.gap_detector
+    if detector.frame_interval is None and reader.rate:
+        detector.frame_interval = 1.0 / reader.rate
 
     def emit(alert: Alert | None) -> None:
         if alert is not None and on_alert is not None:
@@ -117,18 +132,30 @@ def run_stream(
     try:
         reader.start()
         while True:
-            items = reader.get(scorer.max_batch)
+            try:
+                items = reader.get(scorer.max_batch)
+            except SourceError as exc:
+                broken = exc
+                break
             if not items:
                 break
+            seen = len(scorer.gaps)
             scores = scorer.push_many(
                 [f for f, _ in items], [t for _, t in items], preprocessed=True
             )
+            events = _in_order(scores, scorer.gaps[seen:])
             if writer is not None:
-                writer.write(s.to_dict() for s in scores)
+                writer.write(e.to_dict() for e in events)
             if on_scores is not None:
                 on_scores(scores)
-            for s in scores:
-                emit(tracker.update(s))
+            for e in events:
+                if isinstance(e, Gap):
+                    emit(tracker.close())  # no alert spans a gap
+                    if on_gap is not None:
+                        on_gap(e)
+                else:
+                    emit(tracker.update(e))
+            stats.gaps = len(scorer.gaps) - gaps_before
             stats.frames = scorer.frames_seen
             stats.windows = scorer.windows_scored
             stats.last = scores[-1] if scores else stats.last
@@ -149,9 +176,27 @@ def run_stream(
     finally:
         reader.stop()
         if writer is not None:
+            if broken is not None:
+                writer.write([_broken_record(broken, scorer.frames_seen)])
             writer.close()
     emit(tracker.close())
     seconds = time.perf_counter() - start
+    summary = {
+        "source": reader.source,
+        "frames": scorer.frames_seen,
+        "windows": scorer.windows_scored,
+        "alerts": [a.to_dict() for a in tracker.closed],
+        "gaps": [g.to_dict() for g in scorer.gaps[gaps_before:]],
+        "seconds": round(seconds, 3),
+        "mean_fps": round(scorer.frames_seen / seconds, 2) if seconds > 0 else None,
+        "threshold": scorer.threshold,
+        "interrupted": interrupted,
+        "broken": None if broken is None else _broken_record(broken, scorer.frames_seen),
+        "jsonl": None if writer is None else str(writer.path),
+    }
+    if broken is not None:
+        broken.summary = summary
+        raise broken
     t = scorer.clip_length
     if not interrupted and scorer.frames_seen < t + 1:
         raise DataError(
@@ -159,16 +204,35 @@ def run_stream(
             f"first window of clip_length + 1 = {t + 1} frames.",
             hint="Watch a longer stream (or raise --max-frames).",
         )
+    return summary
+
+
+def _in_order(scores: list[FrameScore], gaps: list[Gap]) -> list[FrameScore | Gap]:
+    """Scores and gaps in stream order (a gap before the scores of the frames after it)."""
+    if not gaps:
+        return list(scores)
+    out: list[FrameScore | Gap] = []
+    pending = iter(gaps)
+    nxt = next(pending, None)
+    for s in scores:
+        while nxt is not None and nxt.frame <= s.frame:
+            out.append(nxt)
+            nxt = next(pending, None)
+        out.append(s)
+    while nxt is not None:
+        out.append(nxt)
+        nxt = next(pending, None)
+    return out
+
+
+def _broken_record(error: SourceError, frame: int) -> dict[str, Any]:
+    """The JSON-lines record (and summary entry) of a source that broke at stream frame
+    ``frame`` (the first frame it could not give)."""
     return {
-        "source": reader.source,
-        "frames": scorer.frames_seen,
-        "windows": scorer.windows_scored,
-        "alerts": [a.to_dict() for a in tracker.closed],
-        "seconds": round(seconds, 3),
-        "mean_fps": round(scorer.frames_seen / seconds, 2) if seconds > 0 else None,
-        "threshold": scorer.threshold,
-        "interrupted": interrupted,
-        "jsonl": None if writer is None else str(writer.path),
+        "event": "source_error",
+        "frame": frame,
+        "reason": error.reason,
+        "message": error.message,
     }
 
 
