@@ -29,6 +29,7 @@ import numpy as np
 from vadkit.config import FRAME_MODES, ScoreSettings
 from vadkit.engine.finite import leave_out_nonfinite
 from vadkit.engine.fusion import default_alphas, get_normalizer
+from vadkit.engine.lock import locked
 from vadkit.engine.scoreset import VideoScores, check_set_name, save_score_set
 from vadkit.errors import ConfigError, DataError
 
@@ -217,6 +218,7 @@ def score_videos(
 # --------------------------------------------------------------------------------------------
 # Runs: score a trained run and store the results
 # --------------------------------------------------------------------------------------------
+@locked("vadkit score")
 def score_run(
     run_dir: str | Path,
     *,

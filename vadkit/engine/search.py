@@ -19,6 +19,7 @@ from scipy.stats import rankdata
 
 from vadkit.engine.evaluate import require_labels
 from vadkit.engine.fusion import check_smooth, get_normalizer, normalized_streams
+from vadkit.engine.lock import locked
 from vadkit.engine.scoreset import ScoreSet, load_scores, write_json
 from vadkit.errors import ConfigError, DataError
 from vadkit.metrics import micro_auroc
@@ -176,6 +177,7 @@ def search_weights(
     return result
 
 
+@locked("vadkit search")
 def search_run(
     run_dir: str | Path,
     *,

@@ -28,6 +28,7 @@ from vadkit.config import Config, resolve_config
 from vadkit.engine import runs
 from vadkit.engine.device import Runtime
 from vadkit.engine.io import write_text
+from vadkit.engine.lock import HOLDER_FILE, LOCK_FILE, run_lock
 from vadkit.engine.runs import Progress
 from vadkit.errors import ConfigError, VadkitError
 
@@ -35,6 +36,9 @@ from vadkit.errors import ConfigError, VadkitError
 TOTAL = "loss"
 
 LoaderFactory = Callable[..., Iterable[Batch]]
+
+
+LOCK_FILES = (LOCK_FILE, HOLDER_FILE)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -241,6 +245,14 @@ class Trainer:
                 hint=f"Continue it with: vadkit train --resume {self.run_dir}  "
                 "(or choose another --out).",
             )
+        elif not (self.run_dir / runs.CONFIG_FILE).is_file() and self.run_dir.is_dir():
+            others = [p.name for p in self.run_dir.iterdir() if p.name not in LOCK_FILES]
+            if others:
+                raise ConfigError(
+                    f"'{self.run_dir}' is not empty and is not a vadkit run "
+                    f"(it holds {', '.join(sorted(others)[:3])}{', ...' if len(others) > 3 else ''}).",
+                    hint="Train into a new or empty folder with --out; nothing was written.",
+                )
 
     def setup(self) -> None:
         """Build model, optimizer and step, open the data, then load the last checkpoint (when
@@ -405,7 +417,16 @@ class Trainer:
         self._window_meter = _Meter()
 
     def fit(self) -> dict[str, Any]:
-        """Train to ``train.epochs``; returns a summary (run folder, steps, last epoch's losses)."""
+        """Train to ``train.epochs``; returns a summary (run folder, steps, last epoch's losses).
+
+        The run folder is locked while training: a second writer is refused naming this one.
+        """
+        if self.model is None:
+            self._check_run_dir()  # refuse a folder that is not ours before locking it
+        with run_lock(self.run_dir, "vadkit train"):
+            return self._fit()
+
+    def _fit(self) -> dict[str, Any]:
         train = self.config["train"]
         old_signals: dict[int, Any] = {}
         determinism = _Determinism(bool(train["deterministic"]), self.runtime.device)
