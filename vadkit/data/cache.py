@@ -51,6 +51,30 @@ def cache_key(source: FrameSource, size: tuple[int, int], color: str, resample: 
     return hashlib.sha1(spec.encode()).hexdigest()[:24]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove the half-written entries (``NAME.<pid>.<tag>.tmp``) of processes that are dead."""
+    removed = []
+    for path in folder.glob("*.tmp"):
+        parts = path.name.split(".")
+        if len(parts) >= 4 and parts[-3].isdigit() and not _alive(int(parts[-3])):
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            removed.append(path)
+    return removed
+
+
 def _paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
     folder = cache_dir / "frames"
     return folder / f"{key}.u8", folder / f"{key}.json"
@@ -103,6 +127,7 @@ def build(
             f"Cannot create the frame cache folder '{data.parent}': {exc}.",
             hint=f"Set {ENV_CACHE} to a writable folder, or pass cache_dir.",
         ) from None
+    remove_stale_temporaries(data.parent)
     if fingerprint is None:
         fingerprint = source.fingerprint()
     tag = f".{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import pickle
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -259,12 +260,27 @@ def recover_checkpoint(run_dir: str | Path) -> None:
         pending_progress = weights_progress(metadata)
         state_progress = Progress(**read_state(state_path)["progress"])
     except (CheckpointError, TypeError, KeyError):
-        pending.unlink(missing_ok=True)
+        _drop_pending(pending, folder / f"{LAST}{WEIGHTS_SUFFIX}")
         return
     if pending_progress == state_progress:
         replace_file(pending, folder / f"{LAST}{WEIGHTS_SUFFIX}")
     else:
+        _drop_pending(pending, folder / f"{LAST}{WEIGHTS_SUFFIX}")
+
+
+def _drop_pending(pending: Path, last: Path) -> None:
+    """Remove pending weights that no state goes with, unless they are the only weights left:
+    then they are kept as ``recovered.safetensors`` (never delete the only copy)."""
+    if last.exists():
         pending.unlink(missing_ok=True)
+        return
+    kept = pending.with_name(f"recovered{WEIGHTS_SUFFIX}")
+    replace_file(pending, kept)
+    warnings.warn(
+        f"the only weights of the run were pending and their training state is unusable: "
+        f"kept as '{kept}' (score them with --checkpoint recovered)",
+        stacklevel=3,
+    )
 
 
 def read_state(path: str | Path) -> dict[str, Any]:

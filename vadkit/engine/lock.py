@@ -52,6 +52,15 @@ def _describe(holder: dict[str, object]) -> str:
     )
 
 
+def _remove_temporaries(folder: Path) -> None:
+    """Temporary files of an atomic write (``.NAME.XXXX.tmp``) in the run folder and its
+    checkpoints: with the lock held, no other writer exists, so they belong to a dead process."""
+    for sub in (folder, folder / "checkpoints"):
+        for path in sub.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
 @contextlib.contextmanager
 def run_lock(run_dir: str | Path, command: str) -> Iterator[None]:
     """Hold the run folder's lock for ``command`` (e.g. ``"vadkit score"``) while the block runs.
@@ -81,6 +90,7 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[None]:
                 "taking over its lock",
                 stacklevel=3,
             )
+        _remove_temporaries(folder)
         note.write_text(
             json.dumps(
                 {
