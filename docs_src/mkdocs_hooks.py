@@ -147,8 +147,10 @@ CONFIG_KEYS: dict[str, str] = {
     "recipe": "The recipe the run started from (`vadkit list recipes`): its settings come after "
     "the framework's defaults and before the config file. Empty: the recipe that claims the data "
     "(one for datasets, one for the synthetic scene). The `--recipe` flag sets it.",
-    "train.memory_check": "Stop before training when the projected peak memory exceeds what the "
-    "machine has. The `--ignore-memory` flag of `vadkit train` turns it off.",
+    "train.memory_check": "Before the first step, project the peak memory of a step and stop "
+    "(exit 2, nothing written) when it exceeds the available memory less 10%; see "
+    "[Memory check](#memory-check). `false` (or `--ignore-memory`) trains anyway; a resumed run "
+    "may change it.",
     "score.presets": "Table of tables: `[score.presets.NAME]` holds named fusion weights "
     "(`vadkit evaluate --alphas NAME`); the recipe gives them (the built-in ones: the paper's "
     "per-dataset weights `ped2`, `avenue`, `shanghaitech`).",

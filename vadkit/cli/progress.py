@@ -82,6 +82,11 @@ class ProgressBar:
             speed=f"{speed:.1f} clips/s" if speed else "",
         )
 
+    def on_projection(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        from vadkit.engine.budget import describe_projection
+
+        self.progress.console.print(describe_projection(record), markup=False, highlight=False)
+
     def on_checkpoint(self, trainer: Trainer, path: Path, progress: TrainProgress) -> None: ...
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None: ...

@@ -4,6 +4,9 @@
 :class:`Trainer` runs epochs over the data loader, logs metrics, saves checkpoints and resumes.
 A first SIGINT/SIGTERM stops training after the step in progress, saves a checkpoint and raises
 :class:`TrainingInterrupted`; a second one interrupts at once (the last checkpoint stays intact).
+Before the first step the Trainer checks that a step fits in memory, and after the first few
+steps of every start it logs the measured time and memory and their projection
+(:mod:`vadkit.engine.budget`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from torch import Tensor
 
 from vadkit.components import Batch
 from vadkit.config import Config, resolve_config
-from vadkit.engine import runs
+from vadkit.config.overrides import parse_override
+from vadkit.engine import budget, runs
 from vadkit.engine.device import Runtime
 from vadkit.engine.io import write_text
 from vadkit.engine.lock import HOLDER_FILE, LOCK_FILE, run_lock
@@ -34,6 +38,8 @@ from vadkit.errors import ConfigError, VadkitError
 
 #: Loss key of the weighted total, beside one key per task.
 TOTAL = "loss"
+#: Settings a resumed run may change: neither changes what it computes.
+RESUMABLE = ("train.epochs", "train.memory_check")
 
 LoaderFactory = Callable[..., Iterable[Batch]]
 
@@ -82,17 +88,26 @@ class TrainStep:
         self._non_blocking = runtime.device.type == "cuda"
         self._memory_format = torch.channels_last_3d if runtime.channels_last else None
 
-    def __call__(self, batch: Batch) -> dict[str, Tensor]:
-        """Run one step; returns the detached losses (``"loss"`` = weighted total, per task)."""
+    def losses(self, batch: Batch, *, model: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """The forward pass of a step: the weighted total (float32) and every task's loss.
+
+        ``model``: another model to run instead of the step's own (the memory probe of
+        :mod:`vadkit.engine.budget` runs a copy).
+        """
         batch = batch.to(
             self.runtime.device,
             non_blocking=self._non_blocking,
             memory_format=self._memory_format,
         )
         with self.runtime.autocast():
-            losses = self.model.training_losses(batch)
+            losses = (self.model if model is None else model).training_losses(batch)
         total = sum(self.weights[name] * loss.float() for name, loss in losses.items())
         assert isinstance(total, Tensor)
+        return total, losses
+
+    def __call__(self, batch: Batch) -> dict[str, Tensor]:
+        """Run one step; returns the detached losses (``"loss"`` = weighted total, per task)."""
+        total, losses = self.losses(batch)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             total.backward()
@@ -116,6 +131,13 @@ class Callback:
     def on_step_end(self, trainer: Trainer, progress: Progress) -> None: ...
 
     def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None: ...
+
+    def on_projection(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        """Called once per start or resume, after the first few steps (up to
+        :data:`vadkit.engine.budget.PROJECTION_STEPS`), with the ``projection`` record also
+        written to ``metrics.jsonl``: measured seconds per step, time per epoch, projected total
+        and remaining time, peak memory and available memory (bytes); see
+        :func:`vadkit.engine.budget.describe_projection` for one line of it."""
 
     def on_checkpoint(self, trainer: Trainer, path: Path, progress: Progress) -> None: ...
 
@@ -223,6 +245,12 @@ class Trainer:
         self._pending_lines: list[str] = []
         self._epoch_meter = _Meter()
         self._window_meter = _Meter()
+        #: The memory projection made before the first step (None with train.memory_check off).
+        self.memory: budget.MemoryProjection | None = None
+        #: Bytes the device had available when training started (None when unknown).
+        self.available_memory: int | None = None
+        self._clock: budget.StepClock | None = None
+        self._projected = False
 
     # -- setup ---------------------------------------------------------------------------------
     def _call(self, hook: str, *args: Any) -> None:
@@ -255,8 +283,9 @@ class Trainer:
                 )
 
     def setup(self) -> None:
-        """Build model, optimizer and step, open the data, then load the last checkpoint (when
-        resuming) or start the run folder: bad data leaves no half-made run behind."""
+        """Build model, optimizer and step, open the data, check the memory a step will take,
+        then load the last checkpoint (when resuming) or start the run folder: bad data and a
+        run too large for the machine leave no half-made run behind."""
         self._check_run_dir()
         train = self.config["train"]
         torch.manual_seed(int(train["seed"]))
@@ -268,6 +297,7 @@ class Trainer:
             self.model, self.optimizer, self.config["tasks"]["weights"], self.runtime, self.scaler
         )
         self._windows()
+        self._check_memory()
         if self.resume:
             self._restore()
         else:
@@ -275,6 +305,35 @@ class Trainer:
             runs.write_config(self.run_dir, self.config)
             runs.write_versions(self.run_dir, self.config)
             write_text(self.run_dir / runs.METRICS_FILE, "")
+
+    def _check_memory(self) -> None:
+        """Project a step's peak memory from one window; stop if the machine has too little.
+
+        The probe runs on a copy of the model with the random state restored (see
+        :func:`vadkit.engine.budget.project_memory`), so it leaves training bit-identical. The
+        available memory is read after it: what the probe made resident counts as used.
+        """
+        train = self.config["train"]
+        device = self.runtime.device
+        if not train["memory_check"]:
+            self.available_memory = budget.available_memory(device)
+            return
+        assert self.step_fn is not None
+        probe = self.loader_factory(
+            self._windows(), batch_size=1, epoch=0, skip_batches=0, workers=0, pin_memory=False
+        )
+        window = next(iter(probe), None)
+        if window is None:  # no training windows: the data layer has said why
+            return
+        self.memory = budget.project_memory(self.step_fn, window)
+        del window, probe
+        self.available_memory = budget.available_memory(device)
+        budget.check_memory(
+            self.memory,
+            self.available_memory,
+            batch_size=int(train["batch_size"]),
+            size=self.config["data"]["size"],
+        )
 
     def _restore(self) -> None:
         assert self.optimizer is not None and self.scaler is not None
@@ -474,6 +533,8 @@ class Trainer:
         if start == 0:
             self._epoch_meter = _Meter()
             self._window_meter = _Meter()
+        if self._clock is None and not self._projected:
+            self._clock = budget.StepClock(min(budget.PROJECTION_STEPS, batches - start))
         self._call("on_epoch_start", epoch, batches, start)
         self.model.train()
         log_steps = int(train["log_steps"])
@@ -487,6 +548,8 @@ class Trainer:
             self.progress.step += 1
             self._epoch_meter.add(losses, batch.size, now - tick)
             self._window_meter.add(losses, batch.size, now - tick)
+            if self._clock is not None and self._clock.add(now - tick):
+                self._project(epoch, batches)
             tick = now
             if self.progress.step % log_steps == 0:
                 self._log_window(epoch)
@@ -526,6 +589,29 @@ class Trainer:
             self._stop()
         return record
 
+    def _project(self, epoch: int, batches: int) -> None:
+        """Log the ``projection`` record and call ``on_projection`` (once per start)."""
+        assert self._clock is not None
+        clock, self._clock, self._projected = self._clock, None, True
+        train = self.config["train"]
+        epochs = int(train["epochs"])
+        record = budget.projection_record(
+            clock,
+            epoch=epoch,
+            step=self.progress.step,
+            epochs=epochs,
+            batches=batches,
+            steps_left=batches - self.progress.batch + (epochs - epoch - 1) * batches,
+            resumed=self.resume,
+            device=self.runtime.device,
+            projected_bytes=(
+                None if self.memory is None else self.memory.total(int(train["batch_size"]))
+            ),
+            available_bytes=self.available_memory,
+        )
+        self._log(record)
+        self._call("on_projection", record)
+
     def _stop(self) -> None:
         assert self._stop_signal is not None
         self._log({"event": "interrupted", **asdict(self.progress)})
@@ -564,8 +650,9 @@ def resolve_train_config(
     """The run folder and resolved config of a ``vadkit train`` invocation.
 
     A new run resolves defaults, ``config_file``, ``overrides`` and ``flags`` (dotted keys, None
-    = not given). A resumed run takes its own ``config.toml``; only ``train.epochs`` may change
-    (to train longer), anything else is a :class:`ConfigError`.
+    = not given). A resumed run takes its own ``config.toml``; only the :data:`RESUMABLE`
+    settings may change (``train.epochs`` to train longer, ``train.memory_check`` to force a
+    run past the memory check), anything else is a :class:`ConfigError`.
     """
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     if resume is None:
@@ -579,25 +666,28 @@ def resolve_train_config(
         return run_dir, config
     run_dir = Path(resume)
     config = runs.read_config(run_dir)  # first: is it a run at all?
-    changed = [k for k in given if k != "train.epochs"]
+    changed = [k for k in given if k not in RESUMABLE]
     if config_file is not None:
         changed.insert(0, "--config")
-    if list(overrides):
+    sets = [parse_override(item) for item in overrides]
+    if any(key not in RESUMABLE for key, _ in sets):
         changed.append("--set")
     if changed:
         raise ConfigError(
             f"--resume continues '{run_dir}' with its own config; it cannot change "
             f"{', '.join(changed)}.",
-            hint="Leave those options out (only --epochs may change), or start a new run "
-            "with --out.",
+            hint="Leave those options out (only --epochs and --set train.memory_check may "
+            "change), or start a new run with --out.",
         )
     if out is not None and Path(out).resolve() != run_dir.resolve():
         raise ConfigError(
             f"--resume {run_dir} writes into that run folder, not --out {out}.",
             hint="Leave out --out when resuming.",
         )
-    if "train.epochs" in given:
-        config = resolve_config(base=config, flags={"train.epochs": given["train.epochs"]})
+    updates = {key: value for key, value in sets}  # flags win over --set, as in a new run
+    updates.update((key, given[key]) for key in RESUMABLE if key in given)
+    if updates:
+        config = resolve_config(base=config, flags=updates)
     return run_dir, config
 
 
