@@ -13,178 +13,40 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import torch
-from torch import Tensor
 
 from vadkit.components import Batch
-from vadkit.config import Config, resolve_config
-from vadkit.config.overrides import parse_override
+from vadkit.config import Config
 from vadkit.engine import budget, runs
+from vadkit.engine.callbacks import Callback as Callback
+from vadkit.engine.callbacks import TrainingInterrupted as TrainingInterrupted
 from vadkit.engine.device import Runtime
 from vadkit.engine.io import write_text
+from vadkit.engine.launch import RESUMABLE as RESUMABLE
+from vadkit.engine.launch import RUNS_FOLDER as RUNS_FOLDER
+from vadkit.engine.launch import default_run_dir as default_run_dir
+from vadkit.engine.launch import resolve_train_config as resolve_train_config
 from vadkit.engine.lock import HOLDER_FILE, LOCK_FILE, run_lock
 from vadkit.engine.runs import Progress
-from vadkit.errors import ConfigError, VadkitError
-
-#: Loss key of the weighted total, beside one key per task.
-TOTAL = "loss"
-#: Settings a resumed run may change: neither changes what it computes.
-RESUMABLE = ("train.epochs", "train.memory_check")
+from vadkit.engine.step import TOTAL as TOTAL
+from vadkit.engine.step import Determinism, LossMeter
+from vadkit.engine.step import TrainingDiverged as TrainingDiverged
+from vadkit.engine.step import TrainStep as TrainStep
+from vadkit.errors import ConfigError
 
 LoaderFactory = Callable[..., Iterable[Batch]]
 
 
 LOCK_FILES = (LOCK_FILE, HOLDER_FILE)
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped on a signal after saving a checkpoint at ``progress``."""
-
-    def __init__(self, progress: Progress, signum: int, run_dir: Path) -> None:
-        super().__init__(f"training interrupted at step {progress.step}")
-        self.progress = progress
-        self.signum = signum
-        self.run_dir = run_dir
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
-
-
-class TrainingDiverged(VadkitError):
-    """The loss became NaN or infinite."""
-
-
-class TrainStep:
-    """One optimisation step: every task's loss on one batch, weighted sum, backward, update.
-
-    The encoder runs once on the shared clip (and once on each task's own view), the decoder at
-    most once per input (see :meth:`vadkit.model.VADModel.training_losses`).
-    """
-
-    def __init__(
-        self,
-        model: Any,
-        optimizer: torch.optim.Optimizer,
-        weights: Mapping[str, float],
-        runtime: Runtime,
-        scaler: torch.amp.GradScaler | None = None,
-    ) -> None:
-        self.model = model
-        self.optimizer = optimizer
-        self.weights = dict(weights)
-        self.runtime = runtime
-        self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
-        self._non_blocking = runtime.device.type == "cuda"
-        self._memory_format = torch.channels_last_3d if runtime.channels_last else None
-
-    def losses(self, batch: Batch, *, model: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
-        """The forward pass of a step: the weighted total (float32) and every task's loss.
-
-        ``model``: another model to run instead of the step's own (the memory probe of
-        :mod:`vadkit.engine.budget` runs a copy).
-        """
-        batch = batch.to(
-            self.runtime.device,
-            non_blocking=self._non_blocking,
-            memory_format=self._memory_format,
-        )
-        with self.runtime.autocast():
-            losses = (self.model if model is None else model).training_losses(batch)
-        total = sum(self.weights[name] * loss.float() for name, loss in losses.items())
-        assert isinstance(total, Tensor)
-        return total, losses
-
-    def __call__(self, batch: Batch) -> dict[str, Tensor]:
-        """Run one step; returns the detached losses (``"loss"`` = weighted total, per task)."""
-        total, losses = self.losses(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is None:
-            total.backward()
-            self.optimizer.step()
-        else:
-            self.scaler.scale(total).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        out = {TOTAL: total.detach()}
-        out.update((name, loss.detach().float()) for name, loss in losses.items())
-        return out
-
-
-class Callback:
-    """Hooks a :class:`Trainer` calls; subclass and override what you need (all no-ops)."""
-
-    def on_train_start(self, trainer: Trainer) -> None: ...
-
-    def on_epoch_start(self, trainer: Trainer, epoch: int, batches: int, start: int) -> None: ...
-
-    def on_step_end(self, trainer: Trainer, progress: Progress) -> None: ...
-
-    def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None: ...
-
-    def on_projection(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        """Called once per start or resume, after the first few steps (up to
-        :data:`vadkit.engine.budget.PROJECTION_STEPS`), with the ``projection`` record also
-        written to ``metrics.jsonl``: measured seconds per step, time per epoch, projected total
-        and remaining time, peak memory and available memory (bytes); see
-        :func:`vadkit.engine.budget.describe_projection` for one line of it."""
-
-    def on_checkpoint(self, trainer: Trainer, path: Path, progress: Progress) -> None: ...
-
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None: ...
-
-    def on_stop_requested(self, trainer: Trainer, signum: int) -> None: ...
-
-    def on_train_end(self, trainer: Trainer) -> None: ...
-
-
-class _Meter:
-    """Running sums of the losses since some point (kept on the device, no sync per step)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, Tensor] = {}
-        self.count = 0
-        self.clips = 0
-        self.seconds = 0.0
-
-    def add(self, losses: Mapping[str, Tensor], clips: int, seconds: float) -> None:
-        for key, value in losses.items():
-            self.sums[key] = value if key not in self.sums else self.sums[key] + value
-        self.count += 1
-        self.clips += clips
-        self.seconds += seconds
-
-    def means(self) -> dict[str, float]:
-        return {k: float(v) / max(self.count, 1) for k, v in self.sums.items()}
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "sums": {k: float(v) for k, v in self.sums.items()},
-            "count": self.count,
-            "clips": self.clips,
-        }
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any] | None, device: torch.device) -> _Meter:
-        meter = cls()
-        if state:
-            meter.sums = {
-                k: torch.tensor(v, dtype=torch.float32, device=device)
-                for k, v in state["sums"].items()
-            }
-            meter.count = int(state["count"])
-            meter.clips = int(state["clips"])
-        return meter
 
 
 def _default_loader(windows: Any, **kwargs: Any) -> Iterable[Batch]:
@@ -243,8 +105,8 @@ class Trainer:
         self._stop_signal: int | None = None
         self._saved_step = -1
         self._pending_lines: list[str] = []
-        self._epoch_meter = _Meter()
-        self._window_meter = _Meter()
+        self._epoch_meter = LossMeter()
+        self._window_meter = LossMeter()
         #: The memory projection made before the first step (None with train.memory_check off).
         self.memory: budget.MemoryProjection | None = None
         #: Bytes the device had available when training started (None when unknown).
@@ -353,8 +215,8 @@ class Trainer:
         if rng.get("cuda") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
         meters = state.get("meters", {})
-        self._epoch_meter = _Meter.from_state(meters.get("epoch"), self.runtime.device)
-        self._window_meter = _Meter.from_state(meters.get("window"), self.runtime.device)
+        self._epoch_meter = LossMeter.from_state(meters.get("epoch"), self.runtime.device)
+        self._window_meter = LossMeter.from_state(meters.get("window"), self.runtime.device)
         self.progress = progress
         self._saved_step = progress.step
         runs.write_config(self.run_dir, self.config)  # train.epochs may have grown
@@ -473,7 +335,7 @@ class Trainer:
         }
         self._log(record)
         self._call("on_log", record)
-        self._window_meter = _Meter()
+        self._window_meter = LossMeter()
 
     def fit(self) -> dict[str, Any]:
         """Train to ``train.epochs``; returns a summary (run folder, steps, last epoch's losses).
@@ -488,7 +350,7 @@ class Trainer:
     def _fit(self) -> dict[str, Any]:
         train = self.config["train"]
         old_signals: dict[int, Any] = {}
-        determinism = _Determinism(bool(train["deterministic"]), self.runtime.device)
+        determinism = Determinism(bool(train["deterministic"]), self.runtime.device)
         try:
             determinism.__enter__()
             if self.model is None:
@@ -531,8 +393,8 @@ class Trainer:
         )
         batches = start + len(loader)  # type: ignore[arg-type]  # len() excludes skipped ones
         if start == 0:
-            self._epoch_meter = _Meter()
-            self._window_meter = _Meter()
+            self._epoch_meter = LossMeter()
+            self._window_meter = LossMeter()
         if self._clock is None and not self._projected:
             self._clock = budget.StepClock(min(budget.PROJECTION_STEPS, batches - start))
         self._call("on_epoch_start", epoch, batches, start)
@@ -579,7 +441,7 @@ class Trainer:
         }
         self.progress.epoch += 1
         self.progress.batch = 0
-        self._epoch_meter = _Meter()
+        self._epoch_meter = LossMeter()
         self._log(record)
         save_every = int(train["save_every"])
         copy = self.progress.epoch if save_every and self.progress.epoch % save_every == 0 else None
@@ -622,102 +484,3 @@ class Trainer:
         raise TrainingInterrupted(
             Progress(**asdict(self.progress)), self._stop_signal, self.run_dir
         )
-
-
-#: Where a run goes when no folder is given: ``runs/<date-time>``.
-RUNS_FOLDER = "runs"
-
-
-def default_run_dir() -> Path:
-    """``runs/<date-time>``, with a suffix when a run started in the same second."""
-    base = Path(RUNS_FOLDER) / time.strftime("%Y%m%d-%H%M%S")
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    return out
-
-
-def resolve_train_config(
-    *,
-    resume: str | Path | None = None,
-    out: str | Path | None = None,
-    config_file: str | Path | None = None,
-    overrides: Iterable[str] = (),
-    flags: Mapping[str, Any] | None = None,
-    default_out: Callable[[], Path] | None = None,
-) -> tuple[Path, Config]:
-    """The run folder and resolved config of a ``vadkit train`` invocation.
-
-    A new run resolves defaults, ``config_file``, ``overrides`` and ``flags`` (dotted keys, None
-    = not given). A resumed run takes its own ``config.toml``; only the :data:`RESUMABLE`
-    settings may change (``train.epochs`` to train longer, ``train.memory_check`` to force a
-    run past the memory check), anything else is a :class:`ConfigError`.
-    """
-    given = {k: v for k, v in (flags or {}).items() if v is not None}
-    if resume is None:
-        config = resolve_config(config_file=config_file, overrides=overrides, flags=given)
-        if out is not None:
-            run_dir = Path(out)
-        elif default_out is not None:
-            run_dir = default_out()
-        else:
-            raise ConfigError("No run folder given.", hint="Pass --out RUN_DIR.")
-        return run_dir, config
-    run_dir = Path(resume)
-    config = runs.read_config(run_dir)  # first: is it a run at all?
-    changed = [k for k in given if k not in RESUMABLE]
-    if config_file is not None:
-        changed.insert(0, "--config")
-    sets = [parse_override(item) for item in overrides]
-    if any(key not in RESUMABLE for key, _ in sets):
-        changed.append("--set")
-    if changed:
-        raise ConfigError(
-            f"--resume continues '{run_dir}' with its own config; it cannot change "
-            f"{', '.join(changed)}.",
-            hint="Leave those options out (only --epochs and --set train.memory_check may "
-            "change), or start a new run with --out.",
-        )
-    if out is not None and Path(out).resolve() != run_dir.resolve():
-        raise ConfigError(
-            f"--resume {run_dir} writes into that run folder, not --out {out}.",
-            hint="Leave out --out when resuming.",
-        )
-    updates = {key: value for key, value in sets}  # flags win over --set, as in a new run
-    updates.update((key, given[key]) for key in RESUMABLE if key in given)
-    if updates:
-        config = resolve_config(base=config, flags=updates)
-    return run_dir, config
-
-
-class _Determinism:
-    """Deterministic kernels where torch has them (restored on exit)."""
-
-    def __init__(self, enabled: bool, device: torch.device) -> None:
-        self.enabled = enabled
-        self.device = device
-        self._old: tuple[bool, bool, bool, bool] | None = None
-
-    def __enter__(self) -> None:
-        self._old = (
-            torch.are_deterministic_algorithms_enabled(),
-            torch.is_deterministic_algorithms_warn_only_enabled(),
-            torch.backends.cudnn.deterministic,
-            torch.backends.cudnn.benchmark,
-        )
-        if not self.enabled:
-            return
-        if self.device.type == "cuda":
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.backends.cudnn.deterministic = True
-            torch.backends.cudnn.benchmark = False
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._old is None:
-            return
-        enabled, warn_only, cudnn_det, cudnn_bench = self._old
-        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
-        torch.backends.cudnn.deterministic = cudnn_det
-        torch.backends.cudnn.benchmark = cudnn_bench
