@@ -110,12 +110,10 @@ def show_warning(
 @contextlib.contextmanager
 def cli_warnings() -> Iterator[None]:
     """Show warnings with :func:`show_warning` inside the block (library use keeps Python's)."""
-    saved = warnings.showwarning
-    warnings.showwarning = show_warning
-    try:
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # each distinct warning once per command
+        warnings.showwarning = show_warning
         yield
-    finally:
-        warnings.showwarning = saved
 
 
 def fail(message: str, hint: str | None = None) -> NoReturn:
