@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,21 @@ def tiny_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("tiny_scene") / "scene"
     return generate_scene(root, size=32, train_videos=2, test_videos=3, frames=(24, 30))
+
+
+@contextlib.contextmanager
+def quiet_machine(cache_dir: Path, **env: str) -> Iterator[pytest.MonkeyPatch]:
+    """One torch thread (tiny models gain nothing from two on a shared machine) and a private
+    frame cache at ``cache_dir``; more environment variables as keyword arguments."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("VADKIT_CACHE", str(cache_dir))
+            for key, value in env.items():
+                mp.setenv(key, value)
+            yield mp
+    finally:
+        torch.set_num_threads(threads)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import quiet_machine
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
@@ -38,13 +39,9 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module", autouse=True)
 def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A private frame cache, and one torch thread (see tests/test_train.py)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VADKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    with quiet_machine(tmp_path_factory.mktemp("cache")) as mp:
         mp.delenv(budget.MEMORY_ENV, raising=False)
         yield
-    torch.set_num_threads(threads)
 
 
 def _config(scene: Path, *extra: str) -> dict:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import quiet_machine
 
 from vadkit import plugins
 from vadkit.cli import main
@@ -32,12 +33,8 @@ SETS = [arg for item in TINY for arg in ("--set", item)]
 @pytest.fixture(scope="module", autouse=True)
 def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A private frame cache and one torch thread (a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VADKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    with quiet_machine(tmp_path_factory.mktemp("cache")):
         yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

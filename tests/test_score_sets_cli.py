@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from conftest import quiet_machine
 from test_data_helpers import write_video
 from test_evaluate_cli import TINY, _run, error_text
 
@@ -55,12 +55,8 @@ def register_errors(register):
 @pytest.fixture(scope="module", autouse=True)
 def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A private frame cache, one torch thread, and the plugin host reset afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VADKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    with quiet_machine(tmp_path_factory.mktemp("cache")):
         yield
-    torch.set_num_threads(threads)
     plugins.reset()
 
 

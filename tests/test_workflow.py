@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from conftest import quiet_machine
+from test_evaluate_cli import _run
 
 import vadkit
-from vadkit.cli import main
 from vadkit.config import resolve_config
 from vadkit.errors import ConfigError, RegistryError
 from vadkit.registry import Registry
@@ -34,18 +34,8 @@ TINY = {
 
 @pytest.fixture(scope="module", autouse=True)
 def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VADKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    with quiet_machine(tmp_path_factory.mktemp("cache")):
         yield
-    torch.set_num_threads(threads)
-
-
-def _cli(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    return 0 if done.value.code is None else int(done.value.code)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +55,7 @@ def test_train_returns_a_run_with_typed_settings(run: vadkit.Run) -> None:
 
 
 def test_api_and_cli_scores_are_bit_equal_in_fp32(run: vadkit.Run, tiny_scene: Path) -> None:
-    assert _cli(["score", str(run.path), "--precision", "fp32", "--quiet", "--name", "cli"]) == 0
+    assert _run(["score", str(run.path), "--precision", "fp32", "--quiet", "--name", "cli"]) == 0
     cli = run.scores("cli")
     api = run.score(precision="fp32", name="api")
     assert [v.name for v in api.videos] == [v.name for v in cli.videos]
@@ -123,7 +113,7 @@ def test_python_and_cli_refuse_the_same_arguments_with_the_same_message(
     with pytest.raises(ConfigError) as exc:
         run.score(checkpoint="1", average_last=2)
     assert "not both" in exc.value.message
-    code = _cli(["score", str(run.path), "--checkpoint", "1", "--average-last", "2"])
+    code = _run(["score", str(run.path), "--checkpoint", "1", "--average-last", "2"])
     assert code == 2
     assert exc.value.message in " ".join(capsys.readouterr().err.split())
     with pytest.raises(ConfigError, match="either --data ROOT or video files"):
@@ -134,10 +124,10 @@ def test_recipes_are_listed_described_and_named_by_the_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert vadkit.list_recipes("luss-*") == ["luss-ae", "luss-ae-paper", "luss-ae-synthetic"]
-    assert _cli(["describe", "recipes", "luss-ae-paper", "--json"]) in (0,)
+    assert _run(["describe", "recipes", "luss-ae-paper", "--json"]) in (0,)
     described = json.loads(capsys.readouterr().out)
     assert described["plugin"] == "luss" and "paper" in described["summary"]
-    assert _cli(["describe", "recipes", "luss-ae-paper"]) == 0
+    assert _run(["describe", "recipes", "luss-ae-paper"]) == 0
     out = capsys.readouterr().out
     assert 'head = "paper"' in out and 'normalizer = "robust"' in out
     assert resolve_config(flags={"recipe": "luss-ae-paper"})["recipe"] == "luss-ae-paper"
@@ -208,7 +198,7 @@ def test_a_third_party_recipe_trains_scores_and_evaluates_with_the_builtin_block
     }
     run = tmp_path / "run"
 
-    def vadkit_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    def vadkit_run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "vadkit", *args],
             env=env,
@@ -217,15 +207,15 @@ def test_a_third_party_recipe_trains_scores_and_evaluates_with_the_builtin_block
             timeout=600,
         )
 
-    listed = vadkit_cli("list", "recipes", "--json")
+    listed = vadkit_run("list", "recipes", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [r["name"] for r in json.loads(listed.stdout)] == ["example-tiny"]
-    train = vadkit_cli(
+    train = vadkit_run(
         "train", "--recipe", "example-tiny", "--data", str(tiny_scene), "--out", str(run), "-q"
     )
     assert train.returncode == 0, train.stderr
-    assert vadkit_cli("score", str(run), "-q").returncode == 0
-    evaluated = vadkit_cli("evaluate", str(run), "--json")
+    assert vadkit_run("score", str(run), "-q").returncode == 0
+    evaluated = vadkit_run("evaluate", str(run), "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads(evaluated.stdout)
     assert set(result["results"]) == {"motion", "fused"}
@@ -233,6 +223,6 @@ def test_a_third_party_recipe_trains_scores_and_evaluates_with_the_builtin_block
     versions = json.loads((run / "versions.json").read_text())
     assert "vadkit_example" in versions["plugins"] and "luss" not in versions["plugins"]
     # without a recipe and without the built-in plugin, nothing names a backbone: one clear line
-    bare = vadkit_cli("train", "--out", str(tmp_path / "bare"), "-q")
+    bare = vadkit_run("train", "--out", str(tmp_path / "bare"), "-q")
     assert bare.returncode == 2 and "model.backbone" in bare.stderr
     assert "Traceback" not in bare.stderr
