@@ -233,9 +233,7 @@ class Detector:
 
     def prepare_frames(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """Native uint8 frames ``(N, H, W)`` or ``(N, H, W, C)`` -> the run's size and colour."""
-        from PIL import Image
-
-        from vadkit.data.sources import preprocess
+        from vadkit.data.sources import preprocess_native
 
         array = np.asarray(frames)
         if array.dtype != np.uint8 or array.ndim not in (3, 4) or array.shape[0] == 0:
@@ -244,18 +242,12 @@ class Detector:
                 f"{array.dtype} {array.shape}.",
                 hint="Decode the video to uint8 frames, e.g. with PyAV's to_ndarray().",
             )
+        data = self.settings.data
         if array.ndim == 3:
             array = array[..., None]
-        h, w = self.settings.data.hw
-        if array.shape[1:] == (h, w, self.settings.data.channels):
+        if array.shape[1:] == (*data.hw, data.channels):
             return np.ascontiguousarray(array)
-        if array.shape[-1] not in (1, 3, 4):
-            raise DataError(
-                f"Frames have {array.shape[-1]} channels; 1, 3 (RGB) or 4 (RGBA) expected.",
-                hint="Pass grey or RGB frames.",
-            )
-        images = (Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in array)
-        return np.stack([preprocess(im, (h, w), self.settings.data.color) for im in images])
+        return np.stack([preprocess_native(f, data.hw, data.color) for f in array])
 
     def score_frames(
         self,

@@ -251,6 +251,31 @@ def preprocess(
     return array[:, :, None] if array.ndim == 2 else array
 
 
+def preprocess_native(
+    frame: np.ndarray | Image.Image, size: tuple[int, int], color: str
+) -> np.ndarray:
+    """A native frame held in memory (uint8 ``(H, W)``, ``(H, W, 1|3|4)`` or a PIL image) as
+    :func:`preprocess` makes it: ``uint8 (H, W, C)`` at ``size`` and ``color``."""
+    from PIL import Image
+
+    if not isinstance(frame, Image.Image):
+        array = np.asarray(frame)
+        if array.dtype != np.uint8 or array.ndim not in (2, 3):
+            raise DataError(
+                f"A frame must be uint8 (H, W) or (H, W, C), not {array.dtype} {array.shape}.",
+                hint="Convert it with .astype(np.uint8).",
+            )
+        if array.ndim == 3 and array.shape[2] == 1:
+            array = array[:, :, 0]
+        if array.ndim == 3 and array.shape[2] not in (3, 4):
+            raise DataError(
+                f"A frame has {array.shape[2]} channels; 1, 3 (RGB) or 4 (RGBA) expected.",
+                hint="Pass grey or RGB frames.",
+            )
+        frame = Image.fromarray(np.ascontiguousarray(array))
+    return preprocess(frame, size, color)
+
+
 def preprocessed_frames(
     source: FrameSource, size: tuple[int, int], color: str, resample: str = "bilinear"
 ) -> Iterator[np.ndarray]:

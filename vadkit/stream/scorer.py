@@ -194,26 +194,9 @@ class StreamScorer:
 
     def preprocess(self, frame: np.ndarray | Image.Image) -> np.ndarray:
         """A native frame (uint8 ``(H, W)``, ``(H, W, 1|3|4)`` or a PIL image) as the run's data."""
-        from PIL import Image
+        from vadkit.data.sources import preprocess_native
 
-        from vadkit.data.sources import preprocess
-
-        if not isinstance(frame, Image.Image):
-            array = np.asarray(frame)
-            if array.dtype != np.uint8 or array.ndim not in (2, 3):
-                raise DataError(
-                    f"A frame must be uint8 (H, W) or (H, W, C), not {array.dtype} {array.shape}.",
-                    hint="Convert it with .astype(np.uint8).",
-                )
-            if array.ndim == 3 and array.shape[2] == 1:
-                array = array[:, :, 0]
-            if array.ndim == 3 and array.shape[2] not in (3, 4):
-                raise DataError(
-                    f"A frame has {array.shape[2]} channels; 1, 3 (RGB) or 4 (RGBA) expected.",
-                    hint="Pass RGB frames.",
-                )
-            frame = Image.fromarray(np.ascontiguousarray(array))
-        return preprocess(frame, self.size, self.color)
+        return preprocess_native(frame, self.size, self.color)
 
     def reset(self) -> None:
         """Forget the buffered frames (e.g. after a gap in the stream): the next T frames only
