@@ -1,0 +1,117 @@
+"""``vadkit report``: one self-contained HTML page of a scored run, or of two side by side.
+
+The page holds the metrics of :func:`vadkit.engine.evaluate.evaluate_scores`, the protocol and
+provenance of the scores (run settings, checkpoint hash, the score set's record), each video's
+score curves over the ground truth (zoom and hover, drawn by a small script inside the page), and
+the most anomalous segments (:mod:`vadkit.report.segments`, a label-free rule) with their frames
+and anomaly-map overlays. Styles, script, data and pictures are all inside the file: it opens
+without a network and can be mailed or archived as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vadkit.config.settings import REPORT_SEGMENT_GAP, REPORT_SEGMENT_QUANTILE, REPORT_TOP_K
+from vadkit.errors import ConfigError
+from vadkit.report.collect import RunData, collect_run
+from vadkit.report.segments import Segment, top_segments
+
+REPORT_FILE = "report.html"
+
+__all__ = [
+    "REPORT_FILE",
+    "Report",
+    "RunData",
+    "Segment",
+    "collect_run",
+    "default_report_path",
+    "top_segments",
+    "write_report",
+]
+
+
+@dataclass
+class Report:
+    """A written report: its path, size in bytes, the runs it shows and notes about what is
+    missing from it (e.g. no anomaly maps)."""
+
+    path: Path
+    size: int
+    runs: list[RunData]
+    notes: list[str]
+
+
+def default_report_path(runs: Sequence[str | Path]) -> Path:
+    """``RUN/report.html``; ``RUN_A/report-vs-<RUN_B's name>.html`` for two runs."""
+    first = Path(runs[0])
+    if len(runs) == 1:
+        return first / REPORT_FILE
+    return first / f"report-vs-{Path(runs[1]).resolve().name}.html"
+
+
+def write_report(
+    runs: Sequence[str | Path],
+    out: str | Path | None = None,
+    *,
+    scores: str = "testing",
+    error: str | None = None,
+    normalizer: str | None = None,
+    alphas: str | None = None,
+    smooth: float | None = None,
+    top_k: int = REPORT_TOP_K,
+    quantile: float = REPORT_SEGMENT_QUANTILE,
+    gap: int = REPORT_SEGMENT_GAP,
+    maps: bool = True,
+) -> Report:
+    """Write the report of one run (or two, side by side) to ``out`` (default
+    :func:`default_report_path`) atomically; returns where and how big.
+
+    The evaluation settings (``error``, ``normalizer``, ``alphas``, ``smooth``) default to each
+    run's own, as in ``vadkit evaluate``. ``maps=False`` leaves the anomaly-map overlays out
+    (frames only; no network pass).
+    """
+    from vadkit.engine.io import write_text
+    from vadkit.report.images import FrameSource, MapSource, segment_pictures
+    from vadkit.report.render import render_report
+
+    if not 1 <= len(runs) <= 2:
+        raise ConfigError(
+            f"A report shows one run or compares two, not {len(runs)}.",
+            hint="vadkit report RUN, or vadkit report RUN_A RUN_B",
+        )
+    if top_k < 0:
+        raise ConfigError(f"--top {top_k} is negative.", hint=f"E.g. --top {REPORT_TOP_K}")
+    data = [
+        collect_run(
+            r,
+            scores=scores,
+            error=error,
+            normalizer=normalizer,
+            alphas=alphas,
+            smooth=smooth,
+            top_k=top_k,
+            quantile=quantile,
+            gap=gap,
+        )
+        for r in runs
+    ]
+    pictures, notes = [], []
+    for run in data:
+        frames = FrameSource(run.scores.meta)
+        map_source = MapSource(run.run_dir) if maps else None
+        pictures.append(segment_pictures(run.segments, frames, map_source))
+        problems = [frames.problem, None if map_source is None else map_source.problem]
+        if not maps:
+            problems.append("anomaly maps left out (--no-maps)")
+        notes.append("; ".join(p for p in problems if p))
+    path = Path(out) if out is not None else default_report_path(runs)
+    if path.is_dir():
+        raise ConfigError(
+            f"'{path}' is a folder.", hint="Pass a file name with --out, e.g. report.html"
+        )
+    page = render_report(data, pictures, notes)
+    write_text(path, page)
+    return Report(path=path, size=len(page.encode("utf-8")), runs=data, notes=notes)

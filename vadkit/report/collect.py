@@ -1,0 +1,221 @@
+"""What a report shows of one run: its provenance, its evaluation, its score streams and segments.
+
+Nothing is recomputed here: the metrics are :func:`vadkit.engine.evaluate.evaluate_scores`'s and
+the streams :func:`vadkit.engine.evaluate.compute_streams`'s, with the evaluation's protocol (the
+same curves ``vadkit evaluate`` plots). The run folder is only read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vadkit.config.settings import REPORT_SEGMENT_GAP, REPORT_SEGMENT_QUANTILE, REPORT_TOP_K
+from vadkit.engine.evaluate import FUSED, check_error_name, compute_streams, evaluate_scores
+from vadkit.engine.fusion import check_smooth, get_normalizer, resolve_alphas
+from vadkit.engine.runs import CONFIG_FILE, VERSIONS_FILE
+from vadkit.engine.scoreset import ScoreSet, load_scores
+from vadkit.errors import ConfigError
+from vadkit.report.segments import Segment, top_segments
+
+#: Decimals kept of each score in the page (the curves' resolution, not the metrics').
+DIGITS = 4
+
+
+@dataclass
+class VideoStreams:
+    """One video's scored frame numbers, ground truth (None: unknown) and normalised streams
+    (each task's, and the fused one under :data:`~vadkit.engine.evaluate.FUSED`)."""
+
+    name: str
+    frames: np.ndarray
+    labels: np.ndarray | None
+    streams: dict[str, np.ndarray]
+
+
+@dataclass
+class RunData:
+    """Everything the report shows of one run's score set."""
+
+    run_dir: Path
+    scores: ScoreSet
+    protocol: dict[str, Any]
+    evaluation: dict[str, Any] | None
+    provenance: dict[str, Any]
+    videos: list[VideoStreams]
+    threshold: float
+    segments: list[Segment]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.run_dir.resolve().name or str(self.run_dir)
+
+
+def read_run_files(run_dir: Path) -> dict[str, Any]:
+    """The run's resolved config (TOML text) and versions, as saved by ``vadkit train``."""
+    config = run_dir / CONFIG_FILE
+    if not config.is_file():
+        raise ConfigError(
+            f"'{run_dir}' is not a vadkit run folder: {CONFIG_FILE} is missing.",
+            hint="Pass the folder that `vadkit train` wrote (its --out).",
+        )
+    out: dict[str, Any] = {"config_toml": config.read_text(encoding="utf-8")}
+    try:
+        out["versions"] = json.loads((run_dir / VERSIONS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        out["versions"] = None
+    return out
+
+
+def _protocol_without_labels(
+    scores: ScoreSet,
+    error: str | None,
+    normalizer: str | None,
+    alphas: str | None,
+    smooth: float | None,
+) -> dict[str, Any]:
+    """The settings of the streams of a set that has no ground truth (nothing to evaluate),
+    resolved the way :func:`evaluate_scores` resolves them."""
+    d = scores.defaults
+    err = check_error_name(scores, error or d["error"])
+    norm_name, norm = get_normalizer(normalizer or d["normalizer"])
+    weights = resolve_alphas(alphas, scores.tasks, default=d["alphas"], presets=d["presets"])
+    sigma = check_smooth(d["smooth"] if smooth is None else smooth)
+    meta = scores.meta
+    return {
+        "score_set": scores.name,
+        "frames_mode": meta.get("frames_mode"),
+        "frames_scored": int(sum(v.frames.size for v in scores.videos)),
+        "total_frames": meta.get("total_frames"),
+        "videos": len(scores.videos),
+        "clip_length": meta.get("clip_length"),
+        "error": err,
+        "normalizer": norm_name,
+        "normalizer_repr": repr(norm),
+        "alphas": weights,
+        "smoothing_sigma": sigma,
+        "ground_truth": None,
+        "checkpoint": meta.get("checkpoint"),
+        "checkpoint_sha256": (meta.get("weights") or {}).get("sha256"),
+    }
+
+
+def provenance(run_dir: Path, scores: ScoreSet) -> dict[str, Any]:
+    """Where the scores come from: the run's files and the score set's record."""
+    meta = scores.meta
+    record_keys = (
+        "source",
+        "root",
+        "files",
+        "split",
+        "ground_truth",
+        "frames_mode",
+        "clip_length",
+        "size",
+        "color",
+        "checkpoint",
+        "runtime",
+        "batch_size",
+        "seconds",
+        "windows_per_second",
+        "vadkit",
+        "skipped",
+        "left_out_errors",
+    )
+    record = {k: meta[k] for k in record_keys if meta.get(k) not in (None, [], {})}
+    weights = meta.get("weights") or {}
+    identity = meta.get("identity") or {}
+    return {
+        **read_run_files(run_dir),
+        "score_set": scores.name,
+        "record": record,
+        "weights_sha256": weights.get("sha256") or identity.get("weights_sha256"),
+        "settings_sha256": identity.get("settings_sha256"),
+        "errors_scored": sorted(meta.get("errors", {})),
+        "defaults": meta.get("defaults"),
+    }
+
+
+def collect_run(
+    run_dir: str | Path,
+    *,
+    scores: str = "testing",
+    error: str | None = None,
+    normalizer: str | None = None,
+    alphas: str | None = None,
+    smooth: float | None = None,
+    top_k: int = REPORT_TOP_K,
+    quantile: float = REPORT_SEGMENT_QUANTILE,
+    gap: int = REPORT_SEGMENT_GAP,
+) -> RunData:
+    """Read a scored run: evaluate its set (when it has ground truth), its streams and segments."""
+    run_dir = Path(run_dir)
+    score_set = load_scores(run_dir, scores)
+    files = provenance(run_dir, score_set)  # also checks that it is a run folder
+    evaluation = None
+    if score_set.has_labels:
+        evaluation = evaluate_scores(
+            score_set, error=error, normalizer=normalizer, alphas=alphas, smooth=smooth
+        )
+        protocol = evaluation["protocol"]
+    else:
+        protocol = _protocol_without_labels(score_set, error, normalizer, alphas, smooth)
+    _, norm = get_normalizer(protocol["normalizer"])
+    streams = compute_streams(
+        score_set,
+        protocol["error"],
+        norm,
+        protocol["alphas"],
+        float(protocol.get("smoothing_sigma") or 0.0),
+    )
+    videos = [
+        VideoStreams(v.name, np.asarray(v.frames), v.labels, s)
+        for v, s in zip(score_set.videos, streams, strict=True)
+    ]
+    threshold, segments = top_segments(
+        [v.name for v in videos],
+        [v.frames for v in videos],
+        [v.streams[FUSED] for v in videos],
+        top_k=top_k,
+        quantile=quantile,
+        gap=gap,
+        labels=[v.labels for v in videos],
+    )
+    return RunData(
+        run_dir=run_dir,
+        scores=score_set,
+        protocol=protocol,
+        evaluation=evaluation,
+        provenance=files,
+        videos=videos,
+        threshold=threshold,
+        segments=segments,
+        settings={"top_k": top_k, "quantile": quantile, "gap": gap},
+    )
+
+
+def stream_payload(run: RunData) -> dict[str, Any]:
+    """The run's curves for the page's charts (scores rounded to :data:`DIGITS` decimals)."""
+
+    def values(a: np.ndarray) -> list[float]:
+        return [round(float(x), DIGITS) for x in np.asarray(a, dtype=np.float64)]
+
+    return {
+        "label": run.label,
+        "threshold": round(run.threshold, DIGITS),
+        "tasks": [t for t in run.scores.tasks],
+        "videos": {
+            v.name: {
+                "frames": [int(f) for f in v.frames],
+                "gt": None if v.labels is None else [int(x) for x in v.labels],
+                "fused": values(v.streams[FUSED]),
+                "tasks": {k: values(s) for k, s in v.streams.items() if k != FUSED},
+            }
+            for v in run.videos
+        },
+    }

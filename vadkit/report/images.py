@@ -1,0 +1,176 @@
+"""The pictures of a report: frames of the top segments and their anomaly-map overlays, as
+compact ``data:`` URIs (JPEG) so that the page needs no other file.
+
+Frames are read as the run saw them (its ``data.size`` and ``data.color``) from the data the
+score set records (a dataset's ``testing`` split, or the video files). Overlays are the fused
+anomaly map over the frame (:mod:`vadkit.engine.maps`), all on one colour scale per run. When
+the data or the maps cannot be had, the report says why and shows what it has.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vadkit.errors import VadkitError
+from vadkit.report.segments import Segment
+
+#: Longest side of a thumbnail in pixels (small frames are enlarged to it, large ones reduced).
+THUMB_SIDE = 128
+JPEG_QUALITY = 82
+
+
+def data_uri(image: np.ndarray, *, side: int = THUMB_SIDE, quality: int = JPEG_QUALITY) -> str:
+    """``uint8 (H, W, C)`` (C = 1 or 3) as a JPEG ``data:`` URI, resized to ``side`` pixels on
+    its longest side."""
+    from PIL import Image
+
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    picture = Image.fromarray(np.ascontiguousarray(array.astype(np.uint8)))
+    h, w = array.shape[:2]
+    scale = side / max(h, w)
+    if abs(scale - 1.0) > 1e-6:
+        resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.BILINEAR
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        picture = picture.resize(size, resample)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@dataclass
+class Picture:
+    """One shown frame: its number, the frame and (when maps are available) its overlay."""
+
+    frame: int
+    image: str
+    overlay: str | None = None
+
+
+class FrameSource:
+    """The frames of a score set's videos, opened once; ``problem`` says why there are none."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.meta = meta
+        self.problem: str | None = None
+        self._videos: dict[str, Any] | None = None
+
+    def _open(self) -> dict[str, Any]:
+        if self._videos is not None:
+            return self._videos
+        meta = self.meta
+        size = (int(meta["size"][0]), int(meta["size"][1])) if meta.get("size") else None
+        self._videos = {}
+        if size is None:
+            self.problem = "the score set records no frame size (scored by an older vadkit)"
+            return self._videos
+        try:
+            if meta.get("source") == "files":
+                from vadkit.data import open_video_file
+
+                for path in meta.get("files") or []:
+                    video = open_video_file(path, size=size, color=meta["color"])
+                    self._videos[video.name] = video
+            else:
+                from vadkit.data import open_videos
+
+                root = meta.get("root")
+                if not root or not Path(root).exists():
+                    self.problem = f"the data the run was scored on is not at '{root}' any more"
+                    return self._videos
+                vset = open_videos(
+                    root,
+                    str(meta.get("split") or "testing"),
+                    size=size,
+                    color=meta["color"],
+                    # the record's "format" is the score set's format version (save_score_set
+                    # writes it over the dataset's): detect the layout again
+                    progress=False,
+                )
+                self._videos = {v.name: v for v in vset}
+        except VadkitError as exc:
+            self.problem = f"the frames cannot be read: {exc.message}"
+            self._videos = {}
+        return self._videos
+
+    def frames(self, video: str, numbers: Sequence[int]) -> np.ndarray | None:
+        """``uint8 (N, H, W, C)`` frames of ``video``, or None (see :attr:`problem`)."""
+        videos = self._open()
+        if video not in videos:
+            if self.problem is None and videos:
+                self.problem = f"video '{video}' is not in the data any more"
+            return None
+        return np.asarray(videos[video].frames(list(numbers)))
+
+
+class MapSource:
+    """Fused anomaly maps of a run (via :mod:`vadkit.engine.maps`), on one colour scale."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.problem: str | None = None
+        try:
+            from vadkit.engine import maps
+        except ImportError:
+            self.problem = "this vadkit has no anomaly maps (vadkit.engine.maps)"
+            self._maps: Any = None
+        else:
+            self._maps = maps
+            self._overlay = maps.overlay
+
+    def maps(self, video: str, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The frames the maps were computed on and their fused maps, or None (see
+        :attr:`problem`)."""
+        if self._maps is None:
+            return None
+        try:
+            parts = [
+                self._maps.frame_maps(self.run_dir, video, frames=(n, n + 1)) for n in numbers
+            ]
+        except VadkitError as exc:
+            self.problem = f"the anomaly maps cannot be computed: {exc.message}"
+            self._maps = None
+            return None
+        images = np.concatenate([np.asarray(p.images[:1]) for p in parts])
+        heats = np.concatenate([np.asarray(p.fused[:1], dtype=np.float32) for p in parts])
+        return images, heats
+
+    def overlay(self, image: np.ndarray, heat: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+        return np.asarray(self._overlay(image, heat, vmin=vmin, vmax=vmax, alpha=0.5))
+
+
+def segment_pictures(
+    segments: Sequence[Segment], frames: FrameSource, maps: MapSource | None
+) -> list[list[Picture]]:
+    """For each segment, its shown frames (:meth:`Segment.shown_frames`) and, when maps are
+    available, the fused map over each, on one colour scale for all (from the lowest value to
+    the 99.5th percentile of every shown map)."""
+    shown = [seg.shown_frames() for seg in segments]
+    images = [frames.frames(seg.video, numbers) for seg, numbers in zip(segments, shown, strict=True)]
+    heat = [None if maps is None else maps.maps(seg.video, n) for seg, n in zip(segments, shown, strict=True)]
+    known = [h[1] for h in heat if h is not None]
+    if known and maps is not None:
+        pooled = np.concatenate([k.reshape(-1) for k in known])
+        vmin, vmax = float(pooled.min()), float(np.quantile(pooled, 0.995))
+        vmax = max(vmax, vmin + 1e-6)
+    out = []
+    for numbers, imgs, hm in zip(shown, images, heat, strict=True):
+        pictures = []
+        for i, number in enumerate(numbers):
+            if hm is not None and maps is not None:
+                frame = hm[0][i]  # the frame the map was computed on
+                over: str | None = data_uri(maps.overlay(frame, hm[1][i], vmin, vmax))
+            else:
+                frame, over = (None if imgs is None else imgs[i]), None
+            if frame is not None:
+                pictures.append(Picture(number, data_uri(frame), over))
+        out.append(pictures)
+    return out
