@@ -1,0 +1,226 @@
+"""``vadkit report``: the segment rule by hand, the page's content against ``evaluate``, and the
+page as a person sees it in headless Chromium (no console error, every part there, hover and
+zoom work), with a screenshot."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from browser import launch_chromium, open_page
+from conftest import quiet_machine
+from test_evaluate_cli import TINY, _run, error_text
+
+from vadkit.report.segments import top_segments, video_segments
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    with quiet_machine(tmp_path_factory.mktemp("cache")):
+        yield
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two runs scored on the tiny scene: one epoch, and a copy trained one epoch more."""
+    base = tmp_path_factory.mktemp("report-runs")
+    sets = [a for item in TINY for a in ("--set", item)]
+    a, b = base / "one-epoch", base / "two-epochs"
+    train = ["train", "--data", str(tiny_scene), "--epochs", "1", "--quiet", *sets]
+    assert _run([*train, "--out", str(a)]) == 0
+    shutil.copytree(a, b)
+    assert _run(["train", "--resume", str(b), "--epochs", "2", "--quiet"]) == 0
+    for run in (a, b):
+        assert _run(["score", str(run), "--quiet"]) == 0
+    return a, b
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launch_chromium()
+
+
+# -- the segment rule ---------------------------------------------------------------------------
+def test_segments_by_hand() -> None:
+    frames = np.arange(10, 20)
+    fused = np.array([0.1, 0.9, 0.8, 0.1, 0.1, 0.7, 0.1, 0.1, 0.1, 0.95])
+    labels = np.array([0, 1, 1, 0, 0, 0, 0, 0, 0, 1])
+    # above 0.5: frames 11-12, 15 and 19; gap 3 merges 11-12 with 15 (15 - 12 = 3 <= 3)
+    segs = video_segments("v", frames, fused, 0.5, gap=3, labels=labels)
+    assert [(s.start, s.end, s.peak_frame, s.frames) for s in segs] == [
+        (11, 15, 11, 5),
+        (19, 19, 19, 1),
+    ]
+    assert segs[0].peak == pytest.approx(0.9)
+    assert segs[0].mean == pytest.approx((0.9 + 0.8 + 0.1 + 0.1 + 0.7) / 5)
+    assert segs[0].anomalous_frames == 2 and segs[1].anomalous_frames == 1
+    assert segs[0].shown_frames() == [11, 15]  # first = peak
+    # gap 1: no merging across frames below the threshold
+    assert [(s.start, s.end) for s in video_segments("v", frames, fused, 0.5, gap=1)] == [
+        (11, 12),
+        (15, 15),
+        (19, 19),
+    ]
+    # threshold: numpy's quantile of the pooled scores; ranking by peak across videos
+    other = np.array([0.2, 0.99, 0.3])
+    threshold, top = top_segments(
+        ["v", "w"], [frames, np.arange(3)], [fused, other], top_k=2, quantile=0.8, gap=1
+    )
+    assert threshold == pytest.approx(np.quantile(np.concatenate([fused, other]), 0.8))
+    assert [(s.video, s.peak_frame) for s in top] == [("w", 1), ("v", 19)]
+
+
+# -- the page's content -------------------------------------------------------------------------
+def test_report_holds_evaluates_numbers_and_nothing_from_outside(
+    runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = runs[0]
+    out = tmp_path / "page.html"
+    assert _run(["report", str(run), "--out", str(out), "--top", "3", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["report"] == str(out) and info["bytes"] == out.stat().st_size
+    page = out.read_text()
+    # self-contained: no external script, style, image or font
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "url(http" not in page and "@import" not in page
+    # the metrics are evaluate's
+    from vadkit.engine.evaluate import evaluate_scores
+    from vadkit.engine.scoreset import load_scores
+
+    expected = evaluate_scores(load_scores(run))
+    for key, row in expected["results"].items():
+        label = "fused" if key == "fused" else f"{key} alone"
+        assert f"{row['micro_auroc']:.4f}" in page, key
+        assert f"<td>{label}" in page
+    p = expected["protocol"]
+    assert p["checkpoint_sha256"] in page and p["normalizer"] in page
+    # the curves' data is the evaluated streams
+    data = json.loads(
+        re.search(r'id="report-data">(.*?)</script>', page, re.S).group(1).replace("<\\/", "</")
+    )
+    from vadkit.engine.evaluate import compute_streams
+    from vadkit.engine.fusion import get_normalizer
+
+    scores = load_scores(run)
+    streams = compute_streams(scores, p["error"], get_normalizer(p["normalizer"])[1], p["alphas"])
+    for video, s in zip(scores.videos, streams, strict=True):
+        shown = data["runs"][0]["videos"][video.name]
+        assert shown["frames"] == video.frames.tolist()
+        np.testing.assert_allclose(shown["fused"], s["fused"], atol=1e-4)
+    # segments with pictures of their frames
+    assert 1 <= page.count('class="segment"') <= 3
+    assert page.count('src="data:image/jpeg;base64,') >= page.count('class="segment"')
+
+
+def test_report_errors(runs: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    unscored = tmp_path / "unscored"
+    (unscored / "checkpoints").mkdir(parents=True)
+    shutil.copy(runs[0] / "config.toml", unscored / "config.toml")
+    assert _run(["report", str(unscored)]) == 2
+    assert "has no scores yet" in error_text(capsys)
+    assert _run(["report", str(runs[0]), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in error_text(capsys)
+    assert _run(["report", str(runs[0]), "--top", "-1"]) == 2
+    assert "--top -1 is negative" in error_text(capsys)
+    assert _run(["report", str(runs[0]), "--scores", "nope"]) == 2
+    assert "no score set 'nope'" in error_text(capsys)
+    assert not list(tmp_path.glob("*.html"))
+
+
+# -- as a person sees it ------------------------------------------------------------------------
+def _chart_box(page: Any, index: int = 0) -> dict[str, float]:
+    svg = page.locator(".chart svg").nth(index)
+    svg.scroll_into_view_if_needed()
+    return svg.bounding_box()
+
+
+def test_report_in_a_browser(runs: tuple[Path, Path], browser: Any, tmp_path: Path) -> None:
+    run = runs[0]
+    out = tmp_path / "report.html"
+    assert _run(["report", str(run), "--out", str(out)]) == 0
+    page, problems = open_page(browser, out.as_uri())
+    page.wait_for_selector("body[data-charts-ready]")
+    videos = json.loads(page.locator("#report-data").text_content())["runs"][0]["videos"]
+    assert page.locator("body").get_attribute("data-charts-ready") == str(len(videos))
+    for selector in ("#metrics table.metrics", "#curves", "#segments .segment", "#provenance"):
+        assert page.locator(selector).count() >= 1, selector
+    assert page.locator("table.metrics tr.fused").count() == 1
+    assert page.locator(".chart svg polyline.series").count() == len(videos)  # fused only
+    assert page.locator(".segment img").count() >= 1
+    assert all(
+        page.locator(".segment img").nth(i).evaluate("img => img.naturalWidth > 0")
+        for i in range(page.locator(".segment img").count())
+    )
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+
+    # hover: the tooltip names the frame under the cursor and its fused score
+    name = page.locator(".chart").first.get_attribute("data-video")
+    video = videos[name]
+    box = _chart_box(page)
+    svg = page.locator(".chart svg").first
+    x0, x1 = int(svg.get_attribute("data-x0")), int(svg.get_attribute("data-x1"))
+    assert (x0, x1) == (video["frames"][0], video["frames"][-1])
+    frame = video["frames"][len(video["frames"]) // 2]
+    # the plot spans x 52..946 of the 960-unit-wide view box (report.js's margins)
+    x = box["x"] + box["width"] * (52 + (frame - x0) / (x1 - x0) * (960 - 52 - 14)) / 960
+    page.mouse.move(x, box["y"] + box["height"] / 2)
+    tip = page.locator(".chart .tooltip").first
+    assert tip.is_visible()
+    text = tip.text_content()
+    assert text.startswith(f"frame {frame}\n")
+    assert f"fused: {video['fused'][video['frames'].index(frame)]:.3f}" in text
+    # the task curves appear on demand and in the tooltip
+    page.check("#show-tasks")
+    assert page.locator(".chart svg polyline.task").count() == 3 * len(videos)
+    page.mouse.move(x, box["y"] + box["height"] / 2 + 1)
+    assert "vcr: " in tip.text_content()
+
+    # wheel zooms in around the cursor; double-click goes back to the whole video
+    page.mouse.wheel(0, -300)
+    page.wait_for_function(
+        "s => +s.dataset.x1 - +s.dataset.x0 < %d" % (x1 - x0), arg=svg.element_handle()
+    )
+    z0, z1 = int(svg.get_attribute("data-x0")), int(svg.get_attribute("data-x1"))
+    assert x0 <= z0 < z1 <= x1 and z1 - z0 < x1 - x0 and z0 <= frame <= z1
+    page.mouse.dblclick(x, box["y"] + box["height"] / 2)
+    assert (int(svg.get_attribute("data-x0")), int(svg.get_attribute("data-x1"))) == (x0, x1)
+    # drag zooms to the dragged frames
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=4)
+    page.mouse.up()
+    d0, d1 = int(svg.get_attribute("data-x0")), int(svg.get_attribute("data-x1"))
+    assert x0 < d0 < d1 < x1
+    # a segment's link zooms its video's curve onto it
+    seg = page.locator(".segment").first
+    seg.locator(".show-curve").click()
+    target = page.locator(f'.chart[data-video="{seg.get_attribute("data-video")}"] svg')
+    s0, s1 = int(target.get_attribute("data-x0")), int(target.get_attribute("data-x1"))
+    assert s0 <= int(seg.get_attribute("data-start")) <= int(seg.get_attribute("data-end")) <= s1
+    assert problems.items == []
+
+
+def test_two_runs_side_by_side(runs: tuple[Path, Path], browser: Any, tmp_path: Path) -> None:
+    a, b = runs
+    assert _run(["report", str(a), str(b), "--no-maps"]) == 0
+    out = a / f"report-vs-{b.name}.html"
+    page, problems = open_page(browser, out.as_uri())
+    page.wait_for_selector("body[data-charts-ready]")
+    head = page.locator("table.metrics thead").text_content()
+    assert a.name in head and b.name in head
+    fused = page.locator("table.metrics tr.fused td")
+    assert fused.count() == 1 + 2 * 5  # label, then 5 metrics x 2 runs
+    videos = page.locator(".chart").count()
+    assert page.locator(".chart svg polyline.series").count() == 2 * videos  # both fused curves
+    assert page.locator("#segments .runs > div").count() == 2
+    assert page.locator("#provenance .runs > div").count() == 2
+    assert "--no-maps" in page.locator("#segments").text_content()
+    page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    assert problems.items == []
