@@ -68,7 +68,7 @@ def test_normal_motion_and_each_anomaly_kind():
     group = scene.anomalies(rng, "reverse", 150)
     assert len(group) == 2 and len({t.lane for t in group}) == 2 and all(t.vx < 0 for t in group)
     for thing in (fast, shape, reverse):
-        _, labels = scene.render([thing], 150, rng, noise=0.0)
+        _, labels, _ = scene.render([thing], 150, rng, noise=0.0)
         left = np.array([thing.left(t) for t in range(150)])
         inside = (left >= 0) & (left + thing.w <= 64)
         outside = (left + thing.w <= 0) | (left >= 64)

@@ -78,13 +78,48 @@ class VADModel(nn.Module):
         float32 before the tasks score, so a lower-precision pass never rounds the scores
         themselves. Call it under ``torch.inference_mode()``.
         """
+        return self._scores(self._scoring_features(batch, autocast), batch, errors)
+
+    def window_maps(
+        self,
+        batch: Batch,
+        errors: Mapping[str, ErrorMeasure],
+        *,
+        autocast: AbstractContextManager[object] | None = None,
+    ) -> tuple[dict[str, dict[str, Tensor]], dict[str, dict[str, Tensor]]]:
+        """``(scores, maps)`` of test windows from one backbone pass.
+
+        ``scores`` are exactly :meth:`window_scores`'s (the same code runs); ``maps[task][error]``
+        are the per-pixel error maps ``(B, K, H', W')`` of every task with ``uses_error`` and every
+        measure in ``errors`` that gives one (:meth:`ProxyTask.maps`). A map grows with
+        abnormality; pooling it with the measure's ``pool_map`` and averaging over the K compared
+        frames gives the task's raw score (negated for a similarity). Call it under
+        ``torch.inference_mode()``.
+        """
+        feats = self._scoring_features(batch, autocast)
+        scores = self._scores(feats, batch, errors)
+        maps = {
+            name: task.maps(feats, batch, errors)
+            for name, task in self.task_map.items()
+            if task.uses_error
+        }
+        return scores, maps
+
+    def _scoring_features(
+        self, batch: Batch, autocast: AbstractContextManager[object] | None
+    ) -> Features:
+        """The backbone's features of ``batch.clip`` (under ``autocast``), cast to float32."""
         with autocast if autocast is not None else nullcontext():
             feats = self.features(batch.clip)
-        feats = Features(
+        return Features(
             latent=feats.latent.float(),
             decoded=None if feats.decoded is None else feats.decoded.float(),
             recon=None if feats.recon is None else feats.recon.float(),
         )
+
+    def _scores(
+        self, feats: Features, batch: Batch, errors: Mapping[str, ErrorMeasure]
+    ) -> dict[str, dict[str, Tensor]]:
         out: dict[str, dict[str, Tensor]] = {}
         for name, task in self.task_map.items():
             if not task.uses_error:

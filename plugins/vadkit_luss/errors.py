@@ -28,12 +28,16 @@ class MSE(ErrorMeasure):
 
     ``MSE(J, J^) = ||J^ - J||_F^2 / (C * H * W)``.
 
+    Anomaly map: the squared error averaged over channels, ``(N, H, W)``; its mean is the MSE.
+
     No parameters. Reference: Lohani et al., VISAPP 2023, eq. (8).
     """
 
     def forward(self, pred: Tensor, real: Tensor) -> Tensor:
-        diff = float32_difference(pred, real, "MSE")
-        return mean_per_frame(diff.square())
+        return self.pool_map(self.error_map(pred, real))
+
+    def error_map(self, pred: Tensor, real: Tensor) -> Tensor:
+        return float32_difference(pred, real, "MSE").square().mean(dim=1)
 
 
 class PSNR(ErrorMeasure):
@@ -46,6 +50,8 @@ class PSNR(ErrorMeasure):
         data_range: the span of pixel values, 2.0 for pixels in [-1, 1] (255 for uint8 pixels).
 
     ``higher_is_anomalous`` is False: the engine negates PSNR so that scores grow with abnormality.
+    PSNR has no per-pixel form of its own: its anomaly map is the squared error ``(N, H, W)`` (the
+    MSE's map), which grows with abnormality; :meth:`pool_map` turns it into the PSNR.
     Reference: Lohani et al., VISAPP 2023, section 3.2.1 (PSNR as used by Ye et al. 2019,
     Astrid et al. 2021, Park et al. 2022).
     """
@@ -68,8 +74,13 @@ class PSNR(ErrorMeasure):
         self.data_range = float(data_range)
 
     def forward(self, pred: Tensor, real: Tensor) -> Tensor:
-        diff = float32_difference(pred, real, "PSNR")
-        mse = mean_per_frame(diff.square()).clamp_min(self.eps)
+        return self.pool_map(self.error_map(pred, real))
+
+    def error_map(self, pred: Tensor, real: Tensor) -> Tensor:
+        return float32_difference(pred, real, "PSNR").square().mean(dim=1)
+
+    def pool_map(self, error_map: Tensor) -> Tensor:
+        mse = mean_per_frame(error_map).clamp_min(self.eps)
         return 10.0 * torch.log10(self.data_range**2 / mse)
 
     def extra_repr(self) -> str:
@@ -90,6 +101,8 @@ class PSE(ErrorMeasure):
             on flat errors). False keeps eq. (10)'s values literally; they sum to about 0.98 at
             sigma 1, k 5, which scales every PSE by the same constant (about 0.96).
 
+    Anomaly map: the blurred error squared and averaged over channels, ``(N, H, W)``.
+
     Reference: Lohani et al., VISAPP 2023, eq. (9)-(10); Gudi et al. 2022.
     """
 
@@ -105,8 +118,11 @@ class PSE(ErrorMeasure):
         self.register_buffer("kernel", kernel, persistent=False)
 
     def forward(self, pred: Tensor, real: Tensor) -> Tensor:
+        return self.pool_map(self.error_map(pred, real))
+
+    def error_map(self, pred: Tensor, real: Tensor) -> Tensor:
         diff = float32_difference(pred, real, "PSE")
-        return mean_per_frame(blur_per_channel(diff, self.kernel).square())
+        return blur_per_channel(diff, self.kernel).square().mean(dim=1)
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}, kernel_size={self.kernel_size}, normalize={self.normalize}"
@@ -129,6 +145,9 @@ class BPE(ErrorMeasure):
         sigma: standard deviation of the Gaussian, in pixels (1).
         kernel_size: odd kernel size k (5).
         normalize: divide the truncated kernel by its sum (see PSE); False keeps eq. (10) literally.
+
+    Anomaly map: the blurred, subsampled error squared and averaged over channels,
+    ``(N, ceil(H/b), ceil(W/b))`` (the map this mean pools).
 
     Reference: Lohani et al., VISAPP 2023, eq. (11); Zhang 2019 (blur pooling).
     """
@@ -158,9 +177,11 @@ class BPE(ErrorMeasure):
         self.register_buffer("kernel", kernel, persistent=False)
 
     def forward(self, pred: Tensor, real: Tensor) -> Tensor:
+        return self.pool_map(self.error_map(pred, real))
+
+    def error_map(self, pred: Tensor, real: Tensor) -> Tensor:
         diff = float32_difference(pred, real, "BPE")
-        pooled = blur_per_channel(diff, self.kernel, stride=self.stride)
-        return mean_per_frame(pooled.square())
+        return blur_per_channel(diff, self.kernel, stride=self.stride).square().mean(dim=1)
 
     def extra_repr(self) -> str:
         return (

@@ -87,3 +87,23 @@ class ProxyTask(nn.Module):
         b, k = pred.shape[:2]
         pred, real = pred.flatten(0, 1), real.flatten(0, 1)
         return {name: err(pred, real).view(b, k).mean(dim=1) for name, err in errors.items()}
+
+    def maps(
+        self, features: Features, batch: Batch, errors: Mapping[str, ErrorMeasure]
+    ) -> dict[str, Tensor]:
+        """Per-pixel error maps ``(B, K, H', W')`` of the K compared frames, per error measure
+        that gives one (:meth:`ErrorMeasure.error_map`); measures without maps are left out.
+
+        Pooling them gives :meth:`scores`: ``mean_k err.pool_map(maps[name][:, k])``. A task that
+        overrides :meth:`scores` but not this method gets the maps of :meth:`compare`'s frames.
+        Only called for tasks with ``uses_error``.
+        """
+        pred, real = self.compare(features, batch)
+        b, k = pred.shape[:2]
+        pred, real = pred.flatten(0, 1), real.flatten(0, 1)
+        out: dict[str, Tensor] = {}
+        for name, err in errors.items():
+            values = err.error_map(pred, real)
+            if values is not None:
+                out[name] = values.reshape(b, k, *values.shape[1:])
+        return out

@@ -13,7 +13,9 @@ anomaly of the kinds LUSS-AE targets:
 
 A frame is anomalous while any part of an anomalous object is in view. The scene is written in
 the frame-folder layout (``<out>/{training,testing}/frames/<video>/<NNN>.png``) with
-``frame_labels_synth.npy`` (the test labels, concatenated in video order) and ``scene.json``.
+``frame_labels_synth.npy`` (the test labels, concatenated in video order), the pixel masks of the
+anomalies (``<out>/testing/test_pixel_mask/<video>.npy``, uint8 ``[T, H, W]``: 1 where an
+anomalous object covers at least half a pixel) and ``scene.json``.
 
 The constants below were tuned so that the anomalies are clear but not trivial: ``vadkit demo``
 (a narrow 3DCAE trained for 2-4 minutes on two CPU cores) reaches a fused micro AUROC of 0.94
@@ -36,9 +38,11 @@ from vadkit.data.sources import check_size
 from vadkit.errors import DataError
 
 #: Bump when the same seed would generate a different scene.
-SCENE_VERSION = 3
+SCENE_VERSION = 4
 ANOMALY_KINDS = ("fast", "shape", "reverse")
 LABEL_FILE = "frame_labels_synth.npy"
+#: Folder of the test videos' pixel masks (``<video>.npy``, uint8 ``[T, H, W]``), as ShanghaiTech.
+MASK_DIR = "test_pixel_mask"
 #: Walking speed on each walkway, in pixels per frame at 64 pixels wide (scaled with the width).
 LANE_SPEEDS = (1.1, 1.4, 0.9)
 #: Speed ranges of the ``fast`` and ``reverse`` anomalies (same units).
@@ -208,8 +212,9 @@ class _Scene:
 
     def render(
         self, things: list[_Thing], num_frames: int, rng: np.random.Generator, noise: float
-    ) -> tuple[list[np.ndarray], np.ndarray]:
+    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         frames, labels = [], np.zeros(num_frames, dtype=np.uint8)
+        masks = np.zeros((num_frames, self.h, self.w), dtype=np.uint8)
         for t in range(num_frames):
             img = self.background.copy()
             for thing in things:
@@ -219,9 +224,10 @@ class _Scene:
                 img = img * (1 - a) + _colour(thing, t, self.w)[None, :] * a
                 if thing.anomalous and float(a.sum()) >= 0.5:  # at least half a pixel in view
                     labels[t] = 1
+                    masks[t] |= (a >= 0.5).astype(np.uint8)
             img += rng.normal(0.0, noise, size=img.shape).astype(np.float32)
             frames.append(np.clip(np.rint(img), 0, 255).astype(np.uint8))
-        return frames, labels
+        return frames, labels, masks
 
 
 def _write_frames(folder: Path, frames: list[np.ndarray]) -> None:
@@ -280,9 +286,11 @@ def generate_scene(
             if split == "testing":
                 kind = ANOMALY_KINDS[i % len(ANOMALY_KINDS)]
                 things.extend(scene.anomalies(rng, kind, n))
-            video, labels = scene.render(things, n, rng, noise)
+            video, labels, masks = scene.render(things, n, rng, noise)
             _write_frames(out / split / "frames" / name, video)
             if split == "testing":
+                (out / split / MASK_DIR).mkdir(parents=True, exist_ok=True)
+                np.save(out / split / MASK_DIR / f"{name}.npy", masks)
                 all_labels.append(labels)
                 test_info.append(
                     {
@@ -304,6 +312,7 @@ def generate_scene(
         "test_videos": test_info,
         "noise": noise,
         "labels": LABEL_FILE if all_labels else None,
+        "pixel_masks": f"testing/{MASK_DIR}" if all_labels else None,
     }
     (out / "scene.json").write_text(json.dumps(meta, indent=1))
     return out

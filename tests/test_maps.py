@@ -1,0 +1,188 @@
+"""Anomaly maps: the error measures' per-pixel maps, the scoring function's maps, frame maps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import quiet_machine
+from torch import Tensor
+
+import vadkit
+from vadkit.api import create_error
+from vadkit.components import ErrorMeasure
+from vadkit.engine.maps import check_map_error, frame_maps, fuse_maps, overlay
+from vadkit.errors import ConfigError, DataError
+
+TINY = {
+    "model.params.channels": [4, 8, 8, 8],
+    "data.size": [32, 32],
+    "data.clip_length": 8,
+    "data.stride": 4,
+    "train.batch_size": 8,
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    with quiet_machine(tmp_path_factory.mktemp("cache")):
+        yield
+
+
+@pytest.fixture(scope="module")
+def run(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> vadkit.Run:
+    out = tmp_path_factory.mktemp("runs") / "maps"
+    return vadkit.train(tiny_scene, out, recipe="luss-ae", epochs=1, settings=TINY)
+
+
+@pytest.mark.parametrize("name", ["mse", "psnr", "pse", "bpe"])
+def test_pooling_a_measures_map_gives_its_value(name: str) -> None:
+    err = create_error(name)
+    gen = torch.Generator().manual_seed(0)
+    pred, real = torch.rand(3, 2, 9, 11, generator=gen), torch.rand(3, 2, 9, 11, generator=gen)
+    error_map = err.error_map(pred, real)
+    assert error_map is not None and error_map.shape[0] == 3 and error_map.dim() == 3
+    torch.testing.assert_close(err.pool_map(error_map), err(pred, real), rtol=1e-5, atol=1e-6)
+
+
+def test_bpe_map_is_the_blurred_subsampled_squared_error_by_hand() -> None:
+    # One grey 4x4 frame whose error is a single 1 at (1, 1); a 1x1 "Gaussian" (kernel_size 1)
+    # is the identity, so BPE's map with stride 2 samples rows/columns 0 and 2 of the squared
+    # error: the 1 at (1, 1) is skipped, and one at (2, 2) is kept.
+    bpe = create_error("bpe", kernel_size=1)
+    real = torch.zeros(1, 1, 4, 4)
+    pred = real.clone()
+    pred[0, 0, 1, 1] = 1.0
+    assert torch.equal(bpe.error_map(pred, real), torch.zeros(1, 2, 2))
+    pred[0, 0, 2, 2] = 0.5
+    expected = torch.tensor([[[0.0, 0.0], [0.0, 0.25]]])
+    assert torch.equal(bpe.error_map(pred, real), expected)
+    assert bpe(pred, real).item() == pytest.approx(0.25 / 4)
+
+
+def test_psnr_map_is_the_squared_error_and_grows_with_abnormality() -> None:
+    psnr = create_error("psnr")
+    real = torch.zeros(1, 3, 2, 2)
+    pred = torch.full((1, 3, 2, 2), 0.5)
+    pred[0, :, 0, 0] = 1.0
+    expected = torch.tensor([[[1.0, 0.25], [0.25, 0.25]]])
+    torch.testing.assert_close(psnr.error_map(pred, real), expected)
+    assert psnr.pool_map(expected).item() == pytest.approx(10 * np.log10(4 / 0.4375), rel=1e-6)
+
+
+class _OldMeasure(ErrorMeasure):
+    """A third-party measure written before maps: only forward()."""
+
+    def forward(self, pred: Tensor, real: Tensor) -> Tensor:
+        return (pred - real).abs().flatten(1).mean(dim=1)
+
+
+def test_a_measure_without_maps_still_scores_and_says_it_has_no_map(run: vadkit.Run) -> None:
+    from vadkit.data.windows import sliding_windows
+
+    model = run.load(device="cpu", precision="fp32").model
+    frames = np.random.default_rng(0).integers(0, 255, (12, 32, 32, 1), dtype=np.uint8)
+    _, batch = next(sliding_windows(frames, 8, 4))
+    errors = {"old": _OldMeasure(), "bpe": create_error("bpe")}
+    with torch.inference_mode():
+        scores, maps = model.window_maps(batch, errors)
+        plain = model.window_scores(batch, errors)
+    assert set(scores["vcr"]) == {"old", "bpe"}
+    torch.testing.assert_close(scores["vcr"]["old"], plain["vcr"]["old"])
+    assert set(maps["vcr"]) == {"bpe"} and "prp" not in maps
+    with pytest.raises(ConfigError, match="'old' gives no per-pixel map"):
+        check_map_error(errors, "old")
+
+
+@pytest.mark.parametrize("name", ["bpe", "psnr"])
+def test_pooling_the_window_maps_gives_the_window_scores(run: vadkit.Run, name: str) -> None:
+    from vadkit.data.windows import sliding_windows
+
+    model = run.load(device="cpu", precision="fp32").model
+    frames = np.random.default_rng(1).integers(0, 255, (14, 32, 32, 1), dtype=np.uint8)
+    _, batch = next(sliding_windows(frames, 8, 6))
+    err = create_error(name)
+    with torch.inference_mode():
+        scores, maps = model.window_maps(batch, {name: err})
+        plain = model.window_scores(batch, {name: err})
+    sign = 1.0 if err.higher_is_anomalous else -1.0
+    for task in ("vcr", "ffp"):
+        per_frame = maps[task][name]  # (B, K, h, w)
+        b, k = per_frame.shape[:2]
+        pooled = sign * err.pool_map(per_frame.flatten(0, 1)).view(b, k).mean(dim=1)
+        torch.testing.assert_close(pooled, plain[task][name], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(scores[task][name], plain[task][name])
+    assert maps["vcr"][name].shape[1] == 8 and maps["ffp"][name].shape[1] == 1
+
+
+def test_fused_map_pools_to_the_fused_score_of_the_score_set(run: vadkit.Run) -> None:
+    run.score()
+    scored = run.scores().videos[0]
+    maps = frame_maps(run.path, scored.name)
+    assert np.array_equal(maps.frames, scored.frames)
+    assert maps.images.shape == (len(maps.frames), 32, 32, 3) and maps.images.dtype == np.uint8
+    assert set(maps.tasks) == {"vcr", "ffp"}
+    assert maps.fused.shape == (len(maps.frames), 32, 32)
+    # Upsampled to the frame size, the maps are no longer the native ones; recompute natively.
+    from vadkit.engine.fusion import default_alphas, fuse, get_normalizer, normalized_streams
+    from vadkit.engine.maps import window_maps
+
+    detector = run.load(device="cpu")
+    s = run.settings
+    native = window_maps(
+        detector.model,
+        _frames_of(run, scored.name),
+        clip_length=s.data.clip_length,
+        errors={"bpe": create_error("bpe")},
+        error="bpe",
+        runtime=detector.runtime,
+        batch_size=32,
+        frames_mode=s.score.frames,
+    )
+    for task in ("vcr", "ffp"):
+        np.testing.assert_allclose(
+            native.maps[task].mean(axis=(1, 2)), scored.raw[task]["bpe"], rtol=1e-4, atol=1e-6
+        )
+    _, norm = get_normalizer(s.score.normalizer)
+    alphas = default_alphas(s.score.alphas, run.scores().tasks)
+    raw = {t: next(iter(native.scores[t].values())) for t in native.scores}
+    fused = fuse_maps(native.maps, raw, alphas, norm)
+    expected = fuse(normalized_streams(scored, list(alphas), "bpe", norm), alphas)
+    np.testing.assert_allclose(fused.mean(axis=(1, 2)), expected, rtol=1e-4, atol=1e-5)
+
+
+def _frames_of(run: vadkit.Run, name: str) -> np.ndarray:
+    from vadkit.data import open_videos
+
+    s = run.settings
+    vset = open_videos(s.data.root, "testing", size=s.data.hw, color=s.data.color)
+    video = vset.get(name)
+    return video.frames(np.arange(video.num_frames))
+
+
+def test_frame_maps_of_a_frame_range_and_bad_ranges(run: vadkit.Run) -> None:
+    maps = frame_maps(run.path, "02", (10, 13))
+    assert maps.frames.tolist() == [10, 11, 12] and maps.video == "02"
+    with pytest.raises(ConfigError, match=r"No frame in 0:3 .* is scored"):
+        frame_maps(run.path, "02", (0, 3))
+    with pytest.raises(ConfigError, match="not a range"):
+        frame_maps(run.path, "02", (5, 500))
+    with pytest.raises(DataError, match="No video 'nope'"):
+        frame_maps(run.path, "nope")
+
+
+def test_overlay_colours_hot_pixels_and_keeps_cold_ones() -> None:
+    image = np.full((4, 6), 100, np.uint8)
+    heat = np.zeros((4, 6), np.float32)
+    heat[1, 2] = 10.0
+    out = overlay(image, heat, vmin=0.0, vmax=10.0, alpha=0.5)
+    assert out.shape == (4, 6, 3) and out.dtype == np.uint8
+    assert (out[0, 0] == 100).all()  # heat at vmin: the frame shows through unchanged
+    assert not (out[1, 2] == 100).all()  # the hot pixel is coloured
+    with pytest.raises(ConfigError, match="vmin"):
+        overlay(image, heat, vmin=1.0, vmax=1.0)
+    with pytest.raises(DataError, match="uint8"):
+        overlay(image.astype(np.float32), heat, vmin=0.0, vmax=1.0)

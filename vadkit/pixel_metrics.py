@@ -1,0 +1,194 @@
+"""Pixel-level metrics of anomaly maps against pixel masks (no torch).
+
+* :func:`pixel_auroc`: the area under the ROC curve of every pixel of every frame, the map's value
+  as the score and the mask as the label (scikit-learn's ``roc_auc_score``).
+* :func:`detection_criteria`: the region-based and track-based detection criteria (RBDC, TBDC) of
+  Ramachandra and Jones (WACV 2020, "Street Scene"), as defined there:
+
+  - at a threshold ``tau``, the *detected regions* of a frame are the connected components
+    (8-connected) of ``map >= tau``; the *ground-truth regions* are the connected components of the
+    frame's mask;
+  - a ground-truth region is detected when some detected region overlaps it with an intersection
+    over union of at least ``beta`` (0.1); a detected region that overlaps no ground-truth region
+    by ``beta`` is a false positive;
+  - the region-based detection rate is the fraction of all ground-truth regions detected, the
+    false-positive rate the number of false-positive regions per frame;
+  - a *track* is one anomalous object followed over time; it is detected when at least ``alpha``
+    (0.1) of its ground-truth regions are. Masks carry no track identities, so vadkit takes the
+    tracks to be the connected components of a video's mask volume in space and time
+    (26-connected: a region belongs to the track of the regions it touches in the previous and
+    next frame);
+  - RBDC (TBDC) is the area under the region- (track-) detection rate against the false-positive
+    rate, for false-positive rates from 0 to 1 per frame. The curve is sampled at ``thresholds``
+    (default: 100 quantiles of the maps' values and one above their maximum, where nothing is
+    detected; chosen from the maps alone, never from the masks), sorted by false-positive rate,
+    interpolated at 1 when it passes it, and held flat from the largest rate reached up to 1
+    (a detector that never makes a false positive scores its detection rate, not 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vadkit.errors import DataError
+
+#: Defaults of the detection criteria (Ramachandra and Jones, WACV 2020).
+BETA = 0.1
+ALPHA = 0.1
+NUM_THRESHOLDS = 100
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def _check_pairs(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> None:
+    if len(maps) != len(masks) or not maps:
+        raise DataError(
+            f"Pixel metrics need one mask per map: got {len(maps)} map(s), {len(masks)} mask(s).",
+            hint="Pass the maps and masks of the same videos, in the same order.",
+        )
+    for i, (m, g) in enumerate(zip(maps, masks, strict=True)):
+        if np.shape(m) != np.shape(g) or np.ndim(m) != 3:
+            raise DataError(
+                f"Video {i}: maps of shape {np.shape(m)} and masks of shape {np.shape(g)}; "
+                "both must be [frames, H, W] of one shape.",
+                hint="Resize the masks to the maps' size first (vadkit.pixel_metrics.shrink_masks).",
+            )
+
+
+def pixel_auroc(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> float:
+    """AUROC of all pixels of all frames: map values as scores, masks (nonzero) as labels."""
+    from sklearn.metrics import roc_auc_score
+
+    _check_pairs(maps, masks)
+    scores = np.concatenate([np.asarray(m, np.float32).reshape(-1) for m in maps])
+    labels = np.concatenate([(np.asarray(g) != 0).reshape(-1) for g in masks])
+    if labels.all() or not labels.any():
+        raise DataError(
+            "Pixel AUROC needs both anomalous and normal pixels; the masks have only one kind.",
+            hint="Evaluate videos whose masks mark some anomalous pixels.",
+        )
+    return float(roc_auc_score(labels, scores))
+
+
+def shrink_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Masks ``[T, H, W]`` at ``size``: a pixel of the smaller grid is anomalous when at least half
+    of the area it covers is (area averaging, then ``>= 0.5``)."""
+    import torch
+    import torch.nn.functional as F
+
+    values = torch.from_numpy(np.ascontiguousarray(masks != 0, dtype=np.float32))[:, None]
+    if tuple(values.shape[-2:]) == tuple(size):
+        return np.asarray(masks != 0)
+    return (F.interpolate(values, size=size, mode="area")[:, 0] >= 0.5).numpy()
+
+
+@dataclass(frozen=True)
+class DetectionCurve:
+    """RBDC and TBDC with the curve they integrate (one point per threshold)."""
+
+    rbdc: float
+    tbdc: float
+    thresholds: np.ndarray
+    false_positives_per_frame: np.ndarray
+    region_rate: np.ndarray
+    track_rate: np.ndarray
+
+
+def default_thresholds(maps: Sequence[np.ndarray], count: int = NUM_THRESHOLDS) -> np.ndarray:
+    """``count`` quantiles of all map values, plus one value above their maximum."""
+    values = np.concatenate([np.asarray(m, np.float32).reshape(-1) for m in maps])
+    levels = np.quantile(values, np.linspace(0.0, 1.0, count))
+    top = float(values.max())
+    return np.unique(np.append(levels, np.nextafter(np.float32(top), np.float32(np.inf))))
+
+
+def detection_criteria(
+    maps: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    *,
+    thresholds: np.ndarray | None = None,
+    beta: float = BETA,
+    alpha: float = ALPHA,
+) -> DetectionCurve:
+    """RBDC and TBDC of per-video maps ``[T, H, W]`` against masks of the same shape."""
+    from scipy import ndimage
+
+    _check_pairs(maps, masks)
+    taus = default_thresholds(maps) if thresholds is None else np.asarray(thresholds, np.float64)
+    n_tau = len(taus)
+    detected = np.zeros(n_tau)
+    false_pos = np.zeros(n_tau)
+    tracks_hit = np.zeros(n_tau)
+    n_regions = n_tracks = n_frames = 0
+    for values, mask in zip(maps, masks, strict=True):
+        mask = np.asarray(mask) != 0
+        tracks, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+        track_regions = np.zeros(count + 1)
+        track_found = np.zeros((n_tau, count + 1))
+        for t in range(mask.shape[0]):
+            n_frames += 1
+            gt, n_gt = ndimage.label(mask[t], structure=_EIGHT)
+            n_regions += n_gt
+            gt_track = np.zeros(n_gt + 1, np.int64)
+            if n_gt:
+                gt_track[gt.reshape(-1)] = tracks[t].reshape(-1)
+                np.add.at(track_regions, gt_track[1:], 1)
+            gt_area = np.bincount(gt.reshape(-1), minlength=n_gt + 1)
+            frame = np.asarray(values[t], np.float64)
+            for i, tau in enumerate(taus):
+                pred, n_pred = ndimage.label(frame >= tau, structure=_EIGHT)
+                if n_pred == 0:
+                    continue
+                inter = np.bincount(
+                    gt.reshape(-1) * (n_pred + 1) + pred.reshape(-1),
+                    minlength=(n_gt + 1) * (n_pred + 1),
+                ).reshape(n_gt + 1, n_pred + 1)[1:, 1:]
+                pred_area = np.bincount(pred.reshape(-1), minlength=n_pred + 1)[1:]
+                union = gt_area[1:, None] + pred_area[None, :] - inter
+                hit = inter >= beta * union  # IoU >= beta, without dividing by zero
+                if n_gt:
+                    found = hit.any(axis=1)
+                    detected[i] += found.sum()
+                    np.add.at(track_found[i], gt_track[1:][found], 1)
+                false_pos[i] += int((~hit.any(axis=0)).sum()) if n_gt else n_pred
+        n_tracks += count
+        if count:
+            tracks_hit += (track_found[:, 1:] >= alpha * track_regions[None, 1:]).sum(axis=1)
+    if n_regions == 0:
+        raise DataError(
+            "The masks mark no anomalous region: RBDC and TBDC are undefined.",
+            hint="Evaluate videos whose masks mark some anomalous pixels.",
+        )
+    fpr = false_pos / n_frames
+    region_rate = detected / n_regions
+    track_rate = tracks_hit / n_tracks
+    return DetectionCurve(
+        rbdc=_area_to_one(fpr, region_rate),
+        tbdc=_area_to_one(fpr, track_rate),
+        thresholds=taus,
+        false_positives_per_frame=fpr,
+        region_rate=region_rate,
+        track_rate=track_rate,
+    )
+
+
+def _area_to_one(fpr: np.ndarray, rate: np.ndarray) -> float:
+    """Area under ``rate`` against ``fpr`` over ``[0, 1]`` (see the module's docstring)."""
+    order = np.lexsort((rate, fpr))
+    x, y = fpr[order], rate[order]
+    inside = x <= 1.0
+    xs, ys = list(x[inside]), list(y[inside])
+    if not xs or xs[0] > 0.0:
+        xs.insert(0, 0.0)
+        ys.insert(0, 0.0)
+    if (~inside).any():
+        j = int(np.flatnonzero(~inside)[0])
+        x0, y0 = xs[-1], ys[-1]
+        x1, y1 = float(x[j]), float(y[j])
+        ys.append(y0 + (y1 - y0) * (1.0 - x0) / (x1 - x0))
+    else:
+        ys.append(ys[-1])
+    xs.append(1.0)
+    return float(np.trapezoid(ys, xs))
