@@ -46,6 +46,19 @@ def browser() -> Iterator[Any]:
     yield from launch_chromium()
 
 
+@pytest.fixture(scope="module")
+def report(runs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``vadkit report RUN --top 3 --json`` of the first run (anomaly maps included)."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("report") / "page.html"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert _run(["report", str(runs[0]), "--out", str(out), "--top", "3", "--json"]) == 0
+    return json.loads(buffer.getvalue())
+
+
 # -- the segment rule ---------------------------------------------------------------------------
 def test_segments_by_hand() -> None:
     frames = np.arange(10, 20)
@@ -78,13 +91,11 @@ def test_segments_by_hand() -> None:
 
 # -- the page's content -------------------------------------------------------------------------
 def test_report_holds_evaluates_numbers_and_nothing_from_outside(
-    runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    runs: tuple[Path, Path], report: dict[str, Any]
 ) -> None:
     run = runs[0]
-    out = tmp_path / "page.html"
-    assert _run(["report", str(run), "--out", str(out), "--top", "3", "--json"]) == 0
-    info = json.loads(capsys.readouterr().out)
-    assert info["report"] == str(out) and info["bytes"] == out.stat().st_size
+    out = Path(report["report"])
+    assert report["bytes"] == out.stat().st_size and report["notes"] == [""]
     page = out.read_text()
     # self-contained: no external script, style, image or font
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
@@ -113,9 +124,12 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
         shown = data["runs"][0]["videos"][video.name]
         assert shown["frames"] == video.frames.tolist()
         np.testing.assert_allclose(shown["fused"], s["fused"], atol=1e-4)
-    # segments with pictures of their frames
-    assert 1 <= page.count('class="segment"') <= 3
-    assert page.count('src="data:image/jpeg;base64,') >= page.count('class="segment"')
+    # segments with their frames, each with its anomaly map over it
+    segments = page.count('class="segment"')
+    assert 1 <= segments <= 3 and report["segments"] == [segments]
+    frames = page.count('class="frame"')
+    assert frames >= segments and page.count('class="overlay"') == frames
+    assert page.count('src="data:image/jpeg;base64,') == 2 * frames
 
 
 def test_report_errors(runs: tuple[Path, Path], tmp_path: Path, capsys) -> None:
@@ -140,11 +154,8 @@ def _chart_box(page: Any, index: int = 0) -> dict[str, float]:
     return svg.bounding_box()
 
 
-def test_report_in_a_browser(runs: tuple[Path, Path], browser: Any, tmp_path: Path) -> None:
-    run = runs[0]
-    out = tmp_path / "report.html"
-    assert _run(["report", str(run), "--out", str(out)]) == 0
-    page, problems = open_page(browser, out.as_uri())
+def test_report_in_a_browser(report: dict[str, Any], browser: Any, tmp_path: Path) -> None:
+    page, problems = open_page(browser, Path(report["report"]).as_uri())
     page.wait_for_selector("body[data-charts-ready]")
     videos = json.loads(page.locator("#report-data").text_content())["runs"][0]["videos"]
     assert page.locator("body").get_attribute("data-charts-ready") == str(len(videos))
@@ -152,7 +163,7 @@ def test_report_in_a_browser(runs: tuple[Path, Path], browser: Any, tmp_path: Pa
         assert page.locator(selector).count() >= 1, selector
     assert page.locator("table.metrics tr.fused").count() == 1
     assert page.locator(".chart svg polyline.series").count() == len(videos)  # fused only
-    assert page.locator(".segment img").count() >= 1
+    assert page.locator(".segment img.overlay").count() >= 1
     assert all(
         page.locator(".segment img").nth(i).evaluate("img => img.naturalWidth > 0")
         for i in range(page.locator(".segment img").count())

@@ -101,7 +101,13 @@ def write_report(
     pictures, notes = [], []
     for run in data:
         frames = FrameSource(run.scores.meta)
-        map_source = MapSource(run.run_dir) if maps else None
+        map_source = (
+            MapSource(
+                run.run_dir, error=run.protocol["error"], normalizer=run.protocol["normalizer"]
+            )
+            if maps
+            else None
+        )
         pictures.append(segment_pictures(run.segments, frames, map_source))
         problems = [frames.problem, None if map_source is None else map_source.problem]
         if not maps:

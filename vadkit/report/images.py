@@ -112,39 +112,42 @@ class FrameSource:
 
 
 class MapSource:
-    """Fused anomaly maps of a run (via :mod:`vadkit.engine.maps`), on one colour scale."""
+    """Fused anomaly maps of a run (:func:`vadkit.engine.maps.frame_maps`) with the error measure
+    and normalizer of the report's curves (the fusion weights are the run's)."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, *, error: str | None, normalizer: str | None) -> None:
         self.run_dir = run_dir
+        self.error, self.normalizer = error, normalizer
         self.problem: str | None = None
+        self._maps: Any = None
         try:
             from vadkit.engine import maps
         except ImportError:
             self.problem = "this vadkit has no anomaly maps (vadkit.engine.maps)"
-            self._maps: Any = None
         else:
             self._maps = maps
-            self._overlay = maps.overlay
 
-    def maps(self, video: str, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
-        """The frames the maps were computed on and their fused maps, or None (see
-        :attr:`problem`)."""
-        if self._maps is None:
+    def maps(self, seg: Segment, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The frames ``numbers`` of a segment (at their original size) and their fused maps, or
+        None (see :attr:`problem`). One network pass over the segment's video."""
+        if self._maps is None or self.problem is not None:
             return None
         try:
-            parts = [
-                self._maps.frame_maps(self.run_dir, video, frames=(n, n + 1)) for n in numbers
-            ]
+            fm = self._maps.frame_maps(
+                self.run_dir,
+                seg.video,
+                frames=(seg.start, seg.end + 1),
+                error=self.error,
+                normalizer=self.normalizer,
+            )
         except VadkitError as exc:
             self.problem = f"the anomaly maps cannot be computed: {exc.message}"
-            self._maps = None
             return None
-        images = np.concatenate([np.asarray(p.images[:1]) for p in parts])
-        heats = np.concatenate([np.asarray(p.fused[:1], dtype=np.float32) for p in parts])
-        return images, heats
+        where = [int(np.flatnonzero(fm.frames == n)[0]) for n in numbers]
+        return np.asarray(fm.images)[where], np.asarray(fm.fused, dtype=np.float32)[where]
 
     def overlay(self, image: np.ndarray, heat: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
-        return np.asarray(self._overlay(image, heat, vmin=vmin, vmax=vmax, alpha=0.5))
+        return np.asarray(self._maps.overlay(image, heat, vmin=vmin, vmax=vmax, alpha=0.5))
 
 
 def segment_pictures(
@@ -155,7 +158,7 @@ def segment_pictures(
     the 99.5th percentile of every shown map)."""
     shown = [seg.shown_frames() for seg in segments]
     images = [frames.frames(seg.video, numbers) for seg, numbers in zip(segments, shown, strict=True)]
-    heat = [None if maps is None else maps.maps(seg.video, n) for seg, n in zip(segments, shown, strict=True)]
+    heat = [None if maps is None else maps.maps(seg, n) for seg, n in zip(segments, shown, strict=True)]
     known = [h[1] for h in heat if h is not None]
     if known and maps is not None:
         pooled = np.concatenate([k.reshape(-1) for k in known])
