@@ -788,10 +788,13 @@ def test_config_page_error_message_is_real():
     assert err.value.hint is not None and err.value.hint.split(" Keys")[0] in page
 
 
-def test_mkdocs_build_strict(tmp_path):
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once with ``mkdocs build --strict`` into a scratch folder."""
     pytest.importorskip("mkdocs")
+    site_dir = tmp_path_factory.mktemp("site") / "site"
     out = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -799,7 +802,79 @@ def test_mkdocs_build_strict(tmp_path):
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-6000:]
-    assert (tmp_path / "site" / "reference" / "hooks" / "index.html").is_file()
+    return site_dir
+
+
+def test_mkdocs_build_strict(built_site: Path) -> None:
+    assert (built_site / "reference" / "hooks" / "index.html").is_file()
+
+
+# -- the built site in a browser: no network, no console error, formulas rendered ----------------
+#: Pages with formulas (inline and display).
+FORMULA_PAGES = [
+    "reference/protocol/",
+    "reference/components/errors/bpe/",
+    "reference/components/errors/psnr/",
+    "reference/components/normalizers/robust/",
+    "reference/streaming/",
+]
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site: Path) -> Iterator[str]:
+    """The built site served on 127.0.0.1 (as ``mkdocs serve`` would; its search needs http)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(built_site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from browser import launch_chromium
+
+    yield from launch_chromium()
+
+
+def test_site_pages_in_a_browser(site_url: str, browser, tmp_path: Path) -> None:
+    """Each page loads with nothing from the network and no console error; every formula that
+    pymdownx.arithmatex marks is typeset by the bundled KaTeX (no raw TeX left)."""
+    from browser import open_page
+
+    displayed = 0
+    for path in ["", *FORMULA_PAGES]:
+        page, problems = open_page(browser, site_url + path, allow_http=site_url)
+        page.wait_for_load_state("networkidle")
+        math = page.locator("article .arithmatex")
+        count = math.count()
+        if path in FORMULA_PAGES:
+            assert count > 0, f"{path}: no formula found"
+            assert page.locator("article .arithmatex .katex").count() == count, path
+            displayed += page.locator("article .arithmatex .katex-display").count()
+            text = page.locator("article").inner_text()
+            assert "\\(" not in text and "\\[" not in text, f"{path}: raw TeX left"
+            assert page.locator(".katex-error").count() == 0, path
+        images = page.locator("article img")
+        for i in range(images.count()):
+            assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), path
+        assert problems.items == [], f"{path}: {problems.items}"
+        if path == "reference/components/errors/bpe/":
+            page.screenshot(path=str(tmp_path / "formulas.png"))
+        page.close()
+    assert displayed > 0  # display formulas too, not only inline ones
 
 
 # -- facts the protocol page states, checked on the real label files ------------------------------
