@@ -34,9 +34,10 @@ def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def test_quick_demo_detects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "demo"
     with pytest.raises(SystemExit) as done:
-        main(["demo", "--quick", "--out", str(run), "--json"])
+        main(["demo", "--quick", "--out", str(run)])
     assert done.value.code in (0, None)
-    res = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    res = json.loads((run / "evaluation.json").read_text())
     results = res["results"]
     assert results["fused"]["micro_auroc"] >= FUSED_BOUND, results
     for task in ("vcr", "ffp", "prp"):
@@ -44,8 +45,14 @@ def test_quick_demo_detects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     p = res["protocol"]
     assert p["frames_mode"] == "protocol" and p["alphas"] and p["ground_truth"]
     assert p["frames_scored"] == sum(v["frames_scored"] for v in res["per_video"])
-    assert (run / "evaluation.json").is_file() and (run / "checkpoints").is_dir()
+    assert (run / "checkpoints").is_dir()
     assert len(list((run / "plots").glob("*.png"))) == len(res["per_video"]) == 6
+    # the demo ends by writing the report and printing its path
+    report = run / "report.html"
+    assert "".join(out.split()).endswith(f"Report:{report}(openitinabrowser)"), out[-400:]
+    page = report.read_text()
+    assert f"{results['fused']['micro_auroc']:.4f}" in page
+    assert page.count('class="segment"') >= 1 and 'class="overlay"' in page
 
 
 def test_demo_refuses_a_folder_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,6 +45,7 @@ def demo_cmd(
                 "train": "Training the synthetic scene's recipe on the normal videos",
                 "score": "Scoring the test videos",
                 "evaluate": "Evaluating",
+                "report": "Writing the report (curves, top segments and their anomaly maps)",
             }
             console.print(f"[bold]{texts.get(name, name)}[/]")
 
@@ -70,3 +71,5 @@ def demo_cmd(
         f"Run folder: [bold]{plain(result['run'])}[/]   plots: [bold]{plain(result['plots'])}[/]   "
         f"({t['total_s']:.0f} s: training {t['train_s']:.0f} s, scoring {t['score_s']:.0f} s)"
     )
+    if result.get("report"):
+        console.print(f"Report: [bold]{plain(result['report'])}[/] (open it in a browser)")

@@ -57,8 +57,11 @@ def run_demo(
     on_stage: Callable[[str], None] | None = None,
     on_score_progress: Callable[[int, int], None] | None = None,
     plots: bool = True,
+    report: bool = True,
 ) -> dict[str, Any]:
-    """Train, score and evaluate the demo; returns the evaluation with timings and paths."""
+    """Train, score and evaluate the demo, then write its report (``RUN/report.html``, see
+    :mod:`vadkit.report`); returns the evaluation with timings and paths (``report``: the
+    page's path, or None with ``report=False``)."""
     from vadkit.data import default_data_root
     from vadkit.engine.evaluate import evaluate_run
     from vadkit.engine.score import score_run
@@ -93,6 +96,14 @@ def run_demo(
     t0 = time.perf_counter()
     result = evaluate_run(run_dir, plots=plots)
     timings["evaluate_s"] = time.perf_counter() - t0
+    result["report"] = None
+    if report:
+        from vadkit.report import write_report
+
+        stage("report")
+        t0 = time.perf_counter()
+        result["report"] = str(write_report([run_dir]).path)
+        timings["report_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start
     result["timings"] = {k: round(v, 2) for k, v in timings.items()}
     result["run"] = str(run_dir)
