@@ -41,9 +41,11 @@ class Problems:
     def watch(self, page: Any, *, allow_http: str | None = None) -> None:
         page.on(
             "console",
-            lambda m: self.items.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning")
-            else None,
+            lambda m: (
+                self.items.append(f"console {m.type}: {m.text}")
+                if m.type in ("error", "warning")
+                else None
+            ),
         )
         page.on("pageerror", lambda e: self.items.append(f"page error: {e}"))
         page.on("requestfailed", lambda r: self.items.append(f"failed request: {r.url}"))
@@ -58,7 +60,9 @@ class Problems:
         page.on("request", request)
 
 
-def open_page(browser: Any, url: str, *, allow_http: str | None = None, **kw: Any) -> tuple[Any, Problems]:
+def open_page(
+    browser: Any, url: str, *, allow_http: str | None = None, **kw: Any
+) -> tuple[Any, Problems]:
     """A new page at ``url`` (1200 px wide), with its problems recorded from the start."""
     page = browser.new_page(viewport={"width": 1200, "height": 900}, **kw)
     problems = Problems()

@@ -195,7 +195,7 @@ def test_report_in_a_browser(report: dict[str, Any], browser: Any, tmp_path: Pat
     # wheel zooms in around the cursor; double-click goes back to the whole video
     page.mouse.wheel(0, -300)
     page.wait_for_function(
-        "s => +s.dataset.x1 - +s.dataset.x0 < %d" % (x1 - x0), arg=svg.element_handle()
+        f"s => +s.dataset.x1 - +s.dataset.x0 < {x1 - x0}", arg=svg.element_handle()
     )
     z0, z1 = int(svg.get_attribute("data-x0")), int(svg.get_attribute("data-x1"))
     assert x0 <= z0 < z1 <= x1 and z1 - z0 < x1 - x0 and z0 <= frame <= z1

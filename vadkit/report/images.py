@@ -157,8 +157,12 @@ def segment_pictures(
     available, the fused map over each, on one colour scale for all (from the lowest value to
     the 99.5th percentile of every shown map)."""
     shown = [seg.shown_frames() for seg in segments]
-    images = [frames.frames(seg.video, numbers) for seg, numbers in zip(segments, shown, strict=True)]
-    heat = [None if maps is None else maps.maps(seg, n) for seg, n in zip(segments, shown, strict=True)]
+    images = [
+        frames.frames(seg.video, numbers) for seg, numbers in zip(segments, shown, strict=True)
+    ]
+    heat = [
+        None if maps is None else maps.maps(seg, n) for seg, n in zip(segments, shown, strict=True)
+    ]
     known = [h[1] for h in heat if h is not None]
     if known and maps is not None:
         pooled = np.concatenate([k.reshape(-1) for k in known])

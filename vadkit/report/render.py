@@ -259,9 +259,7 @@ def curves_section(runs: Sequence[RunData]) -> str:
         '<label><input type="checkbox" id="show-tasks"> show each task\'s score</label>'
     ]
     for name in names:
-        out.append(
-            f'<div class="chart" data-video="{escape(name)}"><h3>{escape(name)}</h3></div>'
-        )
+        out.append(f'<div class="chart" data-video="{escape(name)}"><h3>{escape(name)}</h3></div>')
     out.append("</section>")
     return "".join(out)
 
