@@ -24,10 +24,14 @@ from vadkit.config.settings import REPORT_TOP_K
 
 @app.command("report")
 def report_cmd(
-    run: Annotated[Path, typer.Argument(help="Scored run folder (`vadkit score RUN`).")],
+    run: Annotated[
+        Path, typer.Argument(metavar="RUN", help="Scored run folder (`vadkit score RUN`).")
+    ],
     run_b: Annotated[
         Path | None,
-        typer.Argument(help="A second scored run, shown side by side.", show_default=False),
+        typer.Argument(
+            metavar="RUN_B", help="A second scored run, shown side by side.", show_default=False
+        ),
     ] = None,
     out: Annotated[
         Path | None,

@@ -208,7 +208,7 @@ def stream_payload(run: RunData) -> dict[str, Any]:
     return {
         "label": run.label,
         "threshold": round(run.threshold, DIGITS),
-        "tasks": [t for t in run.scores.tasks],
+        "tasks": list(run.scores.tasks),
         "videos": {
             v.name: {
                 "frames": [int(f) for f in v.frames],

@@ -302,7 +302,8 @@ def segments_section(
             )
             out.append(
                 f'<div class="segment" data-video="{escape(seg.video)}" data-start="{seg.start}"'
-                f' data-end="{seg.end}"><div class="head"><span class="rank">#{rank}</span>'
+                f' data-end="{seg.end}" data-peak="{seg.peak_frame}"><div class="head">'
+                f'<span class="rank">#{rank}</span>'
                 f"<span>{escape(seg.video)}</span><span>frames {seg.start}-{seg.end} "
                 f"({seg.frames} scored)</span><span>peak {seg.peak:.3f} at frame "
                 f"{seg.peak_frame}</span><span>mean {seg.mean:.3f}</span>{gt}"
