@@ -855,7 +855,7 @@ def test_site_pages_in_a_browser(site_url: str, browser, tmp_path: Path) -> None
     from browser import open_page
 
     displayed = 0
-    for path in ["", *FORMULA_PAGES]:
+    for path in ["", *FORMULA_PAGES, "reference/report/"]:
         page, problems = open_page(browser, site_url + path, allow_http=site_url)
         page.wait_for_load_state("networkidle")
         math = page.locator("article .arithmatex")

@@ -20,6 +20,7 @@ vadkit train --data scene --config examples/configs/small.toml --out runs/quick
 vadkit score runs/quick            # per-frame scores of every task and error measure, saved
 vadkit evaluate runs/quick         # micro and macro AUROC, EER, AP; plots in runs/quick/plots
 vadkit evaluate runs/quick --error mse --normalizer minmax --alphas ped2 --no-plots
+vadkit report runs/quick           # one HTML page: metrics, curves, top segments with their maps
 # --8<-- [end:evaluate]
 
 # --8<-- [start:search]

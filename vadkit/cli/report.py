@@ -68,6 +68,7 @@ def report_cmd(
         smooth=smooth,
         top_k=top,
         maps=maps,
+        on_stage=None if json_out else lambda text: console.print(f"[dim]{plain(text)}[/]"),
     )
     if json_out:
         print_json(

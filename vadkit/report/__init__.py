@@ -10,7 +10,7 @@ without a network and can be mailed or archived as it is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,13 +65,14 @@ def write_report(
     quantile: float = REPORT_SEGMENT_QUANTILE,
     gap: int = REPORT_SEGMENT_GAP,
     maps: bool = True,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Report:
     """Write the report of one run (or two, side by side) to ``out`` (default
     :func:`default_report_path`) atomically; returns where and how big.
 
     The evaluation settings (``error``, ``normalizer``, ``alphas``, ``smooth``) default to each
     run's own, as in ``vadkit evaluate``. ``maps=False`` leaves the anomaly-map overlays out
-    (frames only; no network pass).
+    (frames only; no network pass). ``on_stage(text)`` is told what is being done.
     """
     from vadkit.engine.io import write_text
     from vadkit.report.images import FrameSource, MapSource, segment_pictures
@@ -100,6 +101,9 @@ def write_report(
     ]
     pictures, notes = [], []
     for run in data:
+        if on_stage is not None and run.segments:
+            what = "frames and anomaly maps" if maps else "frames"
+            on_stage(f"{run.label}: {what} of {len(run.segments)} segment(s)")
         frames = FrameSource(run.scores.meta)
         map_source = (
             MapSource(
