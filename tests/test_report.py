@@ -132,6 +132,16 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
     assert page.count('src="data:image/jpeg;base64,') == 2 * frames
 
 
+def test_pictures_when_the_data_has_moved(tmp_path: Path) -> None:
+    from vadkit.report.images import FrameSource
+
+    source = FrameSource(
+        {"source": "dataset", "root": str(tmp_path / "gone"), "size": [32, 32], "color": "gray"}
+    )
+    assert source.frames("01", [3, 4]) is None
+    assert source.problem is not None and str(tmp_path / "gone") in source.problem
+
+
 def test_report_errors(runs: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     unscored = tmp_path / "unscored"
     (unscored / "checkpoints").mkdir(parents=True)
@@ -233,5 +243,8 @@ def test_two_runs_side_by_side(runs: tuple[Path, Path], browser: Any, tmp_path: 
     assert page.locator("#segments .runs > div").count() == 2
     assert page.locator("#provenance .runs > div").count() == 2
     assert "--no-maps" in page.locator("#segments").text_content()
+    # without maps the segments still show their frames
+    assert page.locator(".segment img.frame").count() >= 2
+    assert page.locator(".segment img.overlay").count() == 0
     page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
     assert problems.items == []
