@@ -120,6 +120,7 @@ class MapSource:
         self.error, self.normalizer = error, normalizer
         self.problem: str | None = None
         self._maps: Any = None
+        self._kept: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         try:
             from vadkit.engine import maps
         except ImportError:
@@ -127,24 +128,37 @@ class MapSource:
         else:
             self._maps = maps
 
-    def maps(self, seg: Segment, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
-        """The frames ``numbers`` of a segment (at their original size) and their fused maps, or
-        None (see :attr:`problem`). One network pass over the segment's video."""
-        if self._maps is None or self.problem is not None:
+    def fetch(self, wanted: dict[str, set[int]]) -> None:
+        """Compute the maps of the frames ``wanted[video]``: one network pass per video (over
+        the range from its first to its last wanted frame), keeping only the wanted frames."""
+        if self._maps is None:
+            return
+        for video, numbers in wanted.items():
+            if self.problem is not None or not numbers:
+                return
+            try:
+                fm = self._maps.frame_maps(
+                    self.run_dir,
+                    video,
+                    frames=(min(numbers), max(numbers) + 1),
+                    error=self.error,
+                    normalizer=self.normalizer,
+                )
+            except VadkitError as exc:
+                self.problem = f"the anomaly maps cannot be computed: {exc.message}"
+                return
+            for i, number in enumerate(np.asarray(fm.frames).tolist()):
+                if number in numbers:
+                    heat = np.asarray(fm.fused[i], dtype=np.float32)
+                    self._kept[(video, number)] = (np.asarray(fm.images[i]), heat)
+
+    def maps(self, video: str, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The frames ``numbers`` of ``video`` (at their original size) and their fused maps,
+        as computed by :meth:`fetch`, or None (see :attr:`problem`)."""
+        if self.problem is not None or any((video, n) not in self._kept for n in numbers):
             return None
-        try:
-            fm = self._maps.frame_maps(
-                self.run_dir,
-                seg.video,
-                frames=(seg.start, seg.end + 1),
-                error=self.error,
-                normalizer=self.normalizer,
-            )
-        except VadkitError as exc:
-            self.problem = f"the anomaly maps cannot be computed: {exc.message}"
-            return None
-        where = [int(np.flatnonzero(fm.frames == n)[0]) for n in numbers]
-        return np.asarray(fm.images)[where], np.asarray(fm.fused, dtype=np.float32)[where]
+        pairs = [self._kept[(video, n)] for n in numbers]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
     def overlay(self, image: np.ndarray, heat: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
         return np.asarray(self._maps.overlay(image, heat, vmin=vmin, vmax=vmax, alpha=0.5))
@@ -160,8 +174,14 @@ def segment_pictures(
     images = [
         frames.frames(seg.video, numbers) for seg, numbers in zip(segments, shown, strict=True)
     ]
+    if maps is not None:
+        wanted: dict[str, set[int]] = {}
+        for seg, numbers in zip(segments, shown, strict=True):
+            wanted.setdefault(seg.video, set()).update(numbers)
+        maps.fetch(wanted)
     heat = [
-        None if maps is None else maps.maps(seg, n) for seg, n in zip(segments, shown, strict=True)
+        None if maps is None else maps.maps(seg.video, n)
+        for seg, n in zip(segments, shown, strict=True)
     ]
     known = [h[1] for h in heat if h is not None]
     if known and maps is not None:
