@@ -810,7 +810,7 @@ def test_mkdocs_build_strict(built_site: Path) -> None:
 
 
 # -- the built site in a browser: no network, no console error, formulas rendered ----------------
-#: Pages with formulas (inline and display).
+#: Pages with formulas (inline and display); the home page and the report page are visited too.
 FORMULA_PAGES = [
     "reference/protocol/",
     "reference/components/errors/bpe/",

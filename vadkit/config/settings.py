@@ -27,8 +27,9 @@ PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 DEFAULT_WINDOWS = 512
 DEFAULT_QUANTILE = 99.5
 #: ``vadkit report``: segments are runs of frames whose fused score is above this quantile of
-#: the run's pooled fused test scores (label-free), runs closer than ``REPORT_SEGMENT_GAP`` frames
-#: are merged, and the ``REPORT_TOP_K`` with the highest peak are shown with their frames.
+#: the run's pooled fused test scores (label-free), runs separated by fewer than
+#: ``REPORT_SEGMENT_GAP`` frames are merged, and the ``REPORT_TOP_K`` with the highest peak are
+#: shown with their frames.
 REPORT_SEGMENT_QUANTILE = 0.95
 REPORT_SEGMENT_GAP = 5
 REPORT_TOP_K = 6

@@ -24,6 +24,8 @@ from vadkit.report.segments import Segment
 #: Longest side of a thumbnail in pixels (small frames are enlarged to it, large ones reduced).
 THUMB_SIDE = 128
 JPEG_QUALITY = 82
+#: Opacity of the hottest map pixels over the frame (cooler ones let more of the frame through).
+OVERLAY_ALPHA = 0.7
 
 
 def data_uri(image: np.ndarray, *, side: int = THUMB_SIDE, quality: int = JPEG_QUALITY) -> str:
@@ -161,7 +163,9 @@ class MapSource:
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
     def overlay(self, image: np.ndarray, heat: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
-        return np.asarray(self._maps.overlay(image, heat, vmin=vmin, vmax=vmax, alpha=0.5))
+        return np.asarray(
+            self._maps.overlay(image, heat, vmin=vmin, vmax=vmax, alpha=OVERLAY_ALPHA)
+        )
 
 
 def segment_pictures(

@@ -222,7 +222,7 @@ def provenance_rows(run: RunData) -> list[tuple[str, Any]]:
         (
             "segments",
             f"fused score above {run.threshold:.4f} (the {run.settings['quantile']:g} quantile "
-            f"of all scored frames), gaps under {run.settings['gap']} frames merged",
+            f"of all scored frames), runs fewer than {run.settings['gap']} frames apart merged",
         ),
     ]
 

@@ -3,8 +3,9 @@
 Rule (fixed beforehand, never fitted to the ground truth): the threshold is the
 ``quantile`` of the fused scores of all scored frames of the set, pooled over its videos; a
 segment is a maximal run of consecutive scored frames of one video whose fused score is above the
-threshold, two runs less than ``gap`` frames apart being one segment; segments rank by their peak
-score (ties: the longer first). The labels, when known, are only counted for display.
+threshold, two runs being one segment when fewer than ``gap`` frames below the threshold separate
+them; segments rank by their peak score (ties: the longer first). The labels, when known, are
+only counted for display.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def video_segments(
     labels: np.ndarray | None = None,
 ) -> list[Segment]:
     """The segments of one video: runs of ``fused > threshold`` (frames: the scored frames'
-    numbers, same length), merged across gaps shorter than ``gap`` frames."""
+    numbers, same length), merged when the next frame above the threshold is at most ``gap``
+    frames after the last one."""
     frames = np.asarray(frames, dtype=np.int64).reshape(-1)
     fused = np.asarray(fused, dtype=np.float64).reshape(-1)
     above = np.flatnonzero(fused > threshold)
