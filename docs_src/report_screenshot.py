@@ -54,7 +54,9 @@ def main() -> None:
         peak = int(segment.get_attribute("data-peak")) if segment.count() else (x0 + x1) // 2
         # report.js draws the plot from x = 52 to 946 of its 960-unit-wide view box
         x = box["x"] + box["width"] * (52 + (peak - x0) / (x1 - x0) * 894) / 960
-        page.mouse.move(x, box["y"] + box["height"] * 0.6)
+        page.mouse.move(x - 2, box["y"] + box["height"] * 0.6)
+        page.mouse.move(x, box["y"] + box["height"] * 0.6, steps=3)
+        page.locator(".chart .tooltip").first.wait_for(state="visible")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(args.out), full_page=True)
         browser.close()

@@ -3,7 +3,7 @@ compact ``data:`` URIs (JPEG) so that the page needs no other file.
 
 Frames are read as the run saw them (its ``data.size`` and ``data.color``) from the data the
 score set records (a dataset's ``testing`` split, or the video files). Overlays are the fused
-anomaly map over the frame (:mod:`vadkit.engine.maps`), all on one colour scale per run. When
+anomaly map over the frame (:mod:`vadkit.engine.maps`), on one colour scale per segment. When
 the data or the maps cannot be had, the report says why and shows what it has.
 """
 
@@ -172,8 +172,9 @@ def segment_pictures(
     segments: Sequence[Segment], frames: FrameSource, maps: MapSource | None
 ) -> list[list[Picture]]:
     """For each segment, its shown frames (:meth:`Segment.shown_frames`) and, when maps are
-    available, the fused map over each, on one colour scale for all (from the lowest value to
-    the 99.5th percentile of every shown map)."""
+    available, the fused map over each, on one colour scale per segment (from the lowest value
+    to the 99.5th percentile of its frames' maps: a scale common to the whole run let the
+    hottest segment wash out the others)."""
     shown = [seg.shown_frames() for seg in segments]
     images = [
         frames.frames(seg.video, numbers) for seg, numbers in zip(segments, shown, strict=True)
@@ -187,14 +188,12 @@ def segment_pictures(
         None if maps is None else maps.maps(seg.video, n)
         for seg, n in zip(segments, shown, strict=True)
     ]
-    known = [h[1] for h in heat if h is not None]
-    if known and maps is not None:
-        pooled = np.concatenate([k.reshape(-1) for k in known])
-        vmin, vmax = float(pooled.min()), float(np.quantile(pooled, 0.995))
-        vmax = max(vmax, vmin + 1e-6)
     out = []
     for numbers, imgs, hm in zip(shown, images, heat, strict=True):
         pictures = []
+        if hm is not None:
+            vmin, vmax = float(hm[1].min()), float(np.quantile(hm[1], 0.995))
+            vmax = max(vmax, vmin + 1e-6)
         for i, number in enumerate(numbers):
             if hm is not None and maps is not None:
                 frame = hm[0][i]  # the frame the map was computed on
