@@ -23,7 +23,7 @@ applied to maps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vadkit.components import ScoreNormalizer, supports_fit
+from vadkit.engine.mapviews import _rgb, native_images
 from vadkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -242,77 +243,6 @@ def fuse_maps(
                 hint="Fuse the tasks the video was scored with.",
             )
     return fused.astype(np.float32)
-
-
-def overlay(
-    image: np.ndarray, heat: np.ndarray, *, vmin: float, vmax: float, alpha: float = 0.5
-) -> np.ndarray:
-    """A heat map over a frame: uint8 ``[H, W, 3]``.
-
-    ``image`` uint8 ``[H, W]``, ``[H, W, 1]`` or ``[H, W, 3]``; ``heat`` ``[H, W]`` (resized
-    bilinearly when its size differs), clipped to ``[vmin, vmax]`` and coloured with matplotlib's
-    perceptually uniform "inferno" colour map at opacity ``alpha`` scaled by the heat (cool pixels
-    let the frame through).
-    """
-    img = np.asarray(image)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in (1, 3):
-        raise DataError(
-            f"overlay: the frame must be uint8 [H, W], [H, W, 1] or [H, W, 3], not {img.dtype} "
-            f"{img.shape}.",
-            hint="Pass one frame of FrameMaps.images.",
-        )
-    if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    if not (np.isfinite(vmin) and np.isfinite(vmax)) or vmax <= vmin:
-        raise ConfigError(
-            f"overlay: vmin {vmin!r} must be below vmax {vmax!r} (both finite).",
-            hint="Take them from the maps, e.g. their 1st and 99th percentiles.",
-        )
-    h, w = img.shape[:2]
-    values = np.asarray(heat, np.float32)
-    if values.shape != (h, w):
-        import torch
-
-        values = resize_maps(torch.from_numpy(values[None]), (h, w))[0].numpy()
-    level = np.clip((values - vmin) / (vmax - vmin), 0.0, 1.0)
-    from matplotlib import colormaps
-
-    colours = colormaps["inferno"](level)[..., :3]
-    weight = (float(alpha) * level)[..., None]
-    out = img.astype(np.float32) / 255.0 * (1.0 - weight) + colours * weight
-    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
-
-
-def native_images(source: str, indices: Iterable[int], fallback: np.ndarray) -> np.ndarray:
-    """The frames ``indices`` of a video at their original size, uint8 ``[T, H, W, 3]``.
-
-    ``source`` is the video's frame folder or file; when it is neither (a video held in memory),
-    ``fallback`` (the preprocessed frames at ``indices``) is used.
-    """
-    from vadkit.data.sources import FrameFolder, VideoFile
-
-    wanted = [int(i) for i in indices]
-    path = Path(source)
-    if not wanted or not path.exists():
-        return _rgb(fallback)
-    src = FrameFolder(path.name, path) if path.is_dir() else VideoFile(path.stem, path)
-    keep = set(wanted)
-    found: dict[int, np.ndarray] = {}
-    for i, (_, image) in enumerate(src.native_frames()):
-        if i in keep:
-            found[i] = np.asarray(image.convert("RGB"), np.uint8)
-        if len(found) == len(keep) or i >= max(keep):
-            break
-    if len(found) != len(keep):
-        return _rgb(fallback)
-    return np.stack([found[i] for i in wanted])
-
-
-def _rgb(frames: np.ndarray) -> np.ndarray:
-    array = np.asarray(frames, np.uint8)
-    return np.repeat(array, 3, axis=3) if array.shape[-1] == 1 else array
 
 
 def frame_maps(
