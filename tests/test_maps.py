@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import quiet_machine
+from test_evaluate_cli import _run
 from torch import Tensor
 
 import vadkit
@@ -230,3 +231,27 @@ def test_detector_maps_match_run_maps(run: vadkit.Run) -> None:
     keep = np.isin(from_frames.frames, from_run.frames)
     np.testing.assert_allclose(from_frames.fused[keep], from_run.fused, rtol=1e-5, atol=1e-5)
     assert from_frames.images.shape[1:] == (32, 32, 3)
+
+
+def test_maps_cli_writes_overlays_and_an_mp4(run: vadkit.Run, tmp_path: Path, capsys) -> None:
+    import av
+    from PIL import Image
+
+    out = tmp_path / "views"
+    assert _run(["maps", str(run.path), "02", "--frames", "9:12", "--out", str(out)]) == 0
+    assert "Anomaly maps of 02, frames 9:12 (3 frames" in capsys.readouterr().out
+    for frame in (9, 10, 11):
+        for kind in ("fused", "vcr", "ffp"):
+            with Image.open(out / f"02_{frame:06d}_{kind}.png") as image:
+                assert image.size == (32, 32) and image.mode == "RGB"
+    with av.open(str(out / "02_fused.mp4")) as container:
+        assert len(list(container.decode(video=0))) == 3
+
+
+def test_maps_cli_bad_frames_is_one_message_and_exit_2(run: vadkit.Run, capsys) -> None:
+    assert _run(["maps", str(run.path), "02", "--frames", "12:9"]) == 2
+    err = capsys.readouterr().err
+    assert "--frames '12:9' is not a frame range A:B with A < B" in err
+    assert "Traceback" not in err
+    assert _run(["maps", str(run.path), "02", "--frames", "0:3"]) == 2
+    assert "No frame in 0:3 of video '02' is scored" in " ".join(capsys.readouterr().err.split())

@@ -31,8 +31,22 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vadkit.components import ScoreNormalizer, supports_fit
-from vadkit.engine.mapviews import _rgb, native_images
+from vadkit.engine.mapviews import _rgb, native_images, overlay
 from vadkit.errors import ConfigError, DataError
+
+__all__ = [
+    "FrameMaps",
+    "MapCollector",
+    "WindowMaps",
+    "check_map_error",
+    "frame_maps",
+    "fuse_maps",
+    "maps_of_frames",
+    "overlay",
+    "resize_maps",
+    "stored_size",
+    "window_maps",
+]
 
 if TYPE_CHECKING:
     import torch
