@@ -214,8 +214,8 @@ def window_maps(
             out_frames, raw.setdefault(task, {})[key] = expand_window_scores(
                 values, n, clip_length, frames_mode
             )
-    maps = collector.result(n, clip_length, frames_mode)
-    return WindowMaps(frames=out_frames, scores=raw, maps=maps)
+    task_maps = collector.result(n, clip_length, frames_mode)
+    return WindowMaps(frames=out_frames, scores=raw, maps=task_maps)
 
 
 def fuse_maps(
