@@ -39,7 +39,8 @@ from vadkit.errors import DataError
 BETA = 0.1
 ALPHA = 0.1
 NUM_THRESHOLDS = 100
-_EIGHT = np.ones((3, 3), dtype=bool)
+_PER_FRAME = np.zeros((3, 3, 3), dtype=bool)
+_PER_FRAME[1] = True  # 8-connected within a frame, not across frames
 
 
 def _check_pairs(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> None:
@@ -124,38 +125,38 @@ def detection_criteria(
     n_regions = n_tracks = n_frames = 0
     for values, mask in zip(maps, masks, strict=True):
         mask = np.asarray(mask) != 0
+        frame = np.asarray(values, np.float64)
+        n_frames += mask.shape[0]
+        # Regions of every frame at once: 8-connected in space, never across frames.
+        gt, n_gt = ndimage.label(mask, structure=_PER_FRAME)
         tracks, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
-        track_regions = np.zeros(count + 1)
-        track_found = np.zeros((n_tau, count + 1))
-        for t in range(mask.shape[0]):
-            n_frames += 1
-            gt, n_gt = ndimage.label(mask[t], structure=_EIGHT)
-            n_regions += n_gt
-            gt_track = np.zeros(n_gt + 1, np.int64)
-            if n_gt:
-                gt_track[gt.reshape(-1)] = tracks[t].reshape(-1)
-                np.add.at(track_regions, gt_track[1:], 1)
-            gt_area = np.bincount(gt.reshape(-1), minlength=n_gt + 1)
-            frame = np.asarray(values[t], np.float64)
-            for i, tau in enumerate(taus):
-                pred, n_pred = ndimage.label(frame >= tau, structure=_EIGHT)
-                if n_pred == 0:
-                    continue
-                inter = np.bincount(
-                    gt.reshape(-1) * (n_pred + 1) + pred.reshape(-1),
-                    minlength=(n_gt + 1) * (n_pred + 1),
-                ).reshape(n_gt + 1, n_pred + 1)[1:, 1:]
-                pred_area = np.bincount(pred.reshape(-1), minlength=n_pred + 1)[1:]
-                union = gt_area[1:, None] + pred_area[None, :] - inter
-                hit = inter >= beta * union  # IoU >= beta, without dividing by zero
-                if n_gt:
-                    found = hit.any(axis=1)
-                    detected[i] += found.sum()
-                    np.add.at(track_found[i], gt_track[1:][found], 1)
-                false_pos[i] += int((~hit.any(axis=0)).sum()) if n_gt else n_pred
+        n_regions += n_gt
         n_tracks += count
-        if count:
-            tracks_hit += (track_found[:, 1:] >= alpha * track_regions[None, 1:]).sum(axis=1)
+        gt_flat = gt.reshape(-1)
+        gt_area = np.bincount(gt_flat, minlength=n_gt + 1)
+        gt_track = np.zeros(n_gt + 1, np.int64)
+        gt_track[gt_flat] = tracks.reshape(-1)
+        track_regions = np.bincount(gt_track[1:], minlength=count + 1)
+        inside = gt_flat > 0
+        for i, tau in enumerate(taus):
+            pred, n_pred = ndimage.label(frame >= tau, structure=_PER_FRAME)
+            if n_pred == 0:
+                continue
+            pred_flat = pred.reshape(-1)
+            pred_area = np.bincount(pred_flat, minlength=n_pred + 1)
+            both = inside & (pred_flat > 0)
+            pairs, inter = np.unique(
+                gt_flat[both] * np.int64(n_pred + 1) + pred_flat[both], return_counts=True
+            )
+            g, q = pairs // (n_pred + 1), pairs % (n_pred + 1)
+            union = gt_area[g] + pred_area[q] - inter
+            hit = inter >= beta * union  # IoU >= beta, without dividing by zero
+            found = np.unique(g[hit])
+            detected[i] += found.size
+            false_pos[i] += n_pred - np.unique(q[hit]).size
+            if count:
+                per_track = np.bincount(gt_track[found], minlength=count + 1)
+                tracks_hit[i] += int((per_track[1:] >= alpha * track_regions[1:]).sum())
     if n_regions == 0:
         raise DataError(
             "The masks mark no anomalous region: RBDC and TBDC are undefined.",
