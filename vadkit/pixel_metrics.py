@@ -20,8 +20,9 @@
     next frame);
   - RBDC (TBDC) is the area under the region- (track-) detection rate against the false-positive
     rate, for false-positive rates from 0 to 1 per frame. The curve is sampled at ``thresholds``
-    (default: 100 quantiles of the maps' values and one above their maximum, where nothing is
-    detected; chosen from the maps alone, never from the masks), sorted by false-positive rate,
+    (default: 100 quantiles of the maps' values, log-spaced toward the top, and one above their
+    maximum, where nothing is detected; chosen from the maps alone, never from the masks; see
+    :func:`default_thresholds`), sorted by false-positive rate,
     interpolated at 1 when it passes it, and held flat from the largest rate reached up to 1
     (a detector that never makes a false positive scores its detection rate, not 0).
 """
@@ -98,9 +99,16 @@ class DetectionCurve:
 
 
 def default_thresholds(maps: Sequence[np.ndarray], count: int = NUM_THRESHOLDS) -> np.ndarray:
-    """``count`` quantiles of all map values, plus one value above their maximum."""
+    """``count`` quantiles of all map values, log-spaced toward the top, plus one value above
+    their maximum.
+
+    The share of pixels above the thresholds grows geometrically, from one pixel to all of them:
+    the part of the curve RBDC and TBDC integrate (at most one false positive per frame) lies
+    among the few highest values, which evenly spaced quantiles would skip.
+    """
     values = np.concatenate([np.asarray(m, np.float32).reshape(-1) for m in maps])
-    levels = np.quantile(values, np.linspace(0.0, 1.0, count))
+    above = np.logspace(-np.log10(values.size), 0.0, count)  # share of pixels above
+    levels = np.quantile(values, np.clip(1.0 - above, 0.0, 1.0))
     top = float(values.max())
     return np.unique(np.append(levels, np.nextafter(np.float32(top), np.float32(np.inf))))
 
