@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import quiet_machine
+from test_evaluate_cli import _run
 from torch import Tensor
 
 import vadkit
@@ -186,3 +187,71 @@ def test_overlay_colours_hot_pixels_and_keeps_cold_ones() -> None:
         overlay(image, heat, vmin=1.0, vmax=1.0)
     with pytest.raises(DataError, match="uint8"):
         overlay(image.astype(np.float32), heat, vmin=0.0, vmax=1.0)
+
+
+def test_score_with_maps_stores_them_and_evaluate_reports_pixel_metrics(run: vadkit.Run) -> None:
+    from vadkit.pixel_metrics import pixel_auroc
+
+    scores = run.score(name="withmaps", maps=True)
+    info = scores.meta["maps"]
+    assert info["error"] == "bpe" and info["pixel_masks"].endswith("test_pixel_mask")
+    video = scores.videos[0]
+    assert set(video.maps) == {"vcr", "ffp"}
+    assert video.maps["ffp"].dtype == np.float16 and video.maps["ffp"].shape == (
+        len(video.frames),
+        16,
+        16,
+    )  # BPE's map of 32x32 frames (stride 2) is under the 64-pixel limit: kept as is
+    np.testing.assert_allclose(
+        video.maps["ffp"].astype(np.float64).mean(axis=(1, 2)),
+        video.raw["ffp"]["bpe"],
+        rtol=2e-3,
+        atol=1e-6,
+    )
+    assert video.masks is not None and video.masks.shape == video.maps["ffp"].shape
+    assert video.masks.any() == bool(video.labels.any())
+    result = run.evaluate("withmaps", plots=False)
+    pixel = result["pixel"]
+    assert pixel["size"] == [16, 16] and set(pixel["tasks"]) == {"vcr", "ffp"}
+    expected = pixel_auroc(
+        [np.asarray(v.maps["ffp"]) for v in scores.videos], [v.masks for v in scores.videos]
+    )
+    assert pixel["tasks"]["ffp"]["pixel_auroc"] == pytest.approx(expected)
+    for key in ("pixel_auroc", "rbdc", "tbdc"):
+        assert 0.0 <= pixel["fused"][key] <= 1.0
+    plain = run.evaluate(plots=False)
+    assert "fused" not in plain["pixel"] and "--maps" in plain["pixel"]["note"]
+
+
+def test_detector_maps_match_run_maps(run: vadkit.Run) -> None:
+    frames = _frames_of(run, "01")
+    from_run = run.maps("01", (9, 12), device="cpu")
+    detector = run.load(device="cpu")
+    from_frames = detector.maps(frames[..., 0], name="01")
+    keep = np.isin(from_frames.frames, from_run.frames)
+    np.testing.assert_allclose(from_frames.fused[keep], from_run.fused, rtol=1e-5, atol=1e-5)
+    assert from_frames.images.shape[1:] == (32, 32, 3)
+
+
+def test_maps_cli_writes_overlays_and_an_mp4(run: vadkit.Run, tmp_path: Path, capsys) -> None:
+    import av
+    from PIL import Image
+
+    out = tmp_path / "views"
+    assert _run(["maps", str(run.path), "02", "--frames", "9:12", "--out", str(out)]) == 0
+    assert "Anomaly maps of 02, frames 9:12 (3 frames" in capsys.readouterr().out
+    for frame in (9, 10, 11):
+        for kind in ("fused", "vcr", "ffp"):
+            with Image.open(out / f"02_{frame:06d}_{kind}.png") as image:
+                assert image.size == (32, 32) and image.mode == "RGB"
+    with av.open(str(out / "02_fused.mp4")) as container:
+        assert len(list(container.decode(video=0))) == 3
+
+
+def test_maps_cli_bad_frames_is_one_message_and_exit_2(run: vadkit.Run, capsys) -> None:
+    assert _run(["maps", str(run.path), "02", "--frames", "12:9"]) == 2
+    err = capsys.readouterr().err
+    assert "--frames '12:9' is not a frame range A:B with A < B" in err
+    assert "Traceback" not in err
+    assert _run(["maps", str(run.path), "02", "--frames", "0:3"]) == 2
+    assert "No frame in 0:3 of video '02' is scored" in " ".join(capsys.readouterr().err.split())

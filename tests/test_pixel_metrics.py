@@ -106,8 +106,6 @@ def test_pixel_masks_of_the_three_layouts(tmp_path: Path) -> None:
     found = find_pixel_masks(sh, "testing", [("01_0014", "x")])
     assert found is not None and found.kind == "npy"
     assert found.read("01_0014", 3).shape == (3, 4, 5)
-    with pytest.raises(DataError, match=r"01_0014.npy' have 3 frames; video '01_0014' has 4"):
-        found.read("01_0014", 4)
     # Avenue: <N>_label.mat with a volLabel cell of per-frame masks
     av = tmp_path / "av" / "ground_truth_demo" / "testing_label_mask"
     av.mkdir(parents=True)
@@ -131,3 +129,18 @@ def test_pixel_masks_of_the_three_layouts(tmp_path: Path) -> None:
     masks = found.read("Test001", 2)
     assert not masks[0].any() and masks[1].all()
     assert find_pixel_masks(tmp_path / "none", "testing", [("01", str(tmp_path))]) is None
+
+
+def test_pixel_masks_of_the_wrong_length_name_the_file_and_both_counts(tmp_path: Path) -> None:
+    folder = tmp_path / "testing" / "test_pixel_mask"
+    folder.mkdir(parents=True)
+    np.save(folder / "01.npy", np.ones((3, 4, 5), np.uint8))
+    np.save(folder / "02.npy", np.full((2, 4, 5), np.nan))
+    found = find_pixel_masks(tmp_path, "testing", [("01", "x"), ("02", "y")])
+    assert found is not None
+    with pytest.raises(DataError, match=r"01.npy' have 3 frames; video '01' has 4"):
+        found.read("01", 4)
+    with pytest.raises(DataError, match=r"02.npy' hold NaN or inf"):
+        found.read("02", 2)
+    with pytest.raises(DataError, match="has no ground truth for video '03'"):
+        find_pixel_masks(tmp_path, "testing", [("03", "z")])

@@ -327,7 +327,10 @@ def test_watch_cli_alerts_and_jsonl(
     n = len(decoded_rgb(clip))
     assert _run(["watch", str(run), str(clip), "--device", "cpu", "--jsonl", str(out)]) == 0
     text = capsys.readouterr().out
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = [r for r in records if "event" not in r]
+    alerts = [r for r in records if r.get("event") == "alert"]
+    assert len(rows) + len(alerts) == len(records)
     assert [r["frame"] for r in rows] == list(range(T, n))
     assert all(set(r) == {"frame", "time", "raw", "normalized", "fused", "alert"} for r in rows)
     assert rows[0]["time"] == pytest.approx(T / 10)  # 10 fps
@@ -342,6 +345,22 @@ def test_watch_cli_alerts_and_jsonl(
     assert runs and runs[-1][1] == n - 1  # the flash, closed at the end of the stream
     for a, b in runs:
         assert f"ALERT frames {a}-{b} " in text
+    # each alert is recorded with the picture of its peak frame and its anomaly map beside it
+    assert [(r["start_frame"], r["end_frame"]) for r in alerts] == runs
+    from PIL import Image
+
+    for r in alerts:
+        pictures = r["peak_pictures"]
+        assert set(pictures) == {"frame", "map"}
+        for kind, path in pictures.items():
+            assert Path(path).parent == out.parent / "scores_alerts"
+            assert f"frame{r['peak_frame']:06d}_{kind}" in path
+            with Image.open(path) as image:
+                assert image.size == (32, 32) and image.mode == "RGB"
+    flash = alerts[-1]["peak_pictures"]
+    frame, heat = (np.asarray(Image.open(flash[k]), np.float64) for k in ("frame", "map"))
+    assert frame.mean() > 200  # the white flash itself
+    assert np.abs(heat - frame).max() > 0  # the map is drawn over it
     assert f"Stream ended: {n} frames, {n - T} windows scored, {len(runs)} alert(s)" in text
 
     # JSON summary; the file is appended to, never truncated
@@ -350,7 +369,8 @@ def test_watch_cli_alerts_and_jsonl(
     summary = json.loads(capsys.readouterr().out)
     assert summary["frames"] == 20 and summary["windows"] == 20 - T
     assert summary["interrupted"] is False and summary["jsonl"] == str(out)
-    assert len(out.read_text().splitlines()) == (n - T) + (20 - T)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len([r for r in lines if "event" not in r]) == (n - T) + (20 - T)
 
 
 def test_watch_normalizer_option(

@@ -105,7 +105,8 @@ def test_a_truncated_file_ends_the_watch_as_score_refuses_it(
     assert f"Source broke at frame {broke} ({why}): {broke} frames," in watch_out
     assert f": {broke} frames, {broke - T} windows scored" in watch_out
     assert "Stream ended" not in watch_out
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = [r for r in records if r.get("event") != "alert"]  # alert records: see below
     assert [r["frame"] for r in rows[:-1]] == list(range(T, broke))
     assert rows[-1]["event"] == "source_error" and rows[-1]["frame"] == broke
     assert rows[-1]["message"] == said
@@ -150,8 +151,12 @@ def test_a_source_that_raises_mid_way_keeps_scores_and_alerts(
     reason = f"stops decoding after {broke} frames: [Errno 1094995529] Invalid data found"
     assert f"Video file '{clip}' {reason}." in err
     assert f"Source broke at frame {broke} ({reason}): {broke} frames," in text
-    # the open alert is closed at the last frame read, printed, and counted
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    # the open alert is closed at the last frame read, printed, counted and recorded (with the
+    # pictures of its peak) before the source error
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records[-2]["event"] == "alert" and records[-2]["end_frame"] == broke - 1
+    assert set(records[-2]["peak_pictures"]) == {"frame", "map"}
+    rows = [r for r in records if r.get("event") != "alert"]
     assert [r["frame"] for r in rows[:-1]] == list(range(T, broke))
     assert rows[-1] == {
         "event": "source_error",
@@ -193,8 +198,9 @@ def test_run_stream_raises_a_broken_source_with_its_summary(
     assert summary["broken"]["frame"] == n and summary["interrupted"] is False
     assert [(a.start_frame, a.end_frame) for a in alerts] == [(T, n - 1)]
     assert summary["alerts"] == [alerts[0].to_dict()]
-    lines = out.read_text().splitlines()
-    assert len(lines) == n - T + 1 and json.loads(lines[-1])["event"] == "source_error"
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r.get("event") for r in lines[-2:]] == ["alert", "source_error"]
+    assert len(lines) == n - T + 2  # every window, the alert, the source error
     # broken before the first window: the broken source is what is reported, not the short one
     early = FakeReader(frames[:3], [0.0, 0.1, 0.2], error=SourceError("gone", frames=3))
     with pytest.raises(SourceError, match="gone") as exc:

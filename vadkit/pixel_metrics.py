@@ -20,8 +20,9 @@
     next frame);
   - RBDC (TBDC) is the area under the region- (track-) detection rate against the false-positive
     rate, for false-positive rates from 0 to 1 per frame. The curve is sampled at ``thresholds``
-    (default: 100 quantiles of the maps' values and one above their maximum, where nothing is
-    detected; chosen from the maps alone, never from the masks), sorted by false-positive rate,
+    (default: 100 quantiles of the maps' values, log-spaced toward the top, and one above their
+    maximum, where nothing is detected; chosen from the maps alone, never from the masks; see
+    :func:`default_thresholds`), sorted by false-positive rate,
     interpolated at 1 when it passes it, and held flat from the largest rate reached up to 1
     (a detector that never makes a false positive scores its detection rate, not 0).
 """
@@ -39,7 +40,8 @@ from vadkit.errors import DataError
 BETA = 0.1
 ALPHA = 0.1
 NUM_THRESHOLDS = 100
-_EIGHT = np.ones((3, 3), dtype=bool)
+_PER_FRAME = np.zeros((3, 3, 3), dtype=bool)
+_PER_FRAME[1] = True  # 8-connected within a frame, not across frames
 
 
 def _check_pairs(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> None:
@@ -97,9 +99,16 @@ class DetectionCurve:
 
 
 def default_thresholds(maps: Sequence[np.ndarray], count: int = NUM_THRESHOLDS) -> np.ndarray:
-    """``count`` quantiles of all map values, plus one value above their maximum."""
+    """``count`` quantiles of all map values, log-spaced toward the top, plus one value above
+    their maximum.
+
+    The share of pixels above the thresholds grows geometrically, from one pixel to all of them:
+    the part of the curve RBDC and TBDC integrate (at most one false positive per frame) lies
+    among the few highest values, which evenly spaced quantiles would skip.
+    """
     values = np.concatenate([np.asarray(m, np.float32).reshape(-1) for m in maps])
-    levels = np.quantile(values, np.linspace(0.0, 1.0, count))
+    above = np.logspace(-np.log10(values.size), 0.0, count)  # share of pixels above
+    levels = np.quantile(values, np.clip(1.0 - above, 0.0, 1.0))
     top = float(values.max())
     return np.unique(np.append(levels, np.nextafter(np.float32(top), np.float32(np.inf))))
 
@@ -124,38 +133,38 @@ def detection_criteria(
     n_regions = n_tracks = n_frames = 0
     for values, mask in zip(maps, masks, strict=True):
         mask = np.asarray(mask) != 0
+        frame = np.asarray(values, np.float64)
+        n_frames += mask.shape[0]
+        # Regions of every frame at once: 8-connected in space, never across frames.
+        gt, n_gt = ndimage.label(mask, structure=_PER_FRAME)
         tracks, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
-        track_regions = np.zeros(count + 1)
-        track_found = np.zeros((n_tau, count + 1))
-        for t in range(mask.shape[0]):
-            n_frames += 1
-            gt, n_gt = ndimage.label(mask[t], structure=_EIGHT)
-            n_regions += n_gt
-            gt_track = np.zeros(n_gt + 1, np.int64)
-            if n_gt:
-                gt_track[gt.reshape(-1)] = tracks[t].reshape(-1)
-                np.add.at(track_regions, gt_track[1:], 1)
-            gt_area = np.bincount(gt.reshape(-1), minlength=n_gt + 1)
-            frame = np.asarray(values[t], np.float64)
-            for i, tau in enumerate(taus):
-                pred, n_pred = ndimage.label(frame >= tau, structure=_EIGHT)
-                if n_pred == 0:
-                    continue
-                inter = np.bincount(
-                    gt.reshape(-1) * (n_pred + 1) + pred.reshape(-1),
-                    minlength=(n_gt + 1) * (n_pred + 1),
-                ).reshape(n_gt + 1, n_pred + 1)[1:, 1:]
-                pred_area = np.bincount(pred.reshape(-1), minlength=n_pred + 1)[1:]
-                union = gt_area[1:, None] + pred_area[None, :] - inter
-                hit = inter >= beta * union  # IoU >= beta, without dividing by zero
-                if n_gt:
-                    found = hit.any(axis=1)
-                    detected[i] += found.sum()
-                    np.add.at(track_found[i], gt_track[1:][found], 1)
-                false_pos[i] += int((~hit.any(axis=0)).sum()) if n_gt else n_pred
+        n_regions += n_gt
         n_tracks += count
-        if count:
-            tracks_hit += (track_found[:, 1:] >= alpha * track_regions[None, 1:]).sum(axis=1)
+        gt_flat = gt.reshape(-1)
+        gt_area = np.bincount(gt_flat, minlength=n_gt + 1)
+        gt_track = np.zeros(n_gt + 1, np.int64)
+        gt_track[gt_flat] = tracks.reshape(-1)
+        track_regions = np.bincount(gt_track[1:], minlength=count + 1)
+        inside = gt_flat > 0
+        for i, tau in enumerate(taus):
+            pred, n_pred = ndimage.label(frame >= tau, structure=_PER_FRAME)
+            if n_pred == 0:
+                continue
+            pred_flat = pred.reshape(-1)
+            pred_area = np.bincount(pred_flat, minlength=n_pred + 1)
+            both = inside & (pred_flat > 0)
+            pairs, inter = np.unique(
+                gt_flat[both] * np.int64(n_pred + 1) + pred_flat[both], return_counts=True
+            )
+            g, q = pairs // (n_pred + 1), pairs % (n_pred + 1)
+            union = gt_area[g] + pred_area[q] - inter
+            hit = inter >= beta * union  # IoU >= beta, without dividing by zero
+            found = np.unique(g[hit])
+            detected[i] += found.size
+            false_pos[i] += n_pred - np.unique(q[hit]).size
+            if count:
+                per_track = np.bincount(gt_track[found], minlength=count + 1)
+                tracks_hit[i] += int((per_track[1:] >= alpha * track_regions[1:]).sum())
     if n_regions == 0:
         raise DataError(
             "The masks mark no anomalous region: RBDC and TBDC are undefined.",

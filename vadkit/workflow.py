@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from vadkit.components import ErrorMeasure
     from vadkit.config import Settings
     from vadkit.engine.device import Runtime
+    from vadkit.engine.maps import FrameMaps
     from vadkit.engine.scoreset import ScoreSet, VideoScores
     from vadkit.engine.train import Callback
     from vadkit.model import VADModel
@@ -120,6 +121,7 @@ class Run:
         batch_size: int | None = None,
         labels: str | Path | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        maps: bool = False,
     ) -> ScoreSet:
         """Score the run's test videos (or ``data``'s, or video files) and return the set.
 
@@ -142,8 +144,24 @@ class Run:
             errors=errors,
             on_progress=on_progress,
             average_last=average_last,
+            maps=maps,
         )
         return load_scores(self.path, entry["name"])
+
+    def maps(
+        self,
+        video: str,
+        frames: tuple[int, int] | None = None,
+        *,
+        checkpoint: str | Path | None = None,
+        device: str = "auto",
+    ) -> FrameMaps:
+        """The anomaly maps of frames ``[A, B)`` of a test video (every scored frame by default),
+        as ``vadkit maps`` draws them (:func:`vadkit.engine.maps.frame_maps`)."""
+        from vadkit.engine.maps import frame_maps
+
+        ckpt = None if checkpoint is None else Path(str(checkpoint))
+        return frame_maps(self.path, video, frames, checkpoint=ckpt, device=device)
 
     def scores(self, name: str = "testing") -> ScoreSet:
         """A score set written earlier by :meth:`score` (or ``vadkit score``)."""
@@ -283,6 +301,31 @@ class Detector:
             frames_mode=frames_mode or self.settings.score.frames,
         )
         return scored
+
+    def maps(
+        self,
+        frames: np.ndarray | Sequence[np.ndarray],
+        *,
+        name: str = "frames",
+        error: str | None = None,
+        normalizer: str | None = None,
+    ) -> FrameMaps:
+        """The anomaly maps of one video given as uint8 frames (every scored frame), at the
+        frames' own size: each error-based task's and the fused one (the run's default error,
+        normalizer and weights unless given), as :meth:`Run.maps` gives them."""
+        from vadkit.engine.maps import maps_of_frames
+
+        native = np.asarray(frames)
+        return maps_of_frames(
+            self.model,
+            self.settings,
+            self.runtime,
+            self.prepare_frames(native),
+            name=name,
+            error=error,
+            normalizer=normalizer,
+            native=native,
+        )
 
     def fused(
         self,

@@ -77,7 +77,17 @@ def _mount_optional() -> None:
     """
     import importlib
 
-    for name in ("data", "train", "score", "evaluate", "report", "search", "demo", "watch"):
+    for name in (
+        "data",
+        "train",
+        "score",
+        "evaluate",
+        "maps",
+        "report",
+        "search",
+        "demo",
+        "watch",
+    ):
         module = f"vadkit.cli.{name}"
         try:
             importlib.import_module(module)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -66,6 +66,22 @@ def evaluate_cmd(
     console.print(evaluation_table(result))
     for line in protocol_lines(result["protocol"]):
         console.print(f"[dim]{plain(line)}[/]")
+    for line in pixel_lines(result.get("pixel") or {}):
+        console.print(plain(line))
     console.print(f"Results: [bold]{plain(Path(run) / 'evaluation.json')}[/]")
     if result.get("plots"):
         console.print(f"Plots: [bold]{plain(result['plots'])}[/]")
+
+
+def pixel_lines(pixel: dict[str, Any]) -> list[str]:
+    """The lines that report the pixel-level metrics (or why there are none)."""
+    if "fused" not in pixel:
+        return [f"pixel-level metrics: none ({pixel['note']})"] if pixel.get("note") else []
+    f = pixel["fused"]
+    tasks = ", ".join(f"{t} {v['pixel_auroc']:.3f}" for t, v in pixel["tasks"].items())
+    h, w = pixel["size"]
+    return [
+        f"pixel-level ({pixel['error']} maps at {h}x{w}): fused map pixel AUROC "
+        f"{f['pixel_auroc']:.3f}, RBDC {f['rbdc']:.3f}, TBDC {f['tbdc']:.3f}; per task pixel "
+        f"AUROC: {tasks}"
+    ]

@@ -70,6 +70,14 @@ def score_cmd(
             show_default=False,
         ),
     ] = None,
+    maps: Annotated[
+        bool,
+        typer.Option(
+            "--maps",
+            help="Also store each task's anomaly map (float16, reduced size) and the dataset's "
+            "pixel masks, for pixel-level metrics in evaluate.",
+        ),
+    ] = False,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
@@ -93,6 +101,7 @@ def score_cmd(
             on_progress=bar.update if bar else None,
             verbose=bar is not None,
             average_last=average_last,
+            maps=maps,
         )
     finally:
         if bar is not None:

@@ -102,6 +102,22 @@ class ScoreSettings:
     smooth: float = 0.0
 
 
+@dataclass(frozen=True)
+class MapSettings:
+    """Defaults of anomaly maps and pixel metrics (not part of a run's config)."""
+
+    #: Longest side of the maps ``vadkit score --maps`` stores (float16), in pixels.
+    stored_size: int = 64
+    #: Opacity of the hottest pixels of an overlay.
+    alpha: float = 0.5
+    #: Overlay colour range: these percentiles of the fused maps of the frames drawn.
+    percentiles: tuple[float, float] = (1.0, 99.5)
+    #: Frames per second of the MP4 that ``vadkit maps`` writes.
+    fps: int = 10
+    #: Number of map-value quantiles at which RBDC and TBDC sample their curves.
+    thresholds: int = 100
+
+
 @dataclass
 class Settings:
     """The resolved settings of a run, typed (build it with :meth:`from_config`)."""

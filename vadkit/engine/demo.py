@@ -90,7 +90,7 @@ def run_demo(
     timings["train_s"] = time.perf_counter() - t0
     stage("score")
     t0 = time.perf_counter()
-    score_run(run_dir, device="cpu", on_progress=on_score_progress)
+    score_run(run_dir, device="cpu", on_progress=on_score_progress, maps=True)
     timings["score_s"] = time.perf_counter() - t0
     stage("evaluate")
     t0 = time.perf_counter()

@@ -81,7 +81,13 @@ def relabel(scores: ScoreSet, videos: Sequence[Any], ground_truth: str | None) -
             )
         out.append(
             VideoScores(
-                vs.name, vs.num_frames, vs.frames, labels[vs.frames].astype(np.uint8), vs.raw
+                vs.name,
+                vs.num_frames,
+                vs.frames,
+                labels[vs.frames].astype(np.uint8),
+                vs.raw,
+                maps=vs.maps,
+                masks=vs.masks,
             )
         )
     meta = dict(scores.meta, ground_truth=ground_truth)
@@ -173,7 +179,10 @@ def evaluate_scores(
         "checkpoint_sha256": (meta.get("weights") or {}).get("sha256"),
         "runtime": meta.get("runtime"),
     }
-    return {"protocol": protocol, "results": results, "per_video": per_video}
+    from vadkit.engine.pixeleval import pixel_evaluation
+
+    pixel = pixel_evaluation(scores, norm, weights)
+    return {"protocol": protocol, "results": results, "per_video": per_video, "pixel": pixel}
 
 
 def _anomaly_spans(frames: np.ndarray, labels: np.ndarray) -> list[tuple[float, float]]:

@@ -23,7 +23,7 @@ applied to maps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +31,22 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vadkit.components import ScoreNormalizer, supports_fit
+from vadkit.engine.mapviews import _rgb, native_images, overlay
 from vadkit.errors import ConfigError, DataError
+
+__all__ = [
+    "FrameMaps",
+    "MapCollector",
+    "WindowMaps",
+    "check_map_error",
+    "frame_maps",
+    "fuse_maps",
+    "maps_of_frames",
+    "overlay",
+    "resize_maps",
+    "stored_size",
+    "window_maps",
+]
 
 if TYPE_CHECKING:
     import torch
@@ -112,6 +127,40 @@ def stored_size(native: tuple[int, int], limit: int) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
+class MapCollector:
+    """Gathers the maps of one error measure batch by batch (each the mean over the K compared
+    frames), shrunk on the fly so the longer side is at most ``limit`` pixels (None: native)."""
+
+    def __init__(self, error: str, limit: int | None = None) -> None:
+        self.error = error
+        self.limit = limit
+        self.size: tuple[int, int] | None = None
+        self.parts: dict[str, list[torch.Tensor]] = {}
+
+    def add(self, maps: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
+        for task, by_error in maps.items():
+            if self.error not in by_error:
+                continue
+            m = by_error[self.error].mean(dim=1)
+            native = (int(m.shape[-2]), int(m.shape[-1]))
+            if self.size is None:
+                self.size = native if self.limit is None else stored_size(native, self.limit)
+            self.parts.setdefault(task, []).append(
+                resize_maps(m, self.size, mode="area").float().cpu()
+            )
+
+    def result(self, num_frames: int, clip_length: int, mode: str) -> dict[str, np.ndarray]:
+        """Each task's maps ``[F, h, w]`` float32, attributed to frames as the scores are."""
+        import torch
+
+        from vadkit.engine.score import expand_window_scores
+
+        return {
+            task: expand_window_scores(torch.cat(chunks).numpy(), num_frames, clip_length, mode)[1]
+            for task, chunks in self.parts.items()
+        }
+
+
 def window_maps(
     model: VADModel,
     frames: np.ndarray,
@@ -137,7 +186,8 @@ def window_maps(
 
     n = int(frames.shape[0])
     score_parts: dict[str, dict[str, list[torch.Tensor]]] = {}
-    map_parts: dict[str, list[torch.Tensor]] = {}
+    collector = MapCollector(error)
+    collector.size = size
     done = 0
     model.eval()
     with torch.inference_mode():
@@ -152,12 +202,7 @@ def window_maps(
             for task, scored in scores.items():
                 for key, value in scored.items():
                     score_parts.setdefault(task, {}).setdefault(key, []).append(value.cpu())
-            for task, by_error in maps.items():
-                if error in by_error:
-                    m = by_error[error].mean(dim=1)
-                    if size is not None:
-                        m = resize_maps(m, size, mode="area")
-                    map_parts.setdefault(task, []).append(m.float().cpu())
+            collector.add(maps)
             done += batch.size
             if on_progress is not None:
                 on_progress(done, n - clip_length)
@@ -169,10 +214,7 @@ def window_maps(
             out_frames, raw.setdefault(task, {})[key] = expand_window_scores(
                 values, n, clip_length, frames_mode
             )
-    task_maps = {
-        task: expand_window_scores(torch.cat(chunks).numpy(), n, clip_length, frames_mode)[1]
-        for task, chunks in map_parts.items()
-    }
+    task_maps = collector.result(n, clip_length, frames_mode)
     return WindowMaps(frames=out_frames, scores=raw, maps=task_maps)
 
 
@@ -217,77 +259,6 @@ def fuse_maps(
     return fused.astype(np.float32)
 
 
-def overlay(
-    image: np.ndarray, heat: np.ndarray, *, vmin: float, vmax: float, alpha: float = 0.5
-) -> np.ndarray:
-    """A heat map over a frame: uint8 ``[H, W, 3]``.
-
-    ``image`` uint8 ``[H, W]``, ``[H, W, 1]`` or ``[H, W, 3]``; ``heat`` ``[H, W]`` (resized
-    bilinearly when its size differs), clipped to ``[vmin, vmax]`` and coloured with matplotlib's
-    perceptually uniform "inferno" colour map at opacity ``alpha`` scaled by the heat (cool pixels
-    let the frame through).
-    """
-    img = np.asarray(image)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in (1, 3):
-        raise DataError(
-            f"overlay: the frame must be uint8 [H, W], [H, W, 1] or [H, W, 3], not {img.dtype} "
-            f"{img.shape}.",
-            hint="Pass one frame of FrameMaps.images.",
-        )
-    if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    if not (np.isfinite(vmin) and np.isfinite(vmax)) or vmax <= vmin:
-        raise ConfigError(
-            f"overlay: vmin {vmin!r} must be below vmax {vmax!r} (both finite).",
-            hint="Take them from the maps, e.g. their 1st and 99th percentiles.",
-        )
-    h, w = img.shape[:2]
-    values = np.asarray(heat, np.float32)
-    if values.shape != (h, w):
-        import torch
-
-        values = resize_maps(torch.from_numpy(values[None]), (h, w))[0].numpy()
-    level = np.clip((values - vmin) / (vmax - vmin), 0.0, 1.0)
-    from matplotlib import colormaps
-
-    colours = colormaps["inferno"](level)[..., :3]
-    weight = (float(alpha) * level)[..., None]
-    out = img.astype(np.float32) / 255.0 * (1.0 - weight) + colours * weight
-    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
-
-
-def native_images(source: str, indices: Iterable[int], fallback: np.ndarray) -> np.ndarray:
-    """The frames ``indices`` of a video at their original size, uint8 ``[T, H, W, 3]``.
-
-    ``source`` is the video's frame folder or file; when it is neither (a video held in memory),
-    ``fallback`` (the preprocessed frames at ``indices``) is used.
-    """
-    from vadkit.data.sources import FrameFolder, VideoFile
-
-    wanted = [int(i) for i in indices]
-    path = Path(source)
-    if not wanted or not path.exists():
-        return _rgb(fallback)
-    src = FrameFolder(path.name, path) if path.is_dir() else VideoFile(path.stem, path)
-    keep = set(wanted)
-    found: dict[int, np.ndarray] = {}
-    for i, (_, image) in enumerate(src.native_frames()):
-        if i in keep:
-            found[i] = np.asarray(image.convert("RGB"), np.uint8)
-        if len(found) == len(keep) or i >= max(keep):
-            break
-    if len(found) != len(keep):
-        return _rgb(fallback)
-    return np.stack([found[i] for i in wanted])
-
-
-def _rgb(frames: np.ndarray) -> np.ndarray:
-    array = np.asarray(frames, np.uint8)
-    return np.repeat(array, 3, axis=3) if array.shape[-1] == 1 else array
-
-
 def frame_maps(
     run: Path,
     video: str,
@@ -308,30 +279,67 @@ def frame_maps(
     are the run's default fusion weights, frames are attributed by ``score.frames``.
     """
     from vadkit.config import Settings
-    from vadkit.engine.fusion import default_alphas, get_normalizer
     from vadkit.engine.runs import load_model
-    from vadkit.engine.score import applicable_errors, check_frames_mode, make_runtime
+    from vadkit.engine.score import make_runtime
 
     config, model = load_model(
         run, checkpoint="last" if checkpoint is None else str(checkpoint), device="cpu"
     )
     settings = Settings.from_config(config)
-    dset, sset = settings.data, settings.score
     clip = _open_video(video, settings, data)
-    runtime = make_runtime(device, sset.precision, settings.train.channels_last)
+    runtime = make_runtime(device, settings.score.precision, settings.train.channels_last)
     runtime.prepare(model)
+    pixels = clip.frames(np.arange(int(clip.num_frames)))
+    return maps_of_frames(
+        model,
+        settings,
+        runtime,
+        pixels,
+        name=clip.name,
+        frames=frames,
+        error=error,
+        normalizer=normalizer,
+        source=clip.source,
+    )
+
+
+def maps_of_frames(
+    model: VADModel,
+    settings: Settings,
+    runtime: Runtime,
+    pixels: np.ndarray,
+    *,
+    name: str,
+    frames: tuple[int, int] | None = None,
+    error: str | None = None,
+    normalizer: str | None = None,
+    source: str = "",
+    native: np.ndarray | None = None,
+) -> FrameMaps:
+    """:class:`FrameMaps` of a whole video's frames ``pixels`` (uint8, at the run's size); the
+    images are read from ``source`` at their original size, or taken from ``native`` (the frames
+    as given), or are ``pixels`` themselves."""
+    from vadkit.engine.fusion import default_alphas, get_normalizer
+    from vadkit.engine.score import applicable_errors, check_frames_mode
+
+    dset, sset = settings.data, settings.score
     errs = applicable_errors(None, (dset.channels, *dset.hw), runtime.device)
     measure = error or sset.error
     check_map_error(errs, measure)
     _, norm = get_normalizer(normalizer or sset.normalizer)
-    n = int(clip.num_frames)
+    n = int(pixels.shape[0])
     if n < dset.clip_length + 1:
         raise DataError(
-            f"Video '{clip.name}' has {n} frames, fewer than the clip_length + 1 = "
+            f"Video '{name}' has {n} frames, fewer than the clip_length + 1 = "
             f"{dset.clip_length + 1} that one window needs: it has no maps.",
             hint="Pick a longer video.",
         )
-    pixels = clip.frames(np.arange(n))
+    lo, hi = (0, n) if frames is None else (int(frames[0]), int(frames[1]))
+    if not 0 <= lo < hi <= n:
+        raise ConfigError(
+            f"Frames {lo}:{hi} are not a range of video '{name}' ({n} frames).",
+            hint=f"Give A:B with 0 <= A < B <= {n}.",
+        )
     result = window_maps(
         model,
         pixels,
@@ -345,21 +353,18 @@ def frame_maps(
     tasks = list(model.tasks)
     raw = {t: next(iter(result.scores[t].values())) for t in tasks}
     fused = fuse_maps(result.maps, raw, default_alphas(sset.alphas, tasks), norm)
-    lo, hi = (0, n) if frames is None else (int(frames[0]), int(frames[1]))
-    if not 0 <= lo < hi <= n:
-        raise ConfigError(
-            f"Frames {lo}:{hi} are not a range of video '{clip.name}' ({n} frames).",
-            hint=f"Give A:B with 0 <= A < B <= {n}.",
-        )
     keep = (result.frames >= lo) & (result.frames < hi)
     if not keep.any():
         raise ConfigError(
-            f"No frame in {lo}:{hi} of video '{clip.name}' is scored (the first "
+            f"No frame in {lo}:{hi} of video '{name}' is scored (the first "
             f"{dset.clip_length} frames are not, with score.frames = 'protocol').",
             hint=f"Ask for frames from {int(result.frames[0])} on.",
         )
     chosen = result.frames[keep]
-    images = native_images(clip.source, chosen, clip.frames(chosen))
+    if native is not None:
+        images = _rgb(native[chosen] if native.ndim == 4 else native[chosen][..., None])
+    else:
+        images = native_images(source, chosen, pixels[chosen])
     size = (int(images.shape[1]), int(images.shape[2]))
     import torch
 
@@ -367,7 +372,7 @@ def frame_maps(
         return resize_maps(torch.from_numpy(np.ascontiguousarray(values)), size).numpy()
 
     return FrameMaps(
-        video=clip.name,
+        video=name,
         frames=chosen.astype(np.int64),
         images=images,
         tasks={t: full(m[keep]).astype(np.float32) for t, m in result.maps.items()},

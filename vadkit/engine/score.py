@@ -27,11 +27,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from vadkit.config import FRAME_MODES, ScoreSettings
+from vadkit.config.settings import MapSettings
 from vadkit.engine.finite import leave_out_nonfinite
 from vadkit.engine.fusion import default_alphas, get_normalizer
 from vadkit.engine.lock import locked
+from vadkit.engine.maps import MapCollector, check_map_error
 from vadkit.engine.scoreset import VideoScores, check_set_name, save_score_set
 from vadkit.errors import ConfigError, DataError
+from vadkit.pixel_metrics import shrink_masks
 
 if TYPE_CHECKING:
     import torch
@@ -147,8 +150,15 @@ def score_videos(
     on_progress: Callable[[str, int, int], None] | None = None,
     skipped: list[dict[str, Any]] | None = None,
     left_out: dict[str, str] | None = None,
+    maps_error: str | None = None,
+    maps_limit: int = MapSettings.stored_size,
+    pixel_masks: Callable[[str, int], np.ndarray | None] | None = None,
 ) -> Iterator[VideoScores]:
     """Score each video (no autograd, batched windows).
+
+    With ``maps_error``, each error-based task's anomaly map of that measure is kept too, shrunk
+    to at most ``maps_limit`` pixels a side (:mod:`vadkit.engine.maps`), with the pixel masks
+    ``pixel_masks(name, num_frames)`` gives (shrunk alike) when it gives some.
 
     A video shorter than T+1 frames has no window: it is skipped with a warning (and listed in
     ``skipped``). An error measure that gives a non-finite score is left out from then on with
@@ -176,6 +186,7 @@ def score_videos(
             continue
         frames = video.frames(np.arange(n))
         parts: dict[str, dict[str, list[Any]]] = {}
+        collector = None if maps_error is None else MapCollector(maps_error, maps_limit)
         done = 0
         with torch.inference_mode():
             for _, batch in sliding_windows(
@@ -185,7 +196,11 @@ def score_videos(
                 device=runtime.device,
                 memory_format=runtime.memory_format,
             ):
-                out = model.window_scores(batch, active, autocast=runtime.autocast())
+                if collector is None:
+                    out = model.window_scores(batch, active, autocast=runtime.autocast())
+                else:
+                    out, maps = model.window_maps(batch, active, autocast=runtime.autocast())
+                    collector.add(maps)
                 for task, scored in out.items():
                     for key, value in scored.items():
                         parts.setdefault(task, {}).setdefault(key, []).append(value.cpu())
@@ -206,12 +221,21 @@ def score_videos(
                 f"Video '{video.name}' has {n} frames but {labels.shape[0]} labels.",
                 hint="Check the ground-truth file for this dataset.",
             )
+        scored_maps = {} if collector is None else collector.result(n, clip_length, mode)
+        masks = None
+        if scored_maps and pixel_masks is not None:
+            found = pixel_masks(video.name, n)
+            if found is not None:
+                size = next(iter(scored_maps.values())).shape[1:]
+                masks = shrink_masks(found[expanded_frames], (int(size[0]), int(size[1])))
         yield VideoScores(
             name=video.name,
             num_frames=n,
             frames=expanded_frames,
             labels=None if labels is None else labels[expanded_frames].astype(np.uint8),
             raw=raw,
+            maps=scored_maps,
+            masks=masks,
         )
 
 
@@ -235,8 +259,13 @@ def score_run(
     on_progress: Callable[[int, int], None] | None = None,
     verbose: bool = False,
     average_last: int | None = None,
+    maps: bool = False,
 ) -> dict[str, Any]:
     """Score a trained run on its test videos (or on video files) and save the scores.
+
+    ``maps`` also stores each error-based task's anomaly map of the default error measure
+    (float16, at most :attr:`MapSettings.stored_size` pixels a side) and the dataset's pixel
+    masks at that size when it has them (:mod:`vadkit.data.masks`), for pixel-level metrics.
 
     Data: ``data`` (a dataset root; default the run's ``data.root``, or the synthetic scene) and
     its ``testing`` split, or ``video_files`` (no labels). Settings not given come from the run's
@@ -288,6 +317,8 @@ def score_run(
         weights["sha256"] = weights_digest(checkpoint_path(run_dir, checkpoint))
     tasks = list(model.tasks)
     source: dict[str, Any]
+    masks_of: Callable[[str, int], np.ndarray | None] | None = None
+    masks_where: str | None = None
     if video_files:
         from vadkit.data import open_video_file
 
@@ -317,6 +348,8 @@ def score_run(
             "format": vset.format,
             "ground_truth": vset.ground_truth,
         }
+        if maps:
+            masks_of, masks_where = _pixel_masks_of(vset)
     from vadkit.data.windows import check_scorable
 
     check_scorable(videos, clip_length)
@@ -362,6 +395,14 @@ def score_run(
         "total_frames": int(sum(int(v.num_frames) for v in videos)),
         "vadkit": __version__,
     }
+    if maps:
+        check_map_error(errs, default_error)
+        meta["maps"] = {
+            "error": default_error,
+            "dtype": "float16",
+            "limit": MapSettings.stored_size,
+            "pixel_masks": masks_where,
+        }
     total = sum(max(0, int(v.num_frames) - clip_length) for v in videos)
     finished = 0
 
@@ -382,6 +423,8 @@ def score_run(
             on_progress=progress,
             skipped=skipped,
             left_out=left_out,
+            maps_error=default_error if maps else None,
+            pixel_masks=masks_of,
         ):
             finished += scored.num_frames - clip_length
             yield scored
@@ -406,3 +449,20 @@ def score_run(
     result = save_score_set(run_dir, set_name, tracked(), meta, finalize=finalize)
     result["name"] = set_name
     return result
+
+
+def _pixel_masks_of(vset: Any) -> tuple[Callable[[str, int], np.ndarray | None] | None, str | None]:
+    """A reader of the split's pixel masks (None when the dataset has none) and where they are."""
+    from vadkit.data.formats import resolve_format
+    from vadkit.data.masks import find_pixel_masks
+
+    _, fmt = resolve_format(Path(vset.root), "testing", vset.format)
+    found = find_pixel_masks(
+        Path(vset.root),
+        "testing",
+        [(v.name, v.source) for v in vset],
+        fmt.label_dirs(Path(vset.root), "testing"),
+    )
+    if found is None:
+        return None, None
+    return found.read, found.where

@@ -14,6 +14,10 @@ streams rescaled by the run's default normalizer), ``fused`` (the run's default 
 normalizer and weights) and its identity: ``identity.weights_sha256`` (SHA-256 of the weights
 that scored it) and ``identity.settings_sha256`` (of the scoring settings, recorded in
 ``set.json``). :func:`load_scores` refuses a set whose files disagree with its record.
+Scored with ``--maps``, a file also holds ``maps.<task>`` (float16 ``[F, h, w]``: each error-based
+task's raw anomaly map of every scored frame, for the record's ``maps.error``, at the reduced size
+``maps.size``; :mod:`vadkit.engine.maps`) and, when the dataset has pixel ground truth,
+``masks`` (the masks at that size, bit-packed per frame).
 
 A set is written whole into a staging folder and swapped into place
 (:mod:`vadkit.engine.folders`): a process killed while scoring leaves the previous set as it was.
@@ -66,6 +70,10 @@ class VideoScores:
     frames: np.ndarray
     labels: np.ndarray | None = None
     raw: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: Raw anomaly maps per error-based task, ``[F, h, w]`` (stored as float16; ``--maps``).
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Pixel masks ``[F, h, w]`` bool at the maps' size, when the dataset has them.
+    masks: np.ndarray | None = None
 
     def stream(self, task: str, error: str) -> np.ndarray:
         """The task's raw score stream for ``error`` (a task without error measures has one)."""
@@ -161,6 +169,12 @@ def write_video_scores(
     for task, keys in video.raw.items():
         for key, values in keys.items():
             arrays[f"raw.{task}.{key}"] = np.asarray(values)
+    for task, values in video.maps.items():
+        arrays[f"maps.{task}"] = np.asarray(values, np.float16)
+    if video.masks is not None:
+        arrays["masks"] = np.packbits(
+            np.asarray(video.masks, bool).reshape(len(video.masks), -1), axis=1
+        )
     arrays.update(extra or {})
     write_arrays(path, arrays)
 
@@ -171,12 +185,20 @@ def video_from_arrays(arrays: Mapping[str, np.ndarray], name: str) -> VideoScore
         if key.startswith("raw."):
             _, task, sub = key.split(".", 2)
             raw.setdefault(task, {})[sub] = values.astype(np.float64)
+    maps = {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("maps.")}
+    masks = None
+    if "masks" in arrays and maps:
+        shape = next(iter(maps.values())).shape
+        count = shape[1] * shape[2]
+        masks = np.unpackbits(arrays["masks"], axis=1, count=count).astype(bool).reshape(shape)
     return VideoScores(
         name=name,
         num_frames=int(arrays["num_frames"]),
         frames=arrays["frames"],
         labels=arrays.get("labels"),
         raw=raw,
+        maps=maps,
+        masks=masks,
     )
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from vadkit.errors import ConfigError
 from vadkit.stream.scorer import FrameScore
@@ -22,6 +25,10 @@ class Alert:
     start_time: float | None = None
     end_time: float | None = None
     opened_at: str = ""
+    #: The peak frame's picture and fused map when the scorer keeps maps (not serialized).
+    view: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    #: Paths of the pictures written for the peak (``frame``, ``map``), once written.
+    pictures: dict[str, str] = field(default_factory=dict)
 
     @property
     def frames(self) -> int:
@@ -36,6 +43,7 @@ class Alert:
             "start_time": self.start_time,
             "end_time": self.end_time,
             "opened_at": self.opened_at,
+            **({"peak_pictures": dict(self.pictures)} if self.pictures else {}),
         }
 
 
@@ -65,11 +73,13 @@ class AlertTracker:
                     start_time=score.time,
                     end_time=score.time,
                     opened_at=now.isoformat(timespec="milliseconds"),
+                    view=score.view,
                 )
             else:
                 self.current.end_frame, self.current.end_time = score.frame, score.time
                 if fused > self.current.peak_score:
                     self.current.peak_score, self.current.peak_frame = fused, score.frame
+                    self.current.view = score.view
             self._below = 0
             return None
         if self.current is None:
@@ -83,3 +93,29 @@ class AlertTracker:
         if alert is not None:
             self.closed.append(alert)
         return alert
+
+
+def write_peak_pictures(alert: Alert, folder: Path) -> dict[str, str]:
+    """Write the alert's peak frame and its fused anomaly map over it as PNGs under ``folder``
+    (atomically); records and returns their paths (nothing without a view)."""
+    if alert.view is None:
+        return {}
+    from PIL import Image
+
+    from vadkit.config.settings import MapSettings
+    from vadkit.engine.io import atomic_write
+    from vadkit.engine.mapviews import _rgb, colour_range, overlay
+
+    image, heat = alert.view
+    picture = _rgb(np.asarray(image)[None])[0]
+    vmin, vmax = colour_range(heat, MapSettings.percentiles)
+    stamp = "".join(c for c in alert.opened_at if c.isalnum())[:17] or "alert"
+    stem = f"alert_{stamp}_frame{alert.peak_frame:06d}"
+    paths = {"frame": folder / f"{stem}_frame.png", "map": folder / f"{stem}_map.png"}
+    layers = {"frame": picture, "map": overlay(picture, heat, vmin=vmin, vmax=vmax)}
+    for kind, path in paths.items():
+        with atomic_write(path, "wb") as fh:
+            Image.fromarray(layers[kind]).save(fh, format="png")
+    alert.pictures = {k: str(p) for k, p in paths.items()}
+    alert.view = None  # written: the arrays are not needed any more
+    return alert.pictures

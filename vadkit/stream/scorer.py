@@ -26,6 +26,7 @@ from vadkit.stream.calibration import Calibration
 from vadkit.stream.gaps import DEFAULT_MAX_GAP, Gap, GapDetector
 
 if TYPE_CHECKING:
+    import torch
     from PIL import Image
 
     from vadkit.model import VADModel
@@ -51,6 +52,9 @@ class FrameScore:
     fused: float | None = None
     alert: bool = False
     time: float | None = None
+    #: With :attr:`StreamScorer.keep_maps`, an alerting frame's picture (uint8 ``(H, W, C)`` at
+    #: the run's size) and fused anomaly map (float32, the maps' native size); not in the JSONL.
+    view: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +190,11 @@ class StreamScorer:
         self.gap_detector = GapDetector(max_gap, frame_interval)
         #: The gaps found so far, in stream order.
         self.gaps: list[Gap] = []
+        #: Attach to every alerting frame its picture and fused anomaly map (``FrameScore.view``):
+        #: the same network pass gives them (:meth:`VADModel.window_maps`). The fused map is
+        #: each task's map rescaled by the task's calibrated normalizer, weighted as the fused
+        #: score (a task without maps adds its normalized score as a flat plane).
+        self.keep_maps = False
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -273,9 +282,15 @@ class StreamScorer:
                 device=self.runtime.device,
                 memory_format=self.runtime.memory_format,
             ):
-                scores = self.model.window_scores(
-                    batch, self.errors, autocast=self.runtime.autocast()
-                )
+                maps: dict[str, dict[str, torch.Tensor]] = {}
+                if self.keep_maps and self.normalizers:
+                    scores, maps = self.model.window_maps(
+                        batch, self.errors, autocast=self.runtime.autocast()
+                    )
+                else:
+                    scores = self.model.window_scores(
+                        batch, self.errors, autocast=self.runtime.autocast()
+                    )
                 columns = {
                     task: scores[task][key].double().cpu().numpy()
                     for task, key in self.keys.items()
@@ -289,9 +304,31 @@ class StreamScorer:
                     )
                     if rescaled:
                         self._fuse(score, {t: float(v[j]) for t, v in rescaled.items()})
+                    if score.alert and maps:
+                        score.view = (chunk[int(pos)], self._fused_map(maps, j, score.normalized))
                     out.append(score)
         self.windows_scored += len(out)
         return out
+
+    def _fused_map(
+        self, maps: Mapping[str, Mapping[str, torch.Tensor]], j: int, normalized: dict[str, float]
+    ) -> np.ndarray:
+        """Window ``j``'s fused anomaly map (see :attr:`keep_maps`)."""
+        total: np.ndarray | None = None
+        planes = {
+            t: m[self.error][j].mean(dim=0).double().cpu().numpy()
+            for t, m in maps.items()
+            if self.error in m
+        }
+        shape = next(iter(planes.values())).shape if planes else (1, 1)
+        for task, weight in self.alphas.items():
+            if task in planes:
+                values = self.normalizers[task].transform(planes[task].reshape(-1)).reshape(shape)
+            else:
+                values = np.full(shape, normalized[task])
+            total = weight * values if total is None else total + weight * values
+        assert total is not None
+        return total.astype(np.float32)
 
     def _fuse(self, score: FrameScore, normalized: dict[str, float]) -> None:
         score.normalized = normalized

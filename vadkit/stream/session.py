@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from vadkit.data.live import FrameReader, SourceError
 from vadkit.errors import CheckpointError, DataError
-from vadkit.stream.alerts import Alert, AlertTracker
+from vadkit.stream.alerts import Alert, AlertTracker, write_peak_pictures
 from vadkit.stream.calibration import (
     CALIBRATION_FILE,
     DEFAULT_QUANTILE,
@@ -125,7 +125,20 @@ def run_stream(
     if detector.frame_interval is None and reader.rate:
         detector.frame_interval = 1.0 / reader.rate
 
+    if writer is not None and hasattr(scorer, "keep_maps"):
+        scorer.keep_maps = True  # alerts carry the picture and map of their peak
+    pictures = None if writer is None else writer.path.with_name(writer.path.stem + "_alerts")
+
+    def record(alert: Alert | None) -> None:
+        """Write the closed alert's peak pictures and its ``"alert"`` record to the JSONL."""
+        if alert is None or writer is None or writer.fh is None:
+            return
+        if pictures is not None:
+            write_peak_pictures(alert, pictures)
+        writer.write([{"event": "alert", **alert.to_dict()}])
+
     def emit(alert: Alert | None) -> None:
+        record(alert)
         if alert is not None and on_alert is not None:
             on_alert(alert)
 
@@ -175,11 +188,14 @@ def run_stream(
         interrupted = True
     finally:
         reader.stop()
+        last = tracker.close()
         if writer is not None:
+            record(last)
             if broken is not None:
                 writer.write([_broken_record(broken, scorer.frames_seen)])
             writer.close()
-    emit(tracker.close())
+    if last is not None and on_alert is not None:
+        on_alert(last)
     seconds = time.perf_counter() - start
     summary = {
         "source": reader.source,
