@@ -36,8 +36,8 @@ def runs(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     assert _run([*train, "--out", str(a)]) == 0
     shutil.copytree(a, b)
     assert _run(["train", "--resume", str(b), "--epochs", "2", "--quiet"]) == 0
-    for run in (a, b):
-        assert _run(["score", str(run), "--quiet"]) == 0
+    assert _run(["score", str(a), "--maps", "--quiet"]) == 0  # pixel metrics too
+    assert _run(["score", str(b), "--quiet"]) == 0
     return a, b
 
 
@@ -111,6 +111,8 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
         assert f"<td>{label}" in page
     p = expected["protocol"]
     assert p["checkpoint_sha256"] in page and p["normalizer"] in page
+    pixel = expected["pixel"]["fused"]  # run A was scored with maps: evaluate's pixel metrics
+    assert "Pixel level" in page and f"<td>{pixel['pixel_auroc']:.4f}</td>" in page
     # the curves' data is the evaluated streams
     data = json.loads(
         re.search(r'id="report-data">(.*?)</script>', page, re.S).group(1).replace("<\\/", "</")

@@ -127,11 +127,12 @@ def metrics_section(runs: Sequence[RunData]) -> str:
         "<code>vadkit evaluate</code>).</p>"
     )
     out.append(per_video_table(runs))
+    out.append(pixel_table(runs))
     for run in evaluated:
         extra = {
             k: v
             for k, v in run.evaluation.items()  # type: ignore[union-attr]
-            if k not in {"protocol", "results", "per_video"}
+            if k not in {"protocol", "results", "per_video", "pixel"}
         }
         if extra:
             tag = f" ({escape(run.label)})" if multi else ""
@@ -139,6 +140,37 @@ def metrics_section(runs: Sequence[RunData]) -> str:
                 f"<h3>More results{tag}</h3><pre>{escape(json.dumps(extra, indent=2))}</pre>"
             )
     out.append("</section>")
+    return "".join(out)
+
+
+def pixel_table(runs: Sequence[RunData]) -> str:
+    """Evaluate's pixel-level metrics (``evaluation["pixel"]``: the fused map's and each task's),
+    or its note saying why there are none."""
+    parts = [(r, (r.evaluation or {}).get("pixel")) for r in runs]
+    if not any(p for _, p in parts):
+        return ""
+    out = ["<h3>Pixel level</h3>"]
+    multi = len(runs) > 1
+    for run, pixel in parts:
+        tag = f"{escape(run.label)}: " if multi else ""
+        if not pixel or "fused" not in pixel:
+            note = (pixel or {}).get("note", "no pixel-level evaluation")
+            out.append(f'<p class="note">{tag}{escape(str(note))}</p>')
+            continue
+        rows = {"fused map": pixel["fused"]}
+        rows.update({f"{t} map alone": m for t, m in (pixel.get("tasks") or {}).items()})
+        cols = [c for c in ("pixel_auroc", "rbdc", "tbdc") if any(c in m for m in rows.values())]
+        names = {"pixel_auroc": "pixel AUROC", "rbdc": "RBDC", "tbdc": "TBDC"}
+        head = "".join(f"<th>{names[c]}</th>" for c in cols)
+        body = "".join(
+            f"<tr><td>{escape(k)}</td>" + _cells([m.get(c) for c in cols]) + "</tr>"
+            for k, m in rows.items()
+        )
+        out.append(
+            f"<table class='pixel'><thead><tr><th>{tag or 'map'}</th>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+            f'<p class="note">{escape(str(pixel.get("metric", "")))}</p>'
+        )
     return "".join(out)
 
 
