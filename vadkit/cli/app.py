@@ -77,7 +77,7 @@ def _mount_optional() -> None:
     """
     import importlib
 
-    for name in ("data", "train", "score", "evaluate", "search", "demo", "watch"):
+    for name in ("data", "train", "score", "evaluate", "search", "demo", "watch", "export"):
         module = f"vadkit.cli.{name}"
         try:
             importlib.import_module(module)
