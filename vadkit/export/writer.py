@@ -98,6 +98,7 @@ def export_run(
         models: dict[str, dict[str, str]] = {"onnxruntime": {"file": "model.onnx"}}
         probe = np.random.default_rng(0).integers(0, 256, (3, *graph.window_shape), dtype=np.uint8)
         parity = _parity_at_export(graph, onnx_path, probe)
+        runtime, openvino = _default_runtime(graph, onnx_path, probe)
         if fmt == "openvino":
             export_openvino(onnx_path, staging / "model.xml")
             onnx_path.unlink()
@@ -137,10 +138,11 @@ def export_run(
             "calibration": calibration.to_json(),
             "config": dict(config),
             "models": models,
-            "runtime": DEFAULT_RUNTIME,
+            "runtime": runtime,
             "export": {
                 "exporter": "torch.onnx.export (TorchScript), opset " + str(OPSET),
                 "parity_at_export": parity,
+                "openvino": openvino,
             },
             "files": {name: file_digest(staging / name) for name in files},
         }
@@ -154,6 +156,24 @@ def _json_default(value: Any) -> Any:
     from vadkit.engine.scoreset import json_default
 
     return json_default(value)
+
+
+def _default_runtime(graph: Any, onnx_path: Path, windows: np.ndarray) -> tuple[str, dict[str, Any]]:
+    """The bundle's default runtime: :data:`DEFAULT_RUNTIME` when it is OpenVINO, installed, and
+    compiles this graph with fp32 parity; else ONNX Runtime. Also what was found about OpenVINO."""
+    from vadkit.runtime.engines import OpenVinoEngine, installed
+
+    if not installed("openvino"):
+        return "onnxruntime", {"checked": False, "why": "openvino is not installed"}
+    try:
+        diffs = check_parity(graph, OpenVinoEngine(str(onnx_path)), windows)
+    except Exception as exc:  # OpenVINO's frontend raises its own kinds
+        why = " ".join(str(exc).split())
+        return "onnxruntime", {"usable": False, "why": why[-400:]}
+    worst = max(diffs.values())
+    usable = worst <= PARITY_RTOL
+    info = {"usable": usable, "max_rel_diff": worst}
+    return (DEFAULT_RUNTIME if usable else "onnxruntime"), info
 
 
 def _parity_at_export(graph: Any, onnx_path: Path, windows: np.ndarray) -> dict[str, Any]:

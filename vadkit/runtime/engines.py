@@ -38,6 +38,17 @@ def installed(runtime: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+#: ONNX Runtime providers that run no model locally (never picked by ``auto``).
+_REMOTE = ("AzureExecutionProvider",)
+
+
+def auto_providers(available: Sequence[str]) -> list[str]:
+    """The providers ``auto`` uses: every local accelerator present, in ONNX Runtime's order of
+    preference, then the CPU."""
+    local = [p for p in available if p not in _REMOTE and p != "CPUExecutionProvider"]
+    return [*local, "CPUExecutionProvider"]
+
+
 class OnnxRuntimeEngine:
     """ONNX Runtime on ``model.onnx``; execution providers: the given ones, or every one present
     with the CPU last (CUDA, TensorRT, ... are used when installed), or the CPU only."""
@@ -47,8 +58,7 @@ class OnnxRuntimeEngine:
     def __init__(self, path: str, providers: Sequence[str] | None = None) -> None:
         import onnxruntime as ort
 
-        present = ort.get_available_providers()
-        chosen = list(providers) if providers else present
+        chosen = list(providers) if providers else auto_providers(ort.get_available_providers())
         options = ort.SessionOptions()
         options.log_severity_level = 3
         self.session = ort.InferenceSession(path, sess_options=options, providers=chosen)
@@ -65,6 +75,7 @@ class OnnxRuntimeEngine:
         return {
             "runtime": self.name,
             "version": ort.__version__,
+            "device": self.session.get_providers()[0],
             "providers": self.session.get_providers(),
             "precision": "fp32",
         }
@@ -101,7 +112,12 @@ class OpenVinoEngine:
         }
 
     def describe(self) -> dict[str, Any]:
-        return {"runtime": self.name, "version": self.version, "precision": self.precision}
+        return {
+            "runtime": self.name,
+            "version": self.version,
+            "device": "openvino CPU",
+            "precision": self.precision,
+        }
 
 
 def choose_runtime(bundle: Bundle, device: str = "auto") -> str:

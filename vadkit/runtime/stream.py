@@ -8,7 +8,8 @@ the one stored in the bundle (fitted at export on the run's training windows).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,8 +17,8 @@ import numpy as np
 from vadkit.components import SCORE_KEY
 from vadkit.config import Settings
 from vadkit.errors import ConfigError
-from vadkit.runtime.bundle import Bundle
-from vadkit.runtime.engines import Engine
+from vadkit.runtime.bundle import Bundle, read_bundle
+from vadkit.runtime.engines import Engine, open_engine
 from vadkit.runtime.windows import score_frames
 from vadkit.stream.calibration import Calibration
 from vadkit.stream.gaps import DEFAULT_MAX_GAP
@@ -79,3 +80,26 @@ class BundleStreamScorer(StreamScorer):
             self.engine, frames, self.clip_length, self.max_batch
         ):
             yield positions, {t: streams[f"{t}/{k}"] for t, k in self.keys.items()}
+
+
+def bundle_stream_scorer(
+    bundle_dir: str | Path,
+    *,
+    run_options: Mapping[str, bool] | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    **options: Any,
+) -> BundleStreamScorer:
+    """The stream scorer of ``vadkit watch BUNDLE``: the bundle read and checked, its engine
+    opened for ``device``/``precision``; ``options`` as :class:`BundleStreamScorer` takes them.
+    ``run_options`` names the options given that apply to runs only (an error)."""
+    given = [name for name, used in (run_options or {}).items() if used]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to runs, not to bundle "
+            f"'{bundle_dir}': a bundle carries its weights and calibration.",
+            hint="Recalibrate or pick the checkpoint on the run, then export it again: "
+            "vadkit export RUN --out DIR",
+        )
+    bundle = read_bundle(bundle_dir)
+    return BundleStreamScorer(bundle, open_engine(bundle, device, precision), **options)
