@@ -18,7 +18,8 @@ FORMATS = ("onnx", "openvino")
 PARITY_RTOL = 1e-4
 
 
-def _rel_diff(a: np.ndarray, b: np.ndarray) -> float:
+def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest ``|a - b| / max(|a|, |b|)`` over the elements (scale floored at 1e-6)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-6)
     return float(np.max(np.abs(a - b) / scale)) if a.size else 0.0
@@ -32,7 +33,7 @@ def check_parity(graph: Any, engine: Any, windows: np.ndarray) -> dict[str, floa
     with torch.inference_mode():
         ref = graph(torch.from_numpy(windows))
     got = engine.run(windows)
-    return {name: _rel_diff(r.numpy(), got[name]) for name, r in zip(graph.outputs, ref, strict=True)}
+    return {name: relative_difference(r.numpy(), got[name]) for name, r in zip(graph.outputs, ref, strict=True)}
 
 
 def export_run(
