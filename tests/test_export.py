@@ -282,3 +282,49 @@ def test_the_export_check_fails_a_component_that_exports_wrongly() -> None:
 
     with pytest.raises(AssertionError, match="differ from PyTorch's"):
         check_export("errors", Drifting)
+
+
+@pytest.mark.slow
+def test_the_light_install_watches_a_bundle_in_a_fresh_venv_without_torch(
+    run: Path, bundle: Path, clip: Path, tmp_path: Path
+) -> None:
+    """The documented light install (requirements-runtime.txt, then vadkit without its
+    dependencies) in a new virtual environment: no torch there, and `vadkit watch BUNDLE` gives
+    the run's scores. Needs PyPI or pip's cache."""
+    venv = tmp_path / "light"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile"]
+    pip += ["--disable-pip-version-check"]
+    done = subprocess.run(
+        [*pip, "-r", str(ROOT / "requirements-runtime.txt")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode != 0 and "Could not find a version" in done.stderr + done.stdout:
+        pytest.skip(f"PyPI is not reachable from here: {done.stderr.strip()[-300:]}")
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([*pip, "--no-deps", str(ROOT)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    python = str(venv / "bin" / "python")
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    probe = subprocess.run([python, "-c", "import torch"], capture_output=True, env=clean)
+    assert probe.returncode != 0  # really without torch
+    jsonl = tmp_path / "light.jsonl"
+    done = subprocess.run(
+        [str(venv / "bin" / "vadkit"), "watch", str(bundle), str(clip), "--jsonl", str(jsonl)],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    ref = tmp_path / "run.jsonl"
+    args = ["watch", str(run), str(clip), "--jsonl", str(ref), "--quiet"]
+    assert _run([*args, "--device", "cpu", "--precision", "fp32"]) == 0
+    ours = [json.loads(line)["raw"] for line in jsonl.read_text().splitlines()]
+    theirs = [json.loads(line)["raw"] for line in ref.read_text().splitlines()]
+    assert len(ours) == len(theirs) > 5
+    for task in theirs[0]:
+        a = np.array([r[task] for r in theirs])
+        assert relative_difference(a, np.array([r[task] for r in ours])) <= RTOL, task

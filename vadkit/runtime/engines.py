@@ -55,12 +55,16 @@ class OnnxRuntimeEngine:
 
     name = "onnxruntime"
 
-    def __init__(self, path: str, providers: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, path: str, providers: Sequence[str] | None = None, threads: int | None = None
+    ) -> None:
         import onnxruntime as ort
 
         chosen = list(providers) if providers else auto_providers(ort.get_available_providers())
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = int(threads)
         self.session = ort.InferenceSession(path, sess_options=options, providers=chosen)
         self.input = self.session.get_inputs()[0].name
         self.outputs = [o.name for o in self.session.get_outputs()]
@@ -87,7 +91,9 @@ class OpenVinoEngine:
 
     name = "openvino"
 
-    def __init__(self, path: str, precision: str = "fp32", device: str = "CPU") -> None:
+    def __init__(
+        self, path: str, precision: str = "fp32", device: str = "CPU", threads: int | None = None
+    ) -> None:
         import openvino as ov
 
         hint = {"fp32": "f32", "bf16": "bf16"}.get(precision)
@@ -96,10 +102,16 @@ class OpenVinoEngine:
                 f"OpenVINO precision {precision!r} is not one of fp32, bf16.", hint="fp32"
             )
         core = ov.Core()
+        if precision == "bf16" and "BF16" not in core.get_property(device, "OPTIMIZATION_CAPABILITIES"):
+            raise ConfigError(
+                f"This {device} has no bf16 support in OpenVINO (it would run fp32).",
+                hint="Leave out --precision (fp32).",
+            )
         self.precision = precision
-        self.compiled = core.compile_model(
-            core.read_model(path), device, {"INFERENCE_PRECISION_HINT": hint}
-        )
+        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": hint}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        self.compiled = core.compile_model(core.read_model(path), device, config)
         self.request = self.compiled.create_infer_request()
         self.outputs = [port.get_any_name() for port in self.compiled.outputs]
         self.version = ov.get_version()
