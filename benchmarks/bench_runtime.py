@@ -120,7 +120,7 @@ def relative(a: dict, b: dict) -> float:
 
 def fused(out: dict) -> np.ndarray:
     total = np.zeros_like(out["prp"]["score"])
-    for task, keys in out.items():
+    for keys in out.values():
         s = keys.get(ERROR, keys.get("score"))
         total = total + (s - s.min()) / max(float(np.ptp(s)), 1e-12)
     return total
@@ -167,7 +167,9 @@ def one_size(size: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     times = timed(scoring, args.repeats)
     # streaming: one frame per push, frames already preprocessed (what the reader hands over)
     calibration = Calibration(
-        scores={t_: {k: v[: max(2, n_win // 2)] for k, v in keys.items()} for t_, keys in ref.items()},
+        scores={
+            t_: {k: v[: max(2, n_win // 2)] for k, v in keys.items()} for t_, keys in ref.items()
+        },
         error=ERROR,
         alphas={"vcr": 1.0, "ffp": 1.0, "prp": 1.0},
         normalizer="minmax",
@@ -362,10 +364,15 @@ than the frames/s columns.
   post-training quantization pass (NNCF) with a calibration set, not part of vadkit.
 - *bf16 on this machine*: its CPU {"has" if s["cpu_bf16"] else "has **no**"} bf16 instructions
   (OpenVINO's CPU capabilities: {"BF16 listed" if s["cpu_bf16"] else "no BF16"}).
-  {"" if s["cpu_bf16"] else "PyTorch emulates bf16 there, far slower than fp32, so it ran only at "
-  + ", ".join(f"{x} x {x}" for x in s["torch_bf16_sizes"]) + "; OpenVINO bf16 would silently run "
-  "fp32, so it is left out (the runtime refuses `--precision bf16` on such a CPU). The issue's "
-  "bf16 goals need a CPU with bf16 support (e.g. AVX512-BF16 or AMX) to be measured."}
+  {
+        ""
+        if s["cpu_bf16"]
+        else "PyTorch emulates bf16 there, far slower than fp32, so it ran only at "
+        + ", ".join(f"{x} x {x}" for x in s["torch_bf16_sizes"])
+        + "; OpenVINO bf16 would silently run "
+        "fp32, so it is left out (the runtime refuses `--precision bf16` on such a CPU). The issue's "
+        "bf16 goals need a CPU with bf16 support (e.g. AVX512-BF16 or AMX) to be measured."
+    }
 - *Streaming* pushes one preprocessed frame at a time (one window per network run), as `vadkit
   watch` does while it keeps up; the per-frame overhead (buffer, normalizers, fusion) is the
   same code for both.

@@ -60,7 +60,17 @@ def bundle(run: Path) -> Path:
 @pytest.fixture(scope="module")
 def torch_scores(run: Path, tiny_scene: Path) -> Path:
     """The run's fp32 PyTorch scores of the scene's test videos (set 'torch')."""
-    args = ["score", str(run), "--data", str(tiny_scene), "--name", "torch", "--frames", "all", "-q"]
+    args = [
+        "score",
+        str(run),
+        "--data",
+        str(tiny_scene),
+        "--name",
+        "torch",
+        "--frames",
+        "all",
+        "-q",
+    ]
     assert _run([*args, "--precision", "fp32", "--device", "cpu"]) == 0
     return run
 
@@ -119,7 +129,17 @@ def _compare(run: Path, ours: Path, name: str) -> None:
 def test_onnxruntime_scores_equal_pytorch_fp32(
     torch_scores: Path, bundle: Path, tiny_scene: Path
 ) -> None:
-    args = ["score", str(bundle), "--data", str(tiny_scene), "--name", "ort", "--frames", "all", "-q"]
+    args = [
+        "score",
+        str(bundle),
+        "--data",
+        str(tiny_scene),
+        "--name",
+        "ort",
+        "--frames",
+        "all",
+        "-q",
+    ]
     assert _run([*args, "--device", "onnxruntime"]) == 0
     _compare(torch_scores, bundle, "ort")
 
@@ -134,7 +154,17 @@ def test_openvino_scores_equal_pytorch_fp32(
     meta = json.loads((bundle / "bundle.json").read_text())
     assert meta["export"]["openvino"]["usable"] is True
     assert meta["runtime"] == "openvino"  # the default when it keeps fp32 parity
-    args = ["score", str(bundle), "--data", str(tiny_scene), "--name", "ov", "--frames", "all", "-q"]
+    args = [
+        "score",
+        str(bundle),
+        "--data",
+        str(tiny_scene),
+        "--name",
+        "ov",
+        "--frames",
+        "all",
+        "-q",
+    ]
     assert _run([*args, "--device", "openvino"]) == 0
     _compare(torch_scores, bundle, "ov")
 

@@ -7,7 +7,9 @@ import sys
 class _NoTorch:
     def find_spec(self, name, path=None, target=None):
         if name == "torch" or name.startswith("torch."):
-            raise ImportError(f"importing {name} is blocked in this test: the runtime needs no torch")
+            raise ImportError(
+                f"importing {name} is blocked in this test: the runtime needs no torch"
+            )
         return None
 
 

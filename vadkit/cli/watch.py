@@ -321,6 +321,7 @@ def watch_cmd(
             max_batch=max_batch,
             max_gap=max_gap,
         )
+    assert source is not None  # a run without SOURCE returned above; a bundle refused it
     need = scorer.clip_length + 1
     if max_frames is not None and max_frames < need:
         fail(

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from vadkit.components.error import ErrorMeasure
 
 
-
 class ProxyTask(nn.Module):
     """Base class of proxy tasks.
 

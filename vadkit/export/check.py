@@ -76,7 +76,7 @@ def check_export(kind: str, component: Any) -> None:
     if kind not in KINDS:
         raise ValueError(f"export checks cover {', '.join(KINDS)}, not {kind!r}")
     backbone = component if kind == "backbones" else TinyBackbone()
-    tasks = {"t": component} if kind == "tasks" else {"t": _LastFrame()}
+    tasks: dict[str, ProxyTask] = {"t": component if kind == "tasks" else _LastFrame()}
     errors: dict[str, ErrorMeasure] = {"e": component} if kind == "errors" else {"l1": _L1()}
     diffs = export_parity(backbone, tasks, errors)
     worst = max(diffs, key=lambda k: diffs[k])

@@ -14,6 +14,7 @@ import io
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -31,17 +32,19 @@ class ExportError(ConfigError):
     """A component of the run cannot be exported (exit code 2)."""
 
 
-def _onnx(module: nn.Module, args: tuple[Tensor, ...], target: str | io.BytesIO, **kw: object) -> None:
+def _onnx(module: nn.Module, args: tuple[Tensor, ...], target: Any, **kw: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and trace notes
-        torch.onnx.export(  # type: ignore[call-arg]
+        torch.onnx.export(
             module, args, target, opset_version=OPSET, dynamo=False, do_constant_folding=True, **kw
         )
 
 
 def declared_limits(model: VADModel, errors: Mapping[str, ErrorMeasure]) -> list[str]:
     """Components that declare ``exportable = False``, as ``"kind 'name' (why)"``."""
-    parts: list[tuple[str, str, object]] = [("backbone", type(model.backbone).__name__, model.backbone)]
+    parts: list[tuple[str, str, object]] = [
+        ("backbone", type(model.backbone).__name__, model.backbone)
+    ]
     parts += [("task", name, task) for name, task in model.tasks.items()]
     parts += [("error measure", name, err) for name, err in errors.items()]
     out = []

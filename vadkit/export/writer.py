@@ -33,7 +33,10 @@ def check_parity(graph: Any, engine: Any, windows: np.ndarray) -> dict[str, floa
     with torch.inference_mode():
         ref = graph(torch.from_numpy(windows))
     got = engine.run(windows)
-    return {name: relative_difference(r.numpy(), got[name]) for name, r in zip(graph.outputs, ref, strict=True)}
+    return {
+        name: relative_difference(r.numpy(), got[name])
+        for name, r in zip(graph.outputs, ref, strict=True)
+    }
 
 
 def export_run(
@@ -65,7 +68,9 @@ def export_run(
 
     fmt = str(format).strip().lower()
     if fmt not in FORMATS:
-        raise ConfigError(f"Export format {format!r} is not one of {', '.join(FORMATS)}.", hint="--format onnx")
+        raise ConfigError(
+            f"Export format {format!r} is not one of {', '.join(FORMATS)}.", hint="--format onnx"
+        )
     run_dir = Path(run_dir)
     config, model, calibration = load_for_stream(
         run_dir,
@@ -91,7 +96,9 @@ def export_run(
     graph = ScoringGraph(model, errors).eval()
     target = Path(out) if out is not None else run_dir / "bundle"
     if (target / "config.toml").exists():
-        raise ConfigError(f"--out '{target}' is a run folder.", hint="Choose a new folder for the bundle.")
+        raise ConfigError(
+            f"--out '{target}' is a run folder.", hint="Choose a new folder for the bundle."
+        )
     weights = checkpoint_path(run_dir, checkpoint)
     with staged_folder(target) as staging:
         onnx_path = staging / "model.onnx"
@@ -159,7 +166,9 @@ def _json_default(value: Any) -> Any:
     return json_default(value)
 
 
-def _default_runtime(graph: Any, onnx_path: Path, windows: np.ndarray) -> tuple[str, dict[str, Any]]:
+def _default_runtime(
+    graph: Any, onnx_path: Path, windows: np.ndarray
+) -> tuple[str, dict[str, Any]]:
     """The bundle's default runtime: :data:`DEFAULT_RUNTIME` when it is OpenVINO, installed, and
     compiles this graph with fp32 parity; else ONNX Runtime. Also what was found about OpenVINO."""
     from vadkit.runtime.engines import OpenVinoEngine, installed
@@ -185,7 +194,9 @@ def _parity_at_export(graph: Any, onnx_path: Path, windows: np.ndarray) -> dict[
 
     if not installed("onnxruntime"):
         return {"checked": False, "why": "onnxruntime is not installed"}
-    diffs = check_parity(graph, OnnxRuntimeEngine(str(onnx_path), ["CPUExecutionProvider"]), windows)
+    diffs = check_parity(
+        graph, OnnxRuntimeEngine(str(onnx_path), ["CPUExecutionProvider"]), windows
+    )
     worst = max(diffs, key=lambda k: diffs[k])
     if diffs[worst] > PARITY_RTOL:
         raise ExportError(

@@ -85,7 +85,9 @@ def read_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataError(f"'{folder}' is not a bundle: it has no {BUNDLE_FILE}.", hint=_REEXPORT)
+        raise DataError(
+            f"'{folder}' is not a bundle: it has no {BUNDLE_FILE}.", hint=_REEXPORT
+        ) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"Cannot read '{meta_file}': {exc}.", hint=_REEXPORT) from None
     if not isinstance(meta, dict) or meta.get("kind") != "vadkit-bundle":

@@ -102,7 +102,9 @@ class OpenVinoEngine:
                 f"OpenVINO precision {precision!r} is not one of fp32, bf16.", hint="fp32"
             )
         core = ov.Core()
-        if precision == "bf16" and "BF16" not in core.get_property(device, "OPTIMIZATION_CAPABILITIES"):
+        if precision == "bf16" and "BF16" not in core.get_property(
+            device, "OPTIMIZATION_CAPABILITIES"
+        ):
             raise ConfigError(
                 f"This {device} has no bf16 support in OpenVINO (it would run fp32).",
                 hint="Leave out --precision (fp32).",

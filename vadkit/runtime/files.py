@@ -67,7 +67,7 @@ def score_bundle_videos(
             task, key = split_output(name)
             raw.setdefault(task, {})[key] = values
         active = {k: None for keys in raw.values() for k in keys if k != SCORE_KEY}
-        leave_out_nonfinite(video.name, raw, frames, active, left_out)  # type: ignore[arg-type]
+        leave_out_nonfinite(video.name, raw, frames, active, left_out)
         labels = None if video.labels is None else np.asarray(video.labels)
         yield VideoScores(
             name=video.name,
@@ -146,8 +146,11 @@ def score_bundle(
         "tasks": tasks,
         "error_tasks": list(bundle.meta["error_tasks"]),
         "errors": {
-            k: {"higher_is_anomalous": v["higher_is_anomalous"], "stored": "as is"
-                if v["higher_is_anomalous"] else "negated", "module": "bundle graph"}
+            k: {
+                "higher_is_anomalous": v["higher_is_anomalous"],
+                "stored": "as is" if v["higher_is_anomalous"] else "negated",
+                "module": "bundle graph",
+            }
             for k, v in bundle.meta["errors"].items()
         },
         "defaults": {

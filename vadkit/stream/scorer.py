@@ -310,10 +310,13 @@ class StreamScorer:
                 scores = self.model.window_scores(
                     batch, self.errors, autocast=self.runtime.autocast()
                 )
-                yield positions, {
-                    task: scores[task][key].double().cpu().numpy()
-                    for task, key in self.keys.items()
-                }
+                yield (
+                    positions,
+                    {
+                        task: scores[task][key].double().cpu().numpy()
+                        for task, key in self.keys.items()
+                    },
+                )
 
     def _fuse(self, score: FrameScore, normalized: dict[str, float]) -> None:
         score.normalized = normalized
