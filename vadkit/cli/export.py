@@ -9,6 +9,7 @@ import typer
 
 from vadkit.cli.app import app
 from vadkit.cli.common import JsonFlag, RunArg, console, err_console, plain, print_json
+from vadkit.cli.progress import LazyBar
 
 
 @app.command("export")
@@ -38,22 +39,29 @@ def export_cmd(
         ),
     ] = None,
     json_out: JsonFlag = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Export a run as a bundle: the network with its error measures, and bundle.json."""
     from vadkit.export import export_run
 
     def announce(reason: str) -> None:
-        if not json_out:
+        if not (json_out or quiet):
             err_console.print(f"[yellow]Calibrating[/] the run first: {plain(reason)}.")
 
-    meta = export_run(
-        run,
-        format=format,
-        out=out,
-        checkpoint=checkpoint,
-        calibration_data=calibration_data,
-        on_calibrating=announce,
-    )
+    bar = None if quiet or json_out else LazyBar("calibrating")
+    try:
+        meta = export_run(
+            run,
+            format=format,
+            out=out,
+            checkpoint=checkpoint,
+            calibration_data=calibration_data,
+            on_calibrating=announce,
+            on_progress=bar.update if bar else None,
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
     target = out if out is not None else Path(run) / "bundle"
     if json_out:
         print_json(meta | {"calibration": "(omitted)", "config": "(omitted)", "path": str(target)})
