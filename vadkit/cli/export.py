@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from vadkit.cli.app import app
-from vadkit.cli.common import JsonFlag, RunArg, console, err_console, plain, print_json
+from vadkit.cli.common import (
+    JsonFlag,
+    RunArg,
+    console,
+    err_console,
+    fail,
+    plain,
+    print_json,
+)
 from vadkit.cli.progress import LazyBar
 
 
@@ -43,6 +51,14 @@ def export_cmd(
 ) -> None:
     """Export a run as a bundle: the network with its error measures, and bundle.json."""
     from vadkit.export import export_run
+
+    try:
+        import torch  # noqa: F401  (export traces the PyTorch model)
+    except ImportError:
+        fail(
+            "vadkit export needs the full install (torch): this one only scores bundles.",
+            hint='Export on the machine that trained the run (pip install "vadkit[deploy]").',
+        )
 
     def announce(reason: str) -> None:
         if not (json_out or quiet):
