@@ -20,6 +20,7 @@ from vadkit.engine.io import file_digest
 from vadkit.engine.scoreset import load_scores
 from vadkit.export.writer import relative_difference
 from vadkit.metrics import micro_auroc
+from vadkit.runtime.bundle import DEFAULT_RUNTIME
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTORCH = Path(__file__).resolve().parent / "notorch"
@@ -153,7 +154,7 @@ def test_openvino_scores_equal_pytorch_fp32(
         pytest.skip(f"OpenVINO does not import here ({exc}): pip install openvino")
     meta = json.loads((bundle / "bundle.json").read_text())
     assert meta["export"]["openvino"]["usable"] is True
-    assert meta["runtime"] == "openvino"  # the default when it keeps fp32 parity
+    assert meta["runtime"] == DEFAULT_RUNTIME  # the measured default, as it keeps fp32 parity
     args = [
         "score",
         str(bundle),
