@@ -359,3 +359,35 @@ def test_the_light_install_watches_a_bundle_in_a_fresh_venv_without_torch(
     for task in theirs[0]:
         a = np.array([r[task] for r in theirs])
         assert relative_difference(a, np.array([r[task] for r in ours])) <= RTOL, task
+
+
+def test_the_runtime_feeds_the_graph_what_the_torch_path_feeds_the_model() -> None:
+    """Same windows (runtime.windows vs data.windows), same pixel scaling and split (inside the
+    graph vs window_batch), hence bit-equal scores in PyTorch."""
+    import torch
+
+    from vadkit.data.video import scale_pixels_
+    from vadkit.data.windows import sliding_windows, window_batch
+    from vadkit.export.check import _L1, _LastFrame
+    from vadkit.export.graph import ScoringGraph
+    from vadkit.model import VADModel
+    from vadkit.runtime.windows import sliding_batches
+    from vadkit.testing import TinyBackbone
+
+    frames = np.random.default_rng(1).integers(0, 256, (13, 32, 32, 1), dtype=np.uint8)
+    ours = list(sliding_batches(frames, 8, 3))
+    theirs = list(sliding_windows(frames, 8, 3))
+    assert [p.tolist() for p, _ in ours] == [p.tolist() for p, _ in theirs]
+    for (_, windows), (_, batch) in zip(ours, theirs, strict=True):
+        scaled = scale_pixels_(torch.from_numpy(windows).permute(0, 4, 1, 2, 3).float())
+        assert torch.equal(scaled[:, :, :8], batch.clip) and torch.equal(
+            scaled[:, :, 8], batch.target
+        )
+    torch.manual_seed(0)
+    model = VADModel(TinyBackbone(), {"t": _LastFrame()}, (1, 8, 32, 32)).eval()
+    graph = ScoringGraph(model, {"l1": _L1()}).eval()
+    windows = ours[0][1]
+    with torch.inference_mode():
+        got = graph(torch.from_numpy(windows))
+        ref = model.window_scores(window_batch(windows, 8), {"l1": _L1()})
+    assert graph.outputs == ["t/l1"] and torch.equal(got[0], ref["t"]["l1"])
