@@ -2,7 +2,7 @@
 # on the synthetic scene with tiny training settings.
 
 # --8<-- [start:train]
-vadkit data synth scene
+vadkit data synth scene --train-videos 3 --test-videos 3   # a small scene: minutes on a CPU
 vadkit train --data scene --config examples/configs/small.toml --out runs/cam
 # --8<-- [end:train]
 
