@@ -237,7 +237,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--write", action="store_true", help=f"write {PAGE.relative_to(ROOT)}")
+    parser.add_argument("--page-from", help="only rewrite the page from this --json result")
     args = parser.parse_args(argv)
+    if args.page_from:
+        saved: dict[str, Any] = json.loads(Path(args.page_from).read_text(encoding="utf-8"))
+        write_page(saved)
+        return saved
     torch.set_num_threads(args.threads)
     load = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="vadkit-bench-runtime-") as tmp:
@@ -269,10 +274,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.json:
         Path(args.json).write_text(text + "\n", encoding="utf-8")
     if args.write:
-        PAGE.parent.mkdir(parents=True, exist_ok=True)
-        PAGE.write_text(page(result), encoding="utf-8")
-        print(f"Written: {PAGE}")
+        write_page(result)
     return result
+
+
+def write_page(result: dict[str, Any]) -> None:
+    """Write :data:`PAGE` from a result (also: ``--page-from RESULT.json``, no new run)."""
+    PAGE.parent.mkdir(parents=True, exist_ok=True)
+    PAGE.write_text(page(result), encoding="utf-8")
+    print(f"Written: {PAGE}")
 
 
 def _ov_capabilities() -> list[str]:
@@ -329,7 +339,7 @@ def page(r: dict[str, Any]) -> str:
             )
         blocks.append(
             f"### {size} x {size}\n\n{res['windows']} windows scored in batches of "
-            f"{s['batch_size']}; {res['stream_windows']} windows streamed one frame at a time.\n\n"
+            f"{s['batch_size']}; {res['stream_windows']} window(s) streamed one frame at a time.\n\n"
             "| variant | scoring frames/s | vs PyTorch fp32 | vs PyTorch bf16 | streaming "
             "frames/s | vs PyTorch fp32 | max rel. diff vs fp32 | fused rank corr. | keeps |\n"
             "|---|---:|---:|---:|---:|---:|---:|---:|---|\n" + "\n".join(rows)
@@ -349,13 +359,13 @@ Medians of {s["repeats"]} interleaved rounds; the ratios are medians over rounds
 ratios (both variants timed in the same round), which load from other processes affects less
 than the frames/s columns.
 
-{chr(10).join(blocks)}
+{(chr(10) * 2).join(blocks)}
 
 - **Default runtime of bundles: {d["runtime"]}**, the fp32-parity runtime with the best median
   scoring speedup over PyTorch fp32 across the sizes: **{d["speedup_vs_pytorch_fp32"]:.2f}x**
   (candidates: {", ".join(f"{k} {v:.2f}x" for k, v in d["candidates"].items())}). `vadkit export`
-  records it in `bundle.json` only after checking that OpenVINO compiles the graph with fp32
-  parity; otherwise the bundle's default is ONNX Runtime.
+  records it in `bundle.json` (`vadkit.runtime.bundle.DEFAULT_RUNTIME`); OpenVINO would be
+  recorded only for a graph it compiles with fp32 parity.
 - *fp32 parity*: largest relative difference to PyTorch fp32 at most {PARITY_RTOL:g} on every
   stream. Reduced precision (OpenVINO bf16, PyTorch bf16) is judged by a rule fixed before any
   label was seen: Spearman rank correlation of the fused score (min-max per stream, weights 1,
