@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned: a CUDA build that also runs on the CPU
 	$(BIN)/pip install torch==2.14.1
-	$(BIN)/pip install -e ".[dev,docs]"
+	$(BIN)/pip install -e ".[dev,docs,deploy]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -39,6 +39,7 @@ __all__ = [
     "check_backbone",
     "check_component",
     "check_error",
+    "check_export",
     "check_normalizer",
     "check_task",
     "tiny_batch",
@@ -336,6 +337,19 @@ _CHECKS: dict[str, Callable[..., None]] = {
     "datasets": check_dataset,
     "recipes": check_recipe,
 }
+
+
+def check_export(kind: str, component: str | Callable[..., Any], **params: Any) -> None:
+    """Optional: check that a backbone, task or error measure exports to ONNX (``vadkit
+    export``) and scores the same there as in PyTorch (relative difference at most 1e-4).
+
+    Needs ``onnxruntime``. A component that cannot be exported by design declares the class
+    attribute ``exportable = False`` (with ``export_limit``, a sentence saying why) instead.
+    """
+    from vadkit.export.check import check_export as _check
+
+    _label, built = _build(kind, component, params)
+    _check(kind, built)
 
 
 def check_component(kind: str, name: str, **params: Any) -> None:

@@ -87,6 +87,7 @@ def _mount_optional() -> None:
         "search",
         "demo",
         "watch",
+        "export",
     ):
         module = f"vadkit.cli.{name}"
         try:

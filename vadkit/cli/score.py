@@ -81,28 +81,50 @@ def score_cmd(
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
-    """Score a run's test videos (or video files): every task, every error measure, one pass."""
+    """Score a run's test videos (or video files): every task, every error measure, one pass.
+
+    RUN may be a bundle written by `vadkit export`: it then scores video files (or --data)
+    with ONNX Runtime or OpenVINO, without torch (--device onnxruntime|openvino|cpu|cuda)."""
     from vadkit.engine.score import score_run
+    from vadkit.runtime.bundle import is_bundle
 
     # argument checks live in the engine (score_run), so Python and the CLI refuse alike
     bar = None if quiet or json_out else LazyBar("scoring windows")
     try:
-        result = score_run(
-            run,
-            data=data,
-            video_files=videos or (),
-            name=name,
-            frames=frames,
-            batch_size=batch_size,
-            precision=precision,
-            device=device,
-            checkpoint=checkpoint,
-            labels=labels,
-            on_progress=bar.update if bar else None,
-            verbose=bar is not None,
-            average_last=average_last,
-            maps=maps,
-        )
+        if is_bundle(run):  # an exported bundle: the torch-free runtime
+            from vadkit.runtime.files import score_bundle
+
+            result = score_bundle(
+                run,
+                video_files=videos or (),
+                data=data,
+                labels=labels,
+                name=name,
+                frames=frames,
+                batch_size=batch_size,
+                device=device,
+                precision=precision,
+                checkpoint=checkpoint,
+                average_last=average_last,
+                on_progress=bar.update if bar else None,
+            )
+        else:
+            result = score_run(
+                run,
+                data=data,
+                video_files=videos or (),
+                name=name,
+                frames=frames,
+                batch_size=batch_size,
+                precision=precision,
+                device=device,
+                checkpoint=checkpoint,
+                labels=labels,
+                on_progress=bar.update if bar else None,
+                verbose=bar is not None,
+                average_last=average_last,
+                maps=maps,
+            )
     finally:
         if bar is not None:
             bar.stop()

@@ -240,8 +240,12 @@ def watch_cmd(
         bool, typer.Option("--quiet", "-q", help="No live line or progress bar.")
     ] = False,
 ) -> None:
-    """Score a live video stream window by window, with calibrated scores and alerts."""
+    """Score a live video stream window by window, with calibrated scores and alerts.
+
+    RUN may be a bundle written by `vadkit export`: it scores with ONNX Runtime or OpenVINO,
+    without torch, and with the calibration stored in the bundle."""
     from vadkit.data.live import FrameReader, SourceError, check_source
+    from vadkit.runtime.bundle import is_bundle
     from vadkit.stream import StreamScorer, load_for_stream, run_stream
 
     if source is None and not calibrate:
@@ -252,49 +256,72 @@ def watch_cmd(
     av_options = _options(option)
     if source is not None:
         check_source(source, input_format)  # a wrong path fails before a long calibration
-    bar = _CalibrationBar(quiet or json_out)
-    try:
-        config, model, calibration = load_for_stream(
+    scorer: StreamScorer
+    if is_bundle(run):  # an exported bundle: the torch-free runtime, its own calibration
+        from vadkit.runtime.stream import bundle_stream_scorer
+
+        scorer = bundle_stream_scorer(
             run,
-            checkpoint=checkpoint,
-            recalibrate=calibrate,
-            calibration_data=calibration_data,
-            calibration_windows=calibration_windows,
-            quantile=quantile,
-            normalizer=normalizer,
+            run_options={
+                "--calibrate": calibrate,
+                "--calibration-data": calibration_data is not None,
+                "--checkpoint": checkpoint != "last",
+            },
             device=device,
             precision=precision,
-            on_calibrating=bar.announce,
-            on_progress=bar.update,
+            error=error,
+            alphas=alphas,
+            normalizer=normalizer,
+            threshold=threshold,
+            quantile=quantile,
+            max_batch=max_batch,
+            max_gap=max_gap,
         )
-    finally:
-        bar.stop()
-    cal_file = Path(run) / "calibration.json"
-    if source is None:
-        if json_out:
-            print_json(calibration.to_json() | {"scores": "(omitted)"})
-        else:
-            console.print(
-                f"Calibrated on {calibration.windows} training windows: threshold "
-                f"{calibration.threshold:.4f} ({calibration.quantile:g}th percentile of the "
-                f"fused scores, error {calibration.error}, normalizer {calibration.normalizer}) "
-                f"-> [bold]{plain(cal_file)}[/]"
+    else:
+        bar = _CalibrationBar(quiet or json_out)
+        try:
+            config, model, calibration = load_for_stream(
+                run,
+                checkpoint=checkpoint,
+                recalibrate=calibrate,
+                calibration_data=calibration_data,
+                calibration_windows=calibration_windows,
+                quantile=quantile,
+                normalizer=normalizer,
+                device=device,
+                precision=precision,
+                on_calibrating=bar.announce,
+                on_progress=bar.update,
             )
-        return
-    scorer = StreamScorer(
-        model,
-        config,
-        error=error,
-        alphas=alphas,
-        calibration=calibration,
-        normalizer=normalizer,
-        threshold=threshold,
-        quantile=quantile,
-        device=device,
-        precision=precision,
-        max_batch=max_batch,
-        max_gap=max_gap,
-    )
+        finally:
+            bar.stop()
+        cal_file = Path(run) / "calibration.json"
+        if source is None:
+            if json_out:
+                print_json(calibration.to_json() | {"scores": "(omitted)"})
+            else:
+                console.print(
+                    f"Calibrated on {calibration.windows} training windows: threshold "
+                    f"{calibration.threshold:.4f} ({calibration.quantile:g}th percentile of the "
+                    f"fused scores, error {calibration.error}, normalizer {calibration.normalizer}) "
+                    f"-> [bold]{plain(cal_file)}[/]"
+                )
+            return
+        scorer = StreamScorer(
+            model,
+            config,
+            error=error,
+            alphas=alphas,
+            calibration=calibration,
+            normalizer=normalizer,
+            threshold=threshold,
+            quantile=quantile,
+            device=device,
+            precision=precision,
+            max_batch=max_batch,
+            max_gap=max_gap,
+        )
+    assert source is not None  # a run without SOURCE returned above; a bundle refused it
     need = scorer.clip_length + 1
     if max_frames is not None and max_frames < need:
         fail(

@@ -9,13 +9,11 @@ import numpy as np
 from torch import Tensor, nn
 
 from vadkit.components.base import Batch, Features
+from vadkit.components.keys import SCORE_KEY as SCORE_KEY
 
 if TYPE_CHECKING:
     from vadkit.components.backbone import Backbone, ClipShape
     from vadkit.components.error import ErrorMeasure
-
-#: Key of the score stream of a task that does not use an error measure (e.g. PRP's probability).
-SCORE_KEY = "score"
 
 
 class ProxyTask(nn.Module):

@@ -31,7 +31,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
-from vadkit.engine.io import atomic_write, replace_file, write_bytes
+from vadkit.engine.io import atomic_write, file_digest, replace_file, write_bytes
 from vadkit.errors import CheckpointError
 
 CHECKPOINT_DIR = "checkpoints"
@@ -165,13 +165,8 @@ def load_weights(
     return metadata
 
 
-def weights_digest(path: str | Path) -> str:
-    """SHA-256 of a weights file's bytes: what a score set or a calibration was made with."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+#: SHA-256 of a weights file's bytes: what a score set, a calibration or a bundle was made with.
+weights_digest = file_digest
 
 
 def state_digest(model: torch.nn.Module) -> str:

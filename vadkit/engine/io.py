@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -84,3 +85,12 @@ def replace_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> No
     """``os.replace(src, dst)`` (same folder), made durable by syncing the folder."""
     os.replace(src, dst)
     _fsync_dir(Path(dst).parent)
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

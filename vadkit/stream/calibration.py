@@ -23,7 +23,7 @@ import numpy as np
 
 from vadkit.components import SCORE_KEY, ScoreNormalizer, supports_fit
 from vadkit.config.settings import DEFAULT_QUANTILE
-from vadkit.engine.checkpoints import weights_digest as weights_digest
+from vadkit.engine.io import file_digest as weights_digest  # noqa: F401  (re-exported)
 from vadkit.errors import ConfigError, DataError
 
 if TYPE_CHECKING:

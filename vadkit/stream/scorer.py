@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
+    from vadkit.config.settings import ScoreSettings
     from vadkit.model import VADModel
 
 
@@ -155,6 +156,36 @@ class StreamScorer:
             applicable_errors([self.error], frame_shape, self.runtime.device) if uses_error else {}
         )
         self.keys = {t: _score_key(model.tasks[t], self.error) for t in self.tasks}
+        self._calibrate(sset, alphas, calibration, normalizer, threshold, quantile)
+        self._start(max_gap, frame_interval)
+
+    def _start(self, max_gap: int | None, frame_interval: float | None) -> None:
+        """An empty window, no frame seen yet."""
+        self._context: deque[np.ndarray] = deque(maxlen=self.clip_length)
+        self._times: deque[float | None] = deque(maxlen=self.clip_length)
+        self.frames_seen = 0
+        self.windows_scored = 0
+        self.gap_detector = GapDetector(max_gap, frame_interval)
+        #: The gaps found so far, in stream order.
+        self.gaps: list[Gap] = []
+        #: Attach to every alerting frame its picture and fused anomaly map (``FrameScore.view``):
+        #: the same network pass gives them (:meth:`VADModel.window_maps`). The fused map is
+        #: each task's map rescaled by the task's calibrated normalizer, weighted as the fused
+        #: score (a task without maps adds its normalized score as a flat plane).
+        self.keep_maps = False
+        #: The anomaly maps of the batch :meth:`_columns` yielded last (empty unless keep_maps).
+        self._batch_maps: dict[str, dict[str, torch.Tensor]] = {}
+
+    def _calibrate(
+        self,
+        sset: ScoreSettings,
+        alphas: Any,
+        calibration: Calibration | None,
+        normalizer: str | None,
+        threshold: float | None,
+        quantile: float | None,
+    ) -> None:
+        """Fusion weights, the normalizers fitted on the calibration, and the alert threshold."""
         self.alphas = resolve_alphas(
             alphas,
             self.tasks,
@@ -183,18 +214,6 @@ class StreamScorer:
             if not math.isfinite(float(threshold)):
                 raise ConfigError(f"Threshold {threshold!r} is not a finite number.", hint="1.5")
             self.threshold = float(threshold)
-        self._context: deque[np.ndarray] = deque(maxlen=self.clip_length)
-        self._times: deque[float | None] = deque(maxlen=self.clip_length)
-        self.frames_seen = 0
-        self.windows_scored = 0
-        self.gap_detector = GapDetector(max_gap, frame_interval)
-        #: The gaps found so far, in stream order.
-        self.gaps: list[Gap] = []
-        #: Attach to every alerting frame its picture and fused anomaly map (``FrameScore.view``):
-        #: the same network pass gives them (:meth:`VADModel.window_maps`). The fused map is
-        #: each task's map rescaled by the task's calibrated normalizer, weighted as the fused
-        #: score (a task without maps adds its normalized score as a flat plane).
-        self.keep_maps = False
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -260,10 +279,6 @@ class StreamScorer:
 
     def _score(self, new: list[np.ndarray], stamps: list[float | None]) -> list[FrameScore]:
         """Score the windows that ``new`` completes with the buffered frames (no gap inside)."""
-        import torch
-
-        from vadkit.data.windows import sliding_windows
-
         first = self.frames_seen - len(self._context)  # stream index of chunk[0]
         chunk = [*self._context, *new]
         chunk_times = [*self._times, *stamps]
@@ -274,41 +289,55 @@ class StreamScorer:
         if len(chunk) <= t:
             return []
         out: list[FrameScore] = []
+        for positions, columns in self._columns(np.stack(chunk)):
+            rescaled = {t: n.transform(columns[t]) for t, n in self.normalizers.items()}
+            for j, pos in enumerate(positions):
+                score = FrameScore(
+                    frame=first + int(pos),
+                    raw={task: float(columns[task][j]) for task in self.tasks},
+                    time=chunk_times[int(pos)],
+                )
+                if rescaled:
+                    self._fuse(score, {t: float(v[j]) for t, v in rescaled.items()})
+                if score.alert and self._batch_maps:
+                    score.view = (
+                        chunk[int(pos)],
+                        self._fused_map(self._batch_maps, j, score.normalized),
+                    )
+                out.append(score)
+        self.windows_scored += len(out)
+        return out
+
+    def _columns(self, frames: np.ndarray) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """``(scored, raw)`` per batch of the windows of ``frames``: the index of the frame each
+        window scores, and each task's raw scores (float64) for this scorer's error measure."""
+        import torch
+
+        from vadkit.data.windows import sliding_windows
+
         with torch.inference_mode():
             for positions, batch in sliding_windows(
-                np.stack(chunk),
-                t,
+                frames,
+                self.clip_length,
                 self.max_batch,
                 device=self.runtime.device,
                 memory_format=self.runtime.memory_format,
             ):
-                maps: dict[str, dict[str, torch.Tensor]] = {}
                 if self.keep_maps and self.normalizers:
-                    scores, maps = self.model.window_maps(
+                    scores, self._batch_maps = self.model.window_maps(
                         batch, self.errors, autocast=self.runtime.autocast()
                     )
                 else:
                     scores = self.model.window_scores(
                         batch, self.errors, autocast=self.runtime.autocast()
                     )
-                columns = {
-                    task: scores[task][key].double().cpu().numpy()
-                    for task, key in self.keys.items()
-                }
-                rescaled = {t: n.transform(columns[t]) for t, n in self.normalizers.items()}
-                for j, pos in enumerate(positions):
-                    score = FrameScore(
-                        frame=first + int(pos),
-                        raw={task: float(columns[task][j]) for task in self.tasks},
-                        time=chunk_times[int(pos)],
-                    )
-                    if rescaled:
-                        self._fuse(score, {t: float(v[j]) for t, v in rescaled.items()})
-                    if score.alert and maps:
-                        score.view = (chunk[int(pos)], self._fused_map(maps, j, score.normalized))
-                    out.append(score)
-        self.windows_scored += len(out)
-        return out
+                yield (
+                    positions,
+                    {
+                        task: scores[task][key].double().cpu().numpy()
+                        for task, key in self.keys.items()
+                    },
+                )
 
     def _fused_map(
         self, maps: Mapping[str, Mapping[str, torch.Tensor]], j: int, normalized: dict[str, float]

@@ -1,0 +1,208 @@
+"""Write a bundle: the graph, then ``bundle.json`` with checksums, swapped into place at once."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vadkit.errors import ConfigError
+from vadkit.runtime.bundle import BUNDLE_FILE, BUNDLE_FORMAT, DEFAULT_RUNTIME
+
+FORMATS = ("onnx", "openvino")
+#: Largest relative difference between the bundle's and PyTorch's fp32 scores accepted at export.
+PARITY_RTOL = 1e-4
+
+
+def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest ``|a - b| / max(|a|, |b|)`` over the elements (scale floored at 1e-6)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-6)
+    return float(np.max(np.abs(a - b) / scale)) if a.size else 0.0
+
+
+def check_parity(graph: Any, engine: Any, windows: np.ndarray) -> dict[str, float]:
+    """The largest relative difference per output between ``engine`` and the PyTorch ``graph``
+    on uint8 ``windows``."""
+    import torch
+
+    with torch.inference_mode():
+        ref = graph(torch.from_numpy(windows))
+    got = engine.run(windows)
+    return {
+        name: relative_difference(r.numpy(), got[name])
+        for name, r in zip(graph.outputs, ref, strict=True)
+    }
+
+
+def export_run(
+    run_dir: str | Path,
+    *,
+    format: str = "onnx",
+    out: str | Path | None = None,
+    checkpoint: str = "last",
+    calibration_data: str | Path | None = None,
+    on_calibrating: Callable[[str], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Export ``run_dir`` (its ``checkpoint``) as a bundle in ``out`` (default ``RUN/bundle``).
+
+    ``format``: ``onnx`` (``model.onnx``, read by ONNX Runtime and OpenVINO) or ``openvino``
+    (OpenVINO IR ``model.xml``/``.bin``). The calibration is the run's ``calibration.json`` when
+    it was made with these weights, else the run is calibrated first (as ``vadkit watch`` does, on
+    ``calibration_data`` or the run's training data). Returns the ``bundle.json`` written.
+    """
+    from vadkit import __version__
+    from vadkit.config import Settings
+    from vadkit.engine.checkpoints import checkpoint_path, weights_digest
+    from vadkit.engine.folders import staged_folder
+    from vadkit.engine.io import file_digest
+    from vadkit.engine.score import applicable_errors
+    from vadkit.export.graph import INPUT_NAME, ScoringGraph
+    from vadkit.export.onnx import OPSET, ExportError, declared_limits, export_onnx, export_openvino
+    from vadkit.stream import load_for_stream
+
+    fmt = str(format).strip().lower()
+    if fmt not in FORMATS:
+        raise ConfigError(
+            f"Export format {format!r} is not one of {', '.join(FORMATS)}.", hint="--format onnx"
+        )
+    run_dir = Path(run_dir)
+    config, model, calibration = load_for_stream(
+        run_dir,
+        checkpoint=checkpoint,
+        calibration_data=calibration_data,
+        device="cpu",
+        precision="fp32",
+        on_calibrating=on_calibrating,
+        on_progress=on_progress,
+    )
+    settings = Settings.from_config(dict(config))
+    dset, sset = settings.data, settings.score
+    height, width = dset.hw
+    channels = int(model.backbone.in_channels)
+    error_tasks = [t for t, task in model.task_map.items() if task.uses_error]
+    errors = applicable_errors(None, (channels, height, width)) if error_tasks else {}
+    limits = declared_limits(model, errors)
+    if limits:
+        raise ExportError(
+            f"Cannot export {'; '.join(limits)}.",
+            hint="Train the run without it to deploy it (docs/reference/bundle.md, 'Limits').",
+        )
+    graph = ScoringGraph(model, errors).eval()
+    target = Path(out) if out is not None else run_dir / "bundle"
+    if (target / "config.toml").exists():
+        raise ConfigError(
+            f"--out '{target}' is a run folder.", hint="Choose a new folder for the bundle."
+        )
+    weights = checkpoint_path(run_dir, checkpoint)
+    with staged_folder(target) as staging:
+        onnx_path = staging / "model.onnx"
+        export_onnx(graph, onnx_path)
+        models: dict[str, dict[str, str]] = {"onnxruntime": {"file": "model.onnx"}}
+        probe = np.random.default_rng(0).integers(0, 256, (3, *graph.window_shape), dtype=np.uint8)
+        parity = _parity_at_export(graph, onnx_path, probe)
+        runtime, openvino = _default_runtime(graph, onnx_path, probe)
+        if fmt == "openvino":
+            export_openvino(onnx_path, staging / "model.xml")
+            onnx_path.unlink()
+            models = {"openvino": {"file": "model.xml", "weights": "model.bin"}}
+        files = sorted(p.name for p in staging.iterdir())
+        meta: dict[str, Any] = {
+            "kind": "vadkit-bundle",
+            "format": BUNDLE_FORMAT,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "vadkit": __version__,
+            "run": {
+                "path": str(run_dir),
+                "checkpoint": str(checkpoint),
+                "weights_sha256": weights_digest(weights),
+            },
+            "input": {
+                "name": INPUT_NAME,
+                "shape": ["batch", *graph.window_shape],
+                "dtype": "uint8",
+                "layout": "(batch, T+1, H, W, C): T+1 consecutive frames per window",
+            },
+            "clip_length": graph.clip_length,
+            "size": [height, width],
+            "color": dset.color,
+            "channels": channels,
+            "tasks": list(model.tasks),
+            "error_tasks": error_tasks,
+            "errors": {
+                k: {"higher_is_anomalous": bool(e.higher_is_anomalous)} for k, e in errors.items()
+            },
+            "outputs": graph.outputs,
+            "defaults": {
+                "error": sset.error,
+                "normalizer": sset.normalizer,
+                "alphas": calibration.alphas,
+            },
+            "calibration": calibration.to_json(),
+            "config": dict(config),
+            "models": models,
+            "runtime": runtime,
+            "export": {
+                "exporter": "torch.onnx.export (TorchScript), opset " + str(OPSET),
+                "parity_at_export": parity,
+                "openvino": openvino,
+            },
+            "files": {name: file_digest(staging / name) for name in files},
+        }
+        with open(staging / BUNDLE_FILE, "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, indent=1, default=_json_default)
+            fh.write("\n")
+    return meta
+
+
+def _json_default(value: Any) -> Any:
+    from vadkit.engine.scoreset import json_default
+
+    return json_default(value)
+
+
+def _default_runtime(
+    graph: Any, onnx_path: Path, windows: np.ndarray
+) -> tuple[str, dict[str, Any]]:
+    """The bundle's default runtime: :data:`DEFAULT_RUNTIME` when it is OpenVINO, installed, and
+    compiles this graph with fp32 parity; else ONNX Runtime. Also what was found about OpenVINO."""
+    from vadkit.runtime.engines import OpenVinoEngine, installed
+
+    if not installed("openvino"):
+        return "onnxruntime", {"checked": False, "why": "openvino is not installed"}
+    try:
+        diffs = check_parity(graph, OpenVinoEngine(str(onnx_path)), windows)
+    except Exception as exc:  # OpenVINO's frontend raises its own kinds
+        why = " ".join(str(exc).split())
+        return "onnxruntime", {"usable": False, "why": why[-400:]}
+    worst = max(diffs.values())
+    usable = worst <= PARITY_RTOL
+    info = {"usable": usable, "max_rel_diff": worst}
+    return (DEFAULT_RUNTIME if usable else "onnxruntime"), info
+
+
+def _parity_at_export(graph: Any, onnx_path: Path, windows: np.ndarray) -> dict[str, Any]:
+    """ONNX Runtime against PyTorch on a few random windows; an error beyond
+    :data:`PARITY_RTOL` stops the export (a graph that would score differently)."""
+    from vadkit.export.onnx import ExportError
+    from vadkit.runtime.engines import OnnxRuntimeEngine, installed
+
+    if not installed("onnxruntime"):
+        return {"checked": False, "why": "onnxruntime is not installed"}
+    diffs = check_parity(
+        graph, OnnxRuntimeEngine(str(onnx_path), ["CPUExecutionProvider"]), windows
+    )
+    worst = max(diffs, key=lambda k: diffs[k])
+    if diffs[worst] > PARITY_RTOL:
+        raise ExportError(
+            f"The exported graph's '{worst}' scores differ from PyTorch's by {diffs[worst]:.2e} "
+            f"(relative), more than {PARITY_RTOL:g}.",
+            hint="Report it with the run's config; the component behind that output does not "
+            "export faithfully.",
+        )
+    return {"checked": True, "windows": int(windows.shape[0]), "max_rel_diff": diffs[worst]}

@@ -1,0 +1,116 @@
+"""``bundle.json``: what an exported bundle holds, and the check that its files are intact.
+
+The format is described in ``docs/reference/bundle.md``. :func:`read_bundle` refuses a folder
+whose ``bundle.json`` is missing, of another format, or whose files' SHA-256 checksums differ from
+the ones recorded at export (a copy that went wrong), naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vadkit.engine.io import file_digest
+from vadkit.errors import DataError
+
+BUNDLE_FILE = "bundle.json"
+#: Version of the bundle layout written by this vadkit.
+BUNDLE_FORMAT = 1
+#: The inference engines a bundle can name, fastest first (docs/benchmarks/runtime.md: ONNX
+#: Runtime fp32 1.42x PyTorch fp32, OpenVINO fp32 1.29x, median over 64 and 256 pixels): the
+#: order tried when ``bundle.json`` names none that is installed.
+RUNTIMES = ("onnxruntime", "openvino")
+#: The runtime `vadkit export` records as a bundle's default: the fastest with fp32 parity.
+DEFAULT_RUNTIME = RUNTIMES[0]
+_REEXPORT = "Export the run again: vadkit export RUN --out DIR"
+
+
+def is_bundle(path: str | Path) -> bool:
+    """Whether ``path`` is a folder with a ``bundle.json`` (a bundle, not a run)."""
+    return (Path(path) / BUNDLE_FILE).is_file()
+
+
+@dataclass
+class Bundle:
+    """A bundle folder and its parsed ``bundle.json`` (:attr:`meta`)."""
+
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def clip_length(self) -> int:
+        return int(self.meta["clip_length"])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        height, width = self.meta["size"]
+        return int(height), int(width)
+
+    @property
+    def color(self) -> str:
+        return str(self.meta["color"])
+
+    @property
+    def channels(self) -> int:
+        return int(self.meta["channels"])
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.meta["tasks"])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The producing run's resolved config (frame size, clip length, score defaults)."""
+        return dict(self.meta["config"])
+
+    @property
+    def outputs(self) -> list[str]:
+        """The graph's outputs, ``"task/key"``, in the graph's order."""
+        return list(self.meta["outputs"])
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def model_file(self, runtime: str) -> Path | None:
+        """The file ``runtime`` reads (None when the bundle has none for it)."""
+        entry = self.meta.get("models", {}).get(runtime)
+        return None if entry is None else self.path / entry["file"]
+
+
+def read_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
+    """The bundle at ``path``; ``verify`` checks every recorded file's SHA-256."""
+    folder = Path(path)
+    meta_file = folder / BUNDLE_FILE
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(
+            f"'{folder}' is not a bundle: it has no {BUNDLE_FILE}.", hint=_REEXPORT
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"Cannot read '{meta_file}': {exc}.", hint=_REEXPORT) from None
+    if not isinstance(meta, dict) or meta.get("kind") != "vadkit-bundle":
+        raise DataError(f"'{meta_file}' is not a vadkit bundle description.", hint=_REEXPORT)
+    if meta.get("format") != BUNDLE_FORMAT:
+        raise DataError(
+            f"'{meta_file}' is bundle format {meta.get('format')!r}; this vadkit reads format "
+            f"{BUNDLE_FORMAT}.",
+            hint="Use the vadkit version that exported it, or export the run again.",
+        )
+    if verify:
+        for name, digest in meta.get("files", {}).items():
+            target = folder / name
+            if not target.is_file():
+                raise DataError(f"Bundle file '{target}' is missing.", hint=_COPY_HINT)
+            if file_digest(target) != digest:
+                raise DataError(
+                    f"Bundle file '{target}' does not match its checksum in {BUNDLE_FILE} "
+                    "(damaged or changed after export).",
+                    hint=_COPY_HINT,
+                )
+    return Bundle(folder, meta)
+
+
+_COPY_HINT = "Copy the whole bundle folder again (or export the run again)."

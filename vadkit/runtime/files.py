@@ -1,0 +1,206 @@
+"""``vadkit score BUNDLE``: score video files (or a dataset's test split) with a bundle.
+
+The scores are stored as a run's are (:func:`vadkit.engine.scoreset.save_score_set`, in
+``BUNDLE/scores/<set>``), per frame after :func:`~vadkit.engine.score.expand_window_scores`, so
+``vadkit evaluate BUNDLE`` reads them like a run's. Videos are decoded and resized by the same
+code as the PyTorch path (:mod:`vadkit.data`), and the graph scales pixels as it does.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vadkit.components import SCORE_KEY
+from vadkit.config import Settings
+from vadkit.engine.finite import leave_out_nonfinite
+from vadkit.engine.score import VideoLike, check_frames_mode, expand_window_scores
+from vadkit.engine.scoreset import VideoScores, check_set_name, save_score_set
+from vadkit.errors import ConfigError
+from vadkit.runtime.bundle import Bundle, read_bundle
+from vadkit.runtime.engines import Engine, open_engine
+from vadkit.runtime.windows import score_frames, split_output
+
+
+def score_bundle_videos(
+    engine: Engine,
+    videos: Sequence[VideoLike],
+    *,
+    clip_length: int,
+    batch_size: int,
+    frames_mode: str,
+    on_progress: Callable[[int], None] | None = None,
+    skipped: list[dict[str, Any]] | None = None,
+    left_out: dict[str, str] | None = None,
+) -> Iterator[VideoScores]:
+    """Each video's per-frame scores ``[task][key]``, as :func:`vadkit.engine.score.score_videos`
+    gives them for a run (short videos skipped, non-finite error measures left out)."""
+    mode = check_frames_mode(frames_mode)
+    left_out = {} if left_out is None else left_out
+    for video in videos:
+        n = int(video.num_frames)
+        if n < clip_length + 1:
+            msg = f"video '{video.name}' has {n} frames, fewer than clip_length + 1 = "
+            warnings.warn(msg + f"{clip_length + 1}: not scored", stacklevel=2)
+            if skipped is not None:
+                skipped.append({"name": video.name, "num_frames": n, "reason": "too short"})
+            continue
+        parts: dict[str, list[np.ndarray]] = {}
+        for scored, streams in score_frames(
+            engine, video.frames(np.arange(n)), clip_length, batch_size
+        ):
+            for name, values in streams.items():
+                parts.setdefault(name, []).append(values)
+            if on_progress is not None:
+                on_progress(len(scored))
+        raw: dict[str, dict[str, np.ndarray]] = {}
+        frames = np.zeros(0, np.int64)
+        for name, chunks in parts.items():
+            if split_output(name)[1] in left_out:
+                continue
+            frames, values = expand_window_scores(np.concatenate(chunks), n, clip_length, mode)
+            task, key = split_output(name)
+            raw.setdefault(task, {})[key] = values
+        active = {k: None for keys in raw.values() for k in keys if k != SCORE_KEY}
+        leave_out_nonfinite(video.name, raw, frames, active, left_out)
+        labels = None if video.labels is None else np.asarray(video.labels)
+        yield VideoScores(
+            name=video.name,
+            num_frames=n,
+            frames=frames,
+            labels=None if labels is None else labels[frames].astype(np.uint8),
+            raw=raw,
+        )
+
+
+def score_bundle(
+    bundle_dir: str | Path,
+    *,
+    video_files: Sequence[str | Path] = (),
+    data: str | Path | None = None,
+    labels: str | Path | None = None,
+    name: str | None = None,
+    frames: str | None = None,
+    batch_size: int | None = None,
+    device: str = "auto",
+    precision: str | None = None,
+    checkpoint: str = "last",
+    average_last: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Score video files (or the ``testing`` split of ``data``) with a bundle and save the score
+    set ``BUNDLE/scores/<name>``; returns its record, as ``score_run`` does for a run."""
+    from vadkit import __version__
+    from vadkit.data import open_video_file, open_videos
+
+    if video_files and data is not None:
+        raise ConfigError(
+            "Give either --data ROOT or video files, not both.",
+            hint="vadkit score BUNDLE VIDEO ...",
+        )
+    if not video_files and data is None:
+        raise ConfigError(
+            "A bundle has no dataset of its own: give video files or --data ROOT.",
+            hint="vadkit score BUNDLE VIDEO ...",
+        )
+    if checkpoint != "last" or average_last is not None:
+        raise ConfigError(
+            "A bundle holds the weights it was exported with: --checkpoint and --average-last "
+            "apply to runs.",
+            hint="Export the checkpoint you want: vadkit export RUN --checkpoint N --out DIR",
+        )
+    bundle: Bundle = read_bundle(bundle_dir)
+    settings = Settings.from_config(bundle.config)
+    sset = settings.score
+    t = bundle.clip_length
+    mode = check_frames_mode(frames or sset.frames)
+    bs = int(batch_size or sset.batch_size)
+    engine = open_engine(bundle, device, precision or "auto")
+    source: dict[str, Any]
+    if video_files:
+        videos: list[Any] = [
+            open_video_file(p, size=bundle.size, color=bundle.color) for p in video_files
+        ]
+        set_name = check_set_name(name or "videos")
+        source = {"source": "files", "files": [str(Path(p)) for p in video_files]}
+        source["ground_truth"] = None
+    else:
+        assert data is not None
+        vset = open_videos(data, "testing", size=bundle.size, color=bundle.color, labels=labels)
+        videos = list(vset)
+        set_name = check_set_name(name or "testing")
+        source = {"source": "dataset", "root": str(vset.root), "split": "testing"}
+        source |= {"format": vset.format, "ground_truth": vset.ground_truth}
+    tasks = bundle.tasks
+    meta: dict[str, Any] = {
+        **source,
+        "frames_mode": mode,
+        "clip_length": t,
+        "size": list(bundle.size),
+        "color": bundle.color,
+        "tasks": tasks,
+        "error_tasks": list(bundle.meta["error_tasks"]),
+        "errors": {
+            k: {
+                "higher_is_anomalous": v["higher_is_anomalous"],
+                "stored": "as is" if v["higher_is_anomalous"] else "negated",
+                "module": "bundle graph",
+            }
+            for k, v in bundle.meta["errors"].items()
+        },
+        "defaults": {
+            "error": sset.error,
+            "normalizer": sset.normalizer,
+            "alphas": bundle.meta["defaults"]["alphas"],
+            "presets": sset.presets,
+            "smooth": sset.smooth,
+        },
+        "checkpoint": bundle.meta["run"]["checkpoint"],
+        "weights": {
+            "checkpoint": bundle.meta["run"]["checkpoint"],
+            "sha256": bundle.meta["run"]["weights_sha256"],
+        },
+        "runtime": engine.describe(),
+        "batch_size": bs,
+        "total_frames": int(sum(int(v.num_frames) for v in videos)),
+        "vadkit": __version__,
+    }
+    total = sum(max(0, int(v.num_frames) - t) for v in videos)
+    done = 0
+
+    def progress(k: int) -> None:
+        nonlocal done
+        done += k
+        if on_progress is not None:
+            on_progress(done, total)
+
+    skipped: list[dict[str, Any]] = []
+    left_out: dict[str, str] = {}
+    meta["skipped"] = skipped
+    start = time.perf_counter()
+
+    def finalize(record: dict[str, Any]) -> None:
+        seconds = time.perf_counter() - start
+        record["seconds"] = round(seconds, 3)
+        record["windows_per_second"] = round(total / seconds, 2) if seconds > 0 else None
+        record["errors"] = {k: v for k, v in record["errors"].items() if k not in left_out}
+        record["left_out_errors"] = dict(left_out)
+
+    scored = score_bundle_videos(
+        engine,
+        videos,
+        clip_length=t,
+        batch_size=bs,
+        frames_mode=mode,
+        on_progress=progress,
+        skipped=skipped,
+        left_out=left_out,
+    )
+    result = save_score_set(Path(bundle_dir), set_name, scored, meta, finalize=finalize)
+    result["name"] = set_name
+    return result
