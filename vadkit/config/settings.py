@@ -114,6 +114,11 @@ class ScoreSettings:
     weights: str = "default"
     #: Epoch checkpoints averaged by the "average" candidate of weights = "auto".
     average_last: int = 5
+    #: precision = "auto" uses a faster precision only when, on this many training windows, the
+    #: Spearman rank correlation of its per-window scores with fp32's is at least agreement_min
+    #: for every task (fixed beforehand; see the protocol page).
+    agreement_windows: int = 256
+    agreement_min: float = 0.99
 
 
 @dataclass

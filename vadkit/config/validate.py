@@ -296,6 +296,17 @@ def validate_config(config: Mapping[str, Any]) -> Config:
     _check_choice("score.weights", score["weights"], WEIGHT_CHOICES)
     score["average_last"] = _check_scalar("score.average_last", score["average_last"], 1)
     _check_min("score.average_last", score["average_last"], 2)
+    score["agreement_windows"] = _check_scalar(
+        "score.agreement_windows", score["agreement_windows"], 1
+    )
+    _check_min("score.agreement_windows", score["agreement_windows"], 1)
+    score["agreement_min"] = _check_scalar("score.agreement_min", score["agreement_min"], 0.0)
+    if not -1.0 <= score["agreement_min"] <= 1.0:
+        raise ConfigError(
+            f"Config key 'score.agreement_min' is a rank correlation, in [-1, 1]; not "
+            f"{score['agreement_min']}.",
+            hint="For example: --set score.agreement_min=0.99",
+        )
     score["alphas"] = _per_task_numbers(score["alphas"], "score.alphas", names, lambda n: 1.0)
     score["smooth"] = float(_check_scalar("score.smooth", score["smooth"], 0.0))
     _check_min("score.smooth", score["smooth"], 0.0)

@@ -235,6 +235,7 @@ def score_run(
     on_progress: Callable[[int, int], None] | None = None,
     verbose: bool = False,
     average_last: int | None = None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Score a trained run on its test videos (or on video files) and save the scores.
 
@@ -243,7 +244,13 @@ def score_run(
     ``[score]`` config. ``verbose`` shows the data layer's progress while it decodes videos the
     first time. ``average_last=k`` scores the average of the weights of the run's last k epoch
     checkpoints, with BatchNorm statistics re-estimated on its training windows
-    (:mod:`vadkit.engine.average`) instead of ``checkpoint``. A video shorter than
+    (:mod:`vadkit.engine.average`) instead of ``checkpoint``. ``weights`` (default
+    ``score.weights``): ``"last"`` (``checkpoint`` or ``average_last``), ``"ema"`` (the moving
+    average the run kept with ``train.ema``), ``"default"`` (``ema`` when the run kept one and no
+    checkpoint is named, else ``last``) or ``"auto"`` (chosen on the held-out validation videos,
+    :func:`vadkit.engine.validation.choose_weights`). With ``score.precision = "auto"`` a faster
+    precision is used only when its scores rank training windows like fp32's
+    (:func:`~vadkit.engine.validation.choose_precision`); both choices are recorded. A video shorter than
     ``clip_length + 1`` frames is skipped (listed in ``skipped``); when no video is left this is a
     :class:`DataError` and nothing is written. Returns the score set's record
     (``RUN/scores/<set>/set.json``).
@@ -266,26 +273,63 @@ def score_run(
             hint="--average-last K averages the run's last K epoch checkpoints.",
         )
     run_dir = Path(run_dir)
-    config, model = load_model(run_dir, checkpoint=checkpoint, device="cpu")
+    from vadkit.engine.checkpoints import EMA, checkpoint_path, weights_digest
+    from vadkit.engine.runs import read_config
+
+    mode = weights or Settings.from_config(read_config(run_dir)).score.weights
+    named = checkpoint != "last" or average_last is not None
+    if mode == "default":
+        mode = "ema" if not named and checkpoint_path(run_dir, EMA).is_file() else "last"
+    if mode not in ("last", "ema", "auto"):
+        raise ConfigError(
+            f"--weights {mode!r} is not one of 'default', 'last', 'ema', 'auto'.",
+            hint="'ema': the moving average (train.ema); 'auto': chosen on validation videos.",
+        )
+    if mode != "last" and named:
+        raise ConfigError(
+            f"--weights {mode} chooses the weights itself; --checkpoint and --average-last "
+            "apply to --weights last.",
+            hint="Leave out --checkpoint/--average-last, or pass --weights last.",
+        )
+    if mode == "ema" and not checkpoint_path(run_dir, EMA).is_file():
+        raise ConfigError(
+            f"Run '{run_dir}' has no moving average of its weights ({EMA}.safetensors): it was "
+            "trained without train.ema.",
+            hint="Score its last checkpoint with --weights last.",
+        )
+    config, model = load_model(
+        run_dir, checkpoint=EMA if mode == "ema" else checkpoint, device="cpu"
+    )
     settings = Settings.from_config(config)
     dset, sset = settings.data, settings.score
     clip_length = dset.clip_length
     size = dset.hw
     color = dset.color
-    mode = check_frames_mode(frames or sset.frames)
+    frames_mode = check_frames_mode(frames or sset.frames)
     bs = int(batch_size or sset.batch_size)
-    runtime = make_runtime(device, precision or sset.precision, settings.train.channels_last)
+    asked_precision = precision or sset.precision
+    runtime = make_runtime(device, asked_precision, settings.train.channels_last)
     runtime.prepare(model)
-    weights: dict[str, Any] = {"checkpoint": checkpoint}
-    if average_last is not None:
+    used: dict[str, Any] = {"checkpoint": checkpoint, "mode": mode}
+    if mode == "auto":
+        from vadkit.engine.validation import choose_weights
+
+        choice = choose_weights(run_dir, config, model, batch_size=bs)
+        used = {"checkpoint": choice.pop("checkpoint"), "mode": mode, "choice": choice}
+        for key in ("averaged", "batchnorm", "sha256"):
+            if key in choice:
+                used[key] = choice.pop(key)
+        if "sha256" not in used:
+            used["sha256"] = weights_digest(checkpoint_path(run_dir, used["checkpoint"]))
+    elif average_last is not None:
         from vadkit.engine.average import averaged_model
 
-        weights = averaged_model(run_dir, config, model, average_last, batch_size=bs)
-        weights["checkpoint"] = f"average of the last {average_last} epoch checkpoints"
+        used.update(averaged_model(run_dir, config, model, average_last, batch_size=bs))
+        used["checkpoint"] = f"average of the last {average_last} epoch checkpoints"
     else:
-        from vadkit.engine.checkpoints import checkpoint_path, weights_digest
-
-        weights["sha256"] = weights_digest(checkpoint_path(run_dir, checkpoint))
+        used["checkpoint"] = EMA if mode == "ema" else checkpoint
+        used["sha256"] = weights_digest(checkpoint_path(run_dir, used["checkpoint"]))
+    runtime.prepare(model)
     tasks = list(model.tasks)
     source: dict[str, Any]
     if video_files:
@@ -322,6 +366,11 @@ def score_run(
     check_scorable(videos, clip_length)
     frame_shape = (int(model.backbone.in_channels), size[0], size[1])
     errs = applicable_errors(errors, frame_shape, runtime.device)
+    precision_choice: dict[str, Any] | None = None
+    if str(asked_precision).strip().lower() == "auto" and runtime.precision != "fp32":
+        from vadkit.engine.validation import choose_precision
+
+        runtime, precision_choice = choose_precision(model, config, runtime, errs)
     error_tasks = [t for t in tasks if model.tasks[t].uses_error]
     default_error = sset.error
     if error_tasks and default_error not in errs:
@@ -334,7 +383,7 @@ def score_run(
     get_normalizer(normalizer_name)  # fail before the network pass, not after
     meta: dict[str, Any] = {
         **source,
-        "frames_mode": mode,
+        "frames_mode": frames_mode,
         "clip_length": clip_length,
         "size": list(size),
         "color": color,
@@ -355,8 +404,9 @@ def score_run(
             "presets": sset.presets,
             "smooth": sset.smooth,
         },
-        "checkpoint": weights["checkpoint"],
-        "weights": weights,
+        "checkpoint": used["checkpoint"],
+        "weights": used,
+        "precision_choice": precision_choice,
         "runtime": runtime.describe(),
         "batch_size": bs,
         "total_frames": int(sum(int(v.num_frames) for v in videos)),
@@ -378,7 +428,7 @@ def score_run(
             errors=errs,
             runtime=runtime,
             batch_size=bs,
-            frames_mode=mode,
+            frames_mode=frames_mode,
             on_progress=progress,
             skipped=skipped,
             left_out=left_out,

@@ -37,6 +37,7 @@ from vadkit.engine.launch import default_run_dir as default_run_dir
 from vadkit.engine.launch import resolve_train_config as resolve_train_config
 from vadkit.engine.lock import HOLDER_FILE, LOCK_FILE, run_lock
 from vadkit.engine.optim import Optimization
+from vadkit.engine.validation import validation_split
 from vadkit.engine.runs import Progress
 from vadkit.engine.step import TOTAL as TOTAL
 from vadkit.engine.step import Determinism, LossMeter
@@ -257,6 +258,9 @@ class Trainer:
                 color=data["color"],
                 format=data["format"] or None,
                 progress=self.verbose,
+            )
+            videos, _ = validation_split(
+                list(videos), int(data["val_videos"]), int(self.config["train"]["seed"])
             )
             self.windows = TrainWindows(
                 videos,
