@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ped2_seeds import DEFAULT_SET, RESULT, train_args, vadkit  # noqa: E402
+from ped2_seeds import DEFAULT_SET, RESULT, train_args, vadkit
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs" / "benchmarks" / "ablations.md"

@@ -34,7 +34,11 @@ ERRORS = ("mse", "psnr", "pse", "bpe")
 NORMALIZERS = ("none", "minmax", "robust")
 HEADLINE = "bpe/minmax"
 #: Score sets: (name, ``vadkit score`` arguments). "last" is what luss-ae scores by default.
-SETS = (("last", ("--weights", "last")), ("ema", ("--weights", "ema")), ("auto", ("--weights", "auto")))
+SETS = (
+    ("last", ("--weights", "last")),
+    ("ema", ("--weights", "ema")),
+    ("auto", ("--weights", "auto")),
+)
 DEFAULT_SET = "last"
 TARGET_MEAN, TARGET_MIN = 0.90, 0.88
 
@@ -153,7 +157,9 @@ def run_seed(opts: Any, seed: int) -> dict[str, Any]:
     return result
 
 
-def summary(results: Sequence[dict[str, Any]], name: str, combo: str = HEADLINE) -> dict[str, float]:
+def summary(
+    results: Sequence[dict[str, Any]], name: str, combo: str = HEADLINE
+) -> dict[str, float]:
     values = [r["sets"][name]["eval"][combo]["fused"] for r in results]
     return {
         "mean": statistics.fmean(values),

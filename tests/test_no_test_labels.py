@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import quiet_machine
+
 from vadkit.config import resolve_config
 from vadkit.engine import runs
 from vadkit.engine.validation import validation_split

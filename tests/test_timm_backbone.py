@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import quiet_machine
+
 from vadkit import plugins
 from vadkit.config import resolve_config
 from vadkit.errors import ConfigError

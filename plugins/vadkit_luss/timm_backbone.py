@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from einops import rearrange
 from torch import Tensor, nn
@@ -72,7 +73,8 @@ class TimmBackbone(Backbone):
                     hint="For example: width = 64, in_channels = 1 (grayscale).",
                 )
         probe = timm.create_model(model, pretrained=False, features_only=True)
-        levels = len(probe.feature_info)
+        probe_info: Any = probe.feature_info
+        levels = len(probe_info)
         if isinstance(level, bool) or not isinstance(level, int) or not -levels <= level < levels:
             raise ConfigError(
                 f"timm backbone: {model} has {levels} feature levels; level {level!r} is not one.",
@@ -89,7 +91,7 @@ class TimmBackbone(Backbone):
             out_indices=(index,),
             in_chans=in_channels,
         )
-        info = self.frames.feature_info
+        info: Any = self.frames.feature_info
         features, self.reduction = int(info.channels()[-1]), int(info.reduction()[-1])
         self.project = nn.Conv3d(features, width, kernel_size=1)
         self.temporal = nn.Sequential(

@@ -182,7 +182,7 @@ def _validate_train(train: Config) -> None:
     if train["optimizer"] != defaults["optimizer"]:  # importing timm takes seconds: only then
         from timm.optim import list_optimizers
 
-        names = list_optimizers()
+        names = [str(n) for n in list_optimizers()]
         if train["optimizer"] not in names:
             raise ConfigError(
                 f"Config key 'train.optimizer' = {train['optimizer']!r} is not a timm optimizer.",

@@ -36,7 +36,7 @@ def optimizer_names() -> list[str]:
     """The optimizer names ``train.optimizer`` accepts (timm's registry)."""
     from timm.optim import list_optimizers
 
-    return sorted(list_optimizers())
+    return sorted(str(n) for n in list_optimizers())
 
 
 class Optimization:

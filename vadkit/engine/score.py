@@ -370,7 +370,9 @@ def score_run(
     if str(asked_precision).strip().lower() == "auto" and runtime.precision != "fp32":
         from vadkit.engine.validation import choose_precision
 
-        runtime, precision_choice = choose_precision(model, config, runtime, errs)
+        runtime, precision_choice = choose_precision(
+            model, config, runtime, errs, root=None if video_files else data
+        )
     error_tasks = [t for t in tasks if model.tasks[t].uses_error]
     default_error = sset.error
     if error_tasks and default_error not in errs:

@@ -37,12 +37,12 @@ from vadkit.engine.launch import default_run_dir as default_run_dir
 from vadkit.engine.launch import resolve_train_config as resolve_train_config
 from vadkit.engine.lock import HOLDER_FILE, LOCK_FILE, run_lock
 from vadkit.engine.optim import Optimization
-from vadkit.engine.validation import validation_split
 from vadkit.engine.runs import Progress
 from vadkit.engine.step import TOTAL as TOTAL
 from vadkit.engine.step import Determinism, LossMeter
 from vadkit.engine.step import TrainingDiverged as TrainingDiverged
 from vadkit.engine.step import TrainStep as TrainStep
+from vadkit.engine.validation import validation_split
 from vadkit.errors import ConfigError
 
 LoaderFactory = Callable[..., Iterable[Batch]]
@@ -259,11 +259,11 @@ class Trainer:
                 format=data["format"] or None,
                 progress=self.verbose,
             )
-            videos, _ = validation_split(
+            trained, _ = validation_split(
                 list(videos), int(data["val_videos"]), int(self.config["train"]["seed"])
             )
             self.windows = TrainWindows(
-                videos,
+                trained,
                 clip_length=int(data["clip_length"]),
                 stride=int(data["stride"]),
                 tasks=self.model.task_map,

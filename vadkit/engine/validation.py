@@ -60,14 +60,17 @@ def validation_split(videos: Sequence[V], count: int, seed: int) -> tuple[list[V
     )
 
 
-def training_videos(config: Config, *, progress: bool = False) -> tuple[list[Any], list[Any]]:
-    """The run's training split as ``(trained on, held out for validation)``."""
+def training_videos(
+    config: Config, *, root: str | Path | None = None, progress: bool = False
+) -> tuple[list[Any], list[Any]]:
+    """The run's training split as ``(trained on, held out for validation)``; ``root`` replaces
+    the run's ``data.root`` (a dataset that moved)."""
     from vadkit.data import default_data_root, open_videos
 
     settings = Settings.from_config(config)
     data = settings.data
     videos = open_videos(
-        data.root or default_data_root(),
+        root or data.root or default_data_root(),
         "training",
         size=data.hw,
         color=data.color,
@@ -141,7 +144,9 @@ def choose_weights(
         path = checkpoint_path(run_dir, name)
         if path.is_file():
             load_weights(path, model, spec)
-            candidates[name] = {"losses": validation_loss(model, windows, settings.tasks.weights, batch_size)}
+            candidates[name] = {
+                "losses": validation_loss(model, windows, settings.tasks.weights, batch_size)
+            }
     k = settings.score.average_last
     try:
         epoch_checkpoints(run_dir, k)
@@ -193,9 +198,12 @@ def choose_precision(
     config: Config,
     candidate: Runtime,
     errors: Mapping[str, ErrorMeasure],
+    *,
+    root: str | Path | None = None,
 ) -> tuple[Runtime, dict[str, Any]]:
     """``candidate`` if its per-window scores rank training windows like fp32's (Spearman at
-    least ``score.agreement_min`` for every task's default score), else fp32."""
+    least ``score.agreement_min`` for every task's default score), else fp32 -- also when the
+    training videos (under ``root``, default the run's ``data.root``) cannot be opened."""
     from scipy.stats import kendalltau, spearmanr
 
     from vadkit.data import TrainWindows
@@ -203,9 +211,7 @@ def choose_precision(
 
     settings = Settings.from_config(config)
     score = settings.score
-    fp32 = Runtime(
-        device=candidate.device, precision="fp32", channels_last=candidate.channels_last
-    )
+    fp32 = Runtime(device=candidate.device, precision="fp32", channels_last=candidate.channels_last)
     record: dict[str, Any] = {
         "criterion": PRECISION_CRITERION,
         "candidate": candidate.precision,
@@ -213,7 +219,10 @@ def choose_precision(
     }
     if candidate.precision == "fp32":
         return candidate, {**record, "chosen": "fp32", "why": "fp32 is the reference"}
-    trained, _ = training_videos(config)
+    try:
+        trained, _ = training_videos(config, root=root)
+    except DataError as exc:
+        return fp32, {**record, "chosen": "fp32", "why": f"no training video to compare on: {exc}"}
     windows = TrainWindows(
         trained,
         clip_length=settings.data.clip_length,
@@ -225,7 +234,7 @@ def choose_precision(
     keep = {k: v for k, v in errors.items() if k == score.error}
     reference = _window_scores(model, batches, keep, fp32)
     fast = _window_scores(model, batches, keep, candidate)
-    agreement = {}
+    agreement: dict[str, dict[str, float | None]] = {}
     for key, ref in reference.items():
         if np.ptp(ref) == 0:  # constant scores rank nothing: no evidence either way
             agreement[key] = {"spearman": None, "kendall": None}
@@ -234,7 +243,7 @@ def choose_precision(
             "spearman": float(spearmanr(ref, fast[key]).statistic),
             "kendall": float(kendalltau(ref, fast[key]).statistic),
         }
-    values = [a["spearman"] for a in agreement.values() if a["spearman"] is not None]
+    values = [v for a in agreement.values() if (v := a["spearman"]) is not None]
     ok = bool(values) and min(values) >= score.agreement_min
     record.update(
         windows=int(sum(b.size for b in batches)),
