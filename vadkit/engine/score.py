@@ -273,30 +273,10 @@ def score_run(
             hint="--average-last K averages the run's last K epoch checkpoints.",
         )
     run_dir = Path(run_dir)
-    from vadkit.engine.checkpoints import EMA, checkpoint_path, weights_digest
-    from vadkit.engine.runs import read_config
+    from vadkit.engine.checkpoints import EMA
+    from vadkit.engine.weights import load_scored_weights, weights_mode
 
-    mode = weights or Settings.from_config(read_config(run_dir)).score.weights
-    named = checkpoint != "last" or average_last is not None
-    if mode == "default":
-        mode = "ema" if not named and checkpoint_path(run_dir, EMA).is_file() else "last"
-    if mode not in ("last", "ema", "auto"):
-        raise ConfigError(
-            f"--weights {mode!r} is not one of 'default', 'last', 'ema', 'auto'.",
-            hint="'ema': the moving average (train.ema); 'auto': chosen on validation videos.",
-        )
-    if mode != "last" and named:
-        raise ConfigError(
-            f"--weights {mode} chooses the weights itself; --checkpoint and --average-last "
-            "apply to --weights last.",
-            hint="Leave out --checkpoint/--average-last, or pass --weights last.",
-        )
-    if mode == "ema" and not checkpoint_path(run_dir, EMA).is_file():
-        raise ConfigError(
-            f"Run '{run_dir}' has no moving average of its weights ({EMA}.safetensors): it was "
-            "trained without train.ema.",
-            hint="Score its last checkpoint with --weights last.",
-        )
+    mode = weights_mode(run_dir, weights, checkpoint, average_last)
     config, model = load_model(
         run_dir, checkpoint=EMA if mode == "ema" else checkpoint, device="cpu"
     )
@@ -310,25 +290,15 @@ def score_run(
     asked_precision = precision or sset.precision
     runtime = make_runtime(device, asked_precision, settings.train.channels_last)
     runtime.prepare(model)
-    used: dict[str, Any] = {"checkpoint": checkpoint, "mode": mode}
-    if mode == "auto":
-        from vadkit.engine.validation import choose_weights
-
-        choice = choose_weights(run_dir, config, model, batch_size=bs)
-        used = {"checkpoint": choice.pop("checkpoint"), "mode": mode, "choice": choice}
-        for key in ("averaged", "batchnorm", "sha256"):
-            if key in choice:
-                used[key] = choice.pop(key)
-        if "sha256" not in used:
-            used["sha256"] = weights_digest(checkpoint_path(run_dir, used["checkpoint"]))
-    elif average_last is not None:
-        from vadkit.engine.average import averaged_model
-
-        used.update(averaged_model(run_dir, config, model, average_last, batch_size=bs))
-        used["checkpoint"] = f"average of the last {average_last} epoch checkpoints"
-    else:
-        used["checkpoint"] = EMA if mode == "ema" else checkpoint
-        used["sha256"] = weights_digest(checkpoint_path(run_dir, used["checkpoint"]))
+    used = load_scored_weights(
+        run_dir,
+        config,
+        model,
+        mode,
+        checkpoint=checkpoint,
+        average_last=average_last,
+        batch_size=bs,
+    )
     runtime.prepare(model)
     tasks = list(model.tasks)
     source: dict[str, Any]
