@@ -67,9 +67,10 @@ def expand_window_scores(
 # --------------------------------------------------------------------------------------------
 # The network pass
 # --------------------------------------------------------------------------------------------
-#: What ``score.precision = "auto"`` means per device type for *scoring*. bf16 autocast on CPU:
-#: on Ped2 its fused micro AUROC stayed within 0.5 points of fp32's over every error/normalizer
-#: pair (-0.49 to +0.74, docs/benchmarks/ped2.md) and it scores about 1.3x faster there.
+#: The precision ``score.precision = "auto"`` tries per device type for *scoring*. On the CPU,
+#: bf16 autocast scores about 1.3x faster; :func:`score_run` keeps it only when its per-window
+#: scores rank training windows like fp32's (:func:`vadkit.engine.validation.choose_precision`),
+#: a label-free rule fixed beforehand.
 SCORE_AUTO_PRECISION: dict[str, str] = {"cpu": "bf16", "cuda": "fp32"}
 
 
