@@ -10,7 +10,9 @@ Markdown table and writes ``RUN/bench_ped2.json``. About 20 minutes on 2 CPU cor
     .venv/bin/python benchmarks/bench_ped2.py --data ../shared/datasets/ped2 --out runs/ped2-64
 
 A finished training run in ``--out`` is reused (an interrupted one is resumed). ``--write``
-writes the result page ``docs/benchmarks/ped2.md``.
+writes the result page ``docs/benchmarks/ped2.md``. ``--seeds 0,1,2`` runs the seed study
+instead (:mod:`ped2_seeds`: one run per seed, resumable per seed, page
+``docs/benchmarks/ped2-seeds.md``).
 """
 
 from __future__ import annotations
@@ -111,7 +113,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="rewrite the page from --out's bench_ped2.json without training or scoring",
     )
+    parser.add_argument(
+        "--seeds",
+        help="seed study: comma-separated seeds, one run each in OUT/seed_N (resumable); "
+        "writes docs/benchmarks/ped2-seeds.md (benchmarks/ped2_seeds.py)",
+    )
+    parser.add_argument(
+        "--val-videos", type=int, default=2, help="seed study: training videos held out"
+    )
+    parser.add_argument("--page", help="seed study: write the page here instead")
     args = parser.parse_args(argv)
+    if args.seeds:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from ped2_seeds import main as seed_study
+
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        command = "benchmarks/bench_ped2.py " + " ".join(argv or sys.argv[1:])
+        return {"seeds": seed_study(args, seeds, command)}
     if args.page_only:
         summary = json.loads((args.out / "bench_ped2.json").read_text())
         summary["also"] = [json.loads((a / "bench_ped2.json").read_text()) for a in args.also]

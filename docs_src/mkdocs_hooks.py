@@ -117,6 +117,9 @@ CONFIG_KEYS: dict[str, str] = {
     "data.stride": "A training window starts every `stride` frames (1: every frame).",
     "data.labels": "Ground-truth file or folder for the test videos. Empty: detected next to the "
     "data. Recorded with every evaluation.",
+    "data.val_videos": "Normal training videos held out of training for the label-free choices "
+    "of `vadkit score --weights auto` (drawn from `train.seed`; never trained on). 0: none. See "
+    "[the protocol](protocol.md#choices-made-without-test-labels).",
     "model.backbone": "Backbone, a name in the `backbones` registry. The `--backbone` flag sets it.",
     "model.params": "Table of the backbone's constructor parameters (`vadkit describe backbones "
     "NAME`); the resolved config records every value, defaults included.",
@@ -128,7 +131,23 @@ CONFIG_KEYS: dict[str, str] = {
     "task NAME (`vadkit describe tasks NAME`).",
     "train.epochs": "Passes over the training windows. The `--epochs` flag sets it.",
     "train.batch_size": "Windows per optimizer step.",
-    "train.lr": "Adam's learning rate.",
+    "train.lr": "Learning rate (the peak of a schedule).",
+    "train.optimizer": 'A timm optimizer name (`timm.optim.create_optimizer_v2`): `"adam"` (the '
+    'paper\'s), `"adamw"`, `"sgd"`, ... ; any of `timm.optim.list_optimizers()`.',
+    "train.weight_decay": "Weight decay of the optimizer (timm leaves biases and norm layers "
+    "out of it); 0: none, the paper's.",
+    "train.schedule": '`"constant"` (the paper\'s) or `"cosine"`: timm\'s cosine decay '
+    "(`timm.scheduler.create_scheduler_v2`), stepped every optimizer update, to `min_lr` at "
+    "the last step.",
+    "train.warmup_epochs": "With `cosine`: epochs of linear warm-up from `warmup_lr` to `lr`.",
+    "train.warmup_lr": "With `cosine`: the learning rate the warm-up starts from.",
+    "train.min_lr": "With `cosine`: the learning rate at the end of training.",
+    "train.ema": "Keep an exponential moving average of the weights (`timm.utils.ModelEmaV3`, "
+    "BatchNorm statistics averaged as timm does), saved as `checkpoints/ema.safetensors` and "
+    "scored by default (`score.weights`). It does not change training.",
+    "train.ema_decay": "Decay of the moving average, in [0, 1).",
+    "train.ema_warmup": "timm's warm-up of the decay: `1 - (1 + step)^(-2/3)`, capped at "
+    "`ema_decay`, so early weights fade fast.",
     "train.seed": "Seed of the model's initial weights, the shuffling and the PRP sampling: the "
     "same seed gives the same run, also after `--resume`.",
     "train.device": '`"auto"` (CUDA when present, else the CPU), `"cpu"`, `"cuda"` or `"cuda:N"`.',
@@ -166,7 +185,19 @@ CONFIG_KEYS: dict[str, str] = {
     "task's rescaled scores at evaluation; 0 (default): no smoothing, the paper's protocol. "
     "The `--smooth` flag of `vadkit evaluate` sets it.",
     "score.batch_size": "Windows per forward pass when scoring.",
-    "score.precision": "Precision when scoring, as `train.precision`.",
+    "score.precision": 'Precision when scoring. `"auto"`: fp32 on CUDA; on the CPU bf16 '
+    "autocast when its per-window scores rank training windows like fp32's (see "
+    "`agreement_windows`, `agreement_min`), else fp32; the choice is recorded in the score set.",
+    "score.weights": '`"default"`: the moving average when the run kept one (`train.ema`), else '
+    'the last checkpoint; `"last"`; `"ema"`; `"auto"`: the candidate (last, EMA, average of '
+    "the last `average_last` epochs) with the lowest proxy loss on the held-out validation "
+    "videos (`data.val_videos`). The `--weights` flag of `vadkit score` sets it.",
+    "score.average_last": "Epoch checkpoints averaged by the averaging candidate of "
+    '`weights = "auto"` (fixed beforehand: the last third of a 15-epoch run).',
+    "score.agreement_windows": 'Training windows on which `precision = "auto"` compares a faster '
+    "precision with fp32.",
+    "score.agreement_min": "The Spearman rank correlation, per task, that a faster precision must "
+    'reach for `precision = "auto"` to use it (fixed beforehand).',
 }
 
 

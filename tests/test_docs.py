@@ -938,7 +938,12 @@ def test_protocol_page_states_the_real_defaults():
     assert AUTO_PRECISION == {"cpu": "fp32", "cuda": "fp32"}  # "fp32 on the CPU and on CUDA"
     assert "fp32 on the CPU and on CUDA" in rows["train.precision"][0]
     assert SCORE_AUTO_PRECISION == {"cpu": "bf16", "cuda": "fp32"}
-    assert "bf16 autocast on the CPU, fp32 on CUDA" in rows["score.precision"][0]
+    # bf16 is only a candidate on the CPU: kept when it ranks training windows like fp32
+    assert (
+        "on the CPU bf16 autocast when its scores rank training windows"
+        in (rows["score.precision"][0])
+    )
+    assert rows["train.ema"][1] == "yes" and rows["train.optimizer"][1] == "yes"
     not_the_papers = {k for k, (_, same) in rows.items() if same.startswith("**no**")}
     assert not_the_papers == {
         "tasks.params.ffp.head",

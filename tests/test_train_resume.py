@@ -35,6 +35,15 @@ TINY = [
     "train.epochs=2",
 ]
 TIMING_KEYS = {"clips_per_s", "seconds"}
+#: timm's weight EMA (with its warm-up) and a per-step cosine schedule with a warm-up epoch.
+TIMM = [
+    "train.ema=true",
+    "train.ema_decay=0.9",
+    "train.schedule=cosine",
+    "train.warmup_epochs=1",
+    "train.optimizer=adamw",
+    "train.weight_decay=0.01",
+]
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +79,14 @@ def reference(scene: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
+@pytest.fixture(scope="module")
+def timm_reference(scene: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run with weight EMA, AdamW and a cosine schedule."""
+    run = tmp_path_factory.mktemp("ref_timm") / "run"
+    Trainer(_config(scene, *TIMM), run).fit()
+    return run
+
+
 def _assert_same_run(a: Path, b: Path) -> None:
     wa = load_file(a / "checkpoints" / "last.safetensors")
     wb = load_file(b / "checkpoints" / "last.safetensors")
@@ -83,6 +100,17 @@ def _assert_same_run(a: Path, b: Path) -> None:
     for pid, state in sa["optimizer"]["state"].items():
         for key, value in state.items():
             assert torch.equal(value, sb["optimizer"]["state"][pid][key]), f"Adam {key} differs"
+    for key in ("scheduler", "ema"):
+        assert sa[key].keys() == sb[key].keys()
+    for key, value in sa["ema"].items():
+        assert torch.equal(value, sb["ema"][key]), f"EMA {key} differs in the state"
+    ema_a, ema_b = a / "checkpoints" / "ema.safetensors", b / "checkpoints" / "ema.safetensors"
+    assert ema_a.exists() == ema_b.exists() == bool(sa["ema"])
+    if ema_a.exists():
+        ea, eb = load_file(ema_a), load_file(ema_b)
+        assert ea.keys() == wa.keys()
+        assert all(torch.equal(ea[k], eb[k]) for k in ea), "EMA weights differ after resuming"
+        assert any(not torch.equal(ea[k], wa[k]) for k in ea), "the EMA is the raw weights"
     for epoch in (1, 2):  # the epoch copies too
         name = f"epoch_{epoch:04d}.safetensors"
         ea, eb = load_file(a / "checkpoints" / name), load_file(b / "checkpoints" / name)
@@ -125,13 +153,16 @@ CRASH_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("variant", ["adam", "timm"])
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(
-    scene: Path, reference: Path, tmp_path: Path
+    scene: Path, variant: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    extra = TIMM if variant == "timm" else []
+    reference = request.getfixturevalue("timm_reference" if extra else "reference")
     run = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-c", CRASH_SCRIPT, str(scene), str(run), str(torch.get_num_threads()),
-         *TINY],
+         *TINY, *extra],
         capture_output=True,
         text=True,
         timeout=120,
@@ -147,6 +178,14 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(
         main(["train", "--resume", str(run), "--quiet"])
     assert done.value.code in (0, None)
     _assert_same_run(reference, run)
+    if extra:  # the schedule moved the learning rate: warm-up up, then cosine down
+        lrs = [
+            json.loads(line)["lr"]
+            for line in (run / "metrics.jsonl").read_text().splitlines()
+            if '"event": "step"' in line
+        ]
+        peak = lrs.index(max(lrs))
+        assert 0 < peak < len(lrs) - 1 and lrs[0] < lrs[peak] and lrs[-1] < lrs[peak]
 
 
 class _SendSigint(Callback):

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 @hookimpl
 def register_backbones(register):
     register("cae3d", "vadkit_luss.backbone:CAE3D")
+    register("timm", "vadkit_luss.timm_backbone:TimmBackbone")
 
 
 @hookimpl

@@ -24,11 +24,19 @@ def normalize_kind(kind: str) -> str:
 
 def list_cmd(
     kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")],
-    pattern: Annotated[str, typer.Argument(help="fnmatch pattern, e.g. 'p*'.")] = "*",
+    pattern: Annotated[
+        str,
+        typer.Argument(
+            help="fnmatch pattern, e.g. 'p*'; for backbones, 'timm/PATTERN' lists timm's models."
+        ),
+    ] = "*",
     json_out: JsonFlag = False,
 ) -> None:
     """List the registered components of KIND with their summary and plugin."""
     kind = normalize_kind(kind)
+    if kind == "backbones" and pattern.startswith(TIMM_PREFIX):
+        _list_timm_models(pattern[len(TIMM_PREFIX) :], json_out)
+        return
     entries = get_host().registry(kind).entries(pattern)
     if json_out:
         print_json(
@@ -47,6 +55,37 @@ def list_cmd(
     console.print(table)
     if not entries:
         console.print(f"No {kind} match '{pattern}'.", markup=False)
+
+
+#: ``vadkit list backbones 'timm/PATTERN'`` lists timm's 2-D models for the ``timm`` backbone.
+TIMM_PREFIX = "timm/"
+TIMM_BACKBONE = "timm"
+
+
+def _list_timm_models(pattern: str, json_out: bool) -> None:
+    """timm's models matching ``pattern`` (``timm.list_models``), each usable as
+    ``--backbone timm --set model.params.model=NAME``."""
+    import timm
+
+    host = get_host()
+    if TIMM_BACKBONE not in host.registry("backbones").names():
+        fail(
+            f"No backbone named '{TIMM_BACKBONE}' is registered, so timm's models cannot be used.",
+            hint="It comes with vadkit's built-in plugin; stop blocking it (--block).",
+        )
+    names = timm.list_models(pattern or "*")
+    use = f"--backbone {TIMM_BACKBONE} --set model.params.model="
+    if json_out:
+        print_json([{"name": f"{TIMM_PREFIX}{n}", "model": n, "use": use + n} for n in names])
+        return
+    table = Table(title=f"timm models matching '{plain(pattern)}' ({len(names)})")
+    table.add_column("name", style="bold cyan")
+    table.add_column("use with")
+    for n in names:
+        table.add_row(plain(f"{TIMM_PREFIX}{n}"), plain(use + n))
+    console.print(table)
+    if not names:
+        console.print(f"No timm model matches '{pattern}'.", markup=False)
 
 
 #: ``:role:`target``` or ``:domain:role:`target``` (target may be ``~a.b.c`` or ``text <a.b.c>``).

@@ -62,6 +62,17 @@ def score_cmd(
             show_default=False,
         ),
     ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            help="'default': the weights' moving average when the run kept one (train.ema), "
+            "else the last checkpoint; 'last'; 'ema'; 'auto': the candidate with the lowest "
+            "proxy loss on the held-out validation videos (data.val_videos). Default: "
+            "score.weights.",
+            show_default=False,
+        ),
+    ] = None,
     name: Annotated[
         str | None,
         typer.Option(
@@ -124,6 +135,7 @@ def score_cmd(
                 verbose=bar is not None,
                 average_last=average_last,
                 maps=maps,
+                weights=weights,
             )
     finally:
         if bar is not None:
@@ -138,6 +150,24 @@ def score_cmd(
         f"tasks {', '.join(result['tasks'])}, error measures {', '.join(result['errors'])}; "
         f"{result['windows_per_second']} windows/s on {rt['device']} ({rt['precision']})."
     )
+    used = result.get("weights") or {}
+    if used.get("mode") == "auto":
+        choice = used["choice"]
+        losses = ", ".join(
+            f"{k} {v['losses']['loss']:.5f}" for k, v in choice["candidates"].items()
+        )
+        console.print(
+            f"Weights: [bold]{plain(choice['chosen'])}[/] ({plain(choice['criterion'])}: "
+            f"{plain(losses)})"
+        )
+    elif used:
+        console.print(f"Weights: [bold]{plain(str(used.get('checkpoint')))}[/]")
+    pchoice = result.get("precision_choice")
+    if pchoice and pchoice.get("chosen") != pchoice.get("candidate"):
+        console.print(
+            f"[yellow]Precision:[/] fp32, not {plain(pchoice['candidate'])}: its scores rank "
+            f"training windows differently (Spearman below {pchoice['min_spearman']})."
+        )
     for skip in result.get("skipped", []):
         console.print(
             f"[yellow]Not scored:[/] {plain(skip['name'])} ({skip['num_frames']} frames, "

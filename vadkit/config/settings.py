@@ -22,6 +22,8 @@ COLORS = ("gray", "rgb")
 CHANNELS = {"gray": 1, "rgb": 3}
 FRAME_MODES = ("protocol", "all")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+SCHEDULES = ("constant", "cosine")
+WEIGHT_CHOICES = ("default", "last", "ema", "auto")
 #: Streaming (``vadkit watch``): training windows scored by a calibration (evenly spread over all
 #: training windows), and the percentile of the fused calibration scores used as alert threshold.
 DEFAULT_WINDOWS = 512
@@ -48,6 +50,8 @@ class DataSettings:
     clip_length: int = 16
     stride: int = 1
     labels: str = ""  # empty: detect next to the data
+    #: Normal training videos held out for validation (chosen from train.seed; never trained on).
+    val_videos: int = 0
 
     @property
     def channels(self) -> int:
@@ -87,6 +91,18 @@ class TrainSettings:
     deterministic: bool = True
     #: Stop before training when the projected peak memory exceeds what the machine has.
     memory_check: bool = True
+    #: timm optimizer name (``timm.optim.list_optimizers()``); "adam" is the paper's.
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    #: Learning-rate schedule per optimizer step: "constant" (the paper) or "cosine" (timm).
+    schedule: str = "constant"
+    warmup_epochs: int = 0
+    warmup_lr: float = 1e-6
+    min_lr: float = 0.0
+    #: Exponential moving average of the weights (timm.utils.ModelEmaV3), saved as "ema".
+    ema: bool = False
+    ema_decay: float = 0.999
+    ema_warmup: bool = True
 
 
 @dataclass
@@ -100,6 +116,16 @@ class ScoreSettings:
     batch_size: int = 32
     precision: str = "auto"
     smooth: float = 0.0
+    #: Weights scored: "default" (the EMA when train.ema, else the last checkpoint), "last",
+    #: "ema", or "auto" (chosen by the validation loss on data.val_videos; see protocol page).
+    weights: str = "default"
+    #: Epoch checkpoints averaged by the "average" candidate of weights = "auto".
+    average_last: int = 5
+    #: precision = "auto" uses a faster precision only when, on this many training windows, the
+    #: Spearman rank correlation of its per-window scores with fp32's is at least agreement_min
+    #: for every task (fixed beforehand; see the protocol page).
+    agreement_windows: int = 256
+    agreement_min: float = 0.99
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from vadkit.config.settings import (
     FRAME_MODES,
     OPEN_TABLES,
     PRECISION_CHOICES,
+    SCHEDULES,
+    WEIGHT_CHOICES,
     Config,
     default_config,
 )
@@ -135,6 +137,8 @@ def _validate_data(data: Config) -> None:
     for key in ("clip_length", "stride"):
         data[key] = _check_scalar(f"data.{key}", data[key], defaults[key])
         _check_min(f"data.{key}", data[key], 1)
+    data["val_videos"] = _check_scalar("data.val_videos", data["val_videos"], 0)
+    _check_min("data.val_videos", data["val_videos"], 0)
     size = data["size"]
     if isinstance(size, int) and not isinstance(size, bool):
         size = [size, size]
@@ -161,6 +165,30 @@ def _validate_train(train: Config) -> None:
         _check_min(f"train.{key}", train[key], 0)
     _check_min("train.lr", train["lr"], 0.0, strict=True)
     _check_choice("train.precision", train["precision"], PRECISION_CHOICES)
+    for key in ("weight_decay", "warmup_lr", "min_lr", "warmup_epochs"):
+        _check_min(f"train.{key}", train[key], 0)
+    _check_choice("train.schedule", train["schedule"], SCHEDULES)
+    if train["warmup_epochs"] >= train["epochs"] and train["schedule"] != "constant":
+        raise ConfigError(
+            f"Config key 'train.warmup_epochs' = {train['warmup_epochs']} leaves no epoch of "
+            f"the {train['epochs']} for the {train['schedule']} schedule.",
+            hint="Warm up for fewer epochs than train.epochs, e.g. --set train.warmup_epochs=1",
+        )
+    if not 0.0 <= train["ema_decay"] < 1.0:
+        raise ConfigError(
+            f"Config key 'train.ema_decay' must be in [0, 1), not {train['ema_decay']}.",
+            hint="For example: --set train.ema_decay=0.999",
+        )
+    if train["optimizer"] != defaults["optimizer"]:  # importing timm takes seconds: only then
+        from timm.optim import list_optimizers
+
+        names = [str(n) for n in list_optimizers()]
+        if train["optimizer"] not in names:
+            raise ConfigError(
+                f"Config key 'train.optimizer' = {train['optimizer']!r} is not a timm optimizer.",
+                hint=f"{suggest(train['optimizer'], names)}See timm.optim.list_optimizers(); "
+                "for example: --set train.optimizer=adamw",
+            )
 
 
 def _per_task_numbers(
@@ -253,7 +281,7 @@ def validate_config(config: Mapping[str, Any]) -> Config:
     )
 
     score = cfg["score"]
-    for key in ("error", "normalizer", "frames", "precision"):
+    for key in ("error", "normalizer", "frames", "precision", "weights"):
         score[key] = _check_scalar(f"score.{key}", score[key], DEFAULTS["score"][key])
     score["batch_size"] = _check_scalar("score.batch_size", score["batch_size"], 1)
     _check_min("score.batch_size", score["batch_size"], 1)
@@ -265,6 +293,20 @@ def validate_config(config: Mapping[str, Any]) -> Config:
     _entry("normalizers", score["normalizer"], "score.normalizer")
     _check_choice("score.frames", score["frames"], FRAME_MODES)
     _check_choice("score.precision", score["precision"], PRECISION_CHOICES)
+    _check_choice("score.weights", score["weights"], WEIGHT_CHOICES)
+    score["average_last"] = _check_scalar("score.average_last", score["average_last"], 1)
+    _check_min("score.average_last", score["average_last"], 2)
+    score["agreement_windows"] = _check_scalar(
+        "score.agreement_windows", score["agreement_windows"], 1
+    )
+    _check_min("score.agreement_windows", score["agreement_windows"], 1)
+    score["agreement_min"] = _check_scalar("score.agreement_min", score["agreement_min"], 0.0)
+    if not -1.0 <= score["agreement_min"] <= 1.0:
+        raise ConfigError(
+            f"Config key 'score.agreement_min' is a rank correlation, in [-1, 1]; not "
+            f"{score['agreement_min']}.",
+            hint="For example: --set score.agreement_min=0.99",
+        )
     score["alphas"] = _per_task_numbers(score["alphas"], "score.alphas", names, lambda n: 1.0)
     score["smooth"] = float(_check_scalar("score.smooth", score["smooth"], 0.0))
     _check_min("score.smooth", score["smooth"], 0.0)

@@ -124,25 +124,19 @@ def averaged_model(
     """Average the last ``last`` epoch checkpoints into ``model`` and re-estimate BatchNorm.
 
     BatchNorm statistics come from the run's training split (``data.root``, the synthetic scene
-    when empty), windows every ``data.stride`` frames. Returns what was done, for the record,
-    with ``sha256``: the digest of the averaged weights (:func:`~vadkit.engine.checkpoints.state_digest`).
+    when empty) less its held-out validation videos (``data.val_videos``), windows every
+    ``data.stride`` frames. Returns what was done, for the record, with ``sha256``: the digest of the averaged weights (:func:`~vadkit.engine.checkpoints.state_digest`).
     """
     from vadkit.config import Settings
-    from vadkit.data import TrainWindows, default_data_root, make_train_loader, open_videos
+    from vadkit.data import TrainWindows, make_train_loader
     from vadkit.engine.checkpoints import state_digest
+    from vadkit.engine.validation import training_videos
 
     paths = epoch_checkpoints(run_dir, last)
     average_weights(model, paths)
     settings = Settings.from_config(config)
     data = settings.data
-    videos = open_videos(
-        data.root or default_data_root(),
-        "training",
-        size=data.hw,
-        color=data.color,
-        format=data.format or None,
-        progress=False,
-    )
+    videos, _ = training_videos(config)  # never the held-out validation videos
     windows = TrainWindows(
         videos, clip_length=data.clip_length, stride=data.stride, tasks={}, seed=settings.train.seed
     )

@@ -5,6 +5,7 @@ Layout::
     RUN/checkpoints/last.safetensors     weights; metadata "vadkit" = JSON model spec
     RUN/checkpoints/last.state.pt        optimizer + progress (torch.save; loaded weights_only)
     RUN/checkpoints/epoch_0005.safetensors
+    RUN/checkpoints/ema.safetensors      the weights' moving average (runs with train.ema)
 
 Weights and training state are two files, so a checkpoint is saved in three atomic steps: the
 weights go to ``checkpoints/.pending.safetensors``, then the state replaces ``last.state.pt``,
@@ -36,6 +37,8 @@ from vadkit.errors import CheckpointError
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last"
+#: Name of the moving average of the weights (``train.ema``), saved beside ``last``.
+EMA = "ema"
 PENDING = ".pending.safetensors"
 STATE_SUFFIX = ".state.pt"
 WEIGHTS_SUFFIX = ".safetensors"
@@ -212,11 +215,14 @@ def save_checkpoint(
     scaler: torch.amp.GradScaler | None = None,
     epoch_copy: int | None = None,
     extra: Mapping[str, Any] | None = None,
+    ema: torch.nn.Module | None = None,
 ) -> Path:
     """Save weights and training state as ``last`` (see the module doc for the three steps).
 
     ``epoch_copy=n`` also writes the weights as ``epoch_000n.safetensors``; ``extra`` entries
-    (tensors, numbers, strings, lists and dicts of them) are stored in the state.
+    (tensors, numbers, strings, lists and dicts of them) are stored in the state; ``ema`` (the
+    moving average of the weights) is written as ``ema.safetensors`` before the state (resuming
+    restores the average from the state, which holds it too).
     """
     folder = checkpoint_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -225,6 +231,8 @@ def save_checkpoint(
     write_bytes(pending, data)
     if epoch_copy is not None:  # before the state: a resumed run can never skip writing it
         write_bytes(folder / f"{epoch_name(epoch_copy)}{WEIGHTS_SUFFIX}", data)
+    if ema is not None:
+        write_bytes(folder / f"{EMA}{WEIGHTS_SUFFIX}", weights_bytes(ema, spec, progress))
     state = {
         "format": STATE_FORMAT,
         "progress": asdict(progress),

@@ -70,9 +70,10 @@ def expand_window_scores(
 # --------------------------------------------------------------------------------------------
 # The network pass
 # --------------------------------------------------------------------------------------------
-#: What ``score.precision = "auto"`` means per device type for *scoring*. bf16 autocast on CPU:
-#: on Ped2 its fused micro AUROC stayed within 0.5 points of fp32's over every error/normalizer
-#: pair (-0.49 to +0.74, docs/benchmarks/ped2.md) and it scores about 1.3x faster there.
+#: The precision ``score.precision = "auto"`` tries per device type for *scoring*. On the CPU,
+#: bf16 autocast scores about 1.3x faster; :func:`score_run` keeps it only when its per-window
+#: scores rank training windows like fp32's (:func:`vadkit.engine.validation.choose_precision`),
+#: a label-free rule fixed beforehand.
 SCORE_AUTO_PRECISION: dict[str, str] = {"cpu": "bf16", "cuda": "fp32"}
 
 
@@ -260,6 +261,7 @@ def score_run(
     verbose: bool = False,
     average_last: int | None = None,
     maps: bool = False,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Score a trained run on its test videos (or on video files) and save the scores.
 
@@ -272,7 +274,13 @@ def score_run(
     ``[score]`` config. ``verbose`` shows the data layer's progress while it decodes videos the
     first time. ``average_last=k`` scores the average of the weights of the run's last k epoch
     checkpoints, with BatchNorm statistics re-estimated on its training windows
-    (:mod:`vadkit.engine.average`) instead of ``checkpoint``. A video shorter than
+    (:mod:`vadkit.engine.average`) instead of ``checkpoint``. ``weights`` (default
+    ``score.weights``): ``"last"`` (``checkpoint`` or ``average_last``), ``"ema"`` (the moving
+    average the run kept with ``train.ema``), ``"default"`` (``ema`` when the run kept one and no
+    checkpoint is named, else ``last``) or ``"auto"`` (chosen on the held-out validation videos,
+    :func:`vadkit.engine.validation.choose_weights`). With ``score.precision = "auto"`` a faster
+    precision is used only when its scores rank training windows like fp32's
+    (:func:`~vadkit.engine.validation.choose_precision`); both choices are recorded. A video shorter than
     ``clip_length + 1`` frames is skipped (listed in ``skipped``); when no video is left this is a
     :class:`DataError` and nothing is written. Returns the score set's record
     (``RUN/scores/<set>/set.json``).
@@ -295,26 +303,33 @@ def score_run(
             hint="--average-last K averages the run's last K epoch checkpoints.",
         )
     run_dir = Path(run_dir)
-    config, model = load_model(run_dir, checkpoint=checkpoint, device="cpu")
+    from vadkit.engine.checkpoints import EMA
+    from vadkit.engine.weights import load_scored_weights, weights_mode
+
+    mode = weights_mode(run_dir, weights, checkpoint, average_last)
+    config, model = load_model(
+        run_dir, checkpoint=EMA if mode == "ema" else checkpoint, device="cpu"
+    )
     settings = Settings.from_config(config)
     dset, sset = settings.data, settings.score
     clip_length = dset.clip_length
     size = dset.hw
     color = dset.color
-    mode = check_frames_mode(frames or sset.frames)
+    frames_mode = check_frames_mode(frames or sset.frames)
     bs = int(batch_size or sset.batch_size)
-    runtime = make_runtime(device, precision or sset.precision, settings.train.channels_last)
+    asked_precision = precision or sset.precision
+    runtime = make_runtime(device, asked_precision, settings.train.channels_last)
     runtime.prepare(model)
-    weights: dict[str, Any] = {"checkpoint": checkpoint}
-    if average_last is not None:
-        from vadkit.engine.average import averaged_model
-
-        weights = averaged_model(run_dir, config, model, average_last, batch_size=bs)
-        weights["checkpoint"] = f"average of the last {average_last} epoch checkpoints"
-    else:
-        from vadkit.engine.checkpoints import checkpoint_path, weights_digest
-
-        weights["sha256"] = weights_digest(checkpoint_path(run_dir, checkpoint))
+    used = load_scored_weights(
+        run_dir,
+        config,
+        model,
+        mode,
+        checkpoint=checkpoint,
+        average_last=average_last,
+        batch_size=bs,
+    )
+    runtime.prepare(model)
     tasks = list(model.tasks)
     source: dict[str, Any]
     masks_of: Callable[[str, int], np.ndarray | None] | None = None
@@ -355,6 +370,13 @@ def score_run(
     check_scorable(videos, clip_length)
     frame_shape = (int(model.backbone.in_channels), size[0], size[1])
     errs = applicable_errors(errors, frame_shape, runtime.device)
+    precision_choice: dict[str, Any] | None = None
+    if str(asked_precision).strip().lower() == "auto" and runtime.precision != "fp32":
+        from vadkit.engine.validation import choose_precision
+
+        runtime, precision_choice = choose_precision(
+            model, config, runtime, errs, root=None if video_files else data
+        )
     error_tasks = [t for t in tasks if model.tasks[t].uses_error]
     default_error = sset.error
     if error_tasks and default_error not in errs:
@@ -367,7 +389,7 @@ def score_run(
     get_normalizer(normalizer_name)  # fail before the network pass, not after
     meta: dict[str, Any] = {
         **source,
-        "frames_mode": mode,
+        "frames_mode": frames_mode,
         "clip_length": clip_length,
         "size": list(size),
         "color": color,
@@ -388,8 +410,9 @@ def score_run(
             "presets": sset.presets,
             "smooth": sset.smooth,
         },
-        "checkpoint": weights["checkpoint"],
-        "weights": weights,
+        "checkpoint": used["checkpoint"],
+        "weights": used,
+        "precision_choice": precision_choice,
         "runtime": runtime.describe(),
         "batch_size": bs,
         "total_frames": int(sum(int(v.num_frames) for v in videos)),
@@ -419,7 +442,7 @@ def score_run(
             errors=errs,
             runtime=runtime,
             batch_size=bs,
-            frames_mode=mode,
+            frames_mode=frames_mode,
             on_progress=progress,
             skipped=skipped,
             left_out=left_out,

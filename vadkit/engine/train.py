@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from vadkit.components import Batch
-from vadkit.config import Config
+from vadkit.config import Config, Settings
 from vadkit.engine import budget, runs
 from vadkit.engine.callbacks import Callback as Callback
 from vadkit.engine.callbacks import TrainingInterrupted as TrainingInterrupted
@@ -36,11 +36,13 @@ from vadkit.engine.launch import RUNS_FOLDER as RUNS_FOLDER
 from vadkit.engine.launch import default_run_dir as default_run_dir
 from vadkit.engine.launch import resolve_train_config as resolve_train_config
 from vadkit.engine.lock import HOLDER_FILE, LOCK_FILE, run_lock
+from vadkit.engine.optim import Optimization
 from vadkit.engine.runs import Progress
 from vadkit.engine.step import TOTAL as TOTAL
 from vadkit.engine.step import Determinism, LossMeter
 from vadkit.engine.step import TrainingDiverged as TrainingDiverged
 from vadkit.engine.step import TrainStep as TrainStep
+from vadkit.engine.validation import validation_split
 from vadkit.errors import ConfigError
 
 LoaderFactory = Callable[..., Iterable[Batch]]
@@ -100,6 +102,8 @@ class Trainer:
         self.progress = Progress()
         self.model: Any = None
         self.optimizer: torch.optim.Optimizer | None = None
+        #: Optimizer, lr schedule and weight EMA (:mod:`vadkit.engine.optim`).
+        self.optim: Optimization | None = None
         self.scaler: torch.amp.GradScaler | None = None
         self.step_fn: TrainStep | None = None
         self._stop_signal: int | None = None
@@ -153,7 +157,10 @@ class Trainer:
         torch.manual_seed(int(train["seed"]))
         self.model = runs.build_model(self.config)
         self.runtime.prepare(self.model)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(train["lr"]))
+        self.optim = Optimization(
+            self.model, Settings.from_config(self.config).train, self._updates_per_epoch()
+        )
+        self.optimizer = self.optim.optimizer
         self.scaler = self.runtime.grad_scaler()
         self.step_fn = TrainStep(
             self.model, self.optimizer, self.config["tasks"]["weights"], self.runtime, self.scaler
@@ -200,8 +207,9 @@ class Trainer:
     def _restore(self) -> None:
         assert self.optimizer is not None and self.scaler is not None
         progress, state = runs.load_training_checkpoint(self.run_dir, self.model, self.spec)
+        assert self.optim is not None
         try:
-            self.optimizer.load_state_dict(state["optimizer"])
+            self.optim.load_state_dict(state, progress.step)
             if state.get("scaler") and self.scaler.is_enabled():
                 self.scaler.load_state_dict(state["scaler"])
         except (KeyError, ValueError) as exc:
@@ -223,6 +231,20 @@ class Trainer:
         self._truncate_metrics(progress.step)
         self._log({"event": "resumed", **asdict(progress)})
 
+    def _updates_per_epoch(self) -> int:
+        """Optimizer steps per epoch (sizes a learning-rate schedule; 1 without one)."""
+        if self.config["train"]["schedule"] == "constant":
+            return 1
+        loader = self.loader_factory(
+            self._windows(),
+            batch_size=int(self.config["train"]["batch_size"]),
+            epoch=0,
+            skip_batches=0,
+            workers=0,
+            pin_memory=False,
+        )
+        return len(loader)  # type: ignore[arg-type]
+
     def _windows(self) -> Any:
         if self.windows is None:
             from vadkit.data import TrainWindows, default_data_root, open_videos
@@ -237,8 +259,11 @@ class Trainer:
                 format=data["format"] or None,
                 progress=self.verbose,
             )
+            trained, _ = validation_split(
+                list(videos), int(data["val_videos"]), int(self.config["train"]["seed"])
+            )
             self.windows = TrainWindows(
-                videos,
+                trained,
                 clip_length=int(data["clip_length"]),
                 stride=int(data["stride"]),
                 tasks=self.model.task_map,
@@ -275,8 +300,9 @@ class Trainer:
 
     def save(self, *, epoch_copy: int | None = None) -> Path:
         """Flush metrics, then save weights and state as ``last`` (and ``epoch_copy``)."""
-        assert self.optimizer is not None
+        assert self.optimizer is not None and self.optim is not None
         self._flush_metrics()
+        optim_state = self.optim.extra_state()
         path = runs.save_checkpoint(
             self.run_dir,
             self.model,
@@ -289,8 +315,11 @@ class Trainer:
                 "meters": {
                     "epoch": self._epoch_meter.state(),
                     "window": self._window_meter.state(),
-                }
+                },
+                "scheduler": optim_state["scheduler"],
+                "ema": optim_state["ema"],
             },
+            ema=self.optim.ema_model,
         )
         self._saved_step = self.progress.step
         self._call("on_checkpoint", path, Progress(**asdict(self.progress)))
@@ -408,6 +437,8 @@ class Trainer:
             now = time.perf_counter()
             self.progress.batch += 1
             self.progress.step += 1
+            assert self.optim is not None
+            self.optim.after_step(self.model, self.progress.step)
             self._epoch_meter.add(losses, batch.size, now - tick)
             self._window_meter.add(losses, batch.size, now - tick)
             if self._clock is not None and self._clock.add(now - tick):

@@ -1,0 +1,96 @@
+"""The seed study and ablation scripts' plumbing, at a tiny scale on the synthetic scene (the real
+study is three 20-minute trainings: docs/benchmarks/ped2-seeds.md says how to run it)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import quiet_machine
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+TINY = [
+    "--epochs", "2", "--size", "32", "--stride", "4", "--val-videos", "1",
+    "--set", "data.clip_length=8",
+    "--set", "model.params.channels=[8,8,16,16]",
+    "--set", "train.batch_size=4",
+    "--set", "score.average_last=2",
+    "--set", "score.agreement_windows=8",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory: pytest.TempPathFactory):
+    sys.path.insert(0, str(BENCH))
+    try:
+        with quiet_machine(tmp_path_factory.mktemp("cache"), OMP_NUM_THREADS="1"):
+            yield (
+                importlib.import_module("bench_ped2"),
+                importlib.import_module("ped2_seeds"),
+                importlib.import_module("ablations"),
+            )
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_seed_study_and_ablations_write_their_pages(
+    scripts, tiny_scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    bench, seeds, ablations = scripts
+    monkeypatch.setattr(seeds, "IN_PROCESS", True)  # the CLI in this process: no start-up cost
+    out, page = tmp_path / "study", tmp_path / "ped2-seeds.md"
+    common = ["--data", str(tiny_scene), "--out", str(out), "--page", str(page), *TINY]
+    bench.main([*common, "--seeds", "0"])  # in pieces: seed 0, then seed 1
+    # a second seed's result, made from the first's with other numbers (one tiny training is
+    # enough to test the plumbing; the aggregation must use both)
+    first = json.loads((out / "seed_0" / "seed_result.json").read_text())
+    second = json.loads(json.dumps(first).replace('"seed": 0', '"seed": 1'))
+    for grid in (second["sets"][k]["eval"] for k in second["sets"]):
+        for row in grid.values():
+            for key in row:
+                row[key] = row[key] * 0.9
+    (out / "seed_1").mkdir()
+    (out / "seed_1" / "seed_result.json").write_text(json.dumps(second))
+    bench.main([*common, "--seeds", "1"])  # finished: reused, and the page covers both
+    results = [json.loads((out / f"seed_{s}" / "seed_result.json").read_text()) for s in (0, 1)]
+    fused = [r["sets"]["last"]["eval"]["bpe/minmax"]["fused"] for r in results]
+    text = page.read_text()
+    assert f"**{statistics.fmean(fused):.3f}**" in text
+    assert f"minimum **{min(fused):.3f}**" in text
+    assert f"standard deviation\n{statistics.stdev(fused):.3f}" in text
+    for r in results:
+        sets = r["sets"]
+        assert set(sets) == {"last", "ema", "auto"}
+        assert sets["last"]["weights"]["checkpoint"] == "last"
+        assert sets["ema"]["weights"]["checkpoint"] == "ema"
+        assert sets["auto"]["weights"]["choice"]["chosen"] in {"last", "ema", "average_last_2"}
+        assert len(sets["last"]["eval"]) == 12  # 4 error measures x 3 normalizers
+    assert "train.seed=0" in results[0]["train_args"]
+
+    def no_more_work(*args: object, **kwargs: object) -> str:
+        raise AssertionError("a finished seed was run again")
+
+    monkeypatch.setattr(seeds, "vadkit", no_more_work)
+    again = bench.main([*common, "--seeds", "0,1"])
+    assert [r["seed"] for r in again["seeds"]] == [0, 1]
+    monkeypatch.undo()
+    monkeypatch.setattr(seeds, "IN_PROCESS", True)
+
+    # Tables 4 and 5 from the two seeds; Table 2 with one extra training (VCR alone)
+    monkeypatch.setattr(ablations, "SUBSETS", ("vcr", "vcr,ffp,prp"))
+    page2 = tmp_path / "ablations.md"
+    done = ablations.main(["--study", str(out), "--data", str(tiny_scene), "--page", str(page2),
+                           *TINY])  # fmt: skip
+    robust = statistics.fmean(r["sets"]["last"]["eval"]["bpe/robust"]["fused"] for r in results)
+    assert done["tables_4_5"]["table5"]["robust"] == pytest.approx(robust)
+    assert done["table_2"]["vcr,ffp,prp"] == fused[0]  # the study's seed-0 run, not retrained
+    vcr_only = json.loads((out / "tasks_vcr" / "table2.json").read_text())
+    assert vcr_only["tasks"] == ["vcr"] and done["table_2"]["vcr"] == vcr_only["fused"]
+    text = page2.read_text()
+    assert f"| Robust | {100 * robust:.2f} |" in text or f"| robust | {100 * robust:.2f} |" in text
+    assert "89.04" in text and "81.21" in text  # the paper's numbers beside
+    assert text.count("The ordering of the") >= 6
