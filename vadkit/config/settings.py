@@ -80,6 +80,10 @@ class TrainSettings:
     deterministic: bool = True
     #: Stop before training when the projected peak memory exceeds what the machine has.
     memory_check: bool = True
+    #: With several processes (torchrun): BatchNorm statistics over the global batch.
+    sync_bn: bool = True
+    #: Run the training step's forward through ``torch.compile``.
+    compile: bool = False
 
 
 @dataclass

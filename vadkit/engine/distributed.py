@@ -1,0 +1,325 @@
+"""Training and scoring over several processes with ``torch.distributed``.
+
+vadkit runs on PyTorch's own distributed engine: ``torchrun`` (or ``vadkit train --nproc N``,
+which calls the same elastic launcher) starts one process per device and sets ``RANK``,
+``LOCAL_RANK``, ``WORLD_SIZE`` and the rendezvous; :func:`init_from_env` joins the process group
+(``nccl`` on CUDA, ``gloo`` on the CPU). Outside such a launch everything here is a no-op, so a
+single process runs exactly as before.
+
+What the engine does with several processes:
+
+* each process trains on its own shard of every epoch's shuffled windows
+  (:func:`vadkit.data.shards.shard_order`, the semantics of
+  :class:`torch.utils.data.DistributedSampler`), ``train.batch_size`` windows per step, so the
+  *global* batch is ``batch_size x world_size``;
+* the model is wrapped in :class:`~torch.nn.parallel.DistributedDataParallel` (gradients are
+  averaged), with BatchNorm converted to SyncBatchNorm when ``train.sync_bn`` is on
+  (:func:`convert_sync_batchnorm`);
+* after every step the processes agree on the step's losses (their mean over the global batch)
+  and on whether any of them was asked to stop (:func:`agree_step`);
+* rank 0 alone writes the run folder and holds its lock; every rank reads the same checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import signal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from vadkit.components import Batch
+from vadkit.errors import ConfigError, VadkitError
+
+T = TypeVar("T")
+
+#: Set by torchrun's elastic agent in the workers it starts again after a failure.
+RESTART_ENV = "TORCHELASTIC_RESTART_COUNT"
+#: How long a collective may wait for the other processes before the run fails.
+TIMEOUT = _dt.timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the training processes (``World()`` = one process)."""
+
+    rank: int = 0
+    local_rank: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that writes files and prints."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ConfigError(
+            f"The environment variable {name}={value!r} is not an integer.",
+            hint="Start the processes with torchrun, which sets RANK, LOCAL_RANK and WORLD_SIZE.",
+        ) from None
+
+
+def current() -> World:
+    """The world of the initialised process group, else the one the environment describes."""
+    if dist.is_available() and dist.is_initialized():
+        return World(dist.get_rank(), _env_int("LOCAL_RANK", 0), dist.get_world_size())
+    return World(
+        _env_int("RANK", 0), _env_int("LOCAL_RANK", 0), max(1, _env_int("WORLD_SIZE", 1))
+    )
+
+
+def backend_for(device: str) -> str:
+    """``nccl`` when the processes train on CUDA, else ``gloo``."""
+    name = str(device).strip().lower()
+    cuda = name.startswith("cuda") or (name == "auto" and torch.cuda.is_available())
+    return "nccl" if cuda else "gloo"
+
+
+def init_from_env(device: str = "auto") -> World:
+    """Join the process group that torchrun describes in the environment (once).
+
+    With ``WORLD_SIZE`` unset or 1 nothing happens. On CUDA each process takes the GPU of its
+    ``LOCAL_RANK``.
+    """
+    world = current()
+    if not world.distributed or dist.is_initialized():
+        return world
+    backend = backend_for(device)
+    if backend == "nccl":
+        torch.cuda.set_device(world.local_rank)
+    dist.init_process_group(backend=backend, timeout=TIMEOUT)
+    return current()
+
+
+def rank_device(device: str, world: World) -> str:
+    """The device of this rank: ``cuda:LOCAL_RANK`` for ``auto``/``cuda`` in a CUDA run."""
+    name = str(device).strip().lower()
+    if world.distributed and name in ("auto", "cuda") and torch.cuda.is_available():
+        return f"cuda:{world.local_rank}"
+    return device
+
+
+def restarting() -> bool:
+    """True in a worker that torchrun started again after a failure (``--max-restarts``)."""
+    return _env_int(RESTART_ENV, 0) > 0
+
+
+# -- agreeing across processes --------------------------------------------------------------------
+def barrier() -> None:
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def from_main(value: T) -> T:
+    """Rank 0's ``value`` on every rank (a pickled broadcast; the value itself elsewhere)."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return value
+    box: list[Any] = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]  # type: ignore[no-any-return]
+
+
+def on_main(function: Callable[[], T]) -> T | None:
+    """Run ``function`` on rank 0 only; a :class:`VadkitError` it raises is raised on every rank
+    (so no rank waits for one that has failed). Other ranks get None."""
+    world = current()
+    error: VadkitError | None = None
+    result: T | None = None
+    if world.is_main:
+        try:
+            result = function()
+        except VadkitError as exc:
+            error = exc
+    error = from_main(error)
+    if error is not None:
+        raise error
+    return result
+
+
+def gather_to_main(items: Sequence[T]) -> list[list[T]] | None:
+    """Every rank's ``items`` on rank 0 (a list per rank); None on the other ranks."""
+    world = current()
+    if not world.distributed:
+        return [list(items)]
+    out: list[Any] = [None] * world.size if world.is_main else []
+    dist.gather_object(list(items), out if world.is_main else None, dst=0)
+    return out if world.is_main else None
+
+
+def agree_step(losses: Mapping[str, Tensor], signum: int | None) -> tuple[dict[str, Tensor], int | None]:
+    """One collective per step: the losses averaged over the ranks (the global batch's, as every
+    rank's batch has the same size) and a stop signal if any rank received one."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return dict(losses), signum
+    keys = list(losses)
+    first = next(iter(losses.values()))
+    flag = torch.tensor([float(signum or 0)], device=first.device)
+    flat = torch.cat([torch.stack([losses[k].detach().float() for k in keys]), flag])
+    dist.all_reduce(flat)
+    size = dist.get_world_size()
+    agreed = {k: flat[i] / size for i, k in enumerate(keys)}
+    if signum is None and float(flat[-1]) > 0:
+        total = int(float(flat[-1]))
+        signum = total if total in (signal.SIGINT, signal.SIGTERM) else int(signal.SIGTERM)
+    return agreed, signum
+
+
+@contextlib.contextmanager
+def main_only(enabled: Callable[[], contextlib.AbstractContextManager[Any]]) -> Iterator[None]:
+    """``enabled()`` entered on rank 0 only (e.g. the run folder's lock), then a barrier, so the
+    other ranks start once rank 0 holds it; a failure to enter it is raised on every rank."""
+    world = current()
+    if not world.distributed:
+        with enabled():
+            yield
+        return
+    stack = contextlib.ExitStack()
+    with stack:
+        on_main(lambda: stack.enter_context(enabled()))
+        yield
+
+
+# -- the model across processes -------------------------------------------------------------------
+class _AllSum(torch.autograd.Function):
+    """Sum over the ranks, differentiable: the gradient of every rank's input is the sum of the
+    gradients of every rank's output (each rank's loss depends on every rank's input)."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: Tensor, group: Any) -> Tensor:
+        ctx.group = group
+        out = tensor.clone()
+        dist.all_reduce(out, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        out = grad.contiguous().clone()
+        dist.all_reduce(out, group=ctx.group)
+        return out, None
+
+
+class CPUSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """SyncBatchNorm for CPU processes (gloo): torch's :class:`~torch.nn.SyncBatchNorm` kernel
+    is CUDA-only, and DDP refuses it on CPU modules.
+
+    The statistics over every rank's batch are computed with differentiable all-reduces
+    (:mod:`torch.distributed.nn`): the mean, then the biased variance around it. The output and
+    the running statistics (updated with the unbiased variance, as BatchNorm does) are those of
+    one BatchNorm over the global batch. Made by :func:`convert_sync_batchnorm` from the modules
+    that :meth:`torch.nn.SyncBatchNorm.convert_sync_batchnorm` makes (same attributes).
+    """
+
+    process_group: Any = None
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
+
+    def forward(self, input: Tensor) -> Tensor:
+        group = self.process_group or dist.group.WORLD
+        if not (self.training and dist.is_initialized() and dist.get_world_size(group) > 1):
+            return super().forward(input)
+        self._check_input_dim(input)
+        dims = [0, *range(2, input.dim())]
+        shape = [1, -1] + [1] * (input.dim() - 2)
+        count = torch.tensor([input.numel() / input.size(1)], dtype=input.dtype)
+        sums = _AllSum.apply(torch.cat([input.sum(dims), count]), group)
+        n = sums[-1]
+        mean = sums[:-1] / n
+        centred = input - mean.view(shape)
+        var = _AllSum.apply((centred * centred).sum(dims), group) / n
+        out = centred * torch.rsqrt(var + self.eps).view(shape)
+        if self.affine:
+            out = out * self.weight.view(shape) + self.bias.view(shape)
+        if self.track_running_stats and self.running_mean is not None:
+            assert self.running_var is not None and self.num_batches_tracked is not None
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                if self.momentum is None:
+                    factor = 1.0 / float(self.num_batches_tracked)
+                else:
+                    factor = float(self.momentum)
+                unbiased = var.detach() * (n / (n - 1))
+                self.running_mean.mul_(1 - factor).add_(mean.detach(), alpha=factor)
+                self.running_var.mul_(1 - factor).add_(unbiased, alpha=factor)
+        return out
+
+
+def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """Every BatchNorm of ``model`` as a SyncBatchNorm over the process group, with
+    :meth:`torch.nn.SyncBatchNorm.convert_sync_batchnorm` (the parameters and buffers stay the
+    same tensors, so an optimizer built on them keeps working); on the CPU as
+    :class:`CPUSyncBatchNorm`."""
+    converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if device.type == "cpu":
+        for module in converted.modules():
+            if type(module) is nn.SyncBatchNorm:
+                module.__class__ = CPUSyncBatchNorm  # same attributes; the CPU forward
+    return converted
+
+
+class TrainingLosses(nn.Module):
+    """``forward(batch)`` = ``model.training_losses(batch)``: what DDP and ``torch.compile``
+    wrap (both act on ``forward``)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        return self.model.training_losses(batch)  # type: ignore[no-any-return, operator]
+
+
+class _Forwarding(nn.Module):
+    """Mixin: ``training_losses(batch)`` runs the wrapper's forward (what TrainStep calls)."""
+
+    def training_losses(self, batch: Batch) -> dict[str, Tensor]:
+        return self(batch)  # type: ignore[no-any-return]
+
+
+class DistributedLosses(_Forwarding, nn.parallel.DistributedDataParallel):
+    """DDP over :class:`TrainingLosses`."""
+
+
+class CompiledLosses(_Forwarding):
+    """``torch.compile`` of :class:`TrainingLosses` (``train.compile``)."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.compiled = torch.compile(inner)
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        return self.compiled(batch)  # type: ignore[no-any-return]
+
+
+def wrap_for_training(
+    model: nn.Module, device: torch.device, *, world: World, sync_bn: bool, compile: bool
+) -> nn.Module:
+    """What :class:`vadkit.engine.step.TrainStep` should run: ``model`` itself for one
+    uncompiled process, else a wrapper whose ``training_losses`` goes through ``forward``
+    (SyncBatchNorm and DDP for several processes, ``torch.compile`` when asked)."""
+    if not world.distributed and not compile:
+        return model
+    if world.distributed and sync_bn:
+        convert_sync_batchnorm(model, device)
+    inner: nn.Module = TrainingLosses(model)
+    if world.distributed:
+        ids = [device.index if device.index is not None else 0] if device.type == "cuda" else None
+        inner = DistributedLosses(inner, device_ids=ids)
+    return CompiledLosses(inner) if compile else inner
