@@ -74,10 +74,13 @@ def score_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Score a run's test videos (or video files): every task, every error measure, one pass."""
+    from vadkit.engine import distributed
     from vadkit.engine.score import score_run
 
+    # under torchrun every process scores some videos and rank 0 writes and reports
+    main = distributed.current().is_main
     # argument checks live in the engine (score_run), so Python and the CLI refuse alike
-    bar = None if quiet or json_out else LazyBar("scoring windows")
+    bar = None if quiet or json_out or not main else LazyBar("scoring windows")
     try:
         result = score_run(
             run,
@@ -97,6 +100,8 @@ def score_cmd(
     finally:
         if bar is not None:
             bar.stop()
+    if not main:
+        return
     if json_out:
         print_json(result)
         return

@@ -38,6 +38,8 @@ from vadkit.components import Batch
 from vadkit.errors import ConfigError, VadkitError
 
 T = TypeVar("T")
+V = TypeVar("V")
+S = TypeVar("S")
 
 #: Set by torchrun's elastic agent in the workers it starts again after a failure.
 RESTART_ENV = "TORCHELASTIC_RESTART_COUNT"
@@ -78,9 +80,7 @@ def current() -> World:
     """The world of the initialised process group, else the one the environment describes."""
     if dist.is_available() and dist.is_initialized():
         return World(dist.get_rank(), _env_int("LOCAL_RANK", 0), dist.get_world_size())
-    return World(
-        _env_int("RANK", 0), _env_int("LOCAL_RANK", 0), max(1, _env_int("WORLD_SIZE", 1))
-    )
+    return World(_env_int("RANK", 0), _env_int("LOCAL_RANK", 0), max(1, _env_int("WORLD_SIZE", 1)))
 
 
 def backend_for(device: str) -> str:
@@ -117,6 +117,46 @@ def rank_device(device: str, world: World) -> str:
 def restarting() -> bool:
     """True in a worker that torchrun started again after a failure (``--max-restarts``)."""
     return _env_int(RESTART_ENV, 0) > 0
+
+
+def launch(nproc: int, args: Sequence[str], *, max_restarts: int = 0) -> int:
+    """Run ``python -m vadkit ARGS`` on ``nproc`` local processes through torch's elastic
+    launcher (what ``torchrun --standalone --nproc-per-node N -m vadkit ARGS`` does); returns the
+    exit code (that of the first process that failed)."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser
+    from torch.distributed.run import run as elastic_run
+
+    options = get_args_parser().parse_args(
+        [
+            "--standalone",
+            f"--nproc-per-node={int(nproc)}",
+            f"--max-restarts={int(max_restarts)}",
+            "--module",
+            "vadkit",
+            *args,
+        ]
+    )
+    try:
+        elastic_run(options)
+    except ChildFailedError as exc:
+        codes = [f.exitcode for f in exc.failures.values() if f.exitcode]
+        return next((c for c in codes if c > 0), 1)
+    return 0
+
+
+def strip_option(args: Sequence[str], names: Sequence[str]) -> list[str]:
+    """``args`` without the options ``names`` and their values (``--opt V`` or ``--opt=V``)."""
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in names:
+            skip = True
+        elif not any(arg.startswith(f"{name}=") for name in names):
+            out.append(arg)
+    return out
 
 
 # -- agreeing across processes --------------------------------------------------------------------
@@ -161,7 +201,9 @@ def gather_to_main(items: Sequence[T]) -> list[list[T]] | None:
     return out if world.is_main else None
 
 
-def agree_step(losses: Mapping[str, Tensor], signum: int | None) -> tuple[dict[str, Tensor], int | None]:
+def agree_step(
+    losses: Mapping[str, Tensor], signum: int | None
+) -> tuple[dict[str, Tensor], int | None]:
     """One collective per step: the losses averaged over the ranks (the global batch's, as every
     rank's batch has the same size) and a stop signal if any rank received one."""
     if not (dist.is_initialized() and dist.get_world_size() > 1):
@@ -177,6 +219,50 @@ def agree_step(losses: Mapping[str, Tensor], signum: int | None) -> tuple[dict[s
         total = int(float(flat[-1]))
         signum = total if total in (signal.SIGINT, signal.SIGTERM) else int(signal.SIGTERM)
     return agreed, signum
+
+
+@contextlib.contextmanager
+def main_first() -> Iterator[None]:
+    """Rank 0 runs the block first, the others after it (e.g. rank 0 decodes the videos into the
+    frame cache once, the others then map the cached files)."""
+    world = current()
+    if world.distributed and not world.is_main:
+        barrier()
+    yield
+    if world.distributed and world.is_main:
+        barrier()
+
+
+def score_shards(
+    videos: Sequence[V],
+    score: Callable[[Sequence[V]], Iterator[S]],
+    skipped: list[dict[str, Any]],
+    left_out: dict[str, str],
+) -> Iterator[S]:
+    """Score video ``i`` on rank ``i % world_size``; on rank 0 yield every video's scores in
+    the order of ``videos`` (what one process yields), with every rank's ``skipped`` videos and
+    ``left_out`` error measures merged into the given ones; other ranks yield nothing.
+
+    ``score(videos)`` scores videos as one process does (it may skip short ones).
+    """
+    world = current()
+    mine: list[tuple[int, S]] = []
+    for index in range(world.rank, len(videos), world.size):
+        mine.extend((index, scored) for scored in score([videos[index]]))
+    gathered = gather_to_main([(mine, list(skipped), dict(left_out))])
+    if gathered is None:
+        return
+    everything: list[tuple[int, S]] = []
+    skipped.clear()
+    names = {getattr(v, "name", None): i for i, v in enumerate(videos)}
+    for ((part, their_skipped, their_left_out),) in gathered:
+        everything.extend(part)
+        skipped.extend(their_skipped)
+        for key, reason in their_left_out.items():
+            left_out.setdefault(key, reason)
+    skipped.sort(key=lambda item: names.get(item.get("name"), 0))
+    for _, scored in sorted(everything, key=lambda pair: pair[0]):
+        yield scored
 
 
 @contextlib.contextmanager

@@ -253,14 +253,15 @@ class Trainer:
 
             data = self.config["data"]
             root = data["root"] or default_data_root()
-            videos = open_videos(
-                root,
-                "training",
-                size=tuple(data["size"]),
-                color=data["color"],
-                format=data["format"] or None,
-                progress=self.verbose,
-            )
+            with distributed.main_first():  # rank 0 fills the frame cache, the others map it
+                videos = open_videos(
+                    root,
+                    "training",
+                    size=tuple(data["size"]),
+                    color=data["color"],
+                    format=data["format"] or None,
+                    progress=self.verbose and self.world.is_main,
+                )
             self.windows = TrainWindows(
                 videos,
                 clip_length=int(data["clip_length"]),
