@@ -116,13 +116,22 @@ def test_nccl_process_group_takes_the_gpu_of_its_local_rank(
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "set_device", lambda i: calls.setdefault("device", i))
     monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
-    monkeypatch.setattr(
-        distributed.dist,
-        "init_process_group",
-        lambda backend, timeout: calls.setdefault("backend", backend),
-    )
+    monkeypatch.setenv(distributed.RESTART_ENV, "2")
+    monkeypatch.setattr(distributed.dist, "rendezvous", lambda url, timeout: iter([("S", 3, 4)]))
+    monkeypatch.setattr(distributed.dist, "PrefixStore", lambda prefix, store: (prefix, store))
+
+    def init(backend: str, **kwargs: Any) -> None:
+        calls.update(backend=backend, store=kwargs["store"], rank=kwargs["rank"])
+
+    monkeypatch.setattr(distributed.dist, "init_process_group", init)
     world = distributed.init_from_env("auto")
-    assert calls == {"device": 1, "backend": "nccl"}
+    # the GPU first, then the process group, on the keys of this attempt only
+    assert calls == {
+        "device": 1,
+        "backend": "nccl",
+        "store": ("vadkit/attempt-2/", "S"),
+        "rank": 3,
+    }
     assert world == distributed.World(rank=3, local_rank=1, size=4) and not world.is_main
     assert distributed.rank_device("auto", world) == "cuda:1"
     assert distributed.rank_device("cpu", world) == "cpu"

@@ -102,7 +102,18 @@ def init_from_env(device: str = "auto") -> World:
     backend = backend_for(device)
     if backend == "nccl":
         torch.cuda.set_device(world.local_rank)
-    dist.init_process_group(backend=backend, timeout=TIMEOUT)
+    # The rendezvous store of torchrun's agent can outlive a restart (--max-restarts): keys of
+    # the failed attempt (its processes' addresses) would be read by the new one, whose
+    # processes then wait for peers that are gone. Each attempt keeps to its own keys.
+    store, rank, size = next(iter(dist.rendezvous("env://", timeout=TIMEOUT)))
+    attempt = _env_int(RESTART_ENV, 0)
+    dist.init_process_group(
+        backend=backend,
+        store=dist.PrefixStore(f"vadkit/attempt-{attempt}/", store),
+        rank=rank,
+        world_size=size,
+        timeout=TIMEOUT,
+    )
     return current()
 
 
@@ -171,7 +182,7 @@ def from_main(value: T) -> T:
         return value
     box: list[Any] = [value]
     dist.broadcast_object_list(box, src=0)
-    return box[0]  # type: ignore[no-any-return]
+    return box[0]
 
 
 def on_main(function: Callable[[], T]) -> T | None:
@@ -355,7 +366,7 @@ def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
     if device.type == "cpu":
         for module in converted.modules():
             if type(module) is nn.SyncBatchNorm:
-                module.__class__ = CPUSyncBatchNorm  # same attributes; the CPU forward
+                module.__class__ = CPUSyncBatchNorm  # type: ignore[assignment]  # the CPU forward
     return converted
 
 
@@ -368,14 +379,14 @@ class TrainingLosses(nn.Module):
         self.model = model
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        return self.model.training_losses(batch)  # type: ignore[no-any-return, operator]
+        return self.model.training_losses(batch)  # type: ignore[operator]
 
 
 class _Forwarding(nn.Module):
     """Mixin: ``training_losses(batch)`` runs the wrapper's forward (what TrainStep calls)."""
 
     def training_losses(self, batch: Batch) -> dict[str, Tensor]:
-        return self(batch)  # type: ignore[no-any-return]
+        return self(batch)
 
 
 class DistributedLosses(_Forwarding, nn.parallel.DistributedDataParallel):
@@ -391,7 +402,7 @@ class CompiledLosses(_Forwarding):
         self.compiled = torch.compile(inner)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
-        return self.compiled(batch)  # type: ignore[no-any-return]
+        return self.compiled(batch)
 
 
 def wrap_for_training(

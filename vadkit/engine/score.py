@@ -416,10 +416,13 @@ def score_run(
         if world.distributed
         else tracked(videos)
     )
-    if not world.is_main:
+    result: dict[str, Any] | None = None
+    if world.is_main:
+        result = save_score_set(run_dir, set_name, stream, meta, finalize=finalize)
+        result["name"] = set_name
+    else:
         for _ in stream:  # score this rank's videos and hand them to rank 0
             pass
-        return distributed.from_main(None)  # type: ignore[no-any-return]
-    result = save_score_set(run_dir, set_name, stream, meta, finalize=finalize)
-    result["name"] = set_name
-    return distributed.from_main(result)
+    shared = distributed.from_main(result)  # every rank returns rank 0's record
+    assert shared is not None
+    return shared
