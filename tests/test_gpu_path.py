@@ -15,7 +15,7 @@ from torch import nn
 
 from vadkit.components import Batch
 from vadkit.config import resolve_config
-from vadkit.engine import distributed, runs
+from vadkit.engine import distributed, parallel, runs
 from vadkit.engine.device import Runtime
 from vadkit.engine.step import TrainStep
 
@@ -155,13 +155,13 @@ def test_compile_setting_runs_the_step_through_torch_compile(
     torch.manual_seed(0)
     model = runs.build_model(config)
     cpu = torch.device("cpu")
-    wrapped = distributed.wrap_for_training(
+    wrapped = parallel.wrap_for_training(
         model, cpu, world=distributed.World(), sync_bn=True, compile=True
     )
-    assert isinstance(wrapped, distributed.CompiledLosses)
-    assert len(compiled) == 1 and isinstance(compiled[0], distributed.TrainingLosses)
+    assert isinstance(wrapped, parallel.CompiledLosses)
+    assert len(compiled) == 1 and isinstance(compiled[0], parallel.TrainingLosses)
     assert (
-        distributed.wrap_for_training(
+        parallel.wrap_for_training(
             model, cpu, world=distributed.World(), sync_bn=True, compile=False
         )
         is model
@@ -196,7 +196,7 @@ def test_pinned_batches_copy_to_the_gpu_without_blocking() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
 def test_sync_batchnorm_on_cuda_is_torchs_own() -> None:
     model = nn.Sequential(nn.Conv3d(1, 2, 3), nn.BatchNorm3d(2))
-    distributed.convert_sync_batchnorm(model, torch.device("cuda"))
+    parallel.convert_sync_batchnorm(model, torch.device("cuda"))
     assert type(model[1]) is nn.SyncBatchNorm
 
 
@@ -205,8 +205,8 @@ def test_sync_batchnorm_on_cpu_keeps_the_parameters() -> None:
     keeps working) and gives the CPU implementation, which is BatchNorm in one process."""
     model = nn.Sequential(nn.Conv3d(1, 2, 3), nn.BatchNorm3d(2))
     before = [id(p) for p in model.parameters()]
-    distributed.convert_sync_batchnorm(model, torch.device("cpu"))
-    assert type(model[1]) is distributed.CPUSyncBatchNorm
+    parallel.convert_sync_batchnorm(model, torch.device("cpu"))
+    assert type(model[1]) is parallel.CPUSyncBatchNorm
     assert [id(p) for p in model.parameters()] == before
     reference = nn.BatchNorm3d(2)
     x = torch.randn(3, 2, 2, 4, 4)

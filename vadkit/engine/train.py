@@ -26,7 +26,7 @@ import torch
 
 from vadkit.components import Batch
 from vadkit.config import Config
-from vadkit.engine import budget, distributed, runs
+from vadkit.engine import budget, distributed, parallel, runs
 from vadkit.engine.callbacks import Callback as Callback
 from vadkit.engine.callbacks import TrainingInterrupted as TrainingInterrupted
 from vadkit.engine.device import Runtime
@@ -153,7 +153,7 @@ class Trainer:
         """Build model, optimizer and step, open the data, check the memory a step will take,
         then load the last checkpoint (when resuming) or start the run folder: bad data and a
         run too large for the machine leave no half-made run behind."""
-        self._check_run_dir()
+        distributed.on_main(self._check_run_dir)  # rank 0 judges the folder for every rank
         train = self.config["train"]
         torch.manual_seed(int(train["seed"]))
         self.model = runs.build_model(self.config)
@@ -172,7 +172,7 @@ class Trainer:
             runs.write_config(self.run_dir, self.config)
             runs.write_versions(self.run_dir, self.config)
             write_text(self.run_dir / runs.METRICS_FILE, "")
-        self.step_fn.model = distributed.wrap_for_training(
+        self.step_fn.model = parallel.wrap_for_training(
             self.model,
             self.runtime.device,
             world=self.world,
