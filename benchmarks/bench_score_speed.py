@@ -66,10 +66,12 @@ def _frame_shape(video: Video) -> tuple[int, int, int]:
     return (int(channels), int(height), int(width))
 
 
-def vadkit_variant(model: VADModel, video: Video, t: int, bs: int, precision: str) -> Callable:
-    runtime = make_runtime("cpu", precision, channels_last=True)
+def vadkit_variant(
+    model: VADModel, video: Video, t: int, bs: int, precision: str, device: str = "cpu"
+) -> Callable:
+    runtime = make_runtime(device, precision, channels_last=True)
     runtime.prepare(model)
-    errors = applicable_errors(None, _frame_shape(video))
+    errors = applicable_errors(None, _frame_shape(video), runtime.device)
 
     def run() -> dict[str, dict[str, np.ndarray]]:
         (out,) = score_videos(
@@ -84,11 +86,13 @@ def _heads(model: VADModel) -> tuple[Any, Any]:
     return model.tasks["ffp"].head, model.tasks["prp"].head
 
 
-def bare_variant(model: VADModel, video: Video, t: int, bs: int, precision: str) -> Callable:
+def bare_variant(
+    model: VADModel, video: Video, t: int, bs: int, precision: str, device: str = "cpu"
+) -> Callable:
     """A plain loop: same batches, same precision and memory format, same scores."""
-    runtime = make_runtime("cpu", precision, channels_last=True)
+    runtime = make_runtime(device, precision, channels_last=True)
     runtime.prepare(model)
-    errors = applicable_errors(None, _frame_shape(video))
+    errors = applicable_errors(None, _frame_shape(video), runtime.device)
     bb = model.backbone
     ffp_head, prp_head = _heads(model)
 
@@ -99,7 +103,8 @@ def bare_variant(model: VADModel, video: Video, t: int, bs: int, precision: str)
         with torch.inference_mode():
             for s0 in range(0, n_win, bs):
                 s1 = min(s0 + bs, n_win)
-                chunk = torch.from_numpy(frames[s0 : s1 + t]).permute(3, 0, 1, 2).float()
+                chunk = torch.from_numpy(frames[s0 : s1 + t]).to(runtime.device)
+                chunk = chunk.permute(3, 0, 1, 2).float()
                 chunk = chunk / 127.5 - 1.0
                 clip = chunk.unfold(1, t, 1)[:, : s1 - s0]  # (C, B, H, W, T)
                 clip = clip.permute(1, 0, 4, 2, 3).contiguous(memory_format=torch.channels_last_3d)
@@ -119,20 +124,26 @@ def bare_variant(model: VADModel, video: Video, t: int, bs: int, precision: str)
                     out["vcr"].setdefault(name, []).append(sign * err(r, c).view(b, t).mean(1))
                     out["ffp"].setdefault(name, []).append(sign * err(pred, target))
                 out["prp"].setdefault(SCORE_KEY, []).append(prob)
-        return {k: {e: torch.cat(v).double().numpy() for e, v in d.items()} for k, d in out.items()}
+        return {
+            k: {e: torch.cat(v).double().cpu().numpy() for e, v in d.items()}
+            for k, d in out.items()
+        }
 
     return run
 
 
-def authors_variant(model: VADModel, video: Video, t: int, bs: int) -> Callable:
+def authors_variant(
+    model: VADModel, video: Video, t: int, bs: int, device: str = "cpu"
+) -> Callable:
     """The authors' structure: fp32, contiguous, no_grad, per-window reads, decoder twice."""
-    errors = applicable_errors(None, _frame_shape(video))
+    model.to(device)
+    errors = applicable_errors(None, _frame_shape(video), torch.device(device))
     bb = model.backbone
     ffp_head, prp_head = _heads(model)
 
     def window(i: int) -> tuple[torch.Tensor, torch.Tensor]:
         frames = video.frames(np.arange(i, i + t + 1))  # each window read on its own
-        x = torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+        x = torch.from_numpy(frames).to(device).permute(3, 0, 1, 2).float() / 127.5 - 1.0
         return x[:, :t], x[:, t]
 
     def run() -> dict[str, dict[str, np.ndarray]]:
@@ -155,7 +166,10 @@ def authors_variant(model: VADModel, video: Video, t: int, bs: int) -> Callable:
                     out["vcr"].setdefault(name, []).append(sign * err(r, c).view(b, t).mean(1))
                     out["ffp"].setdefault(name, []).append(sign * err(pred, target))
                 out["prp"].setdefault(SCORE_KEY, []).append(prob)
-        return {k: {e: torch.cat(v).double().numpy() for e, v in d.items()} for k, d in out.items()}
+        return {
+            k: {e: torch.cat(v).double().cpu().numpy() for e, v in d.items()}
+            for k, d in out.items()
+        }
 
     return run
 

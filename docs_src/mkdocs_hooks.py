@@ -130,7 +130,8 @@ CONFIG_KEYS: dict[str, str] = {
     "tasks.params": "Table of tables: `[tasks.params.NAME]` holds the constructor parameters of "
     "task NAME (`vadkit describe tasks NAME`).",
     "train.epochs": "Passes over the training windows. The `--epochs` flag sets it.",
-    "train.batch_size": "Windows per optimizer step.",
+    "train.batch_size": "Windows per optimizer step in each process; with N processes "
+    "(torchrun) the global batch is N x batch_size.",
     "train.lr": "Learning rate (the peak of a schedule).",
     "train.optimizer": 'A timm optimizer name (`timm.optim.create_optimizer_v2`): `"adam"` (the '
     'paper\'s), `"adamw"`, `"sgd"`, ... ; any of `timm.optim.list_optimizers()`.',
@@ -163,6 +164,11 @@ CONFIG_KEYS: dict[str, str] = {
     "train.log_steps": "Write a line to `metrics.jsonl` (and update the progress bar) every N steps.",
     "train.deterministic": "Ask PyTorch for deterministic algorithms, so that a resumed run "
     "reaches the same weights as an uninterrupted one.",
+    "train.sync_bn": "With several processes (torchrun, `--nproc`): BatchNorm statistics over the "
+    "global batch (SyncBatchNorm), so N x batch_size/N trains like one process at batch_size. "
+    "No effect in one process. See [Train on GPUs and clusters](../tutorials/gpus-and-clusters.md).",
+    "train.compile": "Run the training step's forward pass through `torch.compile` (worth it on "
+    "GPUs for long runs; the first steps are slower while it compiles).",
     "recipe": "The recipe the run started from (`vadkit list recipes`): its settings come after "
     "the framework's defaults and before the config file. Empty: the recipe that claims the data "
     "(one for datasets, one for the synthetic scene). The `--recipe` flag sets it.",

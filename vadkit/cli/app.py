@@ -138,8 +138,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         _main(list(sys.argv[1:] if argv is None else argv))
 
 
+#: The arguments of this invocation (what ``--nproc`` hands to the processes it starts).
+invoked_args: list[str] = []
+
+
 def _main(args: list[str]) -> None:
     global _commands_added
+    invoked_args[:] = args
     try:
         _global_plugin_args(args)
         if not _commands_added:

@@ -99,10 +99,17 @@ def score_cmd(
     from vadkit.engine.score import score_run
     from vadkit.runtime.bundle import is_bundle
 
+    bundle = is_bundle(run)
+    main = True
+    if not bundle:  # a bundle's runtime imports no torch
+        from vadkit.engine import distributed
+
+        # under torchrun every process scores some videos and rank 0 writes and reports
+        main = distributed.current().is_main
     # argument checks live in the engine (score_run), so Python and the CLI refuse alike
-    bar = None if quiet or json_out else LazyBar("scoring windows")
+    bar = None if quiet or json_out or not main else LazyBar("scoring windows")
     try:
-        if is_bundle(run):  # an exported bundle: the torch-free runtime
+        if bundle:  # an exported bundle: the torch-free runtime
             from vadkit.runtime.files import score_bundle
 
             result = score_bundle(
@@ -140,6 +147,8 @@ def score_cmd(
     finally:
         if bar is not None:
             bar.stop()
+    if not main:
+        return
     if json_out:
         print_json(result)
         return

@@ -99,15 +99,36 @@ def train_cmd(
             "(train.memory_check = false).",
         ),
     ] = False,
+    nproc: Annotated[
+        int | None,
+        typer.Option(
+            "--nproc",
+            "--devices",
+            metavar="N",
+            min=1,
+            help="Train on N processes of this machine (one per GPU, or CPU processes) with "
+            "DistributedDataParallel, started by torch's elastic launcher (as torchrun "
+            "--standalone --nproc-per-node N -m vadkit train ... does).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Train a model on normal videos and write a run folder (config, checkpoints, metrics)."""
+    from vadkit.cli.app import invoked_args
+    from vadkit.engine import distributed, runs
     from vadkit.engine.train import (
         Trainer,
         TrainingInterrupted,
         default_run_dir,
         resolve_train_config,
     )
+
+    if nproc is not None and not distributed.current().distributed:
+        args = distributed.strip_option(invoked_args, ("--nproc", "--devices"))
+        if out is None and resume is None:  # one folder that every process agrees on
+            args += ["--out", str(default_run_dir())]
+        raise typer.Exit(distributed.launch(nproc, args))
 
     run_dir, cfg = resolve_train_config(
         resume=resume,
@@ -126,22 +147,34 @@ def train_cmd(
         },
         default_out=default_run_dir,
     )
+    world = distributed.init_from_env(cfg["train"]["device"])
+    run_dir = distributed.from_main(run_dir)  # rank 0's default folder
+    quiet = quiet or not world.is_main
+    # started again by torchrun (--max-restarts) after a failure: continue from the checkpoint
+    resuming = resume is not None or (
+        distributed.restarting() and runs.checkpoint_path(run_dir).is_file()
+    )
     bar = None if quiet else ProgressBar()
     trainer = Trainer(
         cfg,
         run_dir,
-        resume=resume is not None,
+        resume=resuming,
         callbacks=[cast("Callback", bar)] if bar else [],
         verbose=not quiet,
     )
     if not quiet:
-        verb = "Resuming" if resume is not None else "Training"
+        verb = "Resuming" if resuming else "Training"
         console.print(
             f"{verb} [bold]{plain(', '.join(cfg['tasks']['names']))}[/] on "
             f"[bold]{plain(cfg['model']['backbone'])}[/]"
             + (f" (recipe [bold]{plain(cfg['recipe'])}[/])" if cfg["recipe"] else "")
             + f" into [bold]{plain(run_dir)}[/] "
-            f"({trainer.runtime.device}, {trainer.runtime.precision}"
+            + (
+                f"on {world.size} processes, global batch {world.size * cfg['train']['batch_size']} "
+                if world.distributed
+                else ""
+            )
+            + f"({trainer.runtime.device}, {trainer.runtime.precision}"
             f"{', channels-last' if trainer.runtime.channels_last else ''})"
         )
     try:
@@ -149,10 +182,12 @@ def train_cmd(
     except TrainingInterrupted as stop:
         if bar is not None:
             bar.stop()
-        err_console.print(
-            f"[yellow]Interrupted at epoch {stop.progress.epoch + 1}, step {stop.progress.step}; "
-            f"checkpoint saved.[/yellow] Continue with: vadkit train --resume {plain(run_dir)}"
-        )
+        if world.is_main:
+            err_console.print(
+                f"[yellow]Interrupted at epoch {stop.progress.epoch + 1}, step "
+                f"{stop.progress.step}; checkpoint saved.[/yellow] Continue with: "
+                f"vadkit train --resume {plain(run_dir)}"
+            )
         raise typer.Exit(stop.exit_code) from None
     except KeyboardInterrupt:  # a second Ctrl-C: the last checkpoint is intact
         err_console.print(

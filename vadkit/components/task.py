@@ -64,7 +64,8 @@ class ProxyTask(nn.Module):
 
         ``None`` (the default) means the task trains on the shared window. Indices may run past
         the end of the video: the data layer clamps them to its last frame. ``rng`` is seeded per
-        sample, ``batch_rng`` per batch (every sample of a batch gets a fresh copy of the same).
+        sample, ``batch_rng`` per batch (every sample of a batch gets a fresh copy of the same);
+        with several training processes (torchrun), per process's share of the batch.
         """
         return None
 

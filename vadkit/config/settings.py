@@ -103,6 +103,10 @@ class TrainSettings:
     ema: bool = False
     ema_decay: float = 0.999
     ema_warmup: bool = True
+    #: With several processes (torchrun): BatchNorm statistics over the global batch.
+    sync_bn: bool = True
+    #: Run the training step's forward through ``torch.compile``.
+    compile: bool = False
 
 
 @dataclass

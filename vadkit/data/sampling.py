@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from vadkit.components import Batch
 from vadkit.config.settings import DataSettings, TrainSettings
+from vadkit.data.shards import shard_order
 from vadkit.data.video import Video, frames_to_tensor
 from vadkit.errors import ConfigError, DataError
 
@@ -52,6 +53,7 @@ class _Key:
     index: int
     epoch: int
     batch_index: int
+    rank: int = 0
 
 
 class TrainWindows(Dataset):
@@ -111,8 +113,15 @@ class TrainWindows(Dataset):
         """The video and start frame of window ``index``."""
         return self.videos[int(self._video[index])], int(self._start[index])
 
-    def sample(self, index: int, *, epoch: int = 0, batch_index: int = 0) -> dict[str, Any]:
-        """Window ``index``: ``frames`` uint8 ``(T+1, H, W, C)``, task ``views`` and ``labels``."""
+    def sample(
+        self, index: int, *, epoch: int = 0, batch_index: int = 0, rank: int = 0
+    ) -> dict[str, Any]:
+        """Window ``index``: ``frames`` uint8 ``(T+1, H, W, C)``, task ``views`` and ``labels``.
+
+        ``rank``: the training process whose batch this is; with several processes each one's
+        per-batch draws (e.g. PRP's playback rate per batch) come from a generator of its own,
+        derived from the seed, epoch, batch index and rank (rank 0's is one process's).
+        """
         if not 0 <= index < len(self):
             raise IndexError(f"window index {index} out of range [0, {len(self)})")
         video, start = self.window(index)
@@ -126,7 +135,8 @@ class TrainWindows(Dataset):
         for name, task in self.tasks.items():
             tag = self._task_tags[name]
             rng = np.random.default_rng([*base, int(index), _SAMPLE, tag])
-            batch_rng = np.random.default_rng([*base, int(batch_index), _BATCH, tag])
+            per_rank = [int(rank)] if rank else []
+            batch_rng = np.random.default_rng([*base, int(batch_index), _BATCH, tag, *per_rank])
             view = task.sample_view(start, t, rng, batch_rng)
             if view is None:
                 continue
@@ -137,7 +147,9 @@ class TrainWindows(Dataset):
 
     def __getitem__(self, key: int | _Key) -> dict[str, Any]:
         if isinstance(key, _Key):
-            return self.sample(key.index, epoch=key.epoch, batch_index=key.batch_index)
+            return self.sample(
+                key.index, epoch=key.epoch, batch_index=key.batch_index, rank=key.rank
+            )
         return self.sample(int(key))
 
 
@@ -192,8 +204,11 @@ class TrainLoader:
         workers: int = 0,
         pin_memory: bool = False,
         drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         self.windows = windows
+        self.rank = int(rank)
         self.batch_size = _check_positive("batch_size", batch_size)
         self.epoch = int(epoch)
         if skip_batches < 0 or workers < 0:
@@ -207,6 +222,7 @@ class TrainLoader:
         order = np.random.default_rng(
             [_seed(windows.seed), _seed(self.epoch), _SHUFFLE]
         ).permutation(len(windows))
+        order = shard_order(order, self.rank, int(world_size))
         n = len(order)
         stop = n - n % self.batch_size if drop_last else n
         self._batches = [
@@ -220,7 +236,7 @@ class TrainLoader:
     def batch_keys(self) -> list[list[_Key]]:
         """The keys of the batches still to load (after ``skip_batches``)."""
         return [
-            [_Key(int(i), self.epoch, b) for i in batch]
+            [_Key(int(i), self.epoch, b, self.rank) for i in batch]
             for b, batch in enumerate(self._batches)
             if b >= self.skip_batches
         ]
@@ -248,6 +264,8 @@ def make_train_loader(
     workers: int = 0,
     pin_memory: bool = False,
     drop_last: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> TrainLoader:
     """Batches of one epoch, shuffled by a generator seeded from ``(seed, epoch)``.
 
@@ -255,6 +273,8 @@ def make_train_loader(
     per-batch rng seeded from ``(seed, epoch, batch index)``; ``skip_batches`` skips the first
     batches without loading them (resuming mid-epoch gives the same later batches). ``workers``
     worker processes decode in parallel; ``pin_memory`` pins batches when CUDA is available.
+    ``rank`` of ``world_size`` training processes loads its shard of the epoch
+    (:func:`vadkit.data.shards.shard_order`).
     """
     return TrainLoader(
         windows,
@@ -264,4 +284,6 @@ def make_train_loader(
         workers=workers,
         pin_memory=pin_memory,
         drop_last=drop_last,
+        rank=rank,
+        world_size=world_size,
     )

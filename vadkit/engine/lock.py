@@ -114,13 +114,18 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[None]:
 
 
 def locked(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Decorate an engine function whose first argument is a run folder: it runs under the lock."""
+    """Decorate an engine function whose first argument is a run folder: it runs under the lock.
+
+    In a torchrun launch only rank 0 (``RANK``) takes it: the ranks are one writer, and rank 0
+    alone writes (the others would be refused by their own rank 0).
+    """
 
     def wrap(function: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(function)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             run_dir = Path(args[0] if args else kwargs["run_dir"])  # type: ignore[arg-type]
-            if not run_dir.is_dir():  # not a run: the function says so
+            other_rank = os.environ.get("RANK", "0").strip() not in ("", "0")  # torchrun's
+            if not run_dir.is_dir() or other_rank:  # not a run: the function says so
                 return function(*args, **kwargs)
             with run_lock(run_dir, command):
                 return function(*args, **kwargs)

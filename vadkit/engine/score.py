@@ -284,10 +284,17 @@ def score_run(
     ``clip_length + 1`` frames is skipped (listed in ``skipped``); when no video is left this is a
     :class:`DataError` and nothing is written. Returns the score set's record
     (``RUN/scores/<set>/set.json``).
+
+    Started by torchrun on several processes, each scores every N-th video and rank 0 writes the
+    one score set (:func:`vadkit.engine.distributed.score_shards`).
     """
     from vadkit import __version__
     from vadkit.config import Settings
+    from vadkit.engine import distributed
     from vadkit.engine.runs import load_model
+
+    world = distributed.init_from_env(device)
+    device = distributed.rank_device(device, world)
 
     if video_files and data is not None:
         raise ConfigError(
@@ -345,15 +352,16 @@ def score_run(
         from vadkit.data import default_data_root, open_videos
 
         root = data or dset.root or default_data_root()
-        vset = open_videos(
-            root,
-            "testing",
-            size=size,
-            color=color,
-            format=dset.format or None,
-            labels=labels or dset.labels or None,
-            progress=verbose,
-        )
+        with distributed.main_first():  # rank 0 fills the frame cache, the others read it
+            vset = open_videos(
+                root,
+                "testing",
+                size=size,
+                color=color,
+                format=dset.format or None,
+                labels=labels or dset.labels or None,
+                progress=verbose and world.is_main,
+            )
         videos = list(vset)
         set_name = check_set_name(name or "testing")
         source = {
@@ -433,7 +441,7 @@ def score_run(
         if on_progress is not None:
             on_progress(finished + done, total)
 
-    def tracked() -> Iterator[VideoScores]:
+    def tracked(videos: Sequence[Any]) -> Iterator[VideoScores]:
         nonlocal finished
         for scored in score_videos(
             model,
@@ -469,9 +477,21 @@ def score_run(
     left_out: dict[str, str] = {}
     meta["skipped"] = skipped
     start = time.perf_counter()
-    result = save_score_set(run_dir, set_name, tracked(), meta, finalize=finalize)
-    result["name"] = set_name
-    return result
+    stream = (
+        distributed.score_shards(videos, tracked, skipped, left_out)
+        if world.distributed
+        else tracked(videos)
+    )
+    result: dict[str, Any] | None = None
+    if world.is_main:
+        result = save_score_set(run_dir, set_name, stream, meta, finalize=finalize)
+        result["name"] = set_name
+    else:
+        for _ in stream:  # score this rank's videos and hand them to rank 0
+            pass
+    shared = distributed.from_main(result)  # every rank returns rank 0's record
+    assert shared is not None
+    return shared
 
 
 def _pixel_masks_of(vset: Any) -> tuple[Callable[[str, int], np.ndarray | None] | None, str | None]:

@@ -26,7 +26,7 @@ import torch
 
 from vadkit.components import Batch
 from vadkit.config import Config, Settings
-from vadkit.engine import budget, runs
+from vadkit.engine import budget, distributed, parallel, runs
 from vadkit.engine.callbacks import Callback as Callback
 from vadkit.engine.callbacks import TrainingInterrupted as TrainingInterrupted
 from vadkit.engine.device import Runtime
@@ -95,8 +95,12 @@ class Trainer:
         self.handle_signals = handle_signals
         self.verbose = verbose
         train = config["train"]
+        #: This process among the training processes (torchrun); rank 0 writes the run folder.
+        self.world = distributed.init_from_env(train["device"])
         self.runtime = Runtime.from_config(
-            train["device"], train["precision"], train["channels_last"]
+            distributed.rank_device(train["device"], self.world),
+            train["precision"],
+            train["channels_last"],
         )
         self.spec = runs.model_spec(config)
         self.progress = Progress()
@@ -107,6 +111,7 @@ class Trainer:
         self.scaler: torch.amp.GradScaler | None = None
         self.step_fn: TrainStep | None = None
         self._stop_signal: int | None = None
+        self._agreed_signal: int | None = None
         self._saved_step = -1
         self._pending_lines: list[str] = []
         self._epoch_meter = LossMeter()
@@ -152,7 +157,7 @@ class Trainer:
         """Build model, optimizer and step, open the data, check the memory a step will take,
         then load the last checkpoint (when resuming) or start the run folder: bad data and a
         run too large for the machine leave no half-made run behind."""
-        self._check_run_dir()
+        distributed.on_main(self._check_run_dir)  # rank 0 judges the folder for every rank
         train = self.config["train"]
         torch.manual_seed(int(train["seed"]))
         self.model = runs.build_model(self.config)
@@ -169,11 +174,29 @@ class Trainer:
         self._check_memory()
         if self.resume:
             self._restore()
-        else:
+        elif self.world.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             runs.write_config(self.run_dir, self.config)
             runs.write_versions(self.run_dir, self.config)
             write_text(self.run_dir / runs.METRICS_FILE, "")
+        self.step_fn.model = parallel.wrap_for_training(
+            self.model,
+            self.runtime.device,
+            world=self.world,
+            sync_bn=bool(train["sync_bn"]),
+            compile=bool(train["compile"]),
+        )
+        if self.world.distributed:
+            self._log(
+                {
+                    "event": "world",
+                    "step": self.progress.step,
+                    "world_size": self.world.size,
+                    "global_batch": self.world.size * int(train["batch_size"]),
+                    "backend": distributed.backend_for(str(self.runtime.device)),
+                    "sync_bn": bool(train["sync_bn"]),
+                }
+            )
 
     def _check_memory(self) -> None:
         """Project a step's peak memory from one window; stop if the machine has too little.
@@ -227,8 +250,9 @@ class Trainer:
         self._window_meter = LossMeter.from_state(meters.get("window"), self.runtime.device)
         self.progress = progress
         self._saved_step = progress.step
-        runs.write_config(self.run_dir, self.config)  # train.epochs may have grown
-        self._truncate_metrics(progress.step)
+        if self.world.is_main:
+            runs.write_config(self.run_dir, self.config)  # train.epochs may have grown
+            self._truncate_metrics(progress.step)
         self._log({"event": "resumed", **asdict(progress)})
 
     def _updates_per_epoch(self) -> int:
@@ -251,14 +275,15 @@ class Trainer:
 
             data = self.config["data"]
             root = data["root"] or default_data_root()
-            videos = open_videos(
-                root,
-                "training",
-                size=tuple(data["size"]),
-                color=data["color"],
-                format=data["format"] or None,
-                progress=self.verbose,
-            )
+            with distributed.main_first():  # rank 0 fills the frame cache, the others map it
+                videos = open_videos(
+                    root,
+                    "training",
+                    size=tuple(data["size"]),
+                    color=data["color"],
+                    format=data["format"] or None,
+                    progress=self.verbose and self.world.is_main,
+                )
             trained, _ = validation_split(
                 list(videos), int(data["val_videos"]), int(self.config["train"]["seed"])
             )
@@ -276,6 +301,8 @@ class Trainer:
         self._pending_lines.append(json.dumps(record, sort_keys=False))
 
     def _flush_metrics(self) -> None:
+        if not self.world.is_main:  # rank 0 writes the metrics of every rank's global batch
+            self._pending_lines.clear()
         if not self._pending_lines:
             return
         path = self.run_dir / runs.METRICS_FILE
@@ -302,6 +329,9 @@ class Trainer:
         """Flush metrics, then save weights and state as ``last`` (and ``epoch_copy``)."""
         assert self.optimizer is not None and self.optim is not None
         self._flush_metrics()
+        if not self.world.is_main:  # every rank holds the same weights: rank 0 writes them
+            self._saved_step = self.progress.step
+            return runs.checkpoint_path(self.run_dir)
         optim_state = self.optim.extra_state()
         path = runs.save_checkpoint(
             self.run_dir,
@@ -371,9 +401,9 @@ class Trainer:
 
         The run folder is locked while training: a second writer is refused naming this one.
         """
-        if self.model is None:
-            self._check_run_dir()  # refuse a folder that is not ours before locking it
-        with run_lock(self.run_dir, "vadkit train"):
+        if self.model is None:  # refuse a folder that is not ours before locking it
+            distributed.on_main(self._check_run_dir)
+        with distributed.main_only(lambda: run_lock(self.run_dir, "vadkit train")):
             return self._fit()
 
     def _fit(self) -> dict[str, Any]:
@@ -394,6 +424,7 @@ class Trainer:
             self._flush_metrics()
             if self._saved_step != self.progress.step:
                 self.save()
+            distributed.barrier()  # no rank leaves before rank 0 has saved
             self._call("on_train_end")
             return {
                 "run_dir": str(self.run_dir),
@@ -412,6 +443,7 @@ class Trainer:
         train = self.config["train"]
         epoch = self.progress.epoch
         start = self.progress.batch
+        shard = {"rank": self.world.rank, "world_size": self.world.size}
         loader = self.loader_factory(
             windows,
             batch_size=int(train["batch_size"]),
@@ -419,6 +451,7 @@ class Trainer:
             skip_batches=start,
             workers=int(train["workers"]),
             pin_memory=self.runtime.device.type == "cuda",
+            **(shard if self.world.distributed else {}),
         )
         batches = start + len(loader)  # type: ignore[arg-type]  # len() excludes skipped ones
         if start == 0:
@@ -434,20 +467,23 @@ class Trainer:
         tick = epoch_start
         for batch in loader:
             losses = self.step_fn(batch)
+            if self.world.distributed:  # the global batch's losses; a stop on any rank
+                losses, self._agreed_signal = distributed.agree_step(losses, self._stop_signal)
             now = time.perf_counter()
             self.progress.batch += 1
             self.progress.step += 1
             assert self.optim is not None
             self.optim.after_step(self.model, self.progress.step)
-            self._epoch_meter.add(losses, batch.size, now - tick)
-            self._window_meter.add(losses, batch.size, now - tick)
+            clips = batch.size * self.world.size  # the global batch
+            self._epoch_meter.add(losses, clips, now - tick)
+            self._window_meter.add(losses, clips, now - tick)
             if self._clock is not None and self._clock.add(now - tick):
                 self._project(epoch, batches)
             tick = now
             if self.progress.step % log_steps == 0:
                 self._log_window(epoch)
             self._call("on_step_end", self.progress)
-            if self._stop_signal is not None:
+            if self._stop_requested() is not None:
                 self._stop()
             if (
                 ckpt_steps
@@ -478,7 +514,7 @@ class Trainer:
         copy = self.progress.epoch if save_every and self.progress.epoch % save_every == 0 else None
         self.save(epoch_copy=copy)
         self._call("on_epoch_end", record)
-        if self._stop_signal is not None:
+        if self._stop_requested() is not None:
             self._stop()
         return record
 
@@ -505,13 +541,19 @@ class Trainer:
         self._log(record)
         self._call("on_projection", record)
 
+    def _stop_requested(self) -> int | None:
+        """The signal to stop on: this process's, or with several processes the one they agreed
+        on after the last step (a signal that arrives later waits for the next step, so that
+        every rank stops after the same one)."""
+        return self._agreed_signal if self.world.distributed else self._stop_signal
+
     def _stop(self) -> None:
-        assert self._stop_signal is not None
+        signum = self._stop_requested()
+        assert signum is not None
         self._log({"event": "interrupted", **asdict(self.progress)})
         if self._saved_step != self.progress.step:
             self.save()
         else:
             self._flush_metrics()
-        raise TrainingInterrupted(
-            Progress(**asdict(self.progress)), self._stop_signal, self.run_dir
-        )
+        distributed.barrier()
+        raise TrainingInterrupted(Progress(**asdict(self.progress)), signum, self.run_dir)
