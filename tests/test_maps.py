@@ -120,7 +120,8 @@ def test_pooling_the_window_maps_gives_the_window_scores(run: vadkit.Run, name: 
 
 
 def test_fused_map_pools_to_the_fused_score_of_the_score_set(run: vadkit.Run) -> None:
-    run.score()
+    # one precision on both sides (score.precision "auto" may pick bf16 on the CPU)
+    run.score(precision="fp32")
     scored = run.scores().videos[0]
     maps = frame_maps(run.path, scored.name)
     assert np.array_equal(maps.frames, scored.frames)
@@ -131,7 +132,7 @@ def test_fused_map_pools_to_the_fused_score_of_the_score_set(run: vadkit.Run) ->
     from vadkit.engine.fusion import default_alphas, fuse, get_normalizer, normalized_streams
     from vadkit.engine.maps import window_maps
 
-    detector = run.load(device="cpu")
+    detector = run.load(device="cpu", precision="fp32")
     s = run.settings
     native = window_maps(
         detector.model,
