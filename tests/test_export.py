@@ -398,3 +398,18 @@ def _frame_records(path: Path) -> list[dict[str, Any]]:
     """The per-frame records of a watch JSONL (alert records carry an "event" key)."""
     records = [json.loads(line) for line in path.read_text().splitlines()]
     return [r for r in records if "event" not in r]
+
+
+def test_export_without_its_packages_names_them_and_the_install(
+    run: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a)
+    )
+    assert _run(["export", str(run), "--out", str(run / "nobundle")]) == 2
+    err = _error(capsys)
+    assert "needs the package(s) onnx" in err and "vadkit[deploy]" in err
+    assert not (run / "nobundle").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,21 @@ from vadkit.runtime.bundle import BUNDLE_FILE, BUNDLE_FORMAT, DEFAULT_RUNTIME
 FORMATS = ("onnx", "openvino")
 #: Largest relative difference between the bundle's and PyTorch's fp32 scores accepted at export.
 PARITY_RTOL = 1e-4
+
+
+#: The packages export needs per format: the ONNX writer, and the engine that checks parity.
+NEEDS = {"onnx": ("onnx", "onnxruntime"), "openvino": ("onnx", "openvino")}
+
+
+def require_packages(fmt: str) -> None:
+    """Raise one clear :class:`ConfigError` when a package export ``fmt`` needs is missing."""
+    missing = [m for m in NEEDS[fmt] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(
+            f"vadkit export --format {fmt} needs the package(s) {', '.join(missing)}, "
+            "which are not installed.",
+            hint='pip install "vadkit[deploy]" (onnx, onnxruntime, openvino)',
+        )
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
@@ -71,6 +87,7 @@ def export_run(
         raise ConfigError(
             f"Export format {format!r} is not one of {', '.join(FORMATS)}.", hint="--format onnx"
         )
+    require_packages(fmt)
     run_dir = Path(run_dir)
     config, model, calibration = load_for_stream(
         run_dir,
