@@ -68,7 +68,8 @@ class Trainer:
         windows: training windows (a ``vadkit.data.TrainWindows``); default: opened from
             ``config["data"]``.
         loader: ``loader(windows, batch_size=, epoch=, skip_batches=, workers=, pin_memory=)``
-            -> batches; default :func:`vadkit.data.make_train_loader`.
+            -> batches, also given ``rank=`` and ``world_size=`` when several processes train;
+            default :func:`vadkit.data.make_train_loader`.
         callbacks: :class:`Callback` objects (progress display, tests' crash hooks, ...).
         handle_signals: stop cleanly on SIGINT/SIGTERM (only possible in the main thread).
         verbose: show the data layer's progress while it decodes videos the first time.
@@ -255,8 +256,16 @@ class Trainer:
             self._truncate_metrics(progress.step)
         self._log({"event": "resumed", **asdict(progress)})
 
+    def _shard(self) -> dict[str, int]:
+        """The loader arguments that give this process its shard of an epoch (none alone)."""
+        if not self.world.distributed:
+            return {}
+        return {"rank": self.world.rank, "world_size": self.world.size}
+
     def _updates_per_epoch(self) -> int:
-        """Optimizer steps per epoch (sizes a learning-rate schedule; 1 without one)."""
+        """Optimizer steps per epoch (sizes a learning-rate schedule; 1 without one): the
+        batches of this process's shard, so that with N processes a schedule ends with the
+        run, not after N times as many steps."""
         if self.config["train"]["schedule"] == "constant":
             return 1
         loader = self.loader_factory(
@@ -266,6 +275,7 @@ class Trainer:
             skip_batches=0,
             workers=0,
             pin_memory=False,
+            **self._shard(),
         )
         return len(loader)  # type: ignore[arg-type]
 
@@ -443,7 +453,6 @@ class Trainer:
         train = self.config["train"]
         epoch = self.progress.epoch
         start = self.progress.batch
-        shard = {"rank": self.world.rank, "world_size": self.world.size}
         loader = self.loader_factory(
             windows,
             batch_size=int(train["batch_size"]),
@@ -451,7 +460,7 @@ class Trainer:
             skip_batches=start,
             workers=int(train["workers"]),
             pin_memory=self.runtime.device.type == "cuda",
-            **(shard if self.world.distributed else {}),
+            **self._shard(),
         )
         batches = start + len(loader)  # type: ignore[arg-type]  # len() excludes skipped ones
         if start == 0:
