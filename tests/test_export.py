@@ -238,6 +238,8 @@ def test_run_only_options_are_refused_for_a_bundle(
     assert "--calibrate applies to runs" in _error(capsys)
     assert _run(["score", str(bundle), str(clip), "--checkpoint", "1"]) == 2
     assert "--checkpoint and --average-last apply to runs" in _error(capsys)
+    assert _run(["score", str(bundle), str(clip), "--nproc", "2"]) == 2
+    assert "--nproc applies to runs" in _error(capsys)
     args = ["score", str(bundle), str(clip), "--precision", "bf16", "--device", "onnxruntime"]
     assert _run(args) == 2
     assert "fp32 only" in _error(capsys)

@@ -89,21 +89,50 @@ def score_cmd(
             "pixel masks, for pixel-level metrics in evaluate.",
         ),
     ] = False,
+    nproc: Annotated[
+        int | None,
+        typer.Option(
+            "--nproc",
+            "--devices",
+            metavar="N",
+            min=1,
+            help="Score on N processes of this machine (one per GPU, or CPU processes), started "
+            "by torch's elastic launcher (as torchrun --standalone --nproc-per-node N -m vadkit "
+            "score ... does): process i scores every N-th video from the i-th, rank 0 writes "
+            "the one score set.",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Score a run's test videos (or video files): every task, every error measure, one pass.
 
     RUN may be a bundle written by `vadkit export`: it then scores video files (or --data)
-    with ONNX Runtime or OpenVINO, without torch (--device onnxruntime|openvino|cpu|cuda)."""
+    with ONNX Runtime or OpenVINO, without torch (--device onnxruntime|openvino|cpu|cuda).
+
+    With --nproc N (or under torchrun) the videos are split over the processes; the score set
+    is the one a single process writes."""
     from vadkit.engine.score import score_run
     from vadkit.runtime.bundle import is_bundle
 
     bundle = is_bundle(run)
     main = True
+    if bundle and nproc is not None:
+        from vadkit.errors import ConfigError
+
+        raise ConfigError(
+            f"'{run}' is an exported bundle, scored by one process without torch: --nproc "
+            "applies to runs.",
+            hint="Leave out --nproc, or score the run folder the bundle was exported from.",
+        )
     if not bundle:  # a bundle's runtime imports no torch
+        from vadkit.cli.app import invoked_args
         from vadkit.engine import distributed
 
+        if nproc is not None and not distributed.current().distributed:
+            args = distributed.strip_option(invoked_args, ("--nproc", "--devices"))
+            raise typer.Exit(distributed.launch(nproc, args))
         # under torchrun every process scores some videos and rank 0 writes and reports
         main = distributed.current().is_main
     # argument checks live in the engine (score_run), so Python and the CLI refuse alike
