@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,8 +33,10 @@ from vadkit.engine.train import Trainer
 WORKER = Path(__file__).with_name("dist_worker.py")
 STEPS_PER_EPOCH = 3  # 3 videos x 16 windows = 48 windows = 3 global batches of 16
 EPOCHS = 8
-#: The run of the equivalence test: a tiny cae3d, 48 windows, 24 steps. PRP draws its rate per
-#: clip: a per-batch draw is, by design, one per rank's batch (see TrainWindows.sample).
+WARMUP_EPOCHS = 1
+#: The run of the equivalence test: a tiny cae3d, 48 windows, 24 steps, the learning rate warmed
+#: up over the first epoch and decayed to train.min_lr = 0 at the last step. PRP draws its rate
+#: per clip: a per-batch draw is, by design, one per rank's batch (see TrainWindows.sample).
 TINY = [
     "model.params.channels=[8,8,16,16]",
     "data.size=[32,32]",
@@ -41,6 +45,8 @@ TINY = [
     'tasks.params.prp.rate_per="clip"',
     "train.log_steps=1",
     f"train.epochs={EPOCHS}",
+    'train.schedule="cosine"',  # timm's warm-up and cosine, sized in optimizer steps per epoch
+    f"train.warmup_epochs={WARMUP_EPOCHS}",
     "train.checkpoint_steps=2",
     "train.save_every=0",
     "train.device=cpu",
@@ -188,6 +194,8 @@ def test_two_processes_of_8_train_like_one_of_16(one_by_16: Path, two_by_8: Path
     assert len(a) == len(b) == EPOCHS * (STEPS_PER_EPOCH + 1)
     for ra, rb in zip(a, b, strict=True):
         assert (ra["event"], ra["step"]) == (rb["event"], rb["step"])
+        if ra["event"] == "step":  # the same schedule: each rank's steps, not the dataset's
+            assert rb["lr"] == ra["lr"], f"step {ra['step']}: lr {rb['lr']} != {ra['lr']}"
         assert rb["loss"] == pytest.approx(ra["loss"], abs=1e-4)
         for task, value in ra["losses"].items():
             assert rb["losses"][task] == pytest.approx(value, abs=1e-4)
@@ -213,6 +221,41 @@ def test_two_processes_of_8_train_like_one_of_16(one_by_16: Path, two_by_8: Path
         diff = (wa[key].double() - wb[key].double()).abs().max().item()
         limit = 1.05 * drift if key in before_bn else 2e-4
         assert diff <= limit, f"{key} differs by {diff:.2e} (limit {limit:.1e})"
+
+
+def test_schedule_on_two_processes_ends_with_the_run(two_by_8: Path) -> None:
+    """The 2 x 8 run's learning rate at each step is timm's warm-up + cosine sized by the
+    optimizer steps of one rank's shard (data/shards.py), 3 per epoch, not by the 6 batches of 8
+    of the whole epoch: warm-up ends after the first epoch and the rate reaches train.min_lr at
+    the run's last step, not halfway through its decay."""
+    from timm.scheduler import create_scheduler_v2
+
+    train = runs.read_config(two_by_8)["train"]
+    windows = np.arange(STEPS_PER_EPOCH * 16)  # the scene's 48 windows
+    per_rank = {-(-len(shard_order(windows, r, 2)) // train["batch_size"]) for r in (0, 1)}
+    assert per_rank == {STEPS_PER_EPOCH}
+    probe = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=train["lr"])
+    schedule, _ = create_scheduler_v2(
+        probe,
+        sched="cosine",
+        num_epochs=train["epochs"],
+        warmup_epochs=train["warmup_epochs"],
+        warmup_lr=train["warmup_lr"],
+        min_lr=train["min_lr"],
+        step_on_epochs=False,
+        updates_per_epoch=STEPS_PER_EPOCH,
+    )
+    records = [r for r in steps(two_by_8) if r["event"] == "step"]
+    assert [r["step"] for r in records] == list(range(1, EPOCHS * STEPS_PER_EPOCH + 1))
+    expected = []
+    for record in records:
+        schedule.step_update(num_updates=record["step"])
+        expected.append(probe.param_groups[0]["lr"])
+    lrs = [r["lr"] for r in records]
+    assert lrs == pytest.approx(expected, rel=1e-12, abs=0)
+    warm = WARMUP_EPOCHS * STEPS_PER_EPOCH
+    assert lrs[:warm] == sorted(lrs[:warm]) and lrs[warm:] == sorted(lrs[warm:], reverse=True)
+    assert lrs[-1] == train["min_lr"] < min(lrs[:-1])
 
 
 def test_rank_killed_or_stopped_then_restarted_matches_uninterrupted(
@@ -249,19 +292,78 @@ def test_rank_killed_or_stopped_then_restarted_matches_uninterrupted(
     assert steps(two_by_8) == steps(run)
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_two_nodes_train_like_two_processes_of_one(
+    scene: Path, two_by_8: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Two "nodes" on localhost, one process each, meet at a c10d rendezvous endpoint as the
+    machines of a cluster do (``torchrun --nnodes 2 --rdzv-backend c10d --rdzv-endpoint
+    HOST:PORT``): the run equals the 2-process run of one node (``vadkit train --nproc 2``) bit
+    for bit, log and weights; the processes and their ranks are the same, only the rendezvous
+    differs."""
+    run = tmp_path / "run"
+    port = free_port()
+    train = ["train", "--data", str(scene), "--out", str(run), "-q"]
+    for item in [*TINY, "train.batch_size=8"]:
+        train += ["--set", item]
+    nodes = []
+    for node in (0, 1):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2"]
+        cmd += ["--nproc-per-node=1", "--rdzv-backend=c10d"]  # c10d numbers the nodes itself
+        cmd += [f"--rdzv-endpoint=127.0.0.1:{port}", f"--rdzv-id=two-nodes-{port}"]
+        log = tmp_path / f"node{node}.log"  # a file, not a pipe: a full pipe would stall a node
+        with log.open("w") as sink:
+            proc = subprocess.Popen(
+                [*cmd, "-m", "vadkit", *train],
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a group of its own: a hung node goes with its workers
+            )
+        nodes.append((proc, log))
+    try:
+        for proc, _ in nodes:
+            proc.wait(timeout=600)
+    finally:
+        for proc, _ in nodes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    for node, (proc, log) in enumerate(nodes):
+        assert proc.returncode == 0, f"node {node} failed:\n{log.read_text()[-4000:]}"
+    world = json.loads((run / runs.METRICS_FILE).read_text().splitlines()[0])
+    assert (world["event"], world["world_size"], world["global_batch"]) == ("world", 2, 16)
+    assert steps(run) == steps(two_by_8)
+    wa = load_file(two_by_8 / "checkpoints" / "last.safetensors")
+    wb = load_file(run / "checkpoints" / "last.safetensors")
+    assert wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), "weights differ from the one-node run"
+
+
 def test_score_on_two_processes_writes_the_one_process_score_set(
     scene: Path, one_by_16: Path, env: dict[str, str]
 ) -> None:
+    """``vadkit score --nproc 2`` starts ``vadkit score`` on 2 processes through torch's elastic
+    launcher (what ``torchrun --standalone --nproc-per-node 2 -m vadkit score`` does): they
+    split the 3 videos, rank 0 writes the one score set, equal to the 1-process set array for
+    array, and alone reports (stdout is one JSON document)."""
     from vadkit.engine.score import score_run
 
     single = score_run(one_by_16, data=scene, name="single", device="cpu")
-    out = torchrun(
-        ["-m", "vadkit", "score", str(one_by_16), "--data", str(scene), "--name", "pair"],
-        env,
-    )
-    assert out.stdout.count("Scored 3 video(s)") == 1, "rank 0 alone reports"
+    cmd = [sys.executable, "-m", "vadkit", "score", str(one_by_16), "--data", str(scene)]
+    cmd += ["--name", "pair", "--device", "cpu", "--nproc", "2", "--json"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-4000:]
+    report = json.loads(out.stdout)
+    assert report["name"] == "pair" and report["frames_scored"] == single["frames_scored"]
     pair = json.loads((one_by_16 / "scores" / "pair" / "set.json").read_text())
     assert [v["name"] for v in pair["videos"]] == [v["name"] for v in single["videos"]]
+    assert len(pair["videos"]) == 3
     for va, vb in zip(single["videos"], pair["videos"], strict=True):
         a = np.load(one_by_16 / "scores" / va["file"])
         b = np.load(one_by_16 / "scores" / vb["file"])
