@@ -22,7 +22,6 @@ import argparse
 import copy
 import platform
 import shlex
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sidebyside import interleaved, speed_table
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "benchmarks" / "speed-gpu.md"
@@ -41,31 +41,19 @@ TRAIN_SETTINGS = ((256, (4, 16)), (64, (16, 64)))
 SCORE_BATCH = 32
 
 
-def _sync() -> None:
-    torch.cuda.synchronize()
-
-
 def _timed(variants: dict[str, Callable[[], object]], warmup: int, reps: int) -> dict[str, float]:
-    """Median seconds per call of each variant, repetitions interleaved (order alternating)."""
-    times: dict[str, list[float]] = {n: [] for n in variants}
-    for rep in range(warmup + reps):
-        order = list(variants) if rep % 2 == 0 else list(reversed(variants))
-        for name in order:
-            _sync()
-            start = time.perf_counter()
-            variants[name]()
-            _sync()
-            if rep >= warmup:
-                times[name].append(time.perf_counter() - start)
-    return {n: statistics.median(t) for n, t in times.items()}
+    """Median seconds per call of each variant, repetitions interleaved (order alternating),
+    timed between ``torch.cuda.synchronize()`` calls."""
+    calls = {name: (lambda _rep, call=call: call()) for name, call in variants.items()}
+    return interleaved(calls, warmup, reps, sync=torch.cuda.synchronize)
 
 
 def precisions() -> list[str]:
     return ["fp32", *(["bf16"] if torch.cuda.is_bf16_supported() else []), "fp16"]
 
 
-def train_rows(size: int, batch: int, warmup: int, reps: int) -> list[tuple[str, float]]:
-    """``(variant, clips/s)`` of one training step at ``size`` and ``batch``."""
+def train_table(size: int, batch: int, warmup: int, reps: int) -> list[str]:
+    """The table of clips/s of one training step at ``size`` and ``batch``, per variant."""
     from bench_train_speed import _batches, authors_step, bare_step
 
     from vadkit.config import resolve_config
@@ -110,11 +98,11 @@ def train_rows(size: int, batch: int, warmup: int, reps: int) -> list[tuple[str,
         return call
 
     median = _timed({n: run(s) for n, s in steps.items()}, warmup, reps)
-    return [(name, batch / seconds) for name, seconds in median.items()]
+    return speed_table(median, batch, "clips/s", digits=1)
 
 
-def score_rows(size: int, frames: int, warmup: int, reps: int) -> list[tuple[str, float]]:
-    """``(variant, frames/s)`` of scoring one video of ``frames`` frames at ``size``."""
+def score_table(size: int, frames: int, warmup: int, reps: int) -> list[str]:
+    """The table of frames/s of scoring one video of ``frames`` frames at ``size``."""
     from bench_score_speed import authors_variant, bare_variant, build_model, vadkit_variant
 
     from vadkit.data import Video
@@ -133,14 +121,7 @@ def score_rows(size: int, frames: int, warmup: int, reps: int) -> list[tuple[str
             build_model(size, t), video, t, SCORE_BATCH, precision, "cuda"
         )
     median = _timed(variants, warmup, reps)
-    return [(name, (frames - t) / seconds) for name, seconds in median.items()]
-
-
-def table(rows: list[tuple[str, float]], unit: str) -> list[str]:
-    authors = next(v for n, v in rows if n.startswith("authors"))
-    out = [f"| variant | {unit} | vs authors |", "|---|---|---|"]
-    out += [f"| {name} | {value:.1f} | {value / authors:.2f}x |" for name, value in rows]
-    return out
+    return speed_table(median, frames - t, "frames/s", digits=1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,18 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for size, batch_sizes in TRAIN_SETTINGS:
         for batch in batch_sizes:
-            rows = train_rows(size, batch, args.warmup, args.reps)
-            lines += [f"## Training, {size}x{size}, batch {batch}", "", *table(rows, "clips/s"), ""]
-            print("\n".join(lines[-len(rows) - 4 :]), flush=True)
+            table = train_table(size, batch, args.warmup, args.reps)
+            lines += [f"## Training, {size}x{size}, batch {batch}", "", *table, ""]
+            print("\n".join(lines[-len(table) - 2 :]), flush=True)
     for size, _ in TRAIN_SETTINGS:
-        rows = score_rows(size, args.frames, args.warmup, args.reps)
-        lines += [
-            f"## Scoring, {size}x{size}, batch {SCORE_BATCH}",
-            "",
-            *table(rows, "frames/s"),
-            "",
-        ]
-        print("\n".join(lines[-len(rows) - 4 :]), flush=True)
+        table = score_table(size, args.frames, args.warmup, args.reps)
+        lines += [f"## Scoring, {size}x{size}, batch {SCORE_BATCH}", "", *table, ""]
+        print("\n".join(lines[-len(table) - 2 :]), flush=True)
     command = "python " + " ".join(
         shlex.quote(a) for a in ["benchmarks/bench_gpu.py", *(argv or sys.argv[1:])]
     )

@@ -24,13 +24,12 @@ import copy
 import os
 import platform
 import shlex
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from sidebyside import interleaved, speed_table
 
 from vadkit.components import Batch, Features
 from vadkit.config import resolve_config
@@ -202,28 +201,21 @@ def main(argv: list[str] | None = None) -> int:
         model, opt = fresh(runtime)
         variants[f"vadkit {name}"] = TrainStep(model, opt, weights, runtime)
 
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    load_before = os.getloadavg()
-    for rep in range(args.warmup + args.reps):
-        order = list(variants) if rep % 2 == 0 else list(reversed(variants))
-        for name in order:
-            batch = batches[rep % len(batches)]
-            start = time.perf_counter()
-            variants[name](batch)
-            elapsed = time.perf_counter() - start
-            if rep >= args.warmup:
-                times[name].append(elapsed)
-        print(f"rep {rep + 1}/{args.warmup + args.reps} done", file=sys.stderr, flush=True)
-    load_after = os.getloadavg()
+    def on_batch(step: Step) -> Callable[[int], object]:
+        return lambda rep: step(batches[rep % len(batches)])  # the same batch for every variant
 
-    median = {name: statistics.median(t) for name, t in times.items()}
-    clips = args.batch
-    rows = []
-    for name in variants:
-        rows.append(
-            f"| {name} | {median[name]:.3f} | {clips / median[name]:.2f} | "
-            f"{median['authors'] / median[name]:.2f}x |"
-        )
+    def progress(rep: int) -> None:
+        print(f"rep {rep + 1}/{args.warmup + args.reps} done", file=sys.stderr, flush=True)
+
+    load_before = os.getloadavg()
+    median = interleaved(
+        {name: on_batch(step) for name, step in variants.items()},
+        args.warmup,
+        args.reps,
+        after_round=progress,
+    )
+    load_after = os.getloadavg()
+    table = speed_table(median, args.batch, "clips/s", reference="authors", per_call="s/step")
     checks = [
         (
             f"vadkit {default_name} (the CPU default) / bare {default_name}",
@@ -260,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             f"widths {tuple(widths)}, tasks vcr+ffp+prp, Adam; every variant trains the same",
             "model on the same batches (see the docstring of `benchmarks/bench_train_speed.py`).",
             "",
-            "| variant | s/step | clips/s | vs authors |",
-            "|---|---|---|---|",
-            *rows,
+            *table,
             "",
             "| check | measured | required | |",
             "|---|---|---|---|",

@@ -251,3 +251,35 @@ def test_gpu_benchmark_refuses_to_run_without_cuda(
     assert module.main(["--write"]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
     assert (page.read_text() if page.exists() else None) == before
+
+
+def test_speed_benchmarks_share_their_timing_and_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench_gpu.py and bench_train_speed.py time and tabulate with benchmarks/sidebyside.py:
+    variants take turns, the order reversed every other round, and the table gives work / s and
+    the ratio to the authors' variant (by hand: 16 clips in 0.5 s and 0.2 s, 2.5x)."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from sidebyside import interleaved, speed_table
+
+    calls: list[tuple[str, int]] = []
+    medians = interleaved(
+        {name: (lambda rep, name=name: calls.append((name, rep))) for name in ("a", "b")},
+        warmup=1,
+        reps=2,
+    )
+    assert calls == [("a", 0), ("b", 0), ("b", 1), ("a", 1), ("a", 2), ("b", 2)]
+    assert set(medians) == {"a", "b"} and all(s >= 0 for s in medians.values())
+    seconds = {"authors (fp32)": 0.5, "vadkit fp32": 0.2}
+    assert speed_table(seconds, 16, "clips/s", digits=1) == [
+        "| variant | clips/s | vs authors |",
+        "|---|---|---|",
+        "| authors (fp32) | 32.0 | 1.00x |",
+        "| vadkit fp32 | 80.0 | 2.50x |",
+    ]
+    assert speed_table({"authors": 0.5, "bare": 0.25}, 8, "clips/s", per_call="s/step")[2:] == [
+        "| authors | 0.500 | 16.00 | 1.00x |",
+        "| bare | 0.250 | 32.00 | 2.00x |",
+    ]
+    for script in ("bench_gpu.py", "bench_train_speed.py"):
+        text = (ROOT / "benchmarks" / script).read_text()
+        assert "from sidebyside import interleaved, speed_table" in text
+        assert "statistics.median" not in text and "reversed(" not in text
