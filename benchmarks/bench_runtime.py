@@ -6,9 +6,14 @@ streams: vcr and ffp with every registered error measure, prp's probability.
 
 * ``pytorch fp32`` / ``pytorch bf16``: :func:`vadkit.engine.score.score_videos`, the pass behind
   ``vadkit score RUN`` (channels-last, bf16 under autocast);
+* the authors' loop structure (fp32, contiguous, per-window reads, the decoder run twice):
+  ``authors_variant`` of ``benchmarks/bench_score_speed.py``, scoring only;
 * ``onnxruntime fp32``, ``openvino fp32``, ``openvino bf16``: the bundle's graph
   (:class:`vadkit.export.graph.ScoringGraph`, exported as ``vadkit export`` does) run by
-  :func:`vadkit.runtime.windows.score_frames`, the pass behind ``vadkit score BUNDLE``.
+  :func:`vadkit.runtime.windows.score_frames`, the pass behind ``vadkit score BUNDLE``;
+* ``onnxruntime int8``, ``openvino int8``: the int8 model ``vadkit export --precision int8``
+  writes (:func:`vadkit.export.quantize.quantize_int8`, calibrated here on the windows of another
+  random video), run by the same pass.
 
 Scoring: the whole video's windows in batches of ``--batch-size``. Streaming: frames pushed one
 at a time to :class:`vadkit.stream.StreamScorer` / :class:`vadkit.runtime.stream.BundleStreamScorer`
@@ -18,12 +23,17 @@ rounds of paired ratios (two variants timed back to back in the same round), rob
 from other processes on a shared machine.
 
 Parity: a variant keeps fp32 parity when its largest relative difference to PyTorch fp32 is at
-most 1e-4 on every stream. A reduced-precision variant is *acceptable* under a rule fixed before
-any label is seen: on these (label-free) windows, the Spearman rank correlation of its fused
-score (min-max per stream, weights 1, bpe) with fp32's is at least 0.999. Only an fp32-parity
-runtime may become the bundles' default. Run::
+most 1e-4 on every stream. A reduced-precision variant meets the *rank rule* when it would pass
+the rule that ``score.precision = "auto"`` and ``vadkit export --precision int8`` apply
+(:func:`vadkit.engine.validation.rank_agreement` on the streams of
+:func:`vadkit.export.quantize.rule_streams`: Spearman at least ``score.agreement_min`` for every
+task's bpe/probability stream and for the fused calibrated score), here on the scored windows.
+Only an fp32-parity runtime may become the bundles' default. Write the page with::
 
-    .venv/bin/python benchmarks/bench_runtime.py --sizes 64 256 --repeats 3 --write
+    .venv/bin/python benchmarks/bench_runtime.py --sizes 64 256 --repeats 5 --write
+
+(``--quick``: a few windows at 64x64, to check that the script runs; ``--page-from FILE``:
+rewrite the page from a saved ``--json`` result.)
 """
 
 from __future__ import annotations
@@ -42,40 +52,42 @@ from typing import Any
 
 import numpy as np
 import torch
-from bench_score_speed import build_model, vadkit_variant
+from bench_score_speed import AUTHORS, authors_variant, build_model, vadkit_variant
 from bench_stream import run_config
-from scipy.stats import spearmanr
+from runtime_page import RANK_RULE, default_runtime, goals, page
 
 from vadkit.data import Video
 from vadkit.engine.score import applicable_errors
+from vadkit.engine.validation import rank_agreement
 from vadkit.export.graph import ScoringGraph
 from vadkit.export.onnx import export_onnx
-from vadkit.export.writer import PARITY_RTOL
+from vadkit.export.quantize import quantize_int8, rule_streams
+from vadkit.export.writer import PARITY_RTOL, relative_difference
 from vadkit.runtime.bundle import Bundle
 from vadkit.runtime.engines import Engine, OnnxRuntimeEngine, OpenVinoEngine, installed
 from vadkit.runtime.stream import BundleStreamScorer
-from vadkit.runtime.windows import score_frames, split_output
+from vadkit.runtime.windows import score_frames, sliding_batches, split_output
 from vadkit.stream import Calibration, StreamScorer
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "benchmarks" / "runtime.md"
-TORCH32 = "pytorch fp32"
-RANK_RULE = 0.999
+TORCH32, TORCH16 = "pytorch fp32", "pytorch bf16"
 ERROR = "bpe"
+Scores = dict[str, dict[str, np.ndarray]]
 
 
-def engines(onnx: Path, threads: int) -> dict[str, Callable[[], Engine]]:
+def engines(onnx: Path, int8: Path, threads: int) -> dict[str, Callable[[], Engine]]:
+    """The bundle engines to time; OpenVINO bf16 only on a CPU with bf16 (else it runs fp32)."""
+    cpu = ["CPUExecutionProvider"]
     out: dict[str, Callable[[], Engine]] = {
-        "onnxruntime fp32": lambda: OnnxRuntimeEngine(str(onnx), ["CPUExecutionProvider"], threads)
+        "onnxruntime fp32": lambda: OnnxRuntimeEngine(str(onnx), cpu, threads),
+        "onnxruntime int8": lambda: OnnxRuntimeEngine(str(int8), cpu, threads, "int8"),
     }
     if installed("openvino"):
-        import openvino as ov
-
-        precisions = ["fp32"]
-        if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
-            precisions.append("bf16")  # else OpenVINO would silently run fp32
+        precisions = ["fp32", "bf16"] if "BF16" in _ov_capabilities() else ["fp32"]
         for prec in precisions:
             out[f"openvino {prec}"] = lambda p=prec: OpenVinoEngine(str(onnx), p, threads=threads)
+        out["openvino int8"] = lambda: OpenVinoEngine(str(int8), "int8", threads=threads)
     return out
 
 
@@ -109,21 +121,26 @@ def bench_meta(graph: ScoringGraph, size: int, t: int, errors: dict[str, Any]) -
     }
 
 
-def relative(a: dict, b: dict) -> float:
-    worst = 0.0
-    for task, keys in a.items():
-        for key, values in keys.items():
-            scale = np.maximum(np.maximum(np.abs(values), np.abs(b[task][key])), 1e-6)
-            worst = max(worst, float(np.max(np.abs(values - b[task][key]) / scale)))
-    return worst
+def flat(scores: Scores) -> dict[str, np.ndarray]:
+    """``[task][key]`` -> ``"task/key"`` (the graph's output names)."""
+    return {f"{task}/{key}": v for task, keys in scores.items() for key, v in keys.items()}
 
 
-def fused(out: dict) -> np.ndarray:
-    total = np.zeros_like(out["prp"]["score"])
-    for keys in out.values():
-        s = keys.get(ERROR, keys.get("score"))
-        total = total + (s - s.min()) / max(float(np.ptp(s)), 1e-12)
-    return total
+def relative(a: Scores, b: Scores) -> float:
+    """Largest relative difference over every stream."""
+    fb = flat(b)
+    return max(relative_difference(v, fb[name]) for name, v in flat(a).items())
+
+
+def rank_rule(ref: Scores, other: Scores, calibration: Calibration) -> dict[str, Any]:
+    """The rank rule of reduced precisions (``score.precision = "auto"``, int8 export)."""
+    kept, agreement = rank_agreement(
+        rule_streams(flat(ref), calibration, ERROR),
+        rule_streams(flat(other), calibration, ERROR),
+        RANK_RULE,
+    )
+    values = [v for a in agreement.values() if (v := a["spearman"]) is not None]
+    return {"kept": kept, "lowest_spearman": round(min(values), 6) if values else None}
 
 
 def timed(variants: dict[str, Callable], repeats: int) -> dict[str, list[float]]:
@@ -151,21 +168,29 @@ def one_size(size: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     model = build_model(size, t)
     errors = applicable_errors(None, (1, size, size))
     graph = ScoringGraph(model, errors).eval()
-    onnx = tmp / f"model{size}.onnx"
+    onnx, int8 = tmp / f"model{size}.onnx", tmp / f"model{size}_int8.onnx"
     export_onnx(graph, onnx)
-    made = {name: make() for name, make in engines(onnx, args.threads).items()}
+    # int8 calibrated as `vadkit export --precision int8` does, on windows of another video
+    other = rng.integers(0, 256, (t + args.calibration_windows, size, size, 1), dtype=np.uint8)
+    quantization = quantize_int8(onnx, int8, lambda: (w for _, w in sliding_batches(other, t, bs)))
+    made: dict[str, Engine] = {}
+    failed: dict[str, str] = {}
+    for name, make in engines(onnx, int8, args.threads).items():
+        try:
+            made[name] = make()
+        except Exception as exc:  # e.g. an engine that cannot compile this graph
+            failed[name] = " ".join(str(exc).split())[-300:]
     torch_precisions = ["fp32", "bf16"] if size in args.torch_bf16_sizes else ["fp32"]
     scoring: dict[str, Callable] = {
         f"pytorch {p}": vadkit_variant(build_model(size, t), video, t, bs, p)
         for p in torch_precisions
     }
+    scoring[AUTHORS] = authors_variant(build_model(size, t), video, t, bs)
     scoring |= {name: bundle_variant(e, frames, t, bs) for name, e in made.items()}
     outputs = {n: f() for n, f in scoring.items()}  # warm-up, and the scores compared
     ref = outputs[TORCH32]
     parity = {n: relative(ref, o) for n, o in outputs.items() if n != TORCH32}
-    ranks = {n: float(spearmanr(fused(ref), fused(o))[0]) for n, o in outputs.items()}
-    times = timed(scoring, args.repeats)
-    # streaming: one frame per push, frames already preprocessed (what the reader hands over)
+    # the calibration a bundle carries: fp32 scores of normal windows (here the first half)
     calibration = Calibration(
         scores={
             t_: {k: v[: max(2, n_win // 2)] for k, v in keys.items()} for t_, keys in ref.items()
@@ -174,6 +199,9 @@ def one_size(size: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         alphas={"vcr": 1.0, "ffp": 1.0, "prp": 1.0},
         normalizer="minmax",
     )
+    rules = {n: rank_rule(ref, o, calibration) for n, o in outputs.items() if n != TORCH32}
+    times = timed(scoring, args.repeats)
+    # streaming: one frame per push, frames already preprocessed (what the reader hands over)
     bundle = Bundle(tmp, bench_meta(graph, size, t, errors))
     stream_frames = list(frames[: t + args.stream_windows])
 
@@ -200,6 +228,10 @@ def one_size(size: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     for f in streaming.values():
         f()  # warm-up
     stimes = timed(streaming, args.repeats)
+
+    def versus(times: dict[str, list[float]], slow: str) -> dict[str, float]:
+        return {n: paired(times, n, slow) for n in times} if slow in times else {}
+
     return {
         "windows": n_win,
         "stream_windows": args.stream_windows,
@@ -207,15 +239,16 @@ def one_size(size: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "streaming_fps": {
             n: round(args.stream_windows / statistics.median(v), 2) for n, v in stimes.items()
         },
-        "scoring_vs_pytorch_fp32": {n: paired(times, n, TORCH32) for n in times},
-        "streaming_vs_pytorch_fp32": {n: paired(stimes, n, TORCH32) for n in stimes},
-        "scoring_vs_pytorch_bf16": {
-            n: paired(times, n, "pytorch bf16") for n in times if "pytorch bf16" in times
-        },
+        "scoring_vs_pytorch_fp32": versus(times, TORCH32),
+        "scoring_vs_pytorch_bf16": versus(times, TORCH16),
+        "scoring_vs_authors": versus(times, AUTHORS),
+        "streaming_vs_pytorch_fp32": versus(stimes, TORCH32),
         "max_rel_diff_vs_pytorch_fp32": parity,
         "fp32_parity": {n: d <= PARITY_RTOL for n, d in parity.items()},
-        "fused_rank_correlation_vs_fp32": {n: round(r, 6) for n, r in ranks.items()},
-        "seconds": {n: [round(x, 3) for x in v] for n, v in (times | {}).items()},
+        "rank_rule": rules,
+        "engines_failed": failed,
+        "int8_quantization": quantization,
+        "seconds": {n: [round(x, 3) for x in v] for n, v in times.items()},
     }
 
 
@@ -235,13 +268,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=[64],
         help="sizes at which PyTorch bf16 runs (a CPU without bf16 instructions emulates it)",
     )
+    parser.add_argument(
+        "--calibration-windows", type=int, default=32, help="windows that calibrate int8"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few windows at 64x64, one round: checks that the script runs (no measurement)",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--write", action="store_true", help=f"write {PAGE.relative_to(ROOT)}")
+    parser.add_argument("--page", type=Path, default=PAGE, help="the page --write writes")
     parser.add_argument("--page-from", help="only rewrite the page from this --json result")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.frames, args.batch_size = [64], args.clip_length + 2, 2
+        args.stream_windows, args.repeats, args.calibration_windows = 1, 1, 2
     if args.page_from:
         saved: dict[str, Any] = json.loads(Path(args.page_from).read_text(encoding="utf-8"))
-        write_page(saved)
+        write_page(saved, args.page)
         return saved
     torch.set_num_threads(args.threads)
     load = [round(x, 2) for x in os.getloadavg()]
@@ -256,6 +301,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "threads": args.threads,
             "torch_bf16_sizes": args.torch_bf16_sizes,
             "cpu_bf16": "BF16" in _ov_capabilities(),
+            "cpu_int8": _int8_instructions(),
+            "quick": args.quick,
         },
         "machine": {
             "cpu": platform.processor() or platform.machine(),
@@ -268,21 +315,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": "python benchmarks/bench_runtime.py " + " ".join(argv or []),
         "sizes": sizes,
         "default": default_runtime(sizes),
+        "goals": goals(sizes),
     }
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
         Path(args.json).write_text(text + "\n", encoding="utf-8")
     if args.write:
-        write_page(result)
+        write_page(result, args.page)
     return result
 
 
-def write_page(result: dict[str, Any]) -> None:
-    """Write :data:`PAGE` from a result (also: ``--page-from RESULT.json``, no new run)."""
-    PAGE.parent.mkdir(parents=True, exist_ok=True)
-    PAGE.write_text(page(result), encoding="utf-8")
-    print(f"Written: {PAGE}")
+def write_page(result: dict[str, Any], path: Path = PAGE) -> None:
+    """Write the page from a result (also: ``--page-from RESULT.json``, no new run)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page(result), encoding="utf-8")
+    print(f"Written: {path}")
 
 
 def _ov_capabilities() -> list[str]:
@@ -293,6 +341,15 @@ def _ov_capabilities() -> list[str]:
     return list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
 
 
+def _int8_instructions() -> list[str]:
+    """The CPU's int8 dot-product instructions (VNNI, AMX), which int8 kernels need to gain."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text(encoding="utf-8").split())
+    except OSError:
+        return []
+    return sorted(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
 def _versions() -> dict[str, str]:
     out = {}
     for module in ("onnxruntime", "openvino"):
@@ -300,99 +357,6 @@ def _versions() -> dict[str, str]:
             mod = __import__(module)
             out[module] = str(getattr(mod, "__version__", "?"))
     return out
-
-
-def default_runtime(sizes: dict[str, Any]) -> dict[str, Any]:
-    """The fp32-parity bundle runtime with the best median (over sizes) paired scoring speedup
-    against PyTorch fp32."""
-    names = [n for n in ("onnxruntime fp32", "openvino fp32")
-             if all(s["fp32_parity"].get(n) for s in sizes.values())]  # fmt: skip
-    speed = {n: statistics.median(s["scoring_vs_pytorch_fp32"][n] for s in sizes.values())
-             for n in names}  # fmt: skip
-    best = max(speed, key=lambda n: speed[n])
-    return {"runtime": best.split()[0], "speedup_vs_pytorch_fp32": round(speed[best], 3),
-            "candidates": speed}  # fmt: skip
-
-
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def page(r: dict[str, Any]) -> str:
-    s, m, d = r["settings"], r["machine"], r["default"]
-    blocks = []
-    for size, res in r["sizes"].items():
-        rows = []
-        for name in res["scoring_fps"]:
-            par = res["max_rel_diff_vs_pytorch_fp32"].get(name)
-            rank = res["fused_rank_correlation_vs_fp32"][name]
-            keeps = "reference" if par is None else (
-                "fp32 parity" if par <= PARITY_RTOL else
-                ("rank rule met" if rank >= RANK_RULE else "**rank rule not met**"))  # fmt: skip
-            rows.append(
-                f"| {name} | {res['scoring_fps'][name]:.1f} | "
-                f"{res['scoring_vs_pytorch_fp32'][name]:.2f}x | "
-                f"{_ratio(res['scoring_vs_pytorch_bf16'].get(name))} | "
-                f"{res['streaming_fps'][name]:.1f} | "
-                f"{res['streaming_vs_pytorch_fp32'][name]:.2f}x | "
-                f"{'-' if par is None else f'{par:.1e}'} | {rank:.4f} | {keeps} |"
-            )
-        blocks.append(
-            f"### {size} x {size}\n\n{res['windows']} windows scored in batches of "
-            f"{s['batch_size']}; {res['stream_windows']} window(s) streamed one frame at a time.\n\n"
-            "| variant | scoring frames/s | vs PyTorch fp32 | vs PyTorch bf16 | streaming "
-            "frames/s | vs PyTorch fp32 | max rel. diff vs fp32 | fused rank corr. | keeps |\n"
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|\n" + "\n".join(rows)
-        )
-    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-    return f"""# Runtime speed
-
-How fast an exported bundle scores with ONNX Runtime and OpenVINO, against PyTorch, on the same
-windows with the same scores. Written by `benchmarks/bench_runtime.py`.
-
-Model: LUSS-AE (full-width 3DCAE with the vcr, ffp and prp heads; random weights, which do not
-change the speed), T = {s["clip_length"]}; every variant computes every stream (vcr and ffp with
-every registered error measure, prp's probability). Machine: {m["cpu"]}, {m["cores"]} cores
-shared with other processes (load average {m["load_average"][0]:.1f} at the start), every engine
-limited to {s["threads"]} thread(s); torch {m["torch"]}, {versions}, Python {m["python"]}.
-Medians of {s["repeats"]} interleaved rounds; the ratios are medians over rounds of paired
-ratios (both variants timed in the same round), which load from other processes affects less
-than the frames/s columns.
-
-{(chr(10) * 2).join(blocks)}
-
-- **Default runtime of bundles: {d["runtime"]}**, the fp32-parity runtime with the best median
-  scoring speedup over PyTorch fp32 across the sizes: **{d["speedup_vs_pytorch_fp32"]:.2f}x**
-  (candidates: {", ".join(f"{k} {v:.2f}x" for k, v in d["candidates"].items())}). `vadkit export`
-  records it in `bundle.json` (`vadkit.runtime.bundle.DEFAULT_RUNTIME`); OpenVINO would be
-  recorded only for a graph it compiles with fp32 parity.
-- *fp32 parity*: largest relative difference to PyTorch fp32 at most {PARITY_RTOL:g} on every
-  stream. Reduced precision (OpenVINO bf16, PyTorch bf16) is judged by a rule fixed before any
-  label was seen: Spearman rank correlation of the fused score (min-max per stream, weights 1,
-  bpe) with fp32's at least {RANK_RULE} on these windows. It is never a bundle's default;
-  `--device openvino --precision bf16` selects it. int8 was not measured: it needs a
-  post-training quantization pass (NNCF) with a calibration set, not part of vadkit.
-- *bf16 on this machine*: its CPU {"has" if s["cpu_bf16"] else "has **no**"} bf16 instructions
-  (OpenVINO's CPU capabilities: {"BF16 listed" if s["cpu_bf16"] else "no BF16"}).
-  {
-        ""
-        if s["cpu_bf16"]
-        else "PyTorch emulates bf16 there, far slower than fp32, so it ran only at "
-        + ", ".join(f"{x} x {x}" for x in s["torch_bf16_sizes"])
-        + "; OpenVINO bf16 would silently run "
-        "fp32, so it is left out (the runtime refuses `--precision bf16` on such a CPU). The issue's "
-        "bf16 goals need a CPU with bf16 support (e.g. AVX512-BF16 or AMX) to be measured."
-    }
-- *Streaming* pushes one preprocessed frame at a time (one window per network run), as `vadkit
-  watch` does while it keeps up; the per-frame overhead (buffer, normalizers, fusion) is the
-  same code for both.
-
-Produced by:
-
-```bash
-{r["command"]}
-```
-"""
 
 
 if __name__ == "__main__":

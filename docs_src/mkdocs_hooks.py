@@ -201,9 +201,11 @@ CONFIG_KEYS: dict[str, str] = {
     "score.average_last": "Epoch checkpoints averaged by the averaging candidate of "
     '`weights = "auto"` (fixed beforehand: the last third of a 15-epoch run).',
     "score.agreement_windows": 'Training windows on which `precision = "auto"` compares a faster '
-    "precision with fp32.",
+    "precision with fp32; also how many windows calibrate the int8 model of `vadkit export "
+    "--precision int8`, and how many its rule compares.",
     "score.agreement_min": "The Spearman rank correlation, per task, that a faster precision must "
-    'reach for `precision = "auto"` to use it (fixed beforehand).',
+    'reach for `precision = "auto"` to use it, and that an int8 bundle must reach (per task and '
+    "fused) to keep its int8 model (fixed beforehand).",
 }
 
 

@@ -128,47 +128,25 @@ def _compare(run: Path, ours: Path, name: str) -> None:
         assert round(aurocs[0], 3) == round(aurocs[1], 3), f"{name} {error}: {aurocs}"
 
 
-def test_onnxruntime_scores_equal_pytorch_fp32(
-    torch_scores: Path, bundle: Path, tiny_scene: Path
-) -> None:
-    args = [
-        "score",
-        str(bundle),
-        "--data",
-        str(tiny_scene),
-        "--name",
-        "ort",
-        "--frames",
-        "all",
-        "-q",
-    ]
-    assert _run([*args, "--device", "onnxruntime"]) == 0
-    _compare(torch_scores, bundle, "ort")
-
-
-def test_openvino_scores_equal_pytorch_fp32(
-    torch_scores: Path, bundle: Path, tiny_scene: Path
-) -> None:
+def _openvino_or_skip() -> None:
     try:
         import openvino  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"OpenVINO does not import here ({exc}): pip install openvino")
-    meta = json.loads((bundle / "bundle.json").read_text())
-    assert meta["export"]["openvino"]["usable"] is True
-    assert meta["runtime"] == DEFAULT_RUNTIME  # the measured default, as it keeps fp32 parity
-    args = [
-        "score",
-        str(bundle),
-        "--data",
-        str(tiny_scene),
-        "--name",
-        "ov",
-        "--frames",
-        "all",
-        "-q",
-    ]
-    assert _run([*args, "--device", "openvino"]) == 0
-    _compare(torch_scores, bundle, "ov")
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_bundle_scores_equal_pytorch_fp32(
+    torch_scores: Path, bundle: Path, tiny_scene: Path, runtime: str
+) -> None:
+    if runtime == "openvino":
+        _openvino_or_skip()
+        meta = json.loads((bundle / "bundle.json").read_text())
+        assert meta["export"]["openvino"]["usable"] is True
+        assert meta["runtime"] == DEFAULT_RUNTIME  # the measured default, as it keeps fp32 parity
+    args = ["score", str(bundle), "--data", str(tiny_scene), "--name", runtime, "--frames", "all"]
+    assert _run([*args, "-q", "--device", runtime]) == 0
+    _compare(torch_scores, bundle, runtime)
 
 
 def _no_torch(*args: str) -> subprocess.CompletedProcess[str]:
@@ -236,13 +214,45 @@ def test_run_only_options_are_refused_for_a_bundle(
 ) -> None:
     assert _run(["watch", str(bundle), str(clip), "--calibrate"]) == 2
     assert "--calibrate applies to runs" in _error(capsys)
+    assert _run(["watch", str(bundle), str(clip), "--calibration-windows", "9"]) == 2
+    assert "--calibration-windows applies to runs" in _error(capsys)
     assert _run(["score", str(bundle), str(clip), "--checkpoint", "1"]) == 2
-    assert "--checkpoint and --average-last apply to runs" in _error(capsys)
+    err = _error(capsys)
+    assert "--checkpoint applies to runs" in err and "weights and calibration" in err
+    assert _run(["score", str(bundle), str(clip), "--weights", "ema", "--average-last", "3"]) == 2
+    assert "--average-last, --weights apply to runs" in _error(capsys)
     assert _run(["score", str(bundle), str(clip), "--nproc", "2"]) == 2
     assert "--nproc applies to runs" in _error(capsys)
+    # anomaly maps: the graph outputs scores only; refused rather than silently left out
+    assert _run(["score", str(bundle), str(clip), "--maps"]) == 2
+    err = _error(capsys)
+    assert "--maps applies to runs" in err and "not anomaly maps" in err
+    assert "vadkit score RUN --maps" in err and "export it again" not in err
     args = ["score", str(bundle), str(clip), "--precision", "bf16", "--device", "onnxruntime"]
     assert _run(args) == 2
-    assert "fp32 only" in _error(capsys)
+    assert "fp32 or int8, not bf16" in _error(capsys)
+    assert _run(["score", str(bundle), str(clip), "--precision", "int8"]) == 2
+    assert "has no int8 model" in _error(capsys)
+
+
+def test_a_short_video_is_skipped_by_the_bundle_as_by_the_run(
+    bundle: Path, clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One rule for both paths (vadkit.engine.score.skip_short and check_scorable): a short
+    video is warned about and listed in 'skipped'; with no video left, nothing is written."""
+    short = write_video(tmp_path / "short.avi", np.zeros((10, 40, 48), np.uint8))
+    args = ["score", str(bundle), str(short), str(clip), "--name", "short", "-q"]
+    assert _run(args) == 0
+    out = capsys.readouterr()
+    assert "warning: video 'short' has 10 frames, fewer than clip_length + 1 = 17" in out.err
+    assert "Not scored: short (10 frames" in out.out
+    record = json.loads((bundle / "scores" / "short" / "set.json").read_text())
+    assert record["skipped"] == [{"name": "short", "num_frames": 10, "reason": "too short"}]
+    assert [v["name"] for v in record["videos"]] == ["clip"]
+    # and when no video is left: one message, nothing written (vadkit.engine.score.check_scorable)
+    assert _run(["score", str(bundle), str(short), "--name", "none", "-q"]) == 2
+    assert "No video can be scored" in _error(capsys)
+    assert not (bundle / "scores" / "none").exists()
 
 
 PLUGIN = '''
@@ -415,3 +425,124 @@ def test_export_without_its_packages_names_them_and_the_install(
     err = _error(capsys)
     assert "needs the package(s) onnx" in err and "vadkit[deploy]" in err
     assert not (run / "nobundle").exists()
+
+
+@pytest.fixture(scope="module")
+def int8_bundle(run: Path) -> Path:
+    """The run exported with an int8 model, under the rule as the run states it (0.99)."""
+    out = run.parent / "bundle_int8"
+    assert _run(["export", str(run), "--precision", "int8", "--out", str(out), "-q"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def lenient_int8_bundle(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """int8 of a copy of the run whose rule asks nothing (score.agreement_min = -1): kept for
+    every engine that runs it, whatever the tiny model's scores."""
+    import shutil
+
+    copy = tmp_path_factory.mktemp("lenient") / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("scores", "nobundle"))
+    config = copy / "config.toml"
+    text = config.read_text()
+    assert "agreement_min = 0.99" in text
+    config.write_text(text.replace("agreement_min = 0.99", "agreement_min = -1.0"))
+    out = copy.parent / "bundle"
+    assert _run(["export", str(copy), "--precision", "int8", "--out", str(out), "-q"]) == 0
+    return out
+
+
+def test_int8_is_kept_only_where_its_scores_rank_windows_like_fp32(
+    int8_bundle: Path, clip: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    meta = json.loads((int8_bundle / "bundle.json").read_text())
+    record = meta["int8"]
+    quant = record["quantization"]
+    assert quant["format"] == "QDQ" and "per output channel" in quant["weights"]
+    assert quant["calibration_windows"] > 0
+    layers = quant["quantized_layers"]
+    assert sum(n.startswith("/encoder/") for n in layers) == 4  # the 3-D convolutions
+    assert not [n for n in layers if "ConvTranspose" in n or "bpe" in n or "pse" in n]
+    rule = record["rule"]
+    assert rule["min_spearman"] == 0.99 and rule["windows"] > 0
+    assert rule["windows_from"] == "training windows between the calibration windows"
+    assert "onnxruntime" in rule["runtimes"]
+    for runtime, found in rule["runtimes"].items():
+        if "why" in found:  # an engine that could not run it is not kept
+            assert found["kept"] is False
+            continue
+        assert set(found["agreement"]) == {"vcr/bpe", "ffp/bpe", "prp/score", "fused"}
+        values = [a["spearman"] for a in found["agreement"].values() if a["spearman"] is not None]
+        assert found["lowest_spearman"] == min(values)
+        assert found["kept"] == (min(values) >= 0.99), runtime
+    kept = [name for name, found in rule["runtimes"].items() if found["kept"]]
+    assert record["kept"] == kept
+    assert (int8_bundle / "model_int8.onnx").exists() == bool(kept)
+    assert ("model_int8.onnx" in meta["files"]) == bool(kept)
+    assert meta["precisions"] == (["fp32", "int8"] if kept else ["fp32"])
+    code = _run(["score", str(int8_bundle), str(clip), "--precision", "int8", "-q"])
+    if kept:
+        assert code == 0
+    else:  # refused, naming the rule's value
+        assert code == 2
+        err = _error(capsys)
+        lowest = rule["runtimes"]["onnxruntime"]["lowest_spearman"]
+        assert "keeps no int8 model for onnxruntime" in err and f"{lowest:.4f}" in err
+
+
+def test_an_int8_bundle_scores_in_int8_with_the_rule_value_it_records(
+    lenient_int8_bundle: Path, torch_scores: Path, tiny_scene: Path
+) -> None:
+    import onnxruntime as ort
+    from scipy.stats import spearmanr
+
+    from vadkit.config import Settings
+    from vadkit.export.quantize import split_windows, window_batches
+
+    bundle = lenient_int8_bundle
+    meta = json.loads((bundle / "bundle.json").read_text())
+    record = meta["int8"]
+    assert record["file"] == "model_int8.onnx" and "onnxruntime" in record["kept"]
+    assert meta["precisions"] == ["fp32", "int8"]
+    assert meta["files"]["model_int8.onnx"] == file_digest(bundle / "model_int8.onnx")
+    # the recorded agreement is Spearman's between the two files' scores on the rule's windows
+    config = meta["config"]
+    settings = Settings.from_config(config)
+    *_, videos, picks, _ = split_windows(config, None, settings.score.agreement_windows)
+    assert len(picks) == record["rule"]["windows"]
+    windows = np.concatenate(list(window_batches(videos, picks, settings.data.clip_length, 8)))
+    scores = {}
+    for name in ("model.onnx", "model_int8.onnx"):
+        session = ort.InferenceSession(str(bundle / name), providers=["CPUExecutionProvider"])
+        outputs = [o.name for o in session.get_outputs()]
+        scores[name] = dict(zip(outputs, session.run(None, {"windows": windows}), strict=True))
+    found = record["rule"]["runtimes"]["onnxruntime"]["agreement"]
+    for stream in ("vcr/bpe", "ffp/bpe"):
+        rho = spearmanr(scores["model.onnx"][stream], scores["model_int8.onnx"][stream]).statistic
+        assert found[stream]["spearman"] == pytest.approx(rho, abs=1e-9), stream
+    # scoring: --precision int8 runs the int8 file (its scores are not fp32's)
+    args = ["score", str(bundle), "--data", str(tiny_scene), "--name", "int8", "--frames", "all"]
+    assert _run([*args, "--precision", "int8", "-q"]) == 0
+    saved = json.loads((bundle / "scores" / "int8" / "set.json").read_text())
+    assert saved["runtime"]["precision"] == "int8"
+    ref, got = load_scores(torch_scores, "torch"), load_scores(bundle, "int8")
+    diffs = [
+        relative_difference(a.raw["vcr"]["bpe"], b.raw["vcr"]["bpe"])
+        for a, b in zip(ref.videos, got.videos, strict=True)
+    ]
+    assert 1e-5 < max(diffs) < 0.5
+    # watch with int8: normalizers and threshold fitted on int8's own scores of normal windows
+    from vadkit.runtime.stream import bundle_stream_scorer
+    from vadkit.stream import Calibration
+
+    own = record["calibrations"]["onnxruntime"]
+    assert own["normalizer"] == meta["calibration"]["normalizer"]
+    assert len(own["scores"]["vcr"]["bpe"]) == record["rule"]["windows"]
+    scorer = bundle_stream_scorer(bundle, device="onnxruntime", precision="int8")
+    assert scorer.threshold == pytest.approx(Calibration.from_json(own).threshold)
+    scorer = bundle_stream_scorer(bundle, device="onnxruntime", precision="fp32")
+    assert scorer.threshold == pytest.approx(meta["calibration"]["threshold"]["value"])
+    # --precision auto (the default) runs int8 where the bundle keeps it
+    assert _run(["score", str(bundle), "--data", str(tiny_scene), "--name", "auto", "-q"]) == 0
+    saved = json.loads((bundle / "scores" / "auto" / "set.json").read_text())
+    assert saved["runtime"]["precision"] == "int8"

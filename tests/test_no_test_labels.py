@@ -177,3 +177,21 @@ def test_precision_falls_back_to_fp32_when_ranks_disagree(run: Path):
     assert chosen.precision == ("bf16" if min(values) >= 0.99 else "fp32")
     config["score"]["agreement_min"] = 1.0 + 1e-9  # no real agreement reaches it
     assert choose_precision(model, config, bf16, errors)[0].precision == "fp32"
+
+
+def test_the_rank_rule_computed_by_hand():
+    """rank_agreement, the rule of score.precision = "auto" and of int8 export: Spearman's rho
+    = 1 - 6 sum(d^2) / (n (n^2 - 1)); one swapped pair of 4 gives 1 - 6 * 2 / 60 = 0.8."""
+    from vadkit.engine.validation import rank_agreement
+
+    ref = {"a": np.array([1.0, 2.0, 3.0, 4.0]), "flat": np.ones(4), "b": np.arange(4.0)}
+    swapped = {**ref, "a": np.array([10, 20, 40, 30.0])}
+    ok, agreement = rank_agreement(ref, swapped, 0.79)
+    assert ok and agreement["a"]["spearman"] == pytest.approx(0.8)
+    assert agreement["b"]["spearman"] == pytest.approx(1.0)
+    assert agreement["flat"]["spearman"] is None  # constant reference: no evidence either way
+    assert not rank_agreement(ref, swapped, 0.81)[0]
+    assert rank_agreement(ref, ref, 1.0)[0]
+    # a candidate that lost every ranking (constant) fails, instead of a NaN that min() skips
+    ok, agreement = rank_agreement(ref, {**ref, "b": np.full(4, 0.5)}, 0.5)
+    assert not ok and agreement["b"] == {"spearman": 0.0, "kendall": 0.0}

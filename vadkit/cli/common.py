@@ -27,6 +27,34 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 RunArg = Annotated[Path, typer.Argument(help="Run folder written by `vadkit train`.")]
 ScoreSetOpt = Annotated[str, typer.Option("--scores", help="Score set to use (RUN/scores/<name>).")]
 
+# Options shared by the commands that load a run's weights (score, watch, maps, export).
+CheckpointOpt = Annotated[
+    str, typer.Option("--checkpoint", help="'last', an epoch number, or a .safetensors path.")
+]
+CalibrationDataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--calibration-data",
+        help="Dataset root whose training split (normal videos) calibrates the run "
+        "(default: the run's data.root).",
+        show_default=False,
+    ),
+]
+#: ``--device`` of the commands that take a run or a bundle (score, watch).
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="auto, cpu, cuda or cuda:N; for a bundle also onnxruntime or openvino.",
+    ),
+]
+#: ``--precision`` help of the commands that take a run or a bundle (score, watch).
+PRECISION_HELP = (
+    "auto, fp32, bf16 or fp16 (CUDA); for a bundle: auto (its int8 model where kept, else "
+    "fp32), fp32, int8, or bf16 (OpenVINO)."
+)
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+
 ErrorOpt = Annotated[
     str | None,
     typer.Option(

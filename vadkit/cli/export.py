@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from vadkit.cli.app import app
 from vadkit.cli.common import (
+    CalibrationDataOpt,
+    CheckpointOpt,
     JsonFlag,
+    QuietOpt,
     RunArg,
     console,
     err_console,
@@ -17,7 +20,7 @@ from vadkit.cli.common import (
     plain,
     print_json,
 )
-from vadkit.cli.progress import LazyBar
+from vadkit.cli.progress import CalibrationBar
 
 
 @app.command("export")
@@ -34,20 +37,19 @@ def export_cmd(
         Path | None,
         typer.Option("--out", help="Bundle folder (default: RUN/bundle).", show_default=False),
     ] = None,
-    checkpoint: Annotated[
-        str, typer.Option("--checkpoint", help="'last', an epoch number, or a .safetensors path.")
-    ] = "last",
-    calibration_data: Annotated[
-        Path | None,
+    checkpoint: CheckpointOpt = "last",
+    precision: Annotated[
+        str,
         typer.Option(
-            "--calibration-data",
-            help="Dataset root whose training split calibrates the run when it has no "
-            "calibration for these weights (default: the run's data.root).",
-            show_default=False,
+            "--precision",
+            help="fp32: the exact graph; int8: also an int8 model (ONNX Runtime static "
+            "quantization, calibrated on the run's training windows), kept for the engines "
+            "whose scores rank windows like fp32's (Spearman >= score.agreement_min).",
         ),
-    ] = None,
+    ] = "fp32",
+    calibration_data: CalibrationDataOpt = None,
     json_out: JsonFlag = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Export a run as a bundle: the network with its error measures, and bundle.json."""
     from vadkit.export import export_run
@@ -60,24 +62,28 @@ def export_cmd(
             hint='Export on the machine that trained the run (pip install "vadkit[deploy]").',
         )
 
-    def announce(reason: str) -> None:
-        if not (json_out or quiet):
-            err_console.print(f"[yellow]Calibrating[/] the run first: {plain(reason)}.")
+    bar = CalibrationBar(quiet or json_out)
 
-    bar = None if quiet or json_out else LazyBar("calibrating")
+    def quantizing() -> None:
+        err_console.print(
+            "[yellow]Quantizing[/] to int8 on training windows, then checking its scores "
+            "against fp32's on others."
+        )
+
     try:
         meta = export_run(
             run,
             format=format,
             out=out,
             checkpoint=checkpoint,
+            precision=precision,
             calibration_data=calibration_data,
-            on_calibrating=announce,
-            on_progress=bar.update if bar else None,
+            on_calibrating=bar.announce,
+            on_progress=bar.update,
+            on_quantizing=None if json_out or quiet else quantizing,
         )
     finally:
-        if bar is not None:
-            bar.stop()
+        bar.stop()
     target = out if out is not None else Path(run) / "bundle"
     if json_out:
         print_json(meta | {"calibration": "(omitted)", "config": "(omitted)", "path": str(target)})
@@ -88,4 +94,21 @@ def export_cmd(
         f"{', '.join(meta['files'])} ({size / 1e6:.1f} MB), tasks {', '.join(meta['tasks'])}, "
         f"outputs {len(meta['outputs'])}, default runtime {meta['runtime']}."
     )
+    if "int8" in meta:
+        console.print(_int8_line(meta["int8"]))
     console.print(f"Next: vadkit watch {target} VIDEO_OR_URL", markup=False)
+
+
+def _int8_line(record: dict[str, Any]) -> str:
+    """What became of the int8 model: kept for which engines, each one's rank agreement."""
+    rule = record["rule"]
+    parts = []
+    for name, found in rule["runtimes"].items():
+        lowest = found.get("lowest_spearman")
+        value = found.get("why") if lowest is None else f"lowest Spearman {lowest:.4f}"
+        parts.append(f"{name} {'kept' if found['kept'] else 'not kept'} ({plain(value)})")
+    head = "[bold]int8[/]" if record["kept"] else "[yellow]int8 not kept[/]"
+    return (
+        f"{head}: {'; '.join(parts)}; rule: Spearman >= {rule['min_spearman']} on "
+        f"{rule['windows']} windows from {plain(rule['windows_from'])}."
+    )

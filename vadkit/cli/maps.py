@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from vadkit.cli.app import app
-from vadkit.cli.common import ErrorOpt, JsonFlag, NormOpt, RunArg, console, fail, plain, print_json
+from vadkit.cli.common import (
+    CheckpointOpt,
+    ErrorOpt,
+    JsonFlag,
+    NormOpt,
+    RunArg,
+    console,
+    fail,
+    plain,
+    print_json,
+)
 
 
 def parse_frames(text: str | None) -> tuple[int, int] | None:
@@ -45,9 +55,7 @@ def maps_cmd(
             "--out", help="Folder for the pictures (default: RUN/maps/<video>).", show_default=False
         ),
     ] = None,
-    checkpoint: Annotated[
-        str, typer.Option("--checkpoint", help="'last', an epoch number, or a .safetensors path.")
-    ] = "last",
+    checkpoint: CheckpointOpt = "last",
     error: ErrorOpt = None,
     normalizer: NormOpt = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",

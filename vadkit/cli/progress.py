@@ -1,7 +1,8 @@
 """Progress displays shared by the commands: the training bar and the scoring bar.
 
 ``vadkit train`` and ``vadkit demo`` show :class:`ProgressBar`; ``vadkit score`` and
-``vadkit demo`` show :class:`LazyBar`.
+``vadkit demo`` show :class:`LazyBar`; ``vadkit watch`` and ``vadkit export`` show
+:class:`CalibrationBar` while a run is calibrated.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,7 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from vadkit.cli.common import console
+from vadkit.cli.common import console, err_console, plain
 
 if TYPE_CHECKING:
     from vadkit.engine.runs import Progress as TrainProgress
@@ -107,8 +109,12 @@ class ProgressBar:
 class LazyBar:
     """A rich progress bar that appears on the first update (one live display at a time)."""
 
-    def __init__(self, description: str) -> None:
+    def __init__(
+        self, description: str, *, on: Console | None = None, transient: bool = False
+    ) -> None:
         self.description = description
+        self.console = on or console
+        self.transient = transient
         self.progress: Progress | None = None
         self.task: Any = None
 
@@ -119,7 +125,8 @@ class LazyBar:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=console,
+                console=self.console,
+                transient=self.transient,
             )
             self.task = self.progress.add_task(self.description, total=total)
             self.progress.start()
@@ -129,3 +136,21 @@ class LazyBar:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+class CalibrationBar(LazyBar):
+    """The calibration pass of a run (``watch``, ``export``): a line saying why it runs, and a
+    transient bar, both on stderr (stdout keeps the command's output, e.g. its JSON)."""
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__("calibrating", on=err_console, transient=True)
+        self.quiet = quiet
+
+    def announce(self, reason: str) -> None:
+        err_console.print(
+            f"[yellow]Calibrating[/] the run on normal training windows: {plain(reason)}."
+        )
+
+    def update(self, done: int, total: int) -> None:
+        if not self.quiet:
+            super().update(done, total)

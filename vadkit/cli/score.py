@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from vadkit.cli.app import app
-from vadkit.cli.common import JsonFlag, RunArg, console, plain, print_json
+from vadkit.cli.common import (
+    PRECISION_HELP,
+    CheckpointOpt,
+    DeviceOpt,
+    JsonFlag,
+    QuietOpt,
+    RunArg,
+    console,
+    plain,
+    print_json,
+)
 from vadkit.cli.progress import LazyBar
 
 
@@ -42,12 +52,10 @@ def score_cmd(
     ] = None,
     precision: Annotated[
         str | None,
-        typer.Option("--precision", help="auto, fp32, bf16 or fp16 (CUDA).", show_default=False),
+        typer.Option("--precision", help=PRECISION_HELP, show_default=False),
     ] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    checkpoint: Annotated[
-        str, typer.Option("--checkpoint", help="'last', an epoch number, or a .safetensors path.")
-    ] = "last",
+    device: DeviceOpt = "auto",
+    checkpoint: CheckpointOpt = "last",
     labels: Annotated[
         Path | None,
         typer.Option("--labels", help="Ground-truth file or folder to use.", show_default=False),
@@ -104,7 +112,7 @@ def score_cmd(
         ),
     ] = None,
     json_out: JsonFlag = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Score a run's test videos (or video files): every task, every error measure, one pass.
 
@@ -118,14 +126,6 @@ def score_cmd(
 
     bundle = is_bundle(run)
     main = True
-    if bundle and nproc is not None:
-        from vadkit.errors import ConfigError
-
-        raise ConfigError(
-            f"'{run}' is an exported bundle, scored by one process without torch: --nproc "
-            "applies to runs.",
-            hint="Leave out --nproc, or score the run folder the bundle was exported from.",
-        )
     if not bundle:  # a bundle's runtime imports no torch
         from vadkit.cli.app import invoked_args
         from vadkit.engine import distributed
@@ -151,8 +151,13 @@ def score_cmd(
                 batch_size=batch_size,
                 device=device,
                 precision=precision,
-                checkpoint=checkpoint,
-                average_last=average_last,
+                run_options={
+                    "--checkpoint": checkpoint != "last",
+                    "--average-last": average_last is not None,
+                    "--weights": weights is not None,
+                    "--maps": maps,
+                    "--nproc": nproc is not None,
+                },
                 on_progress=bar.update if bar else None,
             )
         else:

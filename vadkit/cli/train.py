@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from vadkit.cli.app import app
-from vadkit.cli.common import console, err_console, parse_csv, plain
+from vadkit.cli.common import QuietOpt, console, err_console, parse_csv, plain
 from vadkit.cli.progress import ProgressBar
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def train_cmd(
             show_default=False,
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train a model on normal videos and write a run folder (config, checkpoints, metrics)."""
     from vadkit.cli.app import invoked_args

@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from vadkit.cli.app import app
 from vadkit.cli.common import (
+    PRECISION_HELP,
     AlphasOpt,
+    CalibrationDataOpt,
+    CheckpointOpt,
+    DeviceOpt,
     ErrorOpt,
     JsonFlag,
     console,
@@ -21,6 +24,7 @@ from vadkit.cli.common import (
     plain,
     print_json,
 )
+from vadkit.cli.progress import CalibrationBar
 from vadkit.config.settings import DEFAULT_QUANTILE, DEFAULT_WINDOWS
 from vadkit.stream.gaps import DEFAULT_MAX_GAP
 
@@ -36,41 +40,6 @@ def _options(values: list[str] | None) -> dict[str, str]:
             fail(f"--option {item!r} is not KEY=VALUE.", hint="E.g. --option rtsp_transport=tcp")
         out[key.strip()] = value.strip()
     return out
-
-
-class _CalibrationBar:
-    """A progress bar on stderr for the calibration pass (appears on the first update)."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.progress: Progress | None = None
-        self.task: Any = None
-
-    def announce(self, reason: str) -> None:
-        err_console.print(
-            f"[yellow]Calibrating[/] the run on normal training windows: {plain(reason)}."
-        )
-
-    def update(self, done: int, total: int) -> None:
-        if self.quiet:
-            return
-        if self.progress is None:
-            self.progress = Progress(
-                TextColumn("[bold]calibrating"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err_console,
-                transient=True,
-            )
-            self.task = self.progress.add_task("calibrating", total=total)
-            self.progress.start()
-        self.progress.update(self.task, completed=done, total=total)
-
-    def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
 
 
 def _status(stats: WatchStats, threshold: float | None) -> Text:
@@ -126,15 +95,7 @@ def watch_cmd(
             help="(Re)compute RUN/calibration.json first; without SOURCE, only calibrate.",
         ),
     ] = False,
-    calibration_data: Annotated[
-        Path | None,
-        typer.Option(
-            "--calibration-data",
-            help="Dataset root whose training split (normal videos) calibrates the run "
-            "(default: the run's data.root).",
-            show_default=False,
-        ),
-    ] = None,
+    calibration_data: CalibrationDataOpt = None,
     calibration_windows: Annotated[
         int,
         typer.Option("--calibration-windows", min=1, help="Training windows scored to calibrate."),
@@ -209,13 +170,9 @@ def watch_cmd(
             help="Most queued windows run in one batch when the model falls behind.",
         ),
     ] = 8,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    precision: Annotated[
-        str, typer.Option("--precision", help="auto, fp32, bf16 or fp16 (CUDA).")
-    ] = "auto",
-    checkpoint: Annotated[
-        str, typer.Option("--checkpoint", help="'last', an epoch number, or a .safetensors path.")
-    ] = "last",
+    device: DeviceOpt = "auto",
+    precision: Annotated[str, typer.Option("--precision", help=PRECISION_HELP)] = "auto",
+    checkpoint: CheckpointOpt = "last",
     input_format: Annotated[
         str | None,
         typer.Option(
@@ -265,6 +222,7 @@ def watch_cmd(
             run_options={
                 "--calibrate": calibrate,
                 "--calibration-data": calibration_data is not None,
+                "--calibration-windows": calibration_windows != DEFAULT_WINDOWS,
                 "--checkpoint": checkpoint != "last",
             },
             device=device,
@@ -278,7 +236,7 @@ def watch_cmd(
             max_gap=max_gap,
         )
     else:
-        bar = _CalibrationBar(quiet or json_out)
+        bar = CalibrationBar(quiet or json_out)
         try:
             config, model, calibration = load_for_stream(
                 run,

@@ -12,7 +12,7 @@ gives the first T frames the first window's score.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -121,23 +121,3 @@ def test_windows(
 
 
 test_windows.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
-def check_scorable(videos: Sequence[Video], clip_length: int) -> None:
-    """A DataError unless some video has a test window (``clip_length + 1`` frames).
-
-    The rule for short test videos: a video shorter than a window cannot be scored in either
-    frames mode; scoring skips it with a warning, and fails when no video is left.
-    """
-    need = clip_length + 1
-    if any(int(v.num_frames) >= need for v in videos):
-        return
-    listed = ", ".join(f"'{v.name}' ({int(v.num_frames)} frames)" for v in list(videos)[:5])
-    more = f" and {len(videos) - 5} more" if len(videos) > 5 else ""
-    raise DataError(
-        f"No video can be scored: a test window is clip_length + 1 = {need} frames, and "
-        + (f"every video is shorter: {listed}{more}." if videos else "there is no video.")
-        + " Nothing was written.",
-        hint=f"Score videos of at least {need} frames (in either frames mode), or train a run "
-        "with a smaller data.clip_length.",
-    )

@@ -89,6 +89,46 @@ class VideoLike(Protocol):
     def frames(self, indices: np.ndarray) -> np.ndarray: ...  # (N, H, W, C) uint8
 
 
+def skip_short(
+    video: VideoLike, clip_length: int, skipped: list[dict[str, Any]] | None = None
+) -> bool:
+    """The rule for a video shorter than one window (``clip_length + 1`` frames): it is not
+    scored, a warning names it, and it is listed in ``skipped``. Returns whether it is skipped.
+
+    Both scoring paths call it: :func:`score_videos` (PyTorch) and the torch-free bundle runtime
+    (:func:`vadkit.runtime.files.score_bundle_videos`), so it imports nothing heavy.
+    """
+    n = int(video.num_frames)
+    if n >= clip_length + 1:
+        return False
+    msg = f"video '{video.name}' has {n} frames, fewer than clip_length + 1 = {clip_length + 1}"
+    warnings.warn(msg + ": not scored", stacklevel=3)  # the caller's caller: who iterates
+    if skipped is not None:
+        skipped.append({"name": video.name, "num_frames": n, "reason": "too short"})
+    return True
+
+
+def check_scorable(videos: Sequence[VideoLike], clip_length: int) -> None:
+    """A DataError unless some video has a test window (``clip_length + 1`` frames).
+
+    The rule for short test videos: a video shorter than a window cannot be scored in either
+    frames mode; scoring skips it with a warning (:func:`skip_short`), and fails when no video
+    is left. Both scoring paths (PyTorch, and the torch-free bundle runtime) call both.
+    """
+    need = clip_length + 1
+    if any(int(v.num_frames) >= need for v in videos):
+        return
+    listed = ", ".join(f"'{v.name}' ({int(v.num_frames)} frames)" for v in list(videos)[:5])
+    more = f" and {len(videos) - 5} more" if len(videos) > 5 else ""
+    raise DataError(
+        f"No video can be scored: a test window is clip_length + 1 = {need} frames, and "
+        + (f"every video is shorter: {listed}{more}." if videos else "there is no video.")
+        + " Nothing was written.",
+        hint=f"Score videos of at least {need} frames (in either frames mode), or train a run "
+        "with a smaller data.clip_length.",
+    )
+
+
 def make_runtime(
     device: str = "auto", precision: str = "auto", channels_last: bool = True
 ) -> Runtime:
@@ -178,13 +218,9 @@ def score_videos(
     left_out = {} if left_out is None else left_out
     model.eval()
     for video in videos:
-        n = int(video.num_frames)
-        if n < clip_length + 1:
-            msg = f"video '{video.name}' has {n} frames, fewer than clip_length + 1 = "
-            warnings.warn(msg + f"{clip_length + 1}: not scored", stacklevel=2)
-            if skipped is not None:
-                skipped.append({"name": video.name, "num_frames": n, "reason": "too short"})
+        if skip_short(video, clip_length, skipped):
             continue
+        n = int(video.num_frames)
         frames = video.frames(np.arange(n))
         parts: dict[str, dict[str, list[Any]]] = {}
         collector = None if maps_error is None else MapCollector(maps_error, maps_limit)
@@ -373,8 +409,6 @@ def score_run(
         }
         if maps:
             masks_of, masks_where = _pixel_masks_of(vset)
-    from vadkit.data.windows import check_scorable
-
     check_scorable(videos, clip_length)
     frame_shape = (int(model.backbone.in_channels), size[0], size[1])
     errs = applicable_errors(errors, frame_shape, runtime.device)

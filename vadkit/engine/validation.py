@@ -193,6 +193,37 @@ def _window_scores(
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def rank_agreement(
+    reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], minimum: float
+) -> tuple[bool, dict[str, dict[str, float | None]]]:
+    """The rule that lets a faster precision score: ``(kept, agreement)``.
+
+    Per stream (same windows, same order), Spearman's rank correlation of ``candidate``'s scores
+    with ``reference``'s (the fp32 ones), and Kendall's (recorded, not used). Kept when every
+    stream that varies reaches ``minimum`` and one does (a constant reference ranks nothing: no
+    evidence either way, recorded as None; a constant candidate where the reference varies has
+    lost every ranking: 0).
+    ``score.precision = "auto"`` (:func:`choose_precision`) and ``vadkit export --precision
+    int8`` (:mod:`vadkit.export.quantize`) both decide by it.
+    """
+    from scipy.stats import kendalltau, spearmanr
+
+    agreement: dict[str, dict[str, float | None]] = {}
+    for key, ref in reference.items():
+        if np.ptp(ref) == 0:
+            agreement[key] = {"spearman": None, "kendall": None}
+            continue
+        if np.ptp(candidate[key]) == 0:
+            agreement[key] = {"spearman": 0.0, "kendall": 0.0}
+            continue
+        agreement[key] = {
+            "spearman": float(spearmanr(ref, candidate[key]).statistic),
+            "kendall": float(kendalltau(ref, candidate[key]).statistic),
+        }
+    values = [v for a in agreement.values() if (v := a["spearman"]) is not None]
+    return bool(values) and min(values) >= minimum, agreement
+
+
 def choose_precision(
     model: VADModel,
     config: Config,
@@ -204,8 +235,6 @@ def choose_precision(
     """``candidate`` if its per-window scores rank training windows like fp32's (Spearman at
     least ``score.agreement_min`` for every task's default score), else fp32 -- also when the
     training videos (under ``root``, default the run's ``data.root``) cannot be opened."""
-    from scipy.stats import kendalltau, spearmanr
-
     from vadkit.data import TrainWindows
     from vadkit.engine.device import Runtime
 
@@ -234,17 +263,7 @@ def choose_precision(
     keep = {k: v for k, v in errors.items() if k == score.error}
     reference = _window_scores(model, batches, keep, fp32)
     fast = _window_scores(model, batches, keep, candidate)
-    agreement: dict[str, dict[str, float | None]] = {}
-    for key, ref in reference.items():
-        if np.ptp(ref) == 0:  # constant scores rank nothing: no evidence either way
-            agreement[key] = {"spearman": None, "kendall": None}
-            continue
-        agreement[key] = {
-            "spearman": float(spearmanr(ref, fast[key]).statistic),
-            "kendall": float(kendalltau(ref, fast[key]).statistic),
-        }
-    values = [v for a in agreement.values() if (v := a["spearman"]) is not None]
-    ok = bool(values) and min(values) >= score.agreement_min
+    ok, agreement = rank_agreement(reference, fast, score.agreement_min)
     record.update(
         windows=int(sum(b.size for b in batches)),
         agreement=agreement,

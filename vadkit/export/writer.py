@@ -15,6 +15,8 @@ from vadkit.errors import ConfigError
 from vadkit.runtime.bundle import BUNDLE_FILE, BUNDLE_FORMAT, DEFAULT_RUNTIME
 
 FORMATS = ("onnx", "openvino")
+#: ``--precision`` of ``vadkit export``: the exact graph, or also an int8 one (vadkit.export.quantize).
+EXPORT_PRECISIONS = ("fp32", "int8")
 #: Largest relative difference between the bundle's and PyTorch's fp32 scores accepted at export.
 PARITY_RTOL = 1e-4
 
@@ -23,12 +25,15 @@ PARITY_RTOL = 1e-4
 NEEDS = {"onnx": ("onnx", "onnxruntime"), "openvino": ("onnx", "openvino")}
 
 
-def require_packages(fmt: str) -> None:
-    """Raise one clear :class:`ConfigError` when a package export ``fmt`` needs is missing."""
-    missing = [m for m in NEEDS[fmt] if importlib.util.find_spec(m) is None]
+def require_packages(fmt: str, precision: str = "fp32") -> None:
+    """Raise one clear :class:`ConfigError` when a package export ``fmt`` needs is missing
+    (int8: ONNX Runtime's quantizer too)."""
+    needs = list(NEEDS[fmt]) + (["onnxruntime"] if precision == "int8" else [])
+    missing = [m for m in dict.fromkeys(needs) if importlib.util.find_spec(m) is None]
     if missing:
+        flags = f"--format {fmt}" + (" --precision int8" if precision == "int8" else "")
         raise ConfigError(
-            f"vadkit export --format {fmt} needs the package(s) {', '.join(missing)}, "
+            f"vadkit export {flags} needs the package(s) {', '.join(missing)}, "
             "which are not installed.",
             hint='pip install "vadkit[deploy]" (onnx, onnxruntime, openvino)',
         )
@@ -61,16 +66,20 @@ def export_run(
     format: str = "onnx",
     out: str | Path | None = None,
     checkpoint: str = "last",
+    precision: str = "fp32",
     calibration_data: str | Path | None = None,
     on_calibrating: Callable[[str], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_quantizing: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Export ``run_dir`` (its ``checkpoint``) as a bundle in ``out`` (default ``RUN/bundle``).
 
     ``format``: ``onnx`` (``model.onnx``, read by ONNX Runtime and OpenVINO) or ``openvino``
     (OpenVINO IR ``model.xml``/``.bin``). The calibration is the run's ``calibration.json`` when
     it was made with these weights, else the run is calibrated first (as ``vadkit watch`` does, on
-    ``calibration_data`` or the run's training data). Returns the ``bundle.json`` written.
+    ``calibration_data`` or the run's training data). ``precision="int8"`` adds an int8 model,
+    kept for the engines whose scores rank windows like fp32's (:mod:`vadkit.export.quantize`;
+    ``on_quantizing`` is called before that pass). Returns the ``bundle.json`` written.
     """
     from vadkit import __version__
     from vadkit.config import Settings
@@ -87,7 +96,13 @@ def export_run(
         raise ConfigError(
             f"Export format {format!r} is not one of {', '.join(FORMATS)}.", hint="--format onnx"
         )
-    require_packages(fmt)
+    prec = str(precision).strip().lower()
+    if prec not in EXPORT_PRECISIONS:
+        raise ConfigError(
+            f"Export precision {precision!r} is not one of {', '.join(EXPORT_PRECISIONS)}.",
+            hint="--precision int8 (adds an int8 model), or leave it out (fp32)",
+        )
+    require_packages(fmt, prec)
     run_dir = Path(run_dir)
     config, model, calibration = load_for_stream(
         run_dir,
@@ -124,6 +139,13 @@ def export_run(
         probe = np.random.default_rng(0).integers(0, 256, (3, *graph.window_shape), dtype=np.uint8)
         parity = _parity_at_export(graph, onnx_path, probe)
         runtime, openvino = _default_runtime(graph, onnx_path, probe)
+        int8 = None
+        if prec == "int8":
+            from vadkit.export.quantize import export_int8
+
+            if on_quantizing is not None:
+                on_quantizing()
+            int8 = export_int8(staging, onnx_path, config, calibration, root=calibration_data)
         if fmt == "openvino":
             export_openvino(onnx_path, staging / "model.xml")
             onnx_path.unlink()
@@ -163,6 +185,7 @@ def export_run(
             "calibration": calibration.to_json(),
             "config": dict(config),
             "models": models,
+            "precisions": ["fp32", "int8"] if int8 and int8["kept"] else ["fp32"],
             "runtime": runtime,
             "export": {
                 "exporter": "torch.onnx.export (TorchScript), opset " + str(OPSET),
@@ -171,6 +194,8 @@ def export_run(
             },
             "files": {name: file_digest(staging / name) for name in files},
         }
+        if int8 is not None:
+            meta["int8"] = int8
         with open(staging / BUNDLE_FILE, "w", encoding="utf-8") as fh:
             json.dump(meta, fh, indent=1, default=_json_default)
             fh.write("\n")

@@ -8,12 +8,13 @@ the ones recorded at export (a copy that went wrong), naming the file and the fi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vadkit.engine.io import file_digest
-from vadkit.errors import DataError
+from vadkit.errors import ConfigError, DataError
 
 BUNDLE_FILE = "bundle.json"
 #: Version of the bundle layout written by this vadkit.
@@ -25,6 +26,18 @@ RUNTIMES = ("onnxruntime", "openvino")
 #: The runtime `vadkit export` records as a bundle's default: the fastest with fp32 parity.
 DEFAULT_RUNTIME = RUNTIMES[0]
 _REEXPORT = "Export the run again: vadkit export RUN --out DIR"
+_FROZEN = "a bundle holds the weights and calibration it was exported with"
+#: The options of ``vadkit score`` and ``vadkit watch`` that apply to runs only, and why.
+RUN_ONLY_OPTIONS = {
+    "--checkpoint": _FROZEN,
+    "--average-last": _FROZEN,
+    "--weights": _FROZEN,
+    "--calibrate": _FROZEN,
+    "--calibration-data": _FROZEN,
+    "--calibration-windows": _FROZEN,
+    "--maps": "a bundle's graph outputs per-window scores, not anomaly maps",
+    "--nproc": "a bundle is scored by one process without torch",
+}
 
 
 def is_bundle(path: str | Path) -> bool:
@@ -77,6 +90,30 @@ class Bundle:
         """The file ``runtime`` reads (None when the bundle has none for it)."""
         entry = self.meta.get("models", {}).get(runtime)
         return None if entry is None else self.path / entry["file"]
+
+
+def refuse_run_options(bundle_dir: str | Path, given: Mapping[str, bool]) -> None:
+    """One :class:`ConfigError` naming every option in ``given`` (name -> whether it was given;
+    names from :data:`RUN_ONLY_OPTIONS`) that was given for a bundle, why, and the fix."""
+    names = [name for name, used in given.items() if used]
+    if not names:
+        return
+    why = "; ".join(dict.fromkeys(RUN_ONLY_OPTIONS[n] for n in names))
+    fixes = []
+    if "--maps" in names:
+        fixes.append("Score the run itself for anomaly maps: vadkit score RUN --maps")
+    if "--nproc" in names:
+        fixes.append("Leave out --nproc, or score the run the bundle came from: vadkit score RUN")
+    if any(RUN_ONLY_OPTIONS[n] == _FROZEN for n in names):
+        fixes.append(
+            "Recalibrate or pick the weights on the run, then export it again: "
+            "vadkit export RUN --out DIR"
+        )
+    raise ConfigError(
+        f"{', '.join(names)} appl{'ies' if len(names) == 1 else 'y'} to runs, not to bundle "
+        f"'{bundle_dir}': {why}.",
+        hint=". ".join(fixes) + ".",
+    )
 
 
 def read_bundle(path: str | Path, *, verify: bool = True) -> Bundle:

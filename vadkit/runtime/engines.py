@@ -25,6 +25,8 @@ class Engine(Protocol):
     """A compiled bundle network."""
 
     name: str
+    #: What the engine's model computes in: ``fp32``, ``bf16`` or ``int8``.
+    precision: str
 
     def run(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Scores ``{output: (B,) float32}`` of uint8 windows ``(B, T+1, H, W, C)``."""
@@ -56,9 +58,16 @@ class OnnxRuntimeEngine:
     name = "onnxruntime"
 
     def __init__(
-        self, path: str, providers: Sequence[str] | None = None, threads: int | None = None
+        self,
+        path: str,
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+        precision: str = "fp32",
     ) -> None:
         import onnxruntime as ort
+
+        #: ``fp32`` (``model.onnx``) or ``int8`` (``model_int8.onnx``): what the file holds.
+        self.precision = precision
 
         chosen = list(providers) if providers else auto_providers(ort.get_available_providers())
         options = ort.SessionOptions()
@@ -81,13 +90,14 @@ class OnnxRuntimeEngine:
             "version": ort.__version__,
             "device": self.session.get_providers()[0],
             "providers": self.session.get_providers(),
-            "precision": "fp32",
+            "precision": self.precision,
         }
 
 
 class OpenVinoEngine:
     """OpenVINO on ``model.xml`` (or ``model.onnx``), on its CPU device, with inference
-    precision ``f32`` (exact) or ``bf16``."""
+    precision ``f32`` (exact) or ``bf16``; ``int8``: the int8 QDQ model (``model_int8.onnx``),
+    its quantized layers run in int8, the rest in f32."""
 
     name = "openvino"
 
@@ -96,10 +106,10 @@ class OpenVinoEngine:
     ) -> None:
         import openvino as ov
 
-        hint = {"fp32": "f32", "bf16": "bf16"}.get(precision)
+        hint = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}.get(precision)
         if hint is None:
             raise ConfigError(
-                f"OpenVINO precision {precision!r} is not one of fp32, bf16.", hint="fp32"
+                f"OpenVINO precision {precision!r} is not one of fp32, bf16, int8.", hint="fp32"
             )
         core = ov.Core()
         if precision == "bf16" and "BF16" not in core.get_property(
@@ -173,24 +183,88 @@ def _file_for(bundle: Bundle, runtime: str) -> str | None:
     return None
 
 
+#: ``--precision`` values of a bundle.
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def int8_kept(bundle: Bundle, runtime: str) -> bool:
+    """Whether the bundle's int8 model passed its rule for ``runtime`` (recorded at export)."""
+    record = bundle.meta.get("int8") or {}
+    return bool(record.get("file")) and runtime in record.get("kept", [])
+
+
+def _int8_refusal(bundle: Bundle, runtime: str) -> ConfigError:
+    record = bundle.meta.get("int8")
+    if not record:
+        return ConfigError(
+            f"Bundle '{bundle.path}' has no int8 model.",
+            hint="Export one: vadkit export RUN --precision int8 --out DIR",
+        )
+    found = record["rule"]["runtimes"].get(runtime, {})
+    lowest = found.get("lowest_spearman")
+    why = found.get("why") or (
+        f"the rank agreement of its scores with fp32's (lowest Spearman "
+        f"{'-' if lowest is None else f'{lowest:.4f}'}) is below the "
+        f"{record['rule']['min_spearman']} its rule asks"
+    )
+    kept = ", ".join(record.get("kept", []))
+    return ConfigError(
+        f"Bundle '{bundle.path}' keeps no int8 model for {runtime}: {why}.",
+        hint=f"Use --precision fp32{f', or --device {kept}' if kept else ''}.",
+    )
+
+
+def _int8_runtime(bundle: Bundle, device: str) -> str:
+    """The runtime of ``--precision int8`` on ``device``: the one named, else the first
+    installed one the rule kept int8 for; an error saying why when int8 cannot run there."""
+    if device not in DEVICES:
+        raise ConfigError(
+            f"Device {device!r} is not one a bundle runs on.", hint=f"Use {', '.join(DEVICES)}."
+        )
+    kept = [r for r in (bundle.meta.get("int8") or {}).get("kept", []) if installed(r)]
+    if device in RUNTIMES:
+        if not installed(device):
+            raise ConfigError(f"{device} is not installed.", hint=_INSTALL[device])
+        runtime = device
+    else:
+        kept = [r for r in kept if device != "cuda" or r == "onnxruntime"]
+        runtime = kept[0] if kept else "onnxruntime"
+    if not int8_kept(bundle, runtime):
+        raise _int8_refusal(bundle, runtime)
+    return runtime
+
+
 def open_engine(bundle: Bundle, device: str = "auto", precision: str = "auto") -> Engine:
     """The engine that runs ``bundle`` (see :func:`choose_runtime`).
 
-    ``precision``: ``auto`` or ``fp32`` (the exact graph), ``bf16`` (OpenVINO only).
+    ``precision``: ``fp32`` (the exact graph); ``int8`` (the bundle's int8 model, where its rule
+    kept it for the runtime); ``bf16`` (OpenVINO only); ``auto``: int8 where kept, else fp32.
     """
-    runtime = choose_runtime(bundle, device)
     prec = str(precision).strip().lower()
-    prec = "fp32" if prec == "auto" else prec
-    path = _file_for(bundle, runtime)
+    if prec not in PRECISIONS:
+        raise ConfigError(
+            f"Precision {precision!r} is not one a bundle runs in.",
+            hint=f"Use {', '.join(PRECISIONS)}.",
+        )
+    dev = str(device).strip().lower()
+    if prec == "int8":  # its own file, read by the runtimes its rule kept it for
+        runtime = _int8_runtime(bundle, dev)
+        path: str | None = str(bundle.file(bundle.meta["int8"]["file"]))
+    else:
+        runtime = choose_runtime(bundle, device)
+        if prec == "auto":
+            prec = "int8" if int8_kept(bundle, runtime) else "fp32"
+        int8 = prec == "int8"
+        path = str(bundle.file(bundle.meta["int8"]["file"])) if int8 else _file_for(bundle, runtime)
     assert path is not None
     if runtime == "openvino":
         return OpenVinoEngine(path, precision=prec)
-    if prec != "fp32":
+    if prec == "bf16":
         raise ConfigError(
-            f"ONNX Runtime runs bundles in fp32 only, not {precision!r}.",
+            "ONNX Runtime runs bundles in fp32 or int8, not bf16.",
             hint="Leave out --precision, or use --device openvino --precision bf16.",
         )
     providers = ["CPUExecutionProvider"] if str(device).lower() == "cpu" else None
     if str(device).lower() == "cuda":
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return OnnxRuntimeEngine(path, providers)
+    return OnnxRuntimeEngine(path, providers, precision=prec)

@@ -9,8 +9,7 @@ code as the PyTorch path (:mod:`vadkit.data`), and the graph scales pixels as it
 from __future__ import annotations
 
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,16 @@ import numpy as np
 from vadkit.components import SCORE_KEY
 from vadkit.config import Settings
 from vadkit.engine.finite import leave_out_nonfinite
-from vadkit.engine.score import VideoLike, check_frames_mode, expand_window_scores
+from vadkit.engine.score import (
+    VideoLike,
+    check_frames_mode,
+    check_scorable,
+    expand_window_scores,
+    skip_short,
+)
 from vadkit.engine.scoreset import VideoScores, check_set_name, save_score_set
 from vadkit.errors import ConfigError
-from vadkit.runtime.bundle import Bundle, read_bundle
+from vadkit.runtime.bundle import Bundle, read_bundle, refuse_run_options
 from vadkit.runtime.engines import Engine, open_engine
 from vadkit.runtime.windows import score_frames, split_output
 
@@ -43,13 +48,9 @@ def score_bundle_videos(
     mode = check_frames_mode(frames_mode)
     left_out = {} if left_out is None else left_out
     for video in videos:
-        n = int(video.num_frames)
-        if n < clip_length + 1:
-            msg = f"video '{video.name}' has {n} frames, fewer than clip_length + 1 = "
-            warnings.warn(msg + f"{clip_length + 1}: not scored", stacklevel=2)
-            if skipped is not None:
-                skipped.append({"name": video.name, "num_frames": n, "reason": "too short"})
+        if skip_short(video, clip_length, skipped):
             continue
+        n = int(video.num_frames)
         parts: dict[str, list[np.ndarray]] = {}
         for scored, streams in score_frames(
             engine, video.frames(np.arange(n)), clip_length, batch_size
@@ -89,15 +90,18 @@ def score_bundle(
     batch_size: int | None = None,
     device: str = "auto",
     precision: str | None = None,
-    checkpoint: str = "last",
-    average_last: int | None = None,
+    run_options: Mapping[str, bool] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Score video files (or the ``testing`` split of ``data``) with a bundle and save the score
-    set ``BUNDLE/scores/<name>``; returns its record, as ``score_run`` does for a run."""
+    set ``BUNDLE/scores/<name>``; returns its record, as ``score_run`` does for a run.
+
+    ``run_options``: the options of ``vadkit score`` that apply to runs only, with whether each
+    was given (one given is an error, :func:`~vadkit.runtime.bundle.refuse_run_options`)."""
     from vadkit import __version__
     from vadkit.data import open_video_file, open_videos
 
+    refuse_run_options(bundle_dir, run_options or {})
     if video_files and data is not None:
         raise ConfigError(
             "Give either --data ROOT or video files, not both.",
@@ -107,12 +111,6 @@ def score_bundle(
         raise ConfigError(
             "A bundle has no dataset of its own: give video files or --data ROOT.",
             hint="vadkit score BUNDLE VIDEO ...",
-        )
-    if checkpoint != "last" or average_last is not None:
-        raise ConfigError(
-            "A bundle holds the weights it was exported with: --checkpoint and --average-last "
-            "apply to runs.",
-            hint="Export the checkpoint you want: vadkit export RUN --checkpoint N --out DIR",
         )
     bundle: Bundle = read_bundle(bundle_dir)
     settings = Settings.from_config(bundle.config)
@@ -136,6 +134,7 @@ def score_bundle(
         set_name = check_set_name(name or "testing")
         source = {"source": "dataset", "root": str(vset.root), "split": "testing"}
         source |= {"format": vset.format, "ground_truth": vset.ground_truth}
+    check_scorable(videos, t)
     tasks = bundle.tasks
     meta: dict[str, Any] = {
         **source,

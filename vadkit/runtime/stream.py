@@ -17,7 +17,7 @@ import numpy as np
 from vadkit.components import SCORE_KEY
 from vadkit.config import Settings
 from vadkit.errors import ConfigError
-from vadkit.runtime.bundle import Bundle, read_bundle
+from vadkit.runtime.bundle import Bundle, read_bundle, refuse_run_options
 from vadkit.runtime.engines import Engine, open_engine
 from vadkit.runtime.windows import score_frames
 from vadkit.stream.calibration import Calibration
@@ -25,9 +25,13 @@ from vadkit.stream.gaps import DEFAULT_MAX_GAP
 from vadkit.stream.scorer import StreamScorer
 
 
-def bundle_calibration(bundle: Bundle) -> Calibration:
-    """The calibration stored in the bundle."""
-    return Calibration.from_json(bundle.meta["calibration"], bundle.file("bundle.json"))
+def bundle_calibration(bundle: Bundle, engine: Engine | None = None) -> Calibration:
+    """The calibration stored in the bundle for ``engine``: for its int8 model, the one made of
+    that engine's int8 scores (``int8.calibrations``), else the fp32 one."""
+    record = bundle.meta["calibration"]
+    if engine is not None and getattr(engine, "precision", "fp32") == "int8":
+        record = (bundle.meta.get("int8") or {}).get("calibrations", {}).get(engine.name, record)
+    return Calibration.from_json(record, bundle.file("bundle.json"))
 
 
 class BundleStreamScorer(StreamScorer):
@@ -71,7 +75,7 @@ class BundleStreamScorer(StreamScorer):
                 hint=f"Available: {', '.join(bundle.meta['errors'])}.",
             )
         self.keys = {t: self.error if t in error_tasks else SCORE_KEY for t in self.tasks}
-        cal = bundle_calibration(bundle) if calibration is None else calibration
+        cal = bundle_calibration(bundle, engine) if calibration is None else calibration
         self._calibrate(settings.score, alphas, cal, normalizer, threshold, quantile)
         self._start(max_gap, frame_interval)
 
@@ -92,14 +96,8 @@ def bundle_stream_scorer(
 ) -> BundleStreamScorer:
     """The stream scorer of ``vadkit watch BUNDLE``: the bundle read and checked, its engine
     opened for ``device``/``precision``; ``options`` as :class:`BundleStreamScorer` takes them.
-    ``run_options`` names the options given that apply to runs only (an error)."""
-    given = [name for name, used in (run_options or {}).items() if used]
-    if given:
-        raise ConfigError(
-            f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to runs, not to bundle "
-            f"'{bundle_dir}': a bundle carries its weights and calibration.",
-            hint="Recalibrate or pick the checkpoint on the run, then export it again: "
-            "vadkit export RUN --out DIR",
-        )
+    ``run_options``: the options that apply to runs only, with whether each was given (one
+    given is an error, :func:`~vadkit.runtime.bundle.refuse_run_options`)."""
+    refuse_run_options(bundle_dir, run_options or {})
     bundle = read_bundle(bundle_dir)
     return BundleStreamScorer(bundle, open_engine(bundle, device, precision), **options)
