@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import vadkit
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
@@ -31,6 +35,28 @@ def tiny_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("tiny_scene") / "scene"
     return generate_scene(root, size=32, train_videos=2, test_videos=3, frames=(24, 30))
+
+
+#: Settings of the tiny LUSS-AE run of :func:`tiny_run` (32x32 frames, 8-frame clips, 4 to 8
+#: channels).
+TINY_RUN_SETTINGS = {
+    "model.params.channels": [4, 8, 8, 8],
+    "data.size": [32, 32],
+    "data.clip_length": 8,
+    "data.stride": 4,
+    "train.batch_size": 8,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> vadkit.Run:
+    """A LUSS-AE run trained one epoch on :func:`tiny_scene` through the Python API
+    (:data:`TINY_RUN_SETTINGS`), once per test module: a module scores and evaluates it as it
+    likes. Train it under :func:`quiet_machine` (a module's autouse fixture)."""
+    import vadkit
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    return vadkit.train(tiny_scene, out, recipe="luss-ae", epochs=1, settings=TINY_RUN_SETTINGS)
 
 
 @contextlib.contextmanager

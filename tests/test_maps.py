@@ -18,25 +18,11 @@ from vadkit.components import ErrorMeasure
 from vadkit.engine.maps import check_map_error, frame_maps, fuse_maps, overlay
 from vadkit.errors import ConfigError, DataError
 
-TINY = {
-    "model.params.channels": [4, 8, 8, 8],
-    "data.size": [32, 32],
-    "data.clip_length": 8,
-    "data.stride": 4,
-    "train.batch_size": 8,
-}
-
 
 @pytest.fixture(scope="module", autouse=True)
 def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with quiet_machine(tmp_path_factory.mktemp("cache")):
         yield
-
-
-@pytest.fixture(scope="module")
-def run(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> vadkit.Run:
-    out = tmp_path_factory.mktemp("runs") / "maps"
-    return vadkit.train(tiny_scene, out, recipe="luss-ae", epochs=1, settings=TINY)
 
 
 @pytest.mark.parametrize("name", ["mse", "psnr", "pse", "bpe"])
@@ -81,10 +67,10 @@ class _OldMeasure(ErrorMeasure):
         return (pred - real).abs().flatten(1).mean(dim=1)
 
 
-def test_a_measure_without_maps_still_scores_and_says_it_has_no_map(run: vadkit.Run) -> None:
+def test_a_measure_without_maps_still_scores_and_says_it_has_no_map(tiny_run: vadkit.Run) -> None:
     from vadkit.data.windows import sliding_windows
 
-    model = run.load(device="cpu", precision="fp32").model
+    model = tiny_run.load(device="cpu", precision="fp32").model
     frames = np.random.default_rng(0).integers(0, 255, (12, 32, 32, 1), dtype=np.uint8)
     _, batch = next(sliding_windows(frames, 8, 4))
     errors = {"old": _OldMeasure(), "bpe": create_error("bpe")}
@@ -99,10 +85,10 @@ def test_a_measure_without_maps_still_scores_and_says_it_has_no_map(run: vadkit.
 
 
 @pytest.mark.parametrize("name", ["bpe", "psnr"])
-def test_pooling_the_window_maps_gives_the_window_scores(run: vadkit.Run, name: str) -> None:
+def test_pooling_the_window_maps_gives_the_window_scores(tiny_run: vadkit.Run, name: str) -> None:
     from vadkit.data.windows import sliding_windows
 
-    model = run.load(device="cpu", precision="fp32").model
+    model = tiny_run.load(device="cpu", precision="fp32").model
     frames = np.random.default_rng(1).integers(0, 255, (14, 32, 32, 1), dtype=np.uint8)
     _, batch = next(sliding_windows(frames, 8, 6))
     err = create_error(name)
@@ -119,11 +105,11 @@ def test_pooling_the_window_maps_gives_the_window_scores(run: vadkit.Run, name: 
     assert maps["vcr"][name].shape[1] == 8 and maps["ffp"][name].shape[1] == 1
 
 
-def test_fused_map_pools_to_the_fused_score_of_the_score_set(run: vadkit.Run) -> None:
+def test_fused_map_pools_to_the_fused_score_of_the_score_set(tiny_run: vadkit.Run) -> None:
     # one precision on both sides (score.precision "auto" may pick bf16 on the CPU)
-    run.score(precision="fp32")
-    scored = run.scores().videos[0]
-    maps = frame_maps(run.path, scored.name)
+    tiny_run.score(precision="fp32")
+    scored = tiny_run.scores().videos[0]
+    maps = frame_maps(tiny_run.path, scored.name)
     assert np.array_equal(maps.frames, scored.frames)
     assert maps.images.shape == (len(maps.frames), 32, 32, 3) and maps.images.dtype == np.uint8
     assert set(maps.tasks) == {"vcr", "ffp"}
@@ -132,11 +118,11 @@ def test_fused_map_pools_to_the_fused_score_of_the_score_set(run: vadkit.Run) ->
     from vadkit.engine.fusion import default_alphas, fuse, get_normalizer, normalized_streams
     from vadkit.engine.maps import window_maps
 
-    detector = run.load(device="cpu", precision="fp32")
-    s = run.settings
+    detector = tiny_run.load(device="cpu", precision="fp32")
+    s = tiny_run.settings
     native = window_maps(
         detector.model,
-        _frames_of(run, scored.name),
+        _frames_of(tiny_run, scored.name),
         clip_length=s.data.clip_length,
         errors={"bpe": create_error("bpe")},
         error="bpe",
@@ -149,31 +135,31 @@ def test_fused_map_pools_to_the_fused_score_of_the_score_set(run: vadkit.Run) ->
             native.maps[task].mean(axis=(1, 2)), scored.raw[task]["bpe"], rtol=1e-4, atol=1e-6
         )
     _, norm = get_normalizer(s.score.normalizer)
-    alphas = default_alphas(s.score.alphas, run.scores().tasks)
+    alphas = default_alphas(s.score.alphas, tiny_run.scores().tasks)
     raw = {t: next(iter(native.scores[t].values())) for t in native.scores}
     fused = fuse_maps(native.maps, raw, alphas, norm)
     expected = fuse(normalized_streams(scored, list(alphas), "bpe", norm), alphas)
     np.testing.assert_allclose(fused.mean(axis=(1, 2)), expected, rtol=1e-4, atol=1e-5)
 
 
-def _frames_of(run: vadkit.Run, name: str) -> np.ndarray:
+def _frames_of(tiny_run: vadkit.Run, name: str) -> np.ndarray:
     from vadkit.data import open_videos
 
-    s = run.settings
+    s = tiny_run.settings
     vset = open_videos(s.data.root, "testing", size=s.data.hw, color=s.data.color)
     video = vset.get(name)
     return video.frames(np.arange(video.num_frames))
 
 
-def test_frame_maps_of_a_frame_range_and_bad_ranges(run: vadkit.Run) -> None:
-    maps = frame_maps(run.path, "02", (10, 13))
+def test_frame_maps_of_a_frame_range_and_bad_ranges(tiny_run: vadkit.Run) -> None:
+    maps = frame_maps(tiny_run.path, "02", (10, 13))
     assert maps.frames.tolist() == [10, 11, 12] and maps.video == "02"
     with pytest.raises(ConfigError, match=r"No frame in 0:3 .* is scored"):
-        frame_maps(run.path, "02", (0, 3))
+        frame_maps(tiny_run.path, "02", (0, 3))
     with pytest.raises(ConfigError, match="not a range"):
-        frame_maps(run.path, "02", (5, 500))
+        frame_maps(tiny_run.path, "02", (5, 500))
     with pytest.raises(DataError, match="No video 'nope'"):
-        frame_maps(run.path, "nope")
+        frame_maps(tiny_run.path, "nope")
 
 
 def test_overlay_colours_hot_pixels_and_keeps_cold_ones() -> None:
@@ -190,10 +176,12 @@ def test_overlay_colours_hot_pixels_and_keeps_cold_ones() -> None:
         overlay(image.astype(np.float32), heat, vmin=0.0, vmax=1.0)
 
 
-def test_score_with_maps_stores_them_and_evaluate_reports_pixel_metrics(run: vadkit.Run) -> None:
+def test_score_with_maps_stores_them_and_evaluate_reports_pixel_metrics(
+    tiny_run: vadkit.Run,
+) -> None:
     from vadkit.pixel_metrics import pixel_auroc
 
-    scores = run.score(name="withmaps", maps=True)
+    scores = tiny_run.score(name="withmaps", maps=True)
     info = scores.meta["maps"]
     assert info["error"] == "bpe" and info["pixel_masks"].endswith("test_pixel_mask")
     video = scores.videos[0]
@@ -211,7 +199,7 @@ def test_score_with_maps_stores_them_and_evaluate_reports_pixel_metrics(run: vad
     )
     assert video.masks is not None and video.masks.shape == video.maps["ffp"].shape
     assert video.masks.any() == bool(video.labels.any())
-    result = run.evaluate("withmaps", plots=False)
+    result = tiny_run.evaluate("withmaps", plots=False)
     pixel = result["pixel"]
     assert pixel["size"] == [16, 16] and set(pixel["tasks"]) == {"vcr", "ffp"}
     expected = pixel_auroc(
@@ -220,26 +208,26 @@ def test_score_with_maps_stores_them_and_evaluate_reports_pixel_metrics(run: vad
     assert pixel["tasks"]["ffp"]["pixel_auroc"] == pytest.approx(expected)
     for key in ("pixel_auroc", "rbdc", "tbdc"):
         assert 0.0 <= pixel["fused"][key] <= 1.0
-    plain = run.evaluate(plots=False)
+    plain = tiny_run.evaluate(plots=False)
     assert "fused" not in plain["pixel"] and "--maps" in plain["pixel"]["note"]
 
 
-def test_detector_maps_match_run_maps(run: vadkit.Run) -> None:
-    frames = _frames_of(run, "01")
-    from_run = run.maps("01", (9, 12), device="cpu")
-    detector = run.load(device="cpu")
+def test_detector_maps_match_run_maps(tiny_run: vadkit.Run) -> None:
+    frames = _frames_of(tiny_run, "01")
+    from_run = tiny_run.maps("01", (9, 12), device="cpu")
+    detector = tiny_run.load(device="cpu")
     from_frames = detector.maps(frames[..., 0], name="01")
     keep = np.isin(from_frames.frames, from_run.frames)
     np.testing.assert_allclose(from_frames.fused[keep], from_run.fused, rtol=1e-5, atol=1e-5)
     assert from_frames.images.shape[1:] == (32, 32, 3)
 
 
-def test_maps_cli_writes_overlays_and_an_mp4(run: vadkit.Run, tmp_path: Path, capsys) -> None:
+def test_maps_cli_writes_overlays_and_an_mp4(tiny_run: vadkit.Run, tmp_path: Path, capsys) -> None:
     import av
     from PIL import Image
 
     out = tmp_path / "views"
-    assert _run(["maps", str(run.path), "02", "--frames", "9:12", "--out", str(out)]) == 0
+    assert _run(["maps", str(tiny_run.path), "02", "--frames", "9:12", "--out", str(out)]) == 0
     assert "Anomaly maps of 02, frames 9:12 (3 frames" in capsys.readouterr().out
     for frame in (9, 10, 11):
         for kind in ("fused", "vcr", "ffp"):
@@ -249,10 +237,10 @@ def test_maps_cli_writes_overlays_and_an_mp4(run: vadkit.Run, tmp_path: Path, ca
         assert len(list(container.decode(video=0))) == 3
 
 
-def test_maps_cli_bad_frames_is_one_message_and_exit_2(run: vadkit.Run, capsys) -> None:
-    assert _run(["maps", str(run.path), "02", "--frames", "12:9"]) == 2
+def test_maps_cli_bad_frames_is_one_message_and_exit_2(tiny_run: vadkit.Run, capsys) -> None:
+    assert _run(["maps", str(tiny_run.path), "02", "--frames", "12:9"]) == 2
     err = capsys.readouterr().err
     assert "--frames '12:9' is not a frame range A:B with A < B" in err
     assert "Traceback" not in err
-    assert _run(["maps", str(run.path), "02", "--frames", "0:3"]) == 2
+    assert _run(["maps", str(tiny_run.path), "02", "--frames", "0:3"]) == 2
     assert "No frame in 0:3 of video '02' is scored" in " ".join(capsys.readouterr().err.split())

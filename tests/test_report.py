@@ -96,6 +96,7 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
     run = runs[0]
     out = Path(report["report"])
     assert report["bytes"] == out.stat().st_size and report["notes"] == [""]
+    assert report["maps"] == ["stored"]  # run A was scored with --maps
     page = out.read_text()
     # self-contained: no external script, style, image or font
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
@@ -132,6 +133,62 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
     frames = page.count('class="frame"')
     assert frames >= segments and page.count('class="overlay"') == frames
     assert page.count('src="data:image/jpeg;base64,') == 2 * frames
+
+
+def test_report_reads_stored_maps_and_computes_only_when_absent(
+    runs: tuple[Path, Path], tiny_scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vadkit.engine.maps as maps_module
+    from vadkit.data.formats import resolve_format
+    from vadkit.engine.fusion import get_normalizer
+    from vadkit.engine.pixeleval import fused_video_maps
+    from vadkit.report import ReportOptions, write_report
+    from vadkit.report.images import FrameSource, MapSource, stored_maps_problem
+
+    computed_for: list[str] = []
+    compute = maps_module.frame_maps
+
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the report ran the network for maps the score set stores")
+
+    monkeypatch.setattr(maps_module, "frame_maps", no_network)
+    stored = write_report([runs[0]], tmp_path / "a.html")
+    assert stored.maps == ["stored"] and stored.notes == [""]
+    page = (tmp_path / "a.html").read_text()
+    assert "Anomaly maps read from the score set" in page
+    frames = page.count('class="frame"')
+    assert frames >= 1 and page.count('class="overlay"') == frames
+    # the overlays are the stored maps fused with the report's normalizer and weights
+    run = stored.runs[0]
+    frame_source = FrameSource(run.scores.meta)
+    source = MapSource(run.run_dir, run.scores, run.protocol, frame_source)
+    seg = run.segments[0]
+    shown = seg.shown_frames()
+    source.fetch({seg.video: set(shown)})
+    got = source.maps(seg.video, shown)
+    assert got is not None
+    video = next(v for v in run.scores.videos if v.name == seg.video)
+    norm = get_normalizer(run.protocol["normalizer"])[1]
+    fused = fused_video_maps(video, run.scores.tasks, run.protocol["alphas"], norm)
+    rows = [int(np.flatnonzero(video.frames == n)[0]) for n in shown]
+    np.testing.assert_array_equal(got[1], fused[rows])
+    np.testing.assert_array_equal(got[0][:, :, :, 0], frame_source.frames(seg.video, shown)[..., 0])
+    # the record names the dataset's layout, so the frames open without detecting it again
+    assert run.scores.data_format == resolve_format(tiny_scene, "testing")[0]
+    # maps of another error measure than the stored one are computed, as for run B (no maps)
+    assert "not of 'mse'" in str(stored_maps_problem(run.scores, "mse"))
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        computed_for.append(args[1])
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(maps_module, "frame_maps", counting)
+    computed = write_report([runs[1]], tmp_path / "b.html", ReportOptions(top_k=2))
+    assert computed.maps == ["computed"] and computed.notes == [""]
+    assert sorted(computed_for) == sorted({s.video for s in computed.runs[0].segments})
+    page = (tmp_path / "b.html").read_text()
+    assert "Anomaly maps computed from the run" in page
+    assert page.count('class="overlay"') == page.count('class="frame"') >= 1
 
 
 def test_pictures_when_the_data_has_moved(tmp_path: Path) -> None:

@@ -32,8 +32,15 @@ A = "a" * 64  # the "checkpoint" of a set: the SHA-256 of its weights
 B = "b" * 64
 
 
-def scored(run: Path, sha: str = A, videos: list[VideoScores] | None = None, **defaults) -> dict:
-    """``make_set`` with the weights digest a scoring run records."""
+def scored(
+    run: Path,
+    sha: str = A,
+    videos: list[VideoScores] | None = None,
+    data_format: str | None = None,
+    **defaults,
+) -> dict:
+    """``make_set`` with the weights digest a scoring run records (and, as scoring a dataset
+    passes it, the dataset's layout as the meta's ``format``)."""
     from test_evaluate import TASKS
 
     meta = {
@@ -56,6 +63,8 @@ def scored(run: Path, sha: str = A, videos: list[VideoScores] | None = None, **d
             **defaults,
         },
     }
+    if data_format is not None:
+        meta["format"] = data_format
     return save_score_set(run, "testing", videos or synthetic_videos(), meta)
 
 
@@ -306,6 +315,27 @@ def test_a_set_of_vadkit_0_1_still_loads_with_a_warning(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="written by vadkit 0.1"):
         loaded = load_scores(tmp_path)
     np.testing.assert_array_equal(loaded.videos[0].raw["ffp"]["mse"], video.raw["ffp"]["mse"])
+    assert loaded.data_format is None  # format 1 recorded none
+
+
+def test_the_datasets_format_survives_a_save_and_load(tmp_path: Path) -> None:
+    scored(tmp_path, data_format="shanghaitech")
+    path = tmp_path / "scores" / "testing" / SET_FILE
+    on_disk = json.loads(path.read_text())
+    # the record's "format" stays the set's layout version (readers of old sets rely on it)
+    assert on_disk["format"] == 2 and on_disk["data_format"] == "shanghaitech"
+    assert on_disk["identity"]["settings"]["format"] == "shanghaitech"  # hashed as before
+    loaded = load_scores(tmp_path)
+    assert loaded.data_format == "shanghaitech" and loaded.meta["format"] == 2
+    # a format-2 set saved before the fix (its "format" overwritten, no data_format) still
+    # loads, and its dataset format is read back from the settings its identity hashed
+    del on_disk["data_format"]
+    path.write_text(json.dumps(on_disk))
+    old = load_scores(tmp_path)
+    assert old.meta["format"] == 2 and old.data_format == "shanghaitech"
+    # a set whose meta names no dataset format (as one of video files) has none
+    scored(tmp_path / "files")
+    assert load_scores(tmp_path / "files").data_format is None
 
 
 # -- non-finite scores at evaluation -----------------------------------------------------------

@@ -23,13 +23,6 @@ from vadkit.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SRC = ROOT / "examples" / "vadkit-example-plugin" / "src"
-TINY = {
-    "model.params.channels": [4, 8, 8, 8],
-    "data.size": [32, 32],
-    "data.clip_length": 8,
-    "data.stride": 4,
-    "train.batch_size": 8,
-}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,28 +31,24 @@ def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="module")
-def run(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> vadkit.Run:
-    out = tmp_path_factory.mktemp("runs") / "api"
-    return vadkit.train(tiny_scene, out, recipe="luss-ae", epochs=1, settings=TINY)
-
-
-def test_train_returns_a_run_with_typed_settings(run: vadkit.Run) -> None:
-    assert isinstance(run, vadkit.Run)
-    assert (run.path / "checkpoints" / "last.safetensors").is_file()
-    settings = run.settings
+def test_train_returns_a_run_with_typed_settings(tiny_run: vadkit.Run) -> None:
+    assert isinstance(tiny_run, vadkit.Run)
+    assert (tiny_run.path / "checkpoints" / "last.safetensors").is_file()
+    settings = tiny_run.settings
     assert isinstance(settings, vadkit.Settings)
     assert settings.recipe == "luss-ae" and settings.data.hw == (32, 32)
     assert settings.clip_shape == (1, 8, 32, 32)
     assert settings.score.presets["ped2"] == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
 
 
-def test_api_and_cli_scores_are_bit_equal_in_fp32(run: vadkit.Run, tiny_scene: Path) -> None:
-    assert _run(["score", str(run.path), "--precision", "fp32", "--quiet", "--name", "cli"]) == 0
-    cli = run.scores("cli")
-    api = run.score(precision="fp32", name="api")
+def test_api_and_cli_scores_are_bit_equal_in_fp32(tiny_run: vadkit.Run, tiny_scene: Path) -> None:
+    assert (
+        _run(["score", str(tiny_run.path), "--precision", "fp32", "--quiet", "--name", "cli"]) == 0
+    )
+    cli = tiny_run.scores("cli")
+    api = tiny_run.score(precision="fp32", name="api")
     assert [v.name for v in api.videos] == [v.name for v in cli.videos]
-    detector = vadkit.load(run.path, precision="fp32")
+    detector = vadkit.load(tiny_run.path, precision="fp32")
     from vadkit.data import open_videos
 
     videos = open_videos(tiny_scene, "testing", size=(32, 32), color="gray")
@@ -74,8 +63,8 @@ def test_api_and_cli_scores_are_bit_equal_in_fp32(run: vadkit.Run, tiny_scene: P
                 assert np.array_equal(values, from_api.raw[task][key]), (video.name, task, key)
 
 
-def test_score_frames_resizes_native_frames_and_fuses(run: vadkit.Run) -> None:
-    detector = run.load(precision="fp32")
+def test_score_frames_resizes_native_frames_and_fuses(tiny_run: vadkit.Run) -> None:
+    detector = tiny_run.load(precision="fp32")
     rng = np.random.default_rng(0)
     native = rng.integers(0, 256, size=(12, 48, 64, 3), dtype=np.uint8)  # RGB, another size
     scores = detector.score_frames(native)
@@ -99,25 +88,25 @@ def test_score_frames_resizes_native_frames_and_fuses(run: vadkit.Run) -> None:
         detector.score_frames(native.astype(np.float32))
 
 
-def test_evaluate_returns_metrics_and_protocol(run: vadkit.Run) -> None:
-    run.score(name="testing")
-    result = run.evaluate(alphas="ped2", plots=False)
+def test_evaluate_returns_metrics_and_protocol(tiny_run: vadkit.Run) -> None:
+    tiny_run.score(name="testing")
+    result = tiny_run.evaluate(alphas="ped2", plots=False)
     assert set(result["results"]) == {"vcr", "ffp", "prp", "fused"}
     assert 0.0 <= result["results"]["fused"]["micro_auroc"] <= 1.0
     assert result["protocol"]["alphas"] == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
 
 
 def test_python_and_cli_refuse_the_same_arguments_with_the_same_message(
-    run: vadkit.Run, tiny_scene: Path, capsys: pytest.CaptureFixture[str]
+    tiny_run: vadkit.Run, tiny_scene: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(ConfigError) as exc:
-        run.score(checkpoint="1", average_last=2)
+        tiny_run.score(checkpoint="1", average_last=2)
     assert "not both" in exc.value.message
-    code = _run(["score", str(run.path), "--checkpoint", "1", "--average-last", "2"])
+    code = _run(["score", str(tiny_run.path), "--checkpoint", "1", "--average-last", "2"])
     assert code == 2
     assert exc.value.message in " ".join(capsys.readouterr().err.split())
     with pytest.raises(ConfigError, match="either --data ROOT or video files"):
-        run.score(data=tiny_scene, videos=["a.mp4"])
+        tiny_run.score(data=tiny_scene, videos=["a.mp4"])
 
 
 def test_recipes_are_listed_described_and_named_by_the_run(

@@ -56,17 +56,15 @@ def report_cmd(
     json_out: JsonFlag = False,
 ) -> None:
     """One HTML file (no network needed to open it): metrics, protocol, curves, top segments."""
-    from vadkit.report import write_report
+    from vadkit.report import ReportOptions, write_report
 
+    options = ReportOptions(
+        scores=scores, error=error, normalizer=normalizer, alphas=alphas, smooth=smooth, top_k=top
+    )
     report = write_report(
         [run] if run_b is None else [run, run_b],
         out,
-        scores=scores,
-        error=error,
-        normalizer=normalizer,
-        alphas=alphas,
-        smooth=smooth,
-        top_k=top,
+        options,
         maps=maps,
         on_stage=None if json_out else lambda text: console.print(f"[dim]{plain(text)}[/]"),
     )
@@ -78,6 +76,7 @@ def report_cmd(
                 "runs": [str(r.run_dir) for r in report.runs],
                 "segments": [len(r.segments) for r in report.runs],
                 "notes": report.notes,
+                "maps": report.maps,
             }
         )
         return

@@ -23,6 +23,8 @@ SETTINGS_KEYS = (
     *("clip_length", "size", "color", "tasks", "error_tasks", "errors", "defaults", "runtime"),
 )
 ID_KEYS = ("identity.weights_sha256", "identity.settings_sha256")
+#: The record key of the dataset layout a set was scored from (a ``datasets`` registry name).
+DATA_FORMAT = "data_format"
 
 
 def json_default(obj: Any) -> Any:
@@ -109,3 +111,20 @@ def drop_errors(
         keep = {k: v for k, v in arrays.items() if not dropped(k)}
         if len(keep) != len(arrays):
             write_arrays(path, keep)
+
+
+def dataset_format(meta: Mapping[str, Any]) -> str | None:
+    """The dataset layout (``datasets`` registry name) a set's record says it was scored from.
+
+    The record's ``format`` is the score set's own layout version
+    (:data:`vadkit.engine.scoreset.FORMAT_VERSION`); the dataset's is :data:`DATA_FORMAT`. Sets
+    saved before that key existed (format 2) have it in their identity's settings, which hashed
+    the scoring meta before its ``format`` was overwritten; sets of video files and sets of
+    vadkit 0.1 have none (None).
+    """
+    value = meta.get(DATA_FORMAT)
+    if value is None:
+        identity = meta.get("identity")
+        settings = identity.get("settings") if isinstance(identity, Mapping) else None
+        value = settings.get("format") if isinstance(settings, Mapping) else None
+    return value if isinstance(value, str) else None

@@ -40,7 +40,9 @@ from vadkit.components import SCORE_KEY
 from vadkit.engine.folders import staged_folder, wait_for_swap
 from vadkit.engine.fusion import fuse, get_normalizer, normalized_streams
 from vadkit.engine.scorefiles import (
+    DATA_FORMAT,
     ID_KEYS,
+    dataset_format,
     drop_errors,
     expected_identity,
     identity_problem,
@@ -55,6 +57,7 @@ from vadkit.registry import NAME_RULE
 SCORES_DIR = "scores"
 INDEX_FILE = "index.json"
 SET_FILE = "set.json"
+#: The layout version of score sets, the record's ``format``.
 FORMAT_VERSION = 2
 
 
@@ -119,6 +122,11 @@ class ScoreSet:
     @property
     def has_labels(self) -> bool:
         return bool(self.videos) and all(v.labels is not None for v in self.videos)
+
+    @property
+    def data_format(self) -> str | None:
+        """The dataset layout the set was scored from (:func:`dataset_format`)."""
+        return dataset_format(self.meta)
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -328,7 +336,9 @@ def save_score_set(
     scores), its record ``set.json``, then swap it in for the old set and rebuild the index.
 
     ``meta["defaults"]`` holds ``error``, ``normalizer`` and ``alphas``; ``meta["tasks"]`` the
-    tasks; ``meta["weights"]["sha256"]`` (when given) the weights that scored them. Error
+    tasks; ``meta["weights"]["sha256"]`` (when given) the weights that scored them;
+    ``meta["format"]`` (or ``meta["data_format"]``) the dataset's layout, recorded as
+    ``data_format`` (the record's ``format`` is :data:`FORMAT_VERSION`). Error
     measures named in ``meta["left_out_errors"]`` (``finalize`` may add them) are removed from
     every file. ``finalize(record)`` runs after the last video, before anything is swapped; an
     exception from it, or from ``videos``, leaves the old set untouched. Returns the record.
@@ -366,7 +376,12 @@ def save_score_set(
                     "anomalous_frames": None if video.labels is None else int(video.labels.sum()),
                 }
             )
+        # the scoring meta's "format" is the dataset's layout: kept as DATA_FORMAT, since the
+        # record's "format" is the set's own version (what readers of old sets look at)
+        data_format = meta.get(DATA_FORMAT, meta.get("format"))
         record = dict(meta, name=name, format=FORMAT_VERSION, identity=identity, videos=entries)
+        if isinstance(data_format, str):
+            record[DATA_FORMAT] = data_format
         record["frames_scored"] = sum(e["frames_scored"] for e in entries)
         labelled = [e["anomalous_frames"] for e in entries]
         record["anomalous_frames"] = None if None in labelled else sum(labelled)

@@ -13,17 +13,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vadkit.config.settings import REPORT_SEGMENT_GAP, REPORT_SEGMENT_QUANTILE, REPORT_TOP_K
 from vadkit.errors import ConfigError
-from vadkit.report.collect import RunData, collect_run
+from vadkit.report.collect import ReportOptions, RunData, collect_run
 from vadkit.report.segments import Segment, top_segments
+
+if TYPE_CHECKING:
+    from vadkit.report.images import MapSource
 
 REPORT_FILE = "report.html"
 
 __all__ = [
     "REPORT_FILE",
     "Report",
+    "ReportOptions",
     "RunData",
     "Segment",
     "collect_run",
@@ -35,13 +39,15 @@ __all__ = [
 
 @dataclass
 class Report:
-    """A written report: its path, size in bytes, the runs it shows and notes about what is
-    missing from it (e.g. no anomaly maps)."""
+    """A written report: its path, size in bytes, the runs it shows, notes about what is
+    missing from it (e.g. no anomaly maps) and where each run's anomaly maps come from
+    (``"stored"``: read from the score set, ``"computed"``, or ``"none"``)."""
 
     path: Path
     size: int
     runs: list[RunData]
     notes: list[str]
+    maps: list[str]
 
 
 def default_report_path(runs: Sequence[str | Path]) -> Path:
@@ -55,24 +61,19 @@ def default_report_path(runs: Sequence[str | Path]) -> Path:
 def write_report(
     runs: Sequence[str | Path],
     out: str | Path | None = None,
+    options: ReportOptions | None = None,
     *,
-    scores: str = "testing",
-    error: str | None = None,
-    normalizer: str | None = None,
-    alphas: str | None = None,
-    smooth: float | None = None,
-    top_k: int = REPORT_TOP_K,
-    quantile: float = REPORT_SEGMENT_QUANTILE,
-    gap: int = REPORT_SEGMENT_GAP,
     maps: bool = True,
     on_stage: Callable[[str], None] | None = None,
 ) -> Report:
     """Write the report of one run (or two, side by side) to ``out`` (default
     :func:`default_report_path`) atomically; returns where and how big.
 
-    The evaluation settings (``error``, ``normalizer``, ``alphas``, ``smooth``) default to each
-    run's own, as in ``vadkit evaluate``. ``maps=False`` leaves the anomaly-map overlays out
-    (frames only; no network pass). ``on_stage(text)`` is told what is being done.
+    ``options`` (:class:`ReportOptions`) name the score set, the evaluation settings (each run's
+    own by default, as in ``vadkit evaluate``) and the segment rule. The anomaly-map overlays
+    are read from the score set when it stores them (``vadkit score --maps``) and computed
+    otherwise (:class:`vadkit.report.images.MapSource`); ``maps=False`` leaves them out (frames
+    only; no network pass). ``on_stage(text)`` is told what is being done.
     """
     from vadkit.engine.io import write_text
     from vadkit.report.images import FrameSource, MapSource, segment_pictures
@@ -83,40 +84,22 @@ def write_report(
             f"A report shows one run or compares two, not {len(runs)}.",
             hint="vadkit report RUN, or vadkit report RUN_A RUN_B",
         )
-    if top_k < 0:
-        raise ConfigError(f"--top {top_k} is negative.", hint=f"E.g. --top {REPORT_TOP_K}")
-    data = [
-        collect_run(
-            r,
-            scores=scores,
-            error=error,
-            normalizer=normalizer,
-            alphas=alphas,
-            smooth=smooth,
-            top_k=top_k,
-            quantile=quantile,
-            gap=gap,
-        )
-        for r in runs
-    ]
-    pictures, notes = [], []
+    data = [collect_run(r, options) for r in runs]
+    pictures, notes, kinds = [], [], []
     for run in data:
-        if on_stage is not None and run.segments:
-            what = "frames and anomaly maps" if maps else "frames"
-            on_stage(f"{run.label}: {what} of {len(run.segments)} segment(s)")
         frames = FrameSource(run.scores.meta)
-        map_source = (
-            MapSource(
-                run.run_dir, error=run.protocol["error"], normalizer=run.protocol["normalizer"]
-            )
-            if maps
-            else None
-        )
+        map_source = MapSource(run.run_dir, run.scores, run.protocol, frames) if maps else None
+        kind = "none" if map_source is None else "stored" if map_source.stored else "computed"
+        if on_stage is not None and run.segments:
+            what = "frames" if map_source is None else f"frames and anomaly maps ({kind})"
+            on_stage(f"{run.label}: {what} of {len(run.segments)} segment(s)")
         pictures.append(segment_pictures(run.segments, frames, map_source))
         problems = [frames.problem, None if map_source is None else map_source.problem]
         if not maps:
             problems.append("anomaly maps left out (--no-maps)")
         notes.append("; ".join(p for p in problems if p))
+        kinds.append(kind)
+        run.maps_origin = _origin(map_source)
     path = Path(out) if out is not None else default_report_path(runs)
     if path.is_dir():
         raise ConfigError(
@@ -124,4 +107,16 @@ def write_report(
         )
     page = render_report(data, pictures, notes)
     write_text(path, page)
-    return Report(path=path, size=len(page.encode("utf-8")), runs=data, notes=notes)
+    return Report(path=path, size=len(page.encode("utf-8")), runs=data, notes=notes, maps=kinds)
+
+
+def _origin(source: MapSource | None) -> str:
+    """Where the maps come from, for the page ("" when left out: the notes say so)."""
+    if source is None:
+        return ""
+    if source.stored:
+        return (
+            f"read from the score set (stored by `vadkit score --maps` for {source.error}: the "
+            "scores' own network pass)"
+        )
+    return f"computed from the run's last checkpoint ({source.why_computed})"

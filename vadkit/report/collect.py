@@ -50,6 +50,8 @@ class RunData:
     threshold: float
     segments: list[Segment]
     settings: dict[str, Any] = field(default_factory=dict)
+    #: Where the segments' anomaly maps come from, for the page (set by the report's writer).
+    maps_origin: str = ""
 
     @property
     def label(self) -> str:
@@ -113,6 +115,7 @@ def provenance(run_dir: Path, scores: ScoreSet) -> dict[str, Any]:
         "root",
         "files",
         "split",
+        "data_format",
         "ground_truth",
         "frames_mode",
         "clip_length",
@@ -141,30 +144,40 @@ def provenance(run_dir: Path, scores: ScoreSet) -> dict[str, Any]:
     }
 
 
-def collect_run(
-    run_dir: str | Path,
-    *,
-    scores: str = "testing",
-    error: str | None = None,
-    normalizer: str | None = None,
-    alphas: str | None = None,
-    smooth: float | None = None,
-    top_k: int = REPORT_TOP_K,
-    quantile: float = REPORT_SEGMENT_QUANTILE,
-    gap: int = REPORT_SEGMENT_GAP,
-) -> RunData:
+@dataclass(frozen=True)
+class ReportOptions:
+    """What a report shows of a run: its score set (``scores``), the evaluation settings
+    (``error``, ``normalizer``, ``alphas``, ``smooth``; None: the set's own, as in
+    ``vadkit evaluate``) and the segment rule (:mod:`vadkit.report.segments`)."""
+
+    scores: str = "testing"
+    error: str | None = None
+    normalizer: str | None = None
+    alphas: str | None = None
+    smooth: float | None = None
+    top_k: int = REPORT_TOP_K
+    quantile: float = REPORT_SEGMENT_QUANTILE
+    gap: int = REPORT_SEGMENT_GAP
+
+    def __post_init__(self) -> None:
+        if self.top_k < 0:
+            raise ConfigError(f"--top {self.top_k} is negative.", hint=f"E.g. --top {REPORT_TOP_K}")
+
+
+def collect_run(run_dir: str | Path, options: ReportOptions | None = None) -> RunData:
     """Read a scored run: evaluate its set (when it has ground truth), its streams and segments."""
+    o = options or ReportOptions()
     run_dir = Path(run_dir)
-    score_set = load_scores(run_dir, scores)
+    score_set = load_scores(run_dir, o.scores)
     files = provenance(run_dir, score_set)  # also checks that it is a run folder
     evaluation = None
     if score_set.has_labels:
         evaluation = evaluate_scores(
-            score_set, error=error, normalizer=normalizer, alphas=alphas, smooth=smooth
+            score_set, error=o.error, normalizer=o.normalizer, alphas=o.alphas, smooth=o.smooth
         )
         protocol = evaluation["protocol"]
     else:
-        protocol = _protocol_without_labels(score_set, error, normalizer, alphas, smooth)
+        protocol = _protocol_without_labels(score_set, o.error, o.normalizer, o.alphas, o.smooth)
     _, norm = get_normalizer(protocol["normalizer"])
     streams = compute_streams(
         score_set,
@@ -181,9 +194,9 @@ def collect_run(
         [v.name for v in videos],
         [v.frames for v in videos],
         [v.streams[FUSED] for v in videos],
-        top_k=top_k,
-        quantile=quantile,
-        gap=gap,
+        top_k=o.top_k,
+        quantile=o.quantile,
+        gap=o.gap,
         labels=[v.labels for v in videos],
     )
     return RunData(
@@ -195,7 +208,7 @@ def collect_run(
         videos=videos,
         threshold=threshold,
         segments=segments,
-        settings={"top_k": top_k, "quantile": quantile, "gap": gap},
+        settings={"top_k": o.top_k, "quantile": o.quantile, "gap": o.gap},
     )
 
 

@@ -3,8 +3,9 @@ compact ``data:`` URIs (JPEG) so that the page needs no other file.
 
 Frames are read as the run saw them (its ``data.size`` and ``data.color``) from the data the
 score set records (a dataset's ``testing`` split, or the video files). Overlays are the fused
-anomaly map over the frame (:mod:`vadkit.engine.maps`), on one colour scale per segment. When
-the data or the maps cannot be had, the report says why and shows what it has.
+anomaly map over the frame (:mod:`vadkit.engine.maps`), on one colour scale per segment: the maps
+the score set stores when it was scored with ``--maps``, computed otherwise (:class:`MapSource`).
+When the data or the maps cannot be had, the report says why and shows what it has.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from vadkit.engine.scorefiles import dataset_format
+from vadkit.engine.scoreset import ScoreSet
 from vadkit.errors import VadkitError
 from vadkit.report.segments import Segment
 
@@ -93,8 +96,7 @@ class FrameSource:
                     str(meta.get("split") or "testing"),
                     size=size,
                     color=meta["color"],
-                    # the record's "format" is the score set's format version (save_score_set
-                    # writes it over the dataset's): detect the layout again
+                    format=dataset_format(meta),  # None: detected again
                     progress=False,
                 )
                 self._videos = {v.name: v for v in vset}
@@ -112,14 +114,52 @@ class FrameSource:
             return None
         return np.asarray(videos[video].frames(list(numbers)))
 
+    def native(self, video: str, numbers: Sequence[int]) -> np.ndarray | None:
+        """``uint8 (N, H, W, 3)`` frames of ``video`` at their original size (the run's size
+        when the source cannot be read so), or None (see :attr:`problem`)."""
+        from vadkit.engine.mapviews import native_images
+
+        frames = self.frames(video, numbers)
+        if frames is None:
+            return None
+        return native_images(self._open()[video].source, numbers, frames)
+
+
+def stored_maps_problem(scores: ScoreSet, error: str) -> str | None:
+    """None when the score set holds the anomaly maps of ``error`` for every video (``vadkit
+    score --maps``), else why it does not."""
+    info = scores.meta.get("maps")
+    if not info:
+        return "the score set holds no anomaly maps (scored without --maps)"
+    if info.get("error") != error:
+        return f"the score set holds the maps of '{info.get('error')}', not of '{error}'"
+    if not scores.videos or any(not v.maps for v in scores.videos):
+        return "some videos of the score set have no stored maps"
+    return None
+
 
 class MapSource:
-    """Fused anomaly maps of a run (:func:`vadkit.engine.maps.frame_maps`) with the error measure
-    and normalizer of the report's curves (the fusion weights are the run's)."""
+    """The fused anomaly maps of a run's segment frames, with the error measure, normalizer and
+    fusion weights of the report's curves (``protocol``).
 
-    def __init__(self, run_dir: Path, *, error: str | None, normalizer: str | None) -> None:
-        self.run_dir = run_dir
-        self.error, self.normalizer = error, normalizer
+    When the score set was scored with ``--maps`` for that error measure, the maps are read from
+    it (``stored`` is True): each video's stored task maps fused as
+    :func:`vadkit.engine.pixeleval.fused_video_maps` fuses them for the pixel metrics, at the
+    stored size, over the frames at their original size. They come from the set's own network
+    pass, so from the weights its record names: no network runs. Otherwise they are computed
+    (:func:`vadkit.engine.maps.frame_maps`: one network pass per video with a segment, the run's
+    last checkpoint and default fusion weights); ``why_computed`` says why.
+    """
+
+    def __init__(
+        self, run_dir: Path, scores: ScoreSet, protocol: dict[str, Any], frames: FrameSource
+    ) -> None:
+        self.run_dir, self.scores, self.frames = run_dir, scores, frames
+        self.error: str = protocol["error"]
+        self.normalizer: str = protocol["normalizer"]
+        self.alphas: dict[str, float] = dict(protocol["alphas"])
+        self.why_computed = stored_maps_problem(scores, self.error)
+        self.stored = self.why_computed is None
         self.problem: str | None = None
         self._maps: Any = None
         self._kept: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -131,38 +171,63 @@ class MapSource:
             self._maps = maps
 
     def fetch(self, wanted: dict[str, set[int]]) -> None:
-        """Compute the maps of the frames ``wanted[video]``: one network pass per video (over
-        the range from its first to its last wanted frame), keeping only the wanted frames."""
+        """Get the maps of the frames ``wanted[video]``: from the score set, or computed (one
+        network pass per video over the range from its first to its last wanted frame)."""
         if self._maps is None:
             return
         for video, numbers in wanted.items():
             if self.problem is not None or not numbers:
                 return
             try:
-                fm = self._maps.frame_maps(
-                    self.run_dir,
-                    video,
-                    frames=(min(numbers), max(numbers) + 1),
-                    error=self.error,
-                    normalizer=self.normalizer,
-                )
+                if self.stored:
+                    self._read(video, sorted(numbers))
+                else:
+                    self._compute(video, numbers)
             except VadkitError as exc:
-                self.problem = f"the anomaly maps cannot be computed: {exc.message}"
+                how = "read" if self.stored else "computed"
+                self.problem = f"the anomaly maps cannot be {how}: {exc.message}"
                 return
-            for i, number in enumerate(np.asarray(fm.frames).tolist()):
-                if number in numbers:
-                    heat = np.asarray(fm.fused[i], dtype=np.float32)
-                    self._kept[(video, number)] = (np.asarray(fm.images[i]), heat)
+
+    def _read(self, video: str, numbers: list[int]) -> None:
+        from vadkit.engine.fusion import get_normalizer
+        from vadkit.engine.pixeleval import fused_video_maps
+
+        scored = next((v for v in self.scores.videos if v.name == video), None)
+        if scored is None:
+            return
+        _, norm = get_normalizer(self.normalizer)
+        fused = fused_video_maps(scored, self.scores.tasks, self.alphas, norm)
+        row = {int(f): i for i, f in enumerate(np.asarray(scored.frames).tolist())}
+        numbers = [n for n in numbers if n in row]
+        images = self.frames.native(video, numbers)
+        if images is None:
+            return
+        for number, image in zip(numbers, images, strict=True):
+            self._kept[(video, number)] = (image, np.asarray(fused[row[number]], np.float32))
+
+    def _compute(self, video: str, numbers: set[int]) -> None:
+        fm = self._maps.frame_maps(
+            self.run_dir,
+            video,
+            frames=(min(numbers), max(numbers) + 1),
+            error=self.error,
+            normalizer=self.normalizer,
+        )
+        for i, number in enumerate(np.asarray(fm.frames).tolist()):
+            if number in numbers:
+                heat = np.asarray(fm.fused[i], dtype=np.float32)
+                self._kept[(video, number)] = (np.asarray(fm.images[i]), heat)
 
     def maps(self, video: str, numbers: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
         """The frames ``numbers`` of ``video`` (at their original size) and their fused maps,
-        as computed by :meth:`fetch`, or None (see :attr:`problem`)."""
+        as :meth:`fetch` got them, or None (see :attr:`problem`)."""
         if self.problem is not None or any((video, n) not in self._kept for n in numbers):
             return None
         pairs = [self._kept[(video, n)] for n in numbers]
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
     def overlay(self, image: np.ndarray, heat: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+        """The heat map over the frame (the heat resized to the frame, bilinearly)."""
         return np.asarray(
             self._maps.overlay(image, heat, vmin=vmin, vmax=vmax, alpha=OVERLAY_ALPHA)
         )

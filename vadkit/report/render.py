@@ -321,6 +321,8 @@ def segments_section(
     ]
     for run, pics, note in zip(runs, pictures, notes, strict=True):
         out.append(f"<div><h3>{escape(run.label)}</h3>")
+        if run.maps_origin:
+            out.append(f'<p class="note maps-origin">Anomaly maps {escape(run.maps_origin)}.</p>')
         if note:
             out.append(f'<p class="note warn">{escape(note)}</p>')
         if not run.segments:
