@@ -11,6 +11,7 @@ from vadkit.cli.app import app
 from vadkit.cli.common import (
     JsonFlag,
     RunArg,
+    WeightsOpt,
     console,
     err_console,
     fail,
@@ -37,6 +38,7 @@ def export_cmd(
     checkpoint: Annotated[
         str, typer.Option("--checkpoint", help="'last', an epoch number, or a .safetensors path.")
     ] = "last",
+    weights: WeightsOpt = None,
     calibration_data: Annotated[
         Path | None,
         typer.Option(
@@ -71,6 +73,7 @@ def export_cmd(
             format=format,
             out=out,
             checkpoint=checkpoint,
+            weights=weights,
             calibration_data=calibration_data,
             on_calibrating=announce,
             on_progress=bar.update if bar else None,

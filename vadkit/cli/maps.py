@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from vadkit.cli.app import app
-from vadkit.cli.common import ErrorOpt, JsonFlag, NormOpt, RunArg, console, fail, plain, print_json
+from vadkit.cli.common import (
+    ErrorOpt,
+    JsonFlag,
+    NormOpt,
+    RunArg,
+    WeightsOpt,
+    console,
+    fail,
+    plain,
+    print_json,
+)
 
 
 def parse_frames(text: str | None) -> tuple[int, int] | None:
@@ -48,6 +58,7 @@ def maps_cmd(
     checkpoint: Annotated[
         str, typer.Option("--checkpoint", help="'last', an epoch number, or a .safetensors path.")
     ] = "last",
+    weights: WeightsOpt = None,
     error: ErrorOpt = None,
     normalizer: NormOpt = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
@@ -64,7 +75,8 @@ def maps_cmd(
         run,
         video,
         span,
-        checkpoint=None if checkpoint == "last" else Path(checkpoint),
+        checkpoint=checkpoint,
+        weights=weights,
         error=error,
         normalizer=normalizer,
         device=device,

@@ -15,6 +15,7 @@ from vadkit.cli.common import (
     AlphasOpt,
     ErrorOpt,
     JsonFlag,
+    WeightsOpt,
     console,
     err_console,
     fail,
@@ -216,6 +217,7 @@ def watch_cmd(
     checkpoint: Annotated[
         str, typer.Option("--checkpoint", help="'last', an epoch number, or a .safetensors path.")
     ] = "last",
+    weights: WeightsOpt = None,
     input_format: Annotated[
         str | None,
         typer.Option(
@@ -266,6 +268,7 @@ def watch_cmd(
                 "--calibrate": calibrate,
                 "--calibration-data": calibration_data is not None,
                 "--checkpoint": checkpoint != "last",
+                "--weights": weights is not None,
             },
             device=device,
             precision=precision,
@@ -283,6 +286,7 @@ def watch_cmd(
             config, model, calibration = load_for_stream(
                 run,
                 checkpoint=checkpoint,
+                weights=weights,
                 recalibrate=calibrate,
                 calibration_data=calibration_data,
                 calibration_windows=calibration_windows,

@@ -75,6 +75,7 @@ def write_report(
     (frames only; no network pass). ``on_stage(text)`` is told what is being done.
     """
     from vadkit.engine.io import write_text
+    from vadkit.engine.weights import recorded_weights
     from vadkit.report.images import FrameSource, MapSource, segment_pictures
     from vadkit.report.render import render_report
 
@@ -107,7 +108,10 @@ def write_report(
         frames = FrameSource(run.scores.meta)
         map_source = (
             MapSource(
-                run.run_dir, error=run.protocol["error"], normalizer=run.protocol["normalizer"]
+                run.run_dir,
+                error=run.protocol["error"],
+                normalizer=run.protocol["normalizer"],
+                weights=recorded_weights(run.scores.meta),
             )
             if maps
             else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,7 @@ class FrameSource:
                     # the record's "format" is the score set's format version (save_score_set
                     # writes it over the dataset's): detect the layout again
                     progress=False,
+                    with_labels=False,  # frames only: the labels come with the evaluation
                 )
                 self._videos = {v.name: v for v in vset}
         except VadkitError as exc:
@@ -117,9 +118,18 @@ class MapSource:
     """Fused anomaly maps of a run (:func:`vadkit.engine.maps.frame_maps`) with the error measure
     and normalizer of the report's curves (the fusion weights are the run's)."""
 
-    def __init__(self, run_dir: Path, *, error: str | None, normalizer: str | None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        error: str | None,
+        normalizer: str | None,
+        weights: Mapping[str, Any] | None = None,
+    ) -> None:
         self.run_dir = run_dir
         self.error, self.normalizer = error, normalizer
+        #: How to load the weights the score set was scored with (``recorded_weights``).
+        self.weights = dict(weights or {})
         self.problem: str | None = None
         self._maps: Any = None
         self._kept: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -145,6 +155,7 @@ class MapSource:
                     frames=(min(numbers), max(numbers) + 1),
                     error=self.error,
                     normalizer=self.normalizer,
+                    **self.weights,
                 )
             except VadkitError as exc:
                 self.problem = f"the anomaly maps cannot be computed: {exc.message}"

@@ -92,11 +92,13 @@ def score_bundle(
     checkpoint: str = "last",
     average_last: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """Score video files (or the ``testing`` split of ``data``) with a bundle and save the score
     set ``BUNDLE/scores/<name>``; returns its record, as ``score_run`` does for a run."""
     from vadkit import __version__
     from vadkit.data import open_video_file, open_videos
+    from vadkit.data.truth import ground_truth_location
 
     if video_files and data is not None:
         raise ConfigError(
@@ -108,11 +110,12 @@ def score_bundle(
             "A bundle has no dataset of its own: give video files or --data ROOT.",
             hint="vadkit score BUNDLE VIDEO ...",
         )
-    if checkpoint != "last" or average_last is not None:
+    if checkpoint != "last" or average_last is not None or weights is not None:
         raise ConfigError(
-            "A bundle holds the weights it was exported with: --checkpoint and --average-last "
-            "apply to runs.",
-            hint="Export the checkpoint you want: vadkit export RUN --checkpoint N --out DIR",
+            "A bundle holds the weights it was exported with: --checkpoint, --average-last and "
+            "--weights apply to runs.",
+            hint="Export the weights you want: vadkit export RUN --weights W (or --checkpoint N) "
+            "--out DIR",
         )
     bundle: Bundle = read_bundle(bundle_dir)
     settings = Settings.from_config(bundle.config)
@@ -128,14 +131,14 @@ def score_bundle(
         ]
         set_name = check_set_name(name or "videos")
         source = {"source": "files", "files": [str(Path(p)) for p in video_files]}
-        source["ground_truth"] = None
     else:
         assert data is not None
-        vset = open_videos(data, "testing", size=bundle.size, color=bundle.color, labels=labels)
+        # the test labels are read by `vadkit evaluate` only: the set records where they are
+        vset = open_videos(data, "testing", size=bundle.size, color=bundle.color, with_labels=False)
         videos = list(vset)
         set_name = check_set_name(name or "testing")
         source = {"source": "dataset", "root": str(vset.root), "split": "testing"}
-        source |= {"format": vset.format, "ground_truth": vset.ground_truth}
+        source |= {"format": vset.format, "ground_truth_at": ground_truth_location(vset, labels)}
     tasks = bundle.tasks
     meta: dict[str, Any] = {
         **source,
