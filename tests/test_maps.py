@@ -191,9 +191,8 @@ def test_overlay_colours_hot_pixels_and_keeps_cold_ones() -> None:
 
 
 def test_score_with_maps_stores_them_and_evaluate_reports_pixel_metrics(run: vadkit.Run) -> None:
-    from vadkit.pixel_metrics import pixel_auroc
-
     from vadkit.engine.groundtruth import with_ground_truth
+    from vadkit.pixel_metrics import pixel_auroc
 
     stored = run.score(name="withmaps", maps=True)
     assert all(v.masks is None and v.labels is None for v in stored.videos)  # read by evaluate

@@ -132,8 +132,9 @@ def test_python_and_cli_refuse_the_same_arguments_with_the_same_message(
 def test_weights_the_run_cannot_give_are_one_message_and_exit_2(
     run: vadkit.Run, args: list[str], says: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The run kept no moving average and held out no validation video: score, watch and
-    vadkit.load (one resolution, `load_scored_model`) refuse alike, naming the value or file."""
+    """The run kept no moving average and held out no validation video: score, watch, export
+    and vadkit.load (one resolution, `load_scored_model`) refuse alike, naming the value or
+    file, before any work."""
     from test_evaluate_cli import error_text
 
     def squeezed(text: str) -> str:  # a long path may be wrapped at any character
@@ -142,8 +143,9 @@ def test_weights_the_run_cannot_give_are_one_message_and_exit_2(
     assert _run(["score", str(run.path), *args, "--quiet"]) == 2
     message = squeezed(error_text(capsys))  # error_text asserts that no traceback was printed
     assert squeezed(says) in message
-    assert _run(["watch", str(run.path), "--calibrate", *args, "--quiet"]) == 2
-    assert squeezed(says) in squeezed(error_text(capsys))
+    for command in (["watch", str(run.path), "--calibrate"], ["export", str(run.path)]):
+        assert _run([*command, *args, "--quiet"]) == 2, command
+        assert squeezed(says) in squeezed(error_text(capsys)), command
     keys = dict(zip(args[::2], args[1::2], strict=True))
     with pytest.raises(vadkit.VadkitError) as exc:
         vadkit.load(

@@ -75,8 +75,8 @@ def load_scored_model(
     ``checkpoint`` or ``average_last`` is named, else ``"last"``; ``"last"`` is ``checkpoint`` (or
     the average of the last ``average_last`` epoch checkpoints); ``"ema"`` the moving average;
     ``"auto"`` the candidate chosen on the held-out validation videos. ``prepare(model)`` (e.g.
-    :meth:`Runtime.prepare <vadkit.engine.device.Runtime.prepare>`) runs before weights are
-    averaged or chosen, so that this runs on its device, and again after. The record holds
+    :meth:`vadkit.engine.device.Runtime.prepare`) runs before weights are averaged or chosen, so
+    that this runs on its device, and again after. The record holds
     ``mode``, ``checkpoint`` (what was loaded), ``sha256`` (the weights' identity: the file's
     digest, or the state's for weights made in memory) and ``file`` when the weights are a file.
     Raises :class:`~vadkit.errors.ConfigError` for a ``weights`` the run cannot give and
