@@ -103,10 +103,11 @@ def table_2(opts: Any, study: Path) -> dict[str, float]:
                        "--quiet")  # fmt: skip
             vadkit("score", str(run), "--weights", "last", "--json", capture=True)
             from vadkit.engine.evaluate import evaluate_scores
+            from vadkit.engine.groundtruth import with_ground_truth
             from vadkit.engine.scoreset import load_scores
 
-            res = evaluate_scores(
-                load_scores(run, "testing"),
+            res = evaluate_scores(  # the test labels, read here as `vadkit evaluate` reads them
+                with_ground_truth(load_scores(run, "testing")),
                 error="bpe",
                 normalizer="minmax",
                 alphas=alphas,

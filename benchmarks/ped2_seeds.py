@@ -99,9 +99,10 @@ def _epochs_done(run: Path) -> int:
 def evaluate_grid(run: Path, name: str, combos: Sequence[str]) -> dict[str, dict[str, float]]:
     """Micro AUROC per task and fused for each ``error/normalizer`` (paper's Ped2 weights)."""
     from vadkit.engine.evaluate import evaluate_scores
+    from vadkit.engine.groundtruth import with_ground_truth
     from vadkit.engine.scoreset import load_scores
 
-    scores = load_scores(run, name)
+    scores = with_ground_truth(load_scores(run, name))  # read as `vadkit evaluate` reads them
     out = {}
     for combo in combos:
         error, norm = combo.split("/")

@@ -116,7 +116,8 @@ CONFIG_KEYS: dict[str, str] = {
     "FFP's target and the frame the window scores).",
     "data.stride": "A training window starts every `stride` frames (1: every frame).",
     "data.labels": "Ground-truth file or folder for the test videos. Empty: detected next to the "
-    "data. Recorded with every evaluation.",
+    "data. `vadkit score` records it (it opens no label file); `vadkit evaluate` reads it and "
+    "records which file it read.",
     "data.val_videos": "Normal training videos held out of training for the label-free choices "
     "of `vadkit score --weights auto` (drawn from `train.seed`; never trained on). 0: none. See "
     "[the protocol](protocol.md#choices-made-without-test-labels).",
@@ -197,7 +198,8 @@ CONFIG_KEYS: dict[str, str] = {
     "score.weights": '`"default"`: the moving average when the run kept one (`train.ema`), else '
     'the last checkpoint; `"last"`; `"ema"`; `"auto"`: the candidate (last, EMA, average of '
     "the last `average_last` epochs) with the lowest proxy loss on the held-out validation "
-    "videos (`data.val_videos`). The `--weights` flag of `vadkit score` sets it.",
+    "videos (`data.val_videos`). The `--weights` flag of `vadkit score`, `watch`, `export` and "
+    "`maps` (and `weights=` of `vadkit.load`) sets it.",
     "score.average_last": "Epoch checkpoints averaged by the averaging candidate of "
     '`weights = "auto"` (fixed beforehand: the last third of a 15-epoch run).',
     "score.agreement_windows": 'Training windows on which `precision = "auto"` compares a faster '

@@ -78,7 +78,12 @@ def test_score_records_the_protocol(scored: Path, tiny_scene: Path) -> None:
     assert meta["total_frames"] == sum(counts)
     assert set(meta["errors"]) >= {"mse", "psnr", "pse", "bpe"}
     assert meta["errors"]["psnr"]["stored"] == "negated"
-    assert meta["ground_truth"].endswith(".npy")
+    # where the ground truth is, for evaluate: score reads none of it
+    assert meta["ground_truth_at"]["root"] == str(tiny_scene.resolve())
+    assert meta["ground_truth_at"]["videos"] == [
+        [v["name"], v["num_frames"]] for v in meta["videos"]
+    ]
+    assert meta["anomalous_frames"] is None
     assert len(list((scored / "scores" / "testing").glob("*.npz"))) == 3
 
 
@@ -109,7 +114,7 @@ def test_evaluate_json_table_and_plots(scored: Path, capsys: pytest.CaptureFixtu
     p = res["protocol"]
     assert p["alphas"] == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
     assert p["error"] == "mse" and p["normalizer"] == "minmax"
-    assert p["frames_mode"] == "protocol" and p["ground_truth"]
+    assert p["frames_mode"] == "protocol" and p["ground_truth"].endswith(".npy")
     assert len(list((scored / "plots").glob("*.png"))) == 3
     saved = json.loads((scored / "evaluation.json").read_text())
     assert saved["protocol"]["alphas"] == p["alphas"]

@@ -17,6 +17,7 @@ from conftest import quiet_machine
 from test_stream import _error, _run, write_video
 
 from vadkit.engine.fusion import fuse, get_normalizer, normalized_streams
+from vadkit.engine.groundtruth import with_ground_truth
 from vadkit.engine.io import file_digest
 from vadkit.engine.scoreset import load_scores
 from vadkit.export.writer import relative_difference
@@ -98,6 +99,7 @@ def test_export_writes_a_self_describing_bundle(run: Path, bundle: Path) -> None
     assert meta["errors"]["psnr"]["higher_is_anomalous"] is False
     assert "prp/score" in meta["outputs"] and "ffp/bpe" in meta["outputs"]
     assert meta["run"]["weights_sha256"] == file_digest(run / "checkpoints" / "last.safetensors")
+    assert meta["run"]["weights"] == "last"  # the weights `score` scores: no moving average
     # the calibration is the run's (made by `watch` on the training windows), stored whole
     calibration = json.loads((run / "calibration.json").read_text())
     assert meta["calibration"]["scores"] == calibration["scores"]
@@ -107,7 +109,8 @@ def test_export_writes_a_self_describing_bundle(run: Path, bundle: Path) -> None
 
 
 def _compare(run: Path, ours: Path, name: str) -> None:
-    ref, got = load_scores(run, "torch"), load_scores(ours, name)
+    ref = with_ground_truth(load_scores(run, "torch"))
+    got = with_ground_truth(load_scores(ours, name))
     assert [v.name for v in ref.videos] == [v.name for v in got.videos]
     for a, b in zip(ref.videos, got.videos, strict=True):
         assert np.array_equal(a.frames, b.frames)
@@ -228,6 +231,8 @@ def test_run_only_options_are_refused_for_a_bundle(
     err = _error(capsys)
     assert "--maps applies to runs" in err and "not anomaly maps" in err
     assert "vadkit score RUN --maps" in err and "export it again" not in err
+    assert _run(["watch", str(bundle), str(clip), "--weights", "last"]) == 2
+    assert "--weights applies to runs" in _error(capsys)
     args = ["score", str(bundle), str(clip), "--precision", "bf16", "--device", "onnxruntime"]
     assert _run(args) == 2
     assert "fp32 or int8, not bf16" in _error(capsys)

@@ -179,9 +179,12 @@ def test_overlay_colours_hot_pixels_and_keeps_cold_ones() -> None:
 def test_score_with_maps_stores_them_and_evaluate_reports_pixel_metrics(
     tiny_run: vadkit.Run,
 ) -> None:
+    from vadkit.engine.groundtruth import with_ground_truth
     from vadkit.pixel_metrics import pixel_auroc
 
-    scores = tiny_run.score(name="withmaps", maps=True)
+    stored = tiny_run.score(name="withmaps", maps=True)
+    assert all(v.masks is None and v.labels is None for v in stored.videos)  # read by evaluate
+    scores = with_ground_truth(stored)
     info = scores.meta["maps"]
     assert info["error"] == "bpe" and info["pixel_masks"].endswith("test_pixel_mask")
     video = scores.videos[0]

@@ -1,6 +1,7 @@
 """No decision on test labels: the validation split, the weights `score` picks, the precision it
-scores in. Training never opens a label file; what `score` chooses is the same whatever the test
-labels say (it stores them for `evaluate`, the one command that reads them)."""
+scores in. Neither training nor scoring opens a label file (every label and pixel-mask reader
+refuses to run while they do); `evaluate` reads the ground truth from where the score set
+records it, and measures what the labels give."""
 
 from __future__ import annotations
 
@@ -39,15 +40,31 @@ def _machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+#: Every function of the data layer that opens a ground-truth file (or looks for one).
+LABEL_READERS = {
+    "vadkit.data.labels": (
+        *("read_labels", "label_kind", "find_label_candidates", "read_mat_intervals"),
+        *("read_ucsd_m", "read_concatenated", "read_frame_masks", "read_pixel_masks"),
+        "_vol_label_from_mat",
+    ),
+    "vadkit.data.video": ("read_labels", "find_label_candidates"),
+    "vadkit.data.masks": ("find_pixel_masks", "_read_vol_label", "_read_bmp_folder"),
+}
+
+
 def _forbid_labels(mp: pytest.MonkeyPatch) -> None:
+    import importlib
+
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a label file was read")
 
-    import vadkit.data.labels
-    import vadkit.data.video
+    modules = {name: importlib.import_module(name) for name in LABEL_READERS}  # all first
+    for module, names in LABEL_READERS.items():
+        for name in names:
+            mp.setattr(modules[module], name, refuse)
+    from vadkit.data.masks import PixelMasks
 
-    mp.setattr(vadkit.data.labels, "read_labels", refuse)
-    mp.setattr(vadkit.data.video, "read_labels", refuse)
+    mp.setattr(PixelMasks, "read", refuse)
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +101,18 @@ def test_validation_split_is_drawn_from_the_seed_and_never_trained_on(run: Path)
 
 
 def _score(run: Path, name: str, **kwargs: object) -> dict:
+    """`score_run` with every label reader refused (whatever it chooses, it chooses blind)."""
     from vadkit.engine.score import score_run
 
-    score_run(run, name=name, **kwargs)
+    with pytest.MonkeyPatch.context() as mp:
+        _forbid_labels(mp)
+        score_run(run, name=name, **kwargs)
     return json.loads((run / "scores" / name / "set.json").read_text())
 
 
 def test_weights_auto_picks_the_lowest_validation_loss_and_records_it(run: Path):
-    record = _score(run, "auto", weights="auto")
+    record = _score(run, "auto", weights="auto", precision="auto", device="cpu")
+    assert record["precision_choice"]["criterion"].startswith("Spearman")
     used = record["weights"]
     choice = used["choice"]
     assert set(choice["candidates"]) == {"last", "ema", "average_last_2"}
@@ -129,37 +150,137 @@ def test_default_weights_are_the_ema_when_the_run_kept_one(run: Path):
         _score(run, "bad", weights="ema", checkpoint="1")
 
 
-def test_what_score_chooses_does_not_depend_on_the_test_labels(run: Path):
-    """Scoring with the real labels and with random ones chooses the same weights and precision
-    and gives the same scores: only the labels stored for `evaluate` differ."""
-    from vadkit.data import labels as labels_module
-
-    real = _score(run, "with_labels", weights="auto", precision="auto")
-    original = labels_module.read_labels
-
-    def scrambled(*args: object, **kwargs: object) -> dict[str, np.ndarray]:
-        found = original(*args, **kwargs)  # type: ignore[arg-type]
-        rng = np.random.default_rng(1)
-        return {k: rng.integers(0, 2, size=len(v)).astype(np.uint8) for k, v in found.items()}
+def test_the_label_readers_are_really_refused(tiny_scene: Path):
+    from vadkit.data import open_videos
 
     with pytest.MonkeyPatch.context() as mp:
-        import vadkit.data.video
+        _forbid_labels(mp)
+        with pytest.raises(AssertionError, match="a label file was read"):
+            open_videos(tiny_scene, "testing", size=32, progress=False)
 
-        mp.setattr(vadkit.data.video, "read_labels", scrambled)
-        fake = _score(run, "random_labels", weights="auto", precision="auto")
-    for key in ("weights", "precision_choice", "runtime"):
-        assert real[key] == fake[key], key
-    assert real["precision_choice"]["criterion"].startswith("Spearman")
-    from vadkit.engine.scoreset import load_scores
 
-    a, b = load_scores(run, "with_labels"), load_scores(run, "random_labels")
-    labels_differ = False
-    for va, vb in zip(a.videos, b.videos, strict=True):
-        for task, keys in va.raw.items():
-            for key, values in keys.items():
-                assert np.array_equal(values, vb.raw[task][key])
-        labels_differ |= not np.array_equal(va.labels, vb.labels)
-    assert labels_differ  # the random labels did reach the stored set
+def _ucsd_copy(scene: Path, out: Path) -> Path:
+    """The synthetic scene in UCSD's original layout: Train/TrainNNN and Test/TestNNN frames
+    (.tif), the frame labels as a UCSDped2.m file, the pixel masks as TestNNN_gt/*.bmp."""
+    from PIL import Image
+
+    info = json.loads((scene / "scene.json").read_text())
+    labels = np.load(scene / info["labels"])
+    ranges, offset = [], 0
+    for i, video in enumerate(info["test_videos"]):
+        own = labels[offset : offset + video["frames"]]
+        offset += video["frames"]
+        on = np.flatnonzero(own) + 1  # 1-based frame numbers
+        runs = np.split(on, np.flatnonzero(np.diff(on) > 1) + 1) if on.size else []
+        ranges.append(", ".join(f"{r[0]}:{r[-1]}" for r in runs))
+        masks = np.load(scene / info["pixel_masks"] / f"{video['video']}.npy")
+        for t, mask in enumerate(masks):
+            folder = out / "Test" / f"Test{i + 1:03d}_gt"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray((mask != 0).astype(np.uint8) * 255).save(folder / f"{t + 1:03d}.bmp")
+    for split, prefix in (("training", "Train"), ("testing", "Test")):
+        for i, folder in enumerate(sorted((scene / split / "frames").iterdir())):
+            target = out / prefix / f"{prefix}{i + 1:03d}"
+            target.mkdir(parents=True)
+            for t, frame in enumerate(sorted(folder.iterdir())):
+                Image.open(frame).save(target / f"{t + 1:03d}.tif")
+    lines = [f"TestVideoFile{{end+1}}.gt_frame = [{r}];" for r in ranges]
+    (out / "Test" / "UCSDped2.m").write_text("TestVideoFile = {};\n" + "\n".join(lines) + "\n")
+    return out
+
+
+def _auroc_by_sklearn(run: Path, name: str, labels: list[np.ndarray]) -> float:
+    """The fused micro AUROC of a set's stored fused scores against ``labels`` (every video's,
+    in the split's order), by sklearn."""
+    from sklearn.metrics import roc_auc_score
+
+    from vadkit.engine.scorefiles import read_arrays
+
+    record = json.loads((run / "scores" / name / "set.json").read_text())
+    y, s = [], []
+    for entry, own in zip(record["videos"], labels, strict=True):
+        arrays = read_arrays(run / "scores" / entry["file"], entry["name"])
+        y.append(own[arrays["frames"]])
+        s.append(arrays["fused"])
+    return float(roc_auc_score(np.concatenate(y), np.concatenate(s)))
+
+
+def test_score_opens_no_label_file_and_evaluate_measures_what_the_labels_give(
+    run: Path, tiny_scene: Path, tmp_path: Path
+):
+    """`score` on the synthetic scene and on the same videos in UCSD's layout, every label and
+    pixel-mask reader refused: the sets record where the ground truth is, not what it says.
+    `evaluate` then reads it (a .npy and a UCSD .m file; .npy and .bmp pixel masks) and gives
+    the AUROC sklearn gives on the labels, the same on both layouts, and a set written the old
+    way, with its labels stored, is still evaluated from those, reading no file."""
+    from vadkit.data import open_videos
+    from vadkit.engine.evaluate import evaluate_run
+
+    ucsd = _ucsd_copy(tiny_scene, tmp_path / "ucsd")
+    scene_set = _score(run, "scene", precision="fp32", maps=True)
+    ucsd_set = _score(run, "ucsd", data=ucsd, precision="fp32", maps=True)
+    for record, root, kind in ((scene_set, tiny_scene, "npy"), (ucsd_set, ucsd, "m")):
+        where = record["ground_truth_at"]
+        assert where["root"] == str(root.resolve()) and where["split"] == "testing"
+        assert where["labels"] is None  # found next to the data by evaluate
+        assert [n for n, _ in where["videos"]] == [v["name"] for v in record["videos"]]
+        assert "ground_truth" not in record and record["anomalous_frames"] is None
+        assert kind == ("m" if where["format"] == "ucsd" else "npy")
+    for name in ("scene", "ucsd"):
+        for file in (run / "scores" / name).glob("*.npz"):
+            with np.load(file) as arrays:
+                assert "labels" not in arrays.files and "masks" not in arrays.files
+
+    truth = [v.labels for v in open_videos(tiny_scene, "testing", size=32)]
+    results = {}
+    for name in ("scene", "ucsd"):
+        result = evaluate_run(run, name=name, plots=False)
+        fused = result["results"]["fused"]["micro_auroc"]
+        assert fused == pytest.approx(_auroc_by_sklearn(run, name, truth), abs=1e-12)
+        results[name] = result
+    scene, ucsd_result = results["scene"], results["ucsd"]
+    assert scene["protocol"]["ground_truth"].endswith("frame_labels_synth.npy")
+    assert ucsd_result["protocol"]["ground_truth"].endswith("UCSDped2.m")
+    # the same frames and labels under other names: the same AUROC
+    assert scene["results"] == ucsd_result["results"]
+    assert scene["pixel"]["ground_truth"].endswith("test_pixel_mask")
+    assert ucsd_result["pixel"]["ground_truth"] == str(ucsd / "Test")
+    assert scene["pixel"]["fused"] == ucsd_result["pixel"]["fused"]
+
+    # a set written before: its labels (and masks) stored in its files, no location recorded
+    from vadkit.engine.groundtruth import with_ground_truth
+    from vadkit.engine.scoreset import load_scores, save_score_set
+
+    read = with_ground_truth(load_scores(run, "scene"))
+    meta = {k: v for k, v in read.meta.items() if k not in ("ground_truth_at", "identity")}
+    save_score_set(run, "legacy", read.videos, meta)
+    with pytest.MonkeyPatch.context() as mp:
+        _forbid_labels(mp)
+        legacy = evaluate_run(run, name="legacy", plots=False)
+    assert legacy["results"] == scene["results"] and legacy["pixel"] == scene["pixel"]
+    assert legacy["protocol"]["ground_truth"] == scene["protocol"]["ground_truth"]
+
+
+def test_evaluate_names_the_ground_truth_it_cannot_find(run: Path, tiny_scene: Path, tmp_path):
+    import shutil
+
+    from vadkit.engine.evaluate import evaluate_run
+
+    moved = tmp_path / "scene"
+    shutil.copytree(tiny_scene, moved)
+    _score(run, "moved", data=moved, precision="fp32")
+    (moved / "frame_labels_synth.npy").unlink()
+    with pytest.raises(DataError, match="has no ground truth for its testing videos"):
+        evaluate_run(run, name="moved", plots=False)
+    shutil.rmtree(moved)
+    with pytest.raises(DataError, match=r"is not at .* any more") as exc:
+        evaluate_run(run, name="moved", plots=False)
+    assert "--data ROOT" in (exc.value.hint or "")
+    # --data reads it from where the dataset is now; --labels from another file
+    again = evaluate_run(run, name="moved", data=tiny_scene, plots=False)
+    assert again["protocol"]["ground_truth"].endswith("frame_labels_synth.npy")
+    with pytest.raises(DataError, match="does not exist"):
+        _score(run, "bad", labels=tmp_path / "none.npy", precision="fp32")
 
 
 def test_precision_falls_back_to_fp32_when_ranks_disagree(run: Path):
@@ -195,3 +316,68 @@ def test_the_rank_rule_computed_by_hand():
     # a candidate that lost every ranking (constant) fails, instead of a NaN that min() skips
     ok, agreement = rank_agreement(ref, {**ref, "b": np.full(4, 0.5)}, 0.5)
     assert not ok and agreement["b"] == {"spearman": 0.0, "kendall": 0.0}
+
+
+def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
+    """One resolution of the scored weights (`load_scored_model`): on a run that kept a moving
+    average, `score`, `watch` (its calibration), `maps` and `vadkit.load` all use it by default,
+    and all take `--weights`/`weights` to use another."""
+    from test_stream import _run
+
+    import vadkit
+    from vadkit.engine.checkpoints import state_digest, weights_digest
+    from vadkit.engine.weights import load_scored_model, recorded_weights
+    from vadkit.stream.calibration import read_calibration
+    from vadkit.stream.session import open_for_stream
+
+    ema = weights_digest(run / "checkpoints" / "ema.safetensors")
+    last = weights_digest(run / "checkpoints" / "last.safetensors")
+    assert ema != last
+    _, model, used = load_scored_model(run)
+    assert (used["mode"], used["checkpoint"], used["sha256"]) == ("ema", "ema", ema)
+    assert load_scored_model(run, weights="last")[2]["sha256"] == last
+    assert load_scored_model(run, checkpoint="1")[2]["checkpoint"] == "1"  # named: the last mode
+
+    # vadkit.load: the same weights, the same scores as the score set's
+    record = _score(run, "loaded", precision="fp32", device="cpu")
+    assert record["weights"]["sha256"] == ema
+    detector = vadkit.load(run, precision="fp32", device="cpu")
+    assert detector.weights["sha256"] == ema
+    assert state_digest(detector.model) == state_digest(model)
+    from vadkit.data import open_videos
+    from vadkit.engine.scoreset import load_scores
+
+    video = open_videos(runs.read_config(run)["data"]["root"], "testing", size=32)[0]
+    in_memory = detector.score_frames(video.frames(np.arange(video.num_frames)))
+    stored = load_scores(run, "loaded").videos[0]
+    for task, keys in stored.raw.items():
+        for key, values in keys.items():
+            np.testing.assert_array_equal(values, in_memory.raw[task][key])
+    assert vadkit.load(run, weights="last", device="cpu").weights["sha256"] == last
+
+    # watch: its calibration is made with (and checked against) the same weights
+    assert _run(["watch", str(run), "--calibrate", "--calibration-windows", "4", "-q"]) == 0
+    calibration = read_calibration(run)
+    assert calibration is not None and calibration.meta["weights"]["sha256"] == ema
+    told: list[str] = []
+    opened = open_for_stream(run, calibration_windows=4, on_calibrating=told.append)
+    assert opened.weights["sha256"] == ema and not told  # the calibration fits: kept
+    other = open_for_stream(run, weights="last", calibration_windows=4, on_calibrating=told.append)
+    assert other.calibration.meta["weights"]["sha256"] == last and "does not fit" in told[0]
+
+    # maps: the weights a score set was scored with, loaded again from its record
+    assert recorded_weights(record) == {"weights": "ema"}
+    assert recorded_weights({"weights": {"mode": "last", "checkpoint": "1"}}) == {
+        "weights": "last",
+        "checkpoint": "1",
+    }
+    averaged = {"weights": {"mode": "auto", "averaged": ["epoch_0001", "epoch_0002"]}}
+    assert recorded_weights(averaged) == {"weights": "last", "average_last": 2}
+    assert recorded_weights({"checkpoint": "3"}) == {"weights": "last", "checkpoint": "3"}
+    from vadkit.engine.maps import frame_maps
+
+    maps = frame_maps(run, video.name, device="cpu", **recorded_weights(record))
+    default = frame_maps(run, video.name, device="cpu")
+    np.testing.assert_array_equal(maps.fused, default.fused)
+    lasts = frame_maps(run, video.name, device="cpu", weights="last")
+    assert not np.array_equal(lasts.fused, default.fused)

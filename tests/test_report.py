@@ -103,9 +103,10 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
     assert "url(http" not in page and "@import" not in page
     # the metrics are evaluate's
     from vadkit.engine.evaluate import evaluate_scores
+    from vadkit.engine.groundtruth import with_ground_truth
     from vadkit.engine.scoreset import load_scores
 
-    expected = evaluate_scores(load_scores(run))
+    expected = evaluate_scores(with_ground_truth(load_scores(run)))
     for key, row in expected["results"].items():
         label = "fused" if key == "fused" else f"{key} alone"
         assert f"{row['micro_auroc']:.4f}" in page, key

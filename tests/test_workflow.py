@@ -109,6 +109,40 @@ def test_python_and_cli_refuse_the_same_arguments_with_the_same_message(
         tiny_run.score(data=tiny_scene, videos=["a.mp4"])
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--weights", "ema"], "has no moving average of its weights (ema.safetensors)"),
+        (["--weights", "auto"], "but this run held out none (data.val_videos = 0)"),
+        (["--weights", "last", "--checkpoint", "99"], "epoch_0099.safetensors"),
+        (["--weights", "best"], "--weights 'best' is not one of"),
+    ],
+)
+def test_weights_the_run_cannot_give_are_one_message_and_exit_2(
+    run: vadkit.Run, args: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run kept no moving average and held out no validation video: score, watch, export
+    and vadkit.load (one resolution, `load_scored_model`) refuse alike, naming the value or
+    file, before any work."""
+    from test_evaluate_cli import error_text
+
+    def squeezed(text: str) -> str:  # a long path may be wrapped at any character
+        return "".join(text.split())
+
+    assert _run(["score", str(run.path), *args, "--quiet"]) == 2
+    message = squeezed(error_text(capsys))  # error_text asserts that no traceback was printed
+    assert squeezed(says) in message
+    for command in (["watch", str(run.path), "--calibrate"], ["export", str(run.path)]):
+        assert _run([*command, *args, "--quiet"]) == 2, command
+        assert squeezed(says) in squeezed(error_text(capsys)), command
+    keys = dict(zip(args[::2], args[1::2], strict=True))
+    with pytest.raises(vadkit.VadkitError) as exc:
+        vadkit.load(
+            run.path, weights=keys["--weights"], checkpoint=keys.get("--checkpoint", "last")
+        )
+    assert squeezed(exc.value.message) in message
+
+
 def test_recipes_are_listed_described_and_named_by_the_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -122,10 +122,13 @@ class Run:
         labels: str | Path | None = None,
         on_progress: Callable[[int, int], None] | None = None,
         maps: bool = False,
+        weights: str | None = None,
     ) -> ScoreSet:
         """Score the run's test videos (or ``data``'s, or video files) and return the set.
 
         The arguments are those of ``vadkit score`` (:func:`vadkit.engine.score.score_run`).
+        Scoring reads no test label: the set records where the ground truth is, and
+        :meth:`evaluate` reads it.
         """
         from vadkit.engine.score import score_run
         from vadkit.engine.scoreset import load_scores
@@ -145,6 +148,7 @@ class Run:
             on_progress=on_progress,
             average_last=average_last,
             maps=maps,
+            weights=weights,
         )
         return load_scores(self.path, entry["name"])
 
@@ -155,13 +159,15 @@ class Run:
         *,
         checkpoint: str | Path | None = None,
         device: str = "auto",
+        weights: str | None = None,
     ) -> FrameMaps:
         """The anomaly maps of frames ``[A, B)`` of a test video (every scored frame by default),
-        as ``vadkit maps`` draws them (:func:`vadkit.engine.maps.frame_maps`)."""
+        as ``vadkit maps`` draws them (:func:`vadkit.engine.maps.frame_maps`), with the weights
+        ``vadkit score`` scores."""
         from vadkit.engine.maps import frame_maps
 
-        ckpt = None if checkpoint is None else Path(str(checkpoint))
-        return frame_maps(self.path, video, frames, checkpoint=ckpt, device=device)
+        ckpt = None if checkpoint is None else str(checkpoint)
+        return frame_maps(self.path, video, frames, checkpoint=ckpt, device=device, weights=weights)
 
     def scores(self, name: str = "testing") -> ScoreSet:
         """A score set written earlier by :meth:`score` (or ``vadkit score``)."""
@@ -201,10 +207,18 @@ class Run:
         )
 
     def load(
-        self, checkpoint: str = "last", *, device: str = "auto", precision: str | None = None
+        self,
+        checkpoint: str = "last",
+        *,
+        weights: str | None = None,
+        device: str = "auto",
+        precision: str | None = None,
     ) -> Detector:
-        """The trained model in memory, ready to score frames (see :class:`Detector`)."""
-        return load(self.path, checkpoint=checkpoint, device=device, precision=precision)
+        """The trained model in memory, ready to score frames (see :class:`Detector`), with the
+        weights ``vadkit score`` scores (see :func:`load`)."""
+        return load(
+            self.path, checkpoint=checkpoint, weights=weights, device=device, precision=precision
+        )
 
 
 @dataclass
@@ -231,10 +245,18 @@ class Detector:
     similarities negated. Build it with :func:`vadkit.load`.
     """
 
-    def __init__(self, model: VADModel, settings: Settings, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        model: VADModel,
+        settings: Settings,
+        runtime: Runtime,
+        weights: Mapping[str, Any] | None = None,
+    ) -> None:
         self.model = model
         self.settings = settings
         self.runtime = runtime
+        #: The record of the weights loaded (mode, checkpoint, sha256), as a score set keeps it.
+        self.weights: dict[str, Any] = dict(weights or {})
         runtime.prepare(model)
         model.eval()
         self._errors: dict[str, ErrorMeasure] | None = None
@@ -359,18 +381,30 @@ def load(
     run: str | Path,
     *,
     checkpoint: str = "last",
+    weights: str | None = None,
     device: str = "auto",
     precision: str | None = None,
 ) -> Detector:
     """Load a trained run's model for in-memory scoring (``precision`` default: the run's
-    ``score.precision``)."""
-    from vadkit.config import Settings
-    from vadkit.engine.runs import load_model
-    from vadkit.engine.score import make_runtime
+    ``score.precision``).
 
-    config, model = load_model(run, checkpoint=checkpoint, device="cpu")
-    settings = Settings.from_config(config)
+    The weights are those ``vadkit score`` scores, resolved by the same function
+    (:func:`~vadkit.engine.weights.load_scored_model`): ``weights`` default the run's
+    ``score.weights``, i.e. the moving average when the run kept one (``train.ema``) and no
+    ``checkpoint`` is named, else ``checkpoint`` (the last one by default); ``"ema"``,
+    ``"last"`` or ``"auto"`` (chosen on the held-out validation videos) to pick.
+    :attr:`Detector.weights` records which.
+    """
+    from vadkit.config import Settings
+    from vadkit.engine.runs import read_config
+    from vadkit.engine.score import make_runtime
+    from vadkit.engine.weights import load_scored_model
+
+    settings = Settings.from_config(read_config(run))
     runtime = make_runtime(
         device, precision or settings.score.precision, settings.train.channels_last
     )
-    return Detector(model, settings, runtime)
+    config, model, used = load_scored_model(
+        run, weights=weights, checkpoint=checkpoint, prepare=runtime.prepare
+    )
+    return Detector(model, Settings.from_config(config), runtime, used)

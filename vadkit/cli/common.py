@@ -77,6 +77,18 @@ SmoothOpt = Annotated[
     ),
 ]
 
+WeightsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        help="'default': the weights' moving average when the run kept one (train.ema), "
+        "else the last checkpoint; 'last' (or --checkpoint); 'ema'; 'auto': the candidate with "
+        "the lowest proxy loss on the held-out validation videos (data.val_videos). The same "
+        "for score, watch, export and vadkit.load. Default: the run's score.weights.",
+        show_default=False,
+    ),
+]
+
 AlphasOpt = Annotated[
     str | None,
     typer.Option(

@@ -14,6 +14,7 @@ from vadkit.cli.common import (
     JsonFlag,
     QuietOpt,
     RunArg,
+    WeightsOpt,
     console,
     err_console,
     fail,
@@ -38,6 +39,7 @@ def export_cmd(
         typer.Option("--out", help="Bundle folder (default: RUN/bundle).", show_default=False),
     ] = None,
     checkpoint: CheckpointOpt = "last",
+    weights: WeightsOpt = None,
     precision: Annotated[
         str,
         typer.Option(
@@ -77,6 +79,7 @@ def export_cmd(
             out=out,
             checkpoint=checkpoint,
             precision=precision,
+            weights=weights,
             calibration_data=calibration_data,
             on_calibrating=bar.announce,
             on_progress=bar.update,

@@ -15,6 +15,7 @@ from vadkit.cli.common import (
     JsonFlag,
     QuietOpt,
     RunArg,
+    WeightsOpt,
     console,
     plain,
     print_json,
@@ -58,7 +59,12 @@ def score_cmd(
     checkpoint: CheckpointOpt = "last",
     labels: Annotated[
         Path | None,
-        typer.Option("--labels", help="Ground-truth file or folder to use.", show_default=False),
+        typer.Option(
+            "--labels",
+            help="Ground-truth file or folder `vadkit evaluate` will read (recorded; score "
+            "opens no label file). Default: data.labels, else found next to the data.",
+            show_default=False,
+        ),
     ] = None,
     average_last: Annotated[
         int | None,
@@ -70,17 +76,7 @@ def score_cmd(
             show_default=False,
         ),
     ] = None,
-    weights: Annotated[
-        str | None,
-        typer.Option(
-            "--weights",
-            help="'default': the weights' moving average when the run kept one (train.ema), "
-            "else the last checkpoint; 'last'; 'ema'; 'auto': the candidate with the lowest "
-            "proxy loss on the held-out validation videos (data.val_videos). Default: "
-            "score.weights.",
-            show_default=False,
-        ),
-    ] = None,
+    weights: WeightsOpt = None,
     name: Annotated[
         str | None,
         typer.Option(
@@ -93,8 +89,8 @@ def score_cmd(
         bool,
         typer.Option(
             "--maps",
-            help="Also store each task's anomaly map (float16, reduced size) and the dataset's "
-            "pixel masks, for pixel-level metrics in evaluate.",
+            help="Also store each task's anomaly map (float16, reduced size), for pixel-level "
+            "metrics in evaluate (which reads the dataset's pixel masks).",
         ),
     ] = False,
     nproc: Annotated[
@@ -219,7 +215,7 @@ def score_cmd(
     for measure, why in result.get("left_out_errors", {}).items():
         console.print(f"[yellow]Error measure left out:[/] {plain(measure)} ({plain(why)})")
     console.print(f"Scores: [bold]{plain(Path(run) / 'scores' / result['name'])}[/]")
-    if result.get("ground_truth") or result.get("anomalous_frames") is not None:
+    if result.get("ground_truth_at"):  # scored from a dataset: evaluate reads its labels
         console.print(
             f"Next: vadkit evaluate {run}"
             + ("" if result["name"] == "testing" else f" --scores {result['name']}"),

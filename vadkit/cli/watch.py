@@ -18,6 +18,7 @@ from vadkit.cli.common import (
     DeviceOpt,
     ErrorOpt,
     JsonFlag,
+    WeightsOpt,
     console,
     err_console,
     fail,
@@ -173,6 +174,7 @@ def watch_cmd(
     device: DeviceOpt = "auto",
     precision: Annotated[str, typer.Option("--precision", help=PRECISION_HELP)] = "auto",
     checkpoint: CheckpointOpt = "last",
+    weights: WeightsOpt = None,
     input_format: Annotated[
         str | None,
         typer.Option(
@@ -224,6 +226,7 @@ def watch_cmd(
                 "--calibration-data": calibration_data is not None,
                 "--calibration-windows": calibration_windows != DEFAULT_WINDOWS,
                 "--checkpoint": checkpoint != "last",
+                "--weights": weights is not None,
             },
             device=device,
             precision=precision,
@@ -241,6 +244,7 @@ def watch_cmd(
             config, model, calibration = load_for_stream(
                 run,
                 checkpoint=checkpoint,
+                weights=weights,
                 recalibrate=calibrate,
                 calibration_data=calibration_data,
                 calibration_windows=calibration_windows,

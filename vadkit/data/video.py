@@ -261,6 +261,7 @@ def open_videos(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     resample: str = "bilinear",
+    with_labels: bool = True,
 ) -> VideoSet:
     """Open a split of a dataset: find its videos and labels, and cache its frames once.
 
@@ -268,6 +269,8 @@ def open_videos(
     (None: detect); ``labels`` an explicit ground-truth file or folder (None: detect next to the
     data, testing split only); ``cache_dir`` defaults to ``$VADKIT_CACHE`` or ``~/.cache/vadkit``.
     Frames are converted to ``color`` and resized to ``size`` = (H, W) with ``resample``.
+    ``with_labels=False`` looks for no ground truth and opens no label file (``vadkit score``:
+    it records where the ground truth is, :mod:`vadkit.data.truth`, for ``vadkit evaluate``).
     """
     root = Path(root).expanduser()
     check_split(split)
@@ -282,9 +285,11 @@ def open_videos(
             f"'{root}' has no {split} videos.", hint="Check the dataset root and its layout."
         )
 
+    if labels and not with_labels:
+        raise ValueError("labels given with with_labels=False")
     label_path: Path | None = Path(labels).expanduser() if labels else None
     alternatives: list[Path] = []
-    if label_path is None and split == "testing":
+    if label_path is None and split == "testing" and with_labels:
         found = find_label_candidates(fmt.label_dirs(root, split))
         if found:
             label_path, alternatives = found[0], found[1:]

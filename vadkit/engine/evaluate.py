@@ -2,6 +2,7 @@
 
 Nothing here runs the network: every error measure was scored by ``vadkit score``, so any error,
 normalizer and fusion weights are evaluated from the saved raw scores in a fraction of a second.
+The test labels are read here (:mod:`vadkit.engine.groundtruth`), not when scoring.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from vadkit.engine.fusion import (
     normalized_streams,
     resolve_alphas,
 )
+from vadkit.engine.groundtruth import relabel as relabel  # re-exported (moved there)
+from vadkit.engine.groundtruth import require_labels, with_ground_truth
 from vadkit.engine.scoreset import ScoreSet, VideoScores, load_scores, write_json
-from vadkit.errors import ConfigError, DataError
+from vadkit.errors import ConfigError
 from vadkit.metrics import frame_metrics, macro_auroc, micro_auroc
 
 EVALUATION_FILE = "evaluation.json"
@@ -46,52 +49,6 @@ def check_error_name(scores: ScoreSet, error: str) -> str:
             hint=f"Scored error measures: {', '.join(sorted(scores.errors))}.",
         )
     return error
-
-
-def require_labels(scores: ScoreSet) -> list[np.ndarray]:
-    missing = [v.name for v in scores.videos if v.labels is None]
-    if not scores.videos or missing:
-        raise DataError(
-            f"Score set '{scores.name}' has no ground truth"
-            + (f" for video(s) {', '.join(missing[:5])}." if missing else ": no videos."),
-            hint="Evaluate a set scored from a labelled dataset, or pass --data/--labels.",
-        )
-    return [np.asarray(v.labels) for v in scores.videos]
-
-
-def relabel(scores: ScoreSet, videos: Sequence[Any], ground_truth: str | None) -> ScoreSet:
-    """The same scores with labels taken from ``videos`` (matched by name), e.g. another GT file."""
-    by_name = {v.name: v for v in videos}
-    out = []
-    for vs in scores.videos:
-        video = by_name.get(vs.name)
-        if video is None:
-            raise DataError(
-                f"The dataset has no video '{vs.name}', which the scores have.",
-                hint="Evaluate against the dataset the run was scored on.",
-            )
-        if video.labels is None:
-            raise DataError(f"Video '{vs.name}' has no labels in the dataset.", hint="--labels")
-        labels = np.asarray(video.labels)
-        if labels.shape[0] != vs.num_frames:
-            raise DataError(
-                f"Labels do not match the scores of video '{vs.name}': {labels.shape[0]} labels, "
-                f"{vs.num_frames} frames scored from.",
-                hint="Use the ground truth of the dataset the run was scored on.",
-            )
-        out.append(
-            VideoScores(
-                vs.name,
-                vs.num_frames,
-                vs.frames,
-                labels[vs.frames].astype(np.uint8),
-                vs.raw,
-                maps=vs.maps,
-                masks=vs.masks,
-            )
-        )
-    meta = dict(scores.meta, ground_truth=ground_truth)
-    return ScoreSet(scores.name, meta, out)
 
 
 def compute_streams(
@@ -281,30 +238,12 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Evaluate a scored run, write ``RUN/evaluation.json`` and (optionally) ``RUN/plots/``.
 
-    ``data``/``labels`` re-read the ground truth (e.g. another label file) instead of the labels
-    saved with the scores.
+    The test labels are read here, from where the score set records its ground truth
+    (:func:`~vadkit.engine.groundtruth.with_ground_truth`); ``data``/``labels`` read them from
+    another dataset root or ground-truth file.
     """
     run_dir = Path(run_dir)
-    scores = load_scores(run_dir, name)
-    if data is not None or labels is not None:
-        from vadkit.data import open_videos
-
-        meta = scores.meta
-        root = data or meta.get("root")
-        if not root:
-            raise DataError(
-                f"Score set '{name}' was not scored from a dataset.",
-                hint="Pass the dataset with --data ROOT.",
-            )
-        vset = open_videos(
-            root,
-            "testing",
-            size=(int(meta["size"][0]), int(meta["size"][1])),
-            color=meta["color"],
-            labels=labels,
-            progress=False,
-        )
-        scores = relabel(scores, list(vset), vset.ground_truth)
+    scores = with_ground_truth(load_scores(run_dir, name), data=data, labels=labels)
     result = evaluate_scores(
         scores, error=error, normalizer=normalizer, alphas=alphas, smooth=smooth
     )

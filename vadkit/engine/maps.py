@@ -264,11 +264,13 @@ def frame_maps(
     video: str,
     frames: tuple[int, int] | None = None,
     *,
-    checkpoint: Path | None = None,
+    checkpoint: Path | str | None = None,
     error: str | None = None,
     normalizer: str | None = None,
     device: str = "auto",
     data: Path | None = None,
+    weights: str | None = None,
+    average_last: int | None = None,
 ) -> FrameMaps:
     """The anomaly maps of frames ``[A, B)`` (default: every scored frame) of a run's test video.
 
@@ -276,19 +278,26 @@ def frame_maps(
     ``data``) or the path of a video file. The model runs over the whole video (the fused map's
     per-video statistics need every frame) and keeps the requested frames' maps. ``error`` and
     ``normalizer`` default to the run's ``score.error`` and ``score.normalizer``, the weights
-    are the run's default fusion weights, frames are attributed by ``score.frames``.
+    are the run's default fusion weights, frames are attributed by ``score.frames``. The
+    network's weights are those ``vadkit score`` scores (``weights``, ``checkpoint`` and
+    ``average_last`` as it takes them; :func:`~vadkit.engine.weights.load_scored_model`).
     """
     from vadkit.config import Settings
-    from vadkit.engine.runs import load_model
+    from vadkit.engine.runs import read_config
     from vadkit.engine.score import make_runtime
+    from vadkit.engine.weights import load_scored_model
 
-    config, model = load_model(
-        run, checkpoint="last" if checkpoint is None else str(checkpoint), device="cpu"
+    settings = Settings.from_config(read_config(run))
+    runtime = make_runtime(device, settings.score.precision, settings.train.channels_last)
+    config, model, _ = load_scored_model(
+        run,
+        weights=weights,
+        checkpoint="last" if checkpoint is None else str(checkpoint),
+        average_last=average_last,
+        prepare=runtime.prepare,
     )
     settings = Settings.from_config(config)
     clip = _open_video(video, settings, data)
-    runtime = make_runtime(device, settings.score.precision, settings.train.channels_last)
-    runtime.prepare(model)
     pixels = clip.frames(np.arange(int(clip.num_frames)))
     return maps_of_frames(
         model,
@@ -394,6 +403,6 @@ def _open_video(video: str, settings: Settings, data: Path | None) -> Video:
         size=dset.hw,
         color=dset.color,
         format=dset.format or None,
-        labels=dset.labels or None,
+        with_labels=False,  # frames only
     )
     return vset.get(video)

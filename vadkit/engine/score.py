@@ -34,7 +34,6 @@ from vadkit.engine.lock import locked
 from vadkit.engine.maps import MapCollector, check_map_error
 from vadkit.engine.scoreset import VideoScores, check_set_name, save_score_set
 from vadkit.errors import ConfigError, DataError
-from vadkit.pixel_metrics import shrink_masks
 
 if TYPE_CHECKING:
     import torch
@@ -193,13 +192,13 @@ def score_videos(
     left_out: dict[str, str] | None = None,
     maps_error: str | None = None,
     maps_limit: int = MapSettings.stored_size,
-    pixel_masks: Callable[[str, int], np.ndarray | None] | None = None,
 ) -> Iterator[VideoScores]:
     """Score each video (no autograd, batched windows).
 
     With ``maps_error``, each error-based task's anomaly map of that measure is kept too, shrunk
-    to at most ``maps_limit`` pixels a side (:mod:`vadkit.engine.maps`), with the pixel masks
-    ``pixel_masks(name, num_frames)`` gives (shrunk alike) when it gives some.
+    to at most ``maps_limit`` pixels a side (:mod:`vadkit.engine.maps`). A video's ``labels``,
+    when it has some (frames given in memory with their labels), are kept for the frames scored;
+    ``vadkit score`` opens its videos without them (the labels are read by ``vadkit evaluate``).
 
     A video shorter than T+1 frames has no window: it is skipped with a warning (and listed in
     ``skipped``). An error measure that gives a non-finite score is left out from then on with
@@ -259,12 +258,6 @@ def score_videos(
                 hint="Check the ground-truth file for this dataset.",
             )
         scored_maps = {} if collector is None else collector.result(n, clip_length, mode)
-        masks = None
-        if scored_maps and pixel_masks is not None:
-            found = pixel_masks(video.name, n)
-            if found is not None:
-                size = next(iter(scored_maps.values())).shape[1:]
-                masks = shrink_masks(found[expanded_frames], (int(size[0]), int(size[1])))
         yield VideoScores(
             name=video.name,
             num_frames=n,
@@ -272,7 +265,6 @@ def score_videos(
             labels=None if labels is None else labels[expanded_frames].astype(np.uint8),
             raw=raw,
             maps=scored_maps,
-            masks=masks,
         )
 
 
@@ -302,16 +294,19 @@ def score_run(
     """Score a trained run on its test videos (or on video files) and save the scores.
 
     ``maps`` also stores each error-based task's anomaly map of the default error measure
-    (float16, at most :attr:`MapSettings.stored_size` pixels a side) and the dataset's pixel
-    masks at that size when it has them (:mod:`vadkit.data.masks`), for pixel-level metrics.
+    (float16, at most :attr:`MapSettings.stored_size` pixels a side), for pixel-level metrics.
 
     Data: ``data`` (a dataset root; default the run's ``data.root``, or the synthetic scene) and
-    its ``testing`` split, or ``video_files`` (no labels). Settings not given come from the run's
+    its ``testing`` split, or ``video_files`` (no labels). Scoring opens no label file: the set
+    records where the dataset's ground truth is (``ground_truth_at``: its root, split, layout,
+    the label file ``labels`` or ``data.labels`` names, else none, and every video's frame count;
+    :mod:`vadkit.data.truth`), and ``vadkit evaluate`` reads the frame labels and pixel masks
+    from there. Settings not given come from the run's
     ``[score]`` config. ``verbose`` shows the data layer's progress while it decodes videos the
     first time. ``average_last=k`` scores the average of the weights of the run's last k epoch
     checkpoints, with BatchNorm statistics re-estimated on its training windows
     (:mod:`vadkit.engine.average`) instead of ``checkpoint``. ``weights`` (default
-    ``score.weights``): ``"last"`` (``checkpoint`` or ``average_last``), ``"ema"`` (the moving
+    ``score.weights``, resolved by :func:`vadkit.engine.weights.load_scored_model`): ``"last"`` (``checkpoint`` or ``average_last``), ``"ema"`` (the moving
     average the run kept with ``train.ema``), ``"default"`` (``ema`` when the run kept one and no
     checkpoint is named, else ``last``) or ``"auto"`` (chosen on the held-out validation videos,
     :func:`vadkit.engine.validation.choose_weights`). With ``score.precision = "auto"`` a faster
@@ -327,7 +322,6 @@ def score_run(
     from vadkit import __version__
     from vadkit.config import Settings
     from vadkit.engine import distributed
-    from vadkit.engine.runs import load_model
 
     world = distributed.init_from_env(device)
     device = distributed.rank_device(device, world)
@@ -346,14 +340,10 @@ def score_run(
             hint="--average-last K averages the run's last K epoch checkpoints.",
         )
     run_dir = Path(run_dir)
-    from vadkit.engine.checkpoints import EMA
-    from vadkit.engine.weights import load_scored_weights, weights_mode
+    from vadkit.engine.runs import read_config
+    from vadkit.engine.weights import load_scored_model
 
-    mode = weights_mode(run_dir, weights, checkpoint, average_last)
-    config, model = load_model(
-        run_dir, checkpoint=EMA if mode == "ema" else checkpoint, device="cpu"
-    )
-    settings = Settings.from_config(config)
+    settings = Settings.from_config(read_config(run_dir))
     dset, sset = settings.data, settings.score
     clip_length = dset.clip_length
     size = dset.hw
@@ -362,30 +352,26 @@ def score_run(
     bs = int(batch_size or sset.batch_size)
     asked_precision = precision or sset.precision
     runtime = make_runtime(device, asked_precision, settings.train.channels_last)
-    runtime.prepare(model)
-    used = load_scored_weights(
+    config, model, used = load_scored_model(
         run_dir,
-        config,
-        model,
-        mode,
+        weights=weights,
         checkpoint=checkpoint,
         average_last=average_last,
         batch_size=bs,
+        prepare=runtime.prepare,
     )
-    runtime.prepare(model)
     tasks = list(model.tasks)
     source: dict[str, Any]
-    masks_of: Callable[[str, int], np.ndarray | None] | None = None
-    masks_where: str | None = None
     if video_files:
         from vadkit.data import open_video_file
 
         videos: Sequence[Any] = [open_video_file(p, size=size, color=color) for p in video_files]
         set_name = check_set_name(name or "videos")
         source = {"source": "files", "files": [str(Path(p)) for p in video_files]}
-        source["ground_truth"] = None
     else:
         from vadkit.data import default_data_root, open_videos
+        from vadkit.data.truth import ground_truth_location
+        from vadkit.engine.groundtruth import LOCATION_KEY
 
         root = data or dset.root or default_data_root()
         with distributed.main_first():  # rank 0 fills the frame cache, the others read it
@@ -395,8 +381,8 @@ def score_run(
                 size=size,
                 color=color,
                 format=dset.format or None,
-                labels=labels or dset.labels or None,
                 progress=verbose and world.is_main,
+                with_labels=False,  # the test labels are read by `vadkit evaluate` only
             )
         videos = list(vset)
         set_name = check_set_name(name or "testing")
@@ -405,10 +391,8 @@ def score_run(
             "root": str(vset.root),
             "split": "testing",
             "format": vset.format,
-            "ground_truth": vset.ground_truth,
+            LOCATION_KEY: ground_truth_location(vset, labels or dset.labels or None),
         }
-        if maps:
-            masks_of, masks_where = _pixel_masks_of(vset)
     check_scorable(videos, clip_length)
     frame_shape = (int(model.backbone.in_channels), size[0], size[1])
     errs = applicable_errors(errors, frame_shape, runtime.device)
@@ -466,7 +450,6 @@ def score_run(
             "error": default_error,
             "dtype": "float16",
             "limit": MapSettings.stored_size,
-            "pixel_masks": masks_where,
         }
     total = sum(max(0, int(v.num_frames) - clip_length) for v in videos)
     finished = 0
@@ -489,7 +472,6 @@ def score_run(
             skipped=skipped,
             left_out=left_out,
             maps_error=default_error if maps else None,
-            pixel_masks=masks_of,
         ):
             finished += scored.num_frames - clip_length
             yield scored
@@ -526,20 +508,3 @@ def score_run(
     shared = distributed.from_main(result)  # every rank returns rank 0's record
     assert shared is not None
     return shared
-
-
-def _pixel_masks_of(vset: Any) -> tuple[Callable[[str, int], np.ndarray | None] | None, str | None]:
-    """A reader of the split's pixel masks (None when the dataset has none) and where they are."""
-    from vadkit.data.formats import resolve_format
-    from vadkit.data.masks import find_pixel_masks
-
-    _, fmt = resolve_format(Path(vset.root), "testing", vset.format)
-    found = find_pixel_masks(
-        Path(vset.root),
-        "testing",
-        [(v.name, v.source) for v in vset],
-        fmt.label_dirs(Path(vset.root), "testing"),
-    )
-    if found is None:
-        return None, None
-    return found.read, found.where

@@ -19,7 +19,8 @@ from vadkit.errors import DataError
 
 #: The record keys whose values make the scores what they are (hashed into the identity).
 SETTINGS_KEYS = (
-    *("source", "root", "split", "format", "files", "ground_truth", "frames_mode"),
+    *("source", "root", "split", "format", "files", "ground_truth", "ground_truth_at"),
+    "frames_mode",
     *("clip_length", "size", "color", "tasks", "error_tasks", "errors", "defaults", "runtime"),
 )
 ID_KEYS = ("identity.weights_sha256", "identity.settings_sha256")

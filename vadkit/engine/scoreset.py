@@ -6,8 +6,7 @@ Layout (format 2)::
     RUN/scores/<set>/<video>.npz   one file per video
     RUN/scores/index.json          every set's record, rebuilt from the set.json files (a cache)
 
-A video's file holds ``frames`` (indices of the frames scored), ``labels`` (when known),
-``raw.<task>.<key>`` (key: an error measure's name, or :data:`~vadkit.components.SCORE_KEY` for
+A video's file holds ``frames`` (indices of the frames scored), ``raw.<task>.<key>`` (key: an error measure's name, or :data:`~vadkit.components.SCORE_KEY` for
 a task without error measures; oriented scores: similarities such as PSNR are stored negated so
 that every score grows with abnormality), ``norm.<task>.<key>`` (the default error measure's
 streams rescaled by the run's default normalizer), ``fused`` (the run's default error,
@@ -16,8 +15,12 @@ that scored it) and ``identity.settings_sha256`` (of the scoring settings, recor
 ``set.json``). :func:`load_scores` refuses a set whose files disagree with its record.
 Scored with ``--maps``, a file also holds ``maps.<task>`` (float16 ``[F, h, w]``: each error-based
 task's raw anomaly map of every scored frame, for the record's ``maps.error``, at the reduced size
-``maps.size``; :mod:`vadkit.engine.maps`) and, when the dataset has pixel ground truth,
-``masks`` (the masks at that size, bit-packed per frame).
+``maps.size``; :mod:`vadkit.engine.maps`).
+
+No file holds test labels: ``vadkit score`` opens none, and the record says where the ground
+truth is (``ground_truth_at``), for ``vadkit evaluate`` to read (:mod:`vadkit.engine.groundtruth`).
+Sets written by earlier versions also hold ``labels`` (and, with ``--maps``, ``masks``: the pixel
+masks at the maps' size, bit-packed per frame); they are still read and used.
 
 A set is written whole into a staging folder and swapped into place
 (:mod:`vadkit.engine.folders`): a process killed while scoring leaves the previous set as it was.

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from vadkit.engine.evaluate import require_labels
 from vadkit.engine.fusion import check_smooth, get_normalizer, normalized_streams
+from vadkit.engine.groundtruth import require_labels, with_ground_truth
 from vadkit.engine.lock import locked
 from vadkit.engine.scoreset import ScoreSet, load_scores, write_json
 from vadkit.errors import ConfigError, DataError
@@ -189,10 +189,14 @@ def search_run(
     seed: int = 0,
     smooth: float | None = None,
 ) -> dict[str, Any]:
-    """Search the weights of a scored run and write ``RUN/search.json``."""
+    """Search the weights of a scored run and write ``RUN/search.json``.
+
+    It reads the test labels (:func:`~vadkit.engine.groundtruth.with_ground_truth`), as
+    ``vadkit evaluate`` does: its result measures weights fitted on them and is marked so; it
+    changes no setting of the run."""
     run_dir = Path(run_dir)
     result = search_weights(
-        load_scores(run_dir, name),
+        with_ground_truth(load_scores(run_dir, name)),
         error=error,
         normalizer=normalizer,
         step=step,

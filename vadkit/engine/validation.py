@@ -113,6 +113,16 @@ def validation_loss(
     return {k: v / count for k, v in sums.items()}
 
 
+def require_validation_videos(settings: Settings) -> None:
+    """A ConfigError when the run held out no training video to choose its weights on."""
+    if settings.data.val_videos < 1:
+        raise ConfigError(
+            "--weights auto chooses on held-out training videos, but this run held out none "
+            "(data.val_videos = 0).",
+            hint="Train with --set data.val_videos=N (N >= 1), or score --weights last or ema.",
+        )
+
+
 def choose_weights(
     run_dir: str | Path, config: Config, model: VADModel, *, batch_size: int
 ) -> dict[str, Any]:
@@ -124,12 +134,7 @@ def choose_weights(
     from vadkit.engine.runs import model_spec
 
     settings = Settings.from_config(config)
-    if settings.data.val_videos < 1:
-        raise ConfigError(
-            "--weights auto chooses on held-out training videos, but this run held out none "
-            "(data.val_videos = 0).",
-            hint="Train with --set data.val_videos=N (N >= 1), or score --weights last or ema.",
-        )
+    require_validation_videos(settings)
     _, held = training_videos(config)
     windows = TrainWindows(
         held,

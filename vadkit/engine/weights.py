@@ -1,8 +1,15 @@
-"""Which weights ``vadkit score`` scores: the last checkpoint, an epoch, an average of epochs,
-the weights' moving average, or the candidate chosen on validation videos."""
+"""Which weights a run scores: the last checkpoint, an epoch, an average of epochs, the weights'
+moving average, or the candidate chosen on validation videos.
+
+:func:`load_scored_model` is the one place that decides it: ``vadkit score``, ``vadkit watch``,
+``vadkit export`` and :func:`vadkit.load` all load a run through it, so by default they all use
+the weights the run's recipe scores (``score.weights``: the moving average when the run kept one,
+else the last checkpoint).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +30,8 @@ def weights_mode(
     from vadkit.engine.checkpoints import EMA, checkpoint_path
     from vadkit.engine.runs import read_config
 
-    mode = weights or Settings.from_config(read_config(run_dir)).score.weights
+    settings = Settings.from_config(read_config(run_dir))
+    mode = weights or settings.score.weights
     named = checkpoint != "last" or average_last is not None
     if mode == "default":
         mode = "ema" if not named and checkpoint_path(run_dir, EMA).is_file() else "last"
@@ -44,7 +52,74 @@ def weights_mode(
             "trained without train.ema.",
             hint="Score its last checkpoint with --weights last.",
         )
+    if mode == "auto":
+        from vadkit.engine.validation import require_validation_videos
+
+        require_validation_videos(settings)  # before any weights are loaded
     return mode
+
+
+def load_scored_model(
+    run_dir: str | Path,
+    *,
+    weights: str | None = None,
+    checkpoint: str = "last",
+    average_last: int | None = None,
+    batch_size: int | None = None,
+    prepare: Callable[[VADModel], Any] | None = None,
+) -> tuple[Config, VADModel, dict[str, Any]]:
+    """The run's config, its model holding the weights it scores, and their record.
+
+    ``weights`` (default: the run's ``score.weights``) is resolved by :func:`weights_mode`:
+    ``"default"`` is the moving average when the run kept one (``train.ema``) and no
+    ``checkpoint`` or ``average_last`` is named, else ``"last"``; ``"last"`` is ``checkpoint`` (or
+    the average of the last ``average_last`` epoch checkpoints); ``"ema"`` the moving average;
+    ``"auto"`` the candidate chosen on the held-out validation videos. ``prepare(model)`` (e.g.
+    :meth:`vadkit.engine.device.Runtime.prepare`) runs before weights are averaged or chosen, so
+    that this runs on its device, and again after. The record holds
+    ``mode``, ``checkpoint`` (what was loaded), ``sha256`` (the weights' identity: the file's
+    digest, or the state's for weights made in memory) and ``file`` when the weights are a file.
+    Raises :class:`~vadkit.errors.ConfigError` for a ``weights`` the run cannot give and
+    :class:`~vadkit.errors.CheckpointError` for a checkpoint that is missing or damaged.
+    """
+    from vadkit.engine.checkpoints import EMA
+    from vadkit.engine.runs import load_model
+
+    run_dir = Path(run_dir)
+    mode = weights_mode(run_dir, weights, checkpoint, average_last)
+    config, model = load_model(
+        run_dir, checkpoint=EMA if mode == "ema" else checkpoint, device="cpu"
+    )
+    if prepare is not None:
+        prepare(model)
+    bs = int(batch_size or Settings.from_config(config).score.batch_size)
+    used = load_scored_weights(
+        run_dir,
+        config,
+        model,
+        mode,
+        checkpoint=checkpoint,
+        average_last=average_last,
+        batch_size=bs,
+    )
+    if prepare is not None:
+        prepare(model)
+    return config, model, used
+
+
+def recorded_weights(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of :func:`load_scored_model` (``weights``, ``checkpoint``, ``average_last``)
+    that load again the weights a score set was scored with, from its record ``meta`` (a set
+    that records no weights was scored from its ``checkpoint``)."""
+    from vadkit.engine.checkpoints import EMA
+
+    used = meta.get("weights") or {}
+    if "averaged" in used:
+        return {"weights": "last", "average_last": len(used["averaged"])}
+    checkpoint = str(used.get("checkpoint") or meta.get("checkpoint") or "last")
+    if checkpoint == EMA:
+        return {"weights": "ema"}
+    return {"weights": "last", "checkpoint": checkpoint}
 
 
 def load_scored_weights(
@@ -72,7 +147,9 @@ def load_scored_weights(
             if key in choice:
                 used[key] = choice.pop(key)
         if "sha256" not in used:
-            used["sha256"] = weights_digest(checkpoint_path(run_dir, used["checkpoint"]))
+            path = checkpoint_path(run_dir, used["checkpoint"])
+            used["file"] = str(path)
+            used["sha256"] = weights_digest(path)
     elif average_last is not None:
         from vadkit.engine.average import averaged_model
 
@@ -80,5 +157,7 @@ def load_scored_weights(
         used["checkpoint"] = f"average of the last {average_last} epoch checkpoints"
     else:
         used["checkpoint"] = EMA if mode == "ema" else checkpoint
-        used["sha256"] = weights_digest(checkpoint_path(run_dir, used["checkpoint"]))
+        path = checkpoint_path(run_dir, used["checkpoint"])
+        used["file"] = str(path)
+        used["sha256"] = weights_digest(path)
     return used

@@ -67,12 +67,15 @@ def export_run(
     out: str | Path | None = None,
     checkpoint: str = "last",
     precision: str = "fp32",
+    weights: str | None = None,
     calibration_data: str | Path | None = None,
     on_calibrating: Callable[[str], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_quantizing: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Export ``run_dir`` (its ``checkpoint``) as a bundle in ``out`` (default ``RUN/bundle``).
+    """Export ``run_dir`` as a bundle in ``out`` (default ``RUN/bundle``), with the weights the run
+    scores (``weights``, default ``score.weights``, and ``checkpoint``: resolved by
+    :func:`~vadkit.engine.weights.load_scored_model`, as ``vadkit score`` resolves them).
 
     ``format``: ``onnx`` (``model.onnx``, read by ONNX Runtime and OpenVINO) or ``openvino``
     (OpenVINO IR ``model.xml``/``.bin``). The calibration is the run's ``calibration.json`` when
@@ -83,13 +86,12 @@ def export_run(
     """
     from vadkit import __version__
     from vadkit.config import Settings
-    from vadkit.engine.checkpoints import checkpoint_path, weights_digest
     from vadkit.engine.folders import staged_folder
     from vadkit.engine.io import file_digest
     from vadkit.engine.score import applicable_errors
     from vadkit.export.graph import INPUT_NAME, ScoringGraph
     from vadkit.export.onnx import OPSET, ExportError, declared_limits, export_onnx, export_openvino
-    from vadkit.stream import load_for_stream
+    from vadkit.stream.session import open_for_stream
 
     fmt = str(format).strip().lower()
     if fmt not in FORMATS:
@@ -104,15 +106,17 @@ def export_run(
         )
     require_packages(fmt, prec)
     run_dir = Path(run_dir)
-    config, model, calibration = load_for_stream(
+    opened = open_for_stream(
         run_dir,
         checkpoint=checkpoint,
+        weights=weights,
         calibration_data=calibration_data,
         device="cpu",
         precision="fp32",
         on_calibrating=on_calibrating,
         on_progress=on_progress,
     )
+    config, model, calibration = opened.config, opened.model, opened.calibration
     settings = Settings.from_config(dict(config))
     dset, sset = settings.data, settings.score
     height, width = dset.hw
@@ -131,7 +135,6 @@ def export_run(
         raise ConfigError(
             f"--out '{target}' is a run folder.", hint="Choose a new folder for the bundle."
         )
-    weights = checkpoint_path(run_dir, checkpoint)
     with staged_folder(target) as staging:
         onnx_path = staging / "model.onnx"
         export_onnx(graph, onnx_path)
@@ -158,8 +161,9 @@ def export_run(
             "vadkit": __version__,
             "run": {
                 "path": str(run_dir),
-                "checkpoint": str(checkpoint),
-                "weights_sha256": weights_digest(weights),
+                "checkpoint": str(opened.weights["checkpoint"]),
+                "weights": opened.weights.get("mode"),
+                "weights_sha256": opened.weights["sha256"],
             },
             "input": {
                 "name": INPUT_NAME,

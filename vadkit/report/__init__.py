@@ -76,6 +76,7 @@ def write_report(
     only; no network pass). ``on_stage(text)`` is told what is being done.
     """
     from vadkit.engine.io import write_text
+    from vadkit.engine.weights import recorded_weights
     from vadkit.report.images import FrameSource, MapSource, segment_pictures
     from vadkit.report.render import render_report
 
@@ -88,7 +89,17 @@ def write_report(
     pictures, notes, kinds = [], [], []
     for run in data:
         frames = FrameSource(run.scores.meta)
-        map_source = MapSource(run.run_dir, run.scores, run.protocol, frames) if maps else None
+        map_source = (
+            MapSource(
+                run.run_dir,
+                run.scores,
+                run.protocol,
+                frames,
+                weights=recorded_weights(run.scores.meta),
+            )
+            if maps
+            else None
+        )
         kind = "none" if map_source is None else "stored" if map_source.stored else "computed"
         if on_stage is not None and run.segments:
             what = "frames" if map_source is None else f"frames and anomaly maps ({kind})"

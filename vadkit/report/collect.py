@@ -17,6 +17,7 @@ import numpy as np
 from vadkit.config.settings import REPORT_SEGMENT_GAP, REPORT_SEGMENT_QUANTILE, REPORT_TOP_K
 from vadkit.engine.evaluate import FUSED, check_error_name, compute_streams, evaluate_scores
 from vadkit.engine.fusion import check_smooth, get_normalizer, resolve_alphas
+from vadkit.engine.groundtruth import with_ground_truth
 from vadkit.engine.runs import CONFIG_FILE, VERSIONS_FILE
 from vadkit.engine.scoreset import ScoreSet, load_scores
 from vadkit.errors import ConfigError
@@ -165,10 +166,13 @@ class ReportOptions:
 
 
 def collect_run(run_dir: str | Path, options: ReportOptions | None = None) -> RunData:
-    """Read a scored run: evaluate its set (when it has ground truth), its streams and segments."""
+    """Read a scored run: evaluate its set (when it has ground truth), its streams and segments.
+
+    The report shows the ground truth under the curves, so it reads the test labels as
+    ``vadkit evaluate`` does (:func:`~vadkit.engine.groundtruth.with_ground_truth`)."""
     o = options or ReportOptions()
     run_dir = Path(run_dir)
-    score_set = load_scores(run_dir, o.scores)
+    score_set = with_ground_truth(load_scores(run_dir, o.scores))
     files = provenance(run_dir, score_set)  # also checks that it is a run folder
     evaluation = None
     if score_set.has_labels:

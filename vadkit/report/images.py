@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,7 @@ class FrameSource:
                     color=meta["color"],
                     format=dataset_format(meta),  # None: detected again
                     progress=False,
+                    with_labels=False,  # frames only: the labels come with the evaluation
                 )
                 self._videos = {v.name: v for v in vset}
         except VadkitError as exc:
@@ -147,14 +148,23 @@ class MapSource:
     :func:`vadkit.engine.pixeleval.fused_video_maps` fuses them for the pixel metrics, at the
     stored size, over the frames at their original size. They come from the set's own network
     pass, so from the weights its record names: no network runs. Otherwise they are computed
-    (:func:`vadkit.engine.maps.frame_maps`: one network pass per video with a segment, the run's
-    last checkpoint and default fusion weights); ``why_computed`` says why.
+    (:func:`vadkit.engine.maps.frame_maps`: one network pass per video with a segment, with the
+    weights the score set was scored with, as
+    :func:`~vadkit.engine.weights.recorded_weights` gives them, and default fusion weights); ``why_computed`` says why.
     """
 
     def __init__(
-        self, run_dir: Path, scores: ScoreSet, protocol: dict[str, Any], frames: FrameSource
+        self,
+        run_dir: Path,
+        scores: ScoreSet,
+        protocol: dict[str, Any],
+        frames: FrameSource,
+        *,
+        weights: Mapping[str, Any] | None = None,
     ) -> None:
         self.run_dir, self.scores, self.frames = run_dir, scores, frames
+        #: How to load the weights the score set was scored with (``recorded_weights``).
+        self.weights = dict(weights or {})
         self.error: str = protocol["error"]
         self.normalizer: str = protocol["normalizer"]
         self.alphas: dict[str, float] = dict(protocol["alphas"])
@@ -212,6 +222,7 @@ class MapSource:
             frames=(min(numbers), max(numbers) + 1),
             error=self.error,
             normalizer=self.normalizer,
+            **self.weights,
         )
         for i, number in enumerate(np.asarray(fm.frames).tolist()):
             if number in numbers:

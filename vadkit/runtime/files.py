@@ -100,6 +100,7 @@ def score_bundle(
     was given (one given is an error, :func:`~vadkit.runtime.bundle.refuse_run_options`)."""
     from vadkit import __version__
     from vadkit.data import open_video_file, open_videos
+    from vadkit.data.truth import ground_truth_location
 
     refuse_run_options(bundle_dir, run_options or {})
     if video_files and data is not None:
@@ -126,14 +127,14 @@ def score_bundle(
         ]
         set_name = check_set_name(name or "videos")
         source = {"source": "files", "files": [str(Path(p)) for p in video_files]}
-        source["ground_truth"] = None
     else:
         assert data is not None
-        vset = open_videos(data, "testing", size=bundle.size, color=bundle.color, labels=labels)
+        # the test labels are read by `vadkit evaluate` only: the set records where they are
+        vset = open_videos(data, "testing", size=bundle.size, color=bundle.color, with_labels=False)
         videos = list(vset)
         set_name = check_set_name(name or "testing")
         source = {"source": "dataset", "root": str(vset.root), "split": "testing"}
-        source |= {"format": vset.format, "ground_truth": vset.ground_truth}
+        source |= {"format": vset.format, "ground_truth_at": ground_truth_location(vset, labels)}
     check_scorable(videos, t)
     tasks = bundle.tasks
     meta: dict[str, Any] = {

@@ -109,6 +109,8 @@ def calibrate(
     model: VADModel | None = None,
     config: Mapping[str, Any] | None = None,
     checkpoint: str = "last",
+    weights: str | None = None,
+    scored: Mapping[str, Any] | None = None,
     data: str | Path | None = None,
     windows: int = DEFAULT_WINDOWS,
     quantile: float = DEFAULT_QUANTILE,
@@ -126,19 +128,30 @@ def calibrate(
     run's ``data.root``, or the synthetic scene), with every error measure the run can use, and
     stores the raw scores, the registered ``normalizer`` to fit on them (default: the run's
     ``score.normalizer``) and the fused threshold (``quantile``-th percentile, for ``error`` and
-    ``alphas``, default the run's ``score.error`` and ``score.alphas``). ``model`` and ``config``
-    may be given when already loaded (the weights must be ``checkpoint``'s).
+    ``alphas``, default the run's ``score.error`` and ``score.alphas``). The weights are those
+    the run scores (``weights``, default ``score.weights``, and ``checkpoint``: see
+    :func:`~vadkit.engine.weights.load_scored_model`); ``model`` and ``config`` may be given when
+    already loaded, with ``scored``, the record of their weights (without it they must be
+    ``checkpoint``'s).
     """
     from vadkit import __version__
     from vadkit.config import Settings
     from vadkit.data import default_data_root, open_videos
-    from vadkit.engine.runs import checkpoint_path, load_model
+    from vadkit.engine.runs import checkpoint_path
     from vadkit.engine.score import applicable_errors, make_runtime
+    from vadkit.engine.weights import load_scored_model
 
     run_dir = Path(run_dir)
     q = check_quantile(quantile)
     if model is None or config is None:
-        config, model = load_model(run_dir, checkpoint=checkpoint, device="cpu")
+        config, model, scored = load_scored_model(run_dir, weights=weights, checkpoint=checkpoint)
+    if scored is None:  # a model loaded by the caller from ``checkpoint``
+        wpath = checkpoint_path(run_dir, checkpoint)
+        scored = {
+            "checkpoint": str(checkpoint),
+            "file": str(wpath),
+            "sha256": weights_digest(wpath),
+        }
     settings = Settings.from_config(dict(config))
     dset, sset = settings.data, settings.score
     clip_length = dset.clip_length
@@ -154,7 +167,7 @@ def calibrate(
     err = error or sset.error
     norm_name = normalizer or sset.normalizer
     stream_normalizer(norm_name)  # fail before the network pass, not after
-    weights = resolve_alphas(
+    fusion = resolve_alphas(
         alphas, tasks, default=default_alphas(sset.alphas, tasks), presets=sset.presets
     )
     root = data or dset.root or default_data_root()
@@ -192,12 +205,15 @@ def calibrate(
         batch_size=int(batch_size or sset.batch_size),
         on_progress=on_progress,
     )
-    wpath = checkpoint_path(run_dir, checkpoint)
     meta = {
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "vadkit": __version__,
-        "checkpoint": str(checkpoint),
-        "weights": {"file": str(wpath), "sha256": weights_digest(wpath)},
+        "checkpoint": str(scored["checkpoint"]),
+        "weights": {
+            "file": scored.get("file"),
+            "sha256": scored["sha256"],
+            "mode": scored.get("mode"),
+        },
         "data": {
             "root": str(vset.root),
             "split": "training",
@@ -214,7 +230,7 @@ def calibrate(
         "runtime": runtime.describe(),
     }
     cal = Calibration(
-        scores=scores, error=err, alphas=weights, quantile=q, meta=meta, normalizer=norm_name
+        scores=scores, error=err, alphas=fusion, quantile=q, meta=meta, normalizer=norm_name
     )
     write_calibration(run_dir, cal)
     return cal

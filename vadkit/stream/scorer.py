@@ -103,8 +103,8 @@ class StreamScorer:
 
     Example::
 
-        config, model = load_model("runs/ped2")
-        scorer = StreamScorer(model, config, calibration=read_calibration("runs/ped2"))
+        config, model, calibration = load_for_stream("runs/ped2")  # the scored weights
+        scorer = StreamScorer(model, config, calibration=calibration)
         for frame in frames:  # uint8 (H, W, 3) or (H, W)
             for score in scorer.push(frame):
                 print(score.frame, score.fused, score.alert)

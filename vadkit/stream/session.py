@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from vadkit.data.live import FrameReader, SourceError
-from vadkit.errors import CheckpointError, DataError
+from vadkit.errors import DataError
 from vadkit.stream.alerts import Alert, AlertTracker, write_peak_pictures
 from vadkit.stream.calibration import (
     CALIBRATION_FILE,
@@ -28,7 +28,6 @@ from vadkit.stream.calibration import (
     calibration_path,
     read_calibration,
     stale_reason,
-    weights_digest,
 )
 from vadkit.stream.gaps import Gap
 from vadkit.stream.reference import DEFAULT_WINDOWS, calibrate
@@ -252,10 +251,22 @@ def _broken_record(error: SourceError, frame: int) -> dict[str, Any]:
     }
 
 
-def load_for_stream(
+@dataclass
+class StreamRun:
+    """A run loaded for streaming: its config, its model with the weights it scores, their
+    record (:func:`~vadkit.engine.weights.load_scored_model`) and a calibration made with them."""
+
+    config: dict[str, Any]
+    model: VADModel
+    weights: dict[str, Any]
+    calibration: Calibration
+
+
+def open_for_stream(
     run_dir: str | Path,
     *,
     checkpoint: str = "last",
+    weights: str | None = None,
     recalibrate: bool = False,
     calibration_data: str | Path | None = None,
     calibration_windows: int = DEFAULT_WINDOWS,
@@ -265,24 +276,21 @@ def load_for_stream(
     precision: str = "auto",
     on_calibrating: Callable[[str], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-) -> tuple[dict[str, Any], VADModel, Calibration]:
-    """The run's config, model and a calibration that fits its weights.
+) -> StreamRun:
+    """The run with the weights it scores and a calibration that fits them.
 
-    ``RUN/calibration.json`` is used when it was made with these weights; otherwise (or with
-    ``recalibrate``) the run is calibrated first, with ``normalizer`` (default: the run's
-    ``score.normalizer``), and ``on_calibrating`` is told why. A calibration that is used as it
-    is keeps its own normalizer: the scorer refits another on its stored scores.
+    The weights are those ``vadkit score`` scores (``weights``, default the run's
+    ``score.weights``: the moving average when the run kept one, else ``checkpoint``; resolved by
+    :func:`~vadkit.engine.weights.load_scored_model`). ``RUN/calibration.json`` is used when it
+    was made with these weights; otherwise (or with ``recalibrate``) the run is calibrated
+    first, with ``normalizer`` (default: the run's ``score.normalizer``), and ``on_calibrating``
+    is told why. A calibration that is used as it is keeps its own normalizer: the scorer refits
+    another on its stored scores.
     """
-    from vadkit.engine.runs import checkpoint_path, load_model
+    from vadkit.engine.weights import load_scored_model
 
     run_dir = Path(run_dir)
-    config, model = load_model(run_dir, checkpoint=checkpoint, device="cpu")
-    try:
-        digest = weights_digest(checkpoint_path(run_dir, checkpoint))
-    except OSError as exc:
-        raise CheckpointError(
-            f"Cannot read the checkpoint of '{run_dir}': {exc}.", hint=None
-        ) from None
+    config, model, used = load_scored_model(run_dir, weights=weights, checkpoint=checkpoint)
     reason = "--calibrate was given" if recalibrate else None
     cal = None
     if not recalibrate:
@@ -293,7 +301,7 @@ def load_for_stream(
         if cal is None and reason is None:
             reason = f"the run has no {CALIBRATION_FILE} yet"
         elif cal is not None:
-            stale = stale_reason(cal, model, digest)
+            stale = stale_reason(cal, model, used["sha256"])
             if stale:
                 reason, cal = f"{calibration_path(run_dir)} does not fit: {stale}", None
     if cal is None:
@@ -303,7 +311,7 @@ def load_for_stream(
             run_dir,
             model=model,
             config=config,
-            checkpoint=checkpoint,
+            scored=used,
             data=calibration_data,
             windows=calibration_windows,
             quantile=DEFAULT_QUANTILE if quantile is None else quantile,
@@ -312,4 +320,38 @@ def load_for_stream(
             precision=precision,
             on_progress=on_progress,
         )
-    return config, model, cal
+    return StreamRun(config=dict(config), model=model, weights=used, calibration=cal)
+
+
+def load_for_stream(
+    run_dir: str | Path,
+    *,
+    checkpoint: str = "last",
+    weights: str | None = None,
+    recalibrate: bool = False,
+    calibration_data: str | Path | None = None,
+    calibration_windows: int = DEFAULT_WINDOWS,
+    quantile: float | None = None,
+    normalizer: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    on_calibrating: Callable[[str], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, Any], VADModel, Calibration]:
+    """The run's config, model and a calibration that fits its weights: :func:`open_for_stream`
+    as a tuple (the weights are those the run scores, ``weights`` default ``score.weights``)."""
+    opened = open_for_stream(
+        run_dir,
+        checkpoint=checkpoint,
+        weights=weights,
+        recalibrate=recalibrate,
+        calibration_data=calibration_data,
+        calibration_windows=calibration_windows,
+        quantile=quantile,
+        normalizer=normalizer,
+        device=device,
+        precision=precision,
+        on_calibrating=on_calibrating,
+        on_progress=on_progress,
+    )
+    return opened.config, opened.model, opened.calibration
