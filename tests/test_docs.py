@@ -940,7 +940,8 @@ def test_protocol_page_states_the_real_defaults():
     assert SCORE_AUTO_PRECISION == {"cpu": "bf16", "cuda": "fp32"}
     # bf16 is only a candidate on the CPU: kept when it ranks training windows like fp32
     assert (
-        "on the CPU bf16 autocast when its scores rank training windows"
+        "on a CPU with native bf16 (AVX512-BF16 or AMX) bf16 autocast when its scores rank "
+        "training windows"
         in (rows["score.precision"][0])
     )
     assert rows["train.ema"][1] == "yes" and rows["train.optimizer"][1] == "yes"

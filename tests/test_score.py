@@ -241,3 +241,21 @@ def test_a_task_whose_own_score_is_not_finite_is_an_error_naming_it():
         DataError, match=r"task 'prp', video 'v': 4 of 4 scores \(inf\) at frames 8-11"
     ):
         run(model, [video(n=12)], errors={"mse": create_error("mse")})
+
+
+def test_auto_precision_tries_bf16_only_on_a_cpu_that_computes_it_natively(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Emulated bf16 (an AVX2-only CPU) is slower than fp32: "auto" does not even try it there."""
+    from vadkit.engine import device
+
+    monkeypatch.setattr(device, "native_bf16_cpu", lambda: False)
+    assert make_runtime("cpu", "auto").precision == "fp32"
+    assert make_runtime("cpu", "bf16").precision == "bf16"  # asked for: given
+    monkeypatch.setattr(device, "native_bf16_cpu", lambda: True)
+    assert make_runtime("cpu", "auto").precision == "bf16"  # a candidate, kept by the rank rule
+    monkeypatch.undo()
+    import torch
+
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert device.native_bf16_cpu() == native

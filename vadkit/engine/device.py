@@ -28,6 +28,14 @@ AUTO_PRECISION: dict[str, str] = {"cpu": "fp32", "cuda": "fp32"}
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX). Without either, oneDNN
+    emulates bf16 convolutions and bf16 autocast is many times *slower* than fp32 (an AVX2-only
+    2-core CPU spent minutes where fp32 takes seconds), so no "auto" precision picks it there."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
 def select_device(name: str = "auto", *, key: str = "train.device") -> torch.device:
     """``"auto"`` -> CUDA if available, else CPU; ``"cpu"``, ``"cuda"``, ``"cuda:1"`` as given."""
     name = str(name).strip().lower()

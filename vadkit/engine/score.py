@@ -69,10 +69,12 @@ def expand_window_scores(
 # --------------------------------------------------------------------------------------------
 # The network pass
 # --------------------------------------------------------------------------------------------
-#: The precision ``score.precision = "auto"`` tries per device type for *scoring*. On the CPU,
-#: bf16 autocast scores about 1.3x faster; :func:`score_run` keeps it only when its per-window
-#: scores rank training windows like fp32's (:func:`vadkit.engine.validation.choose_precision`),
-#: a label-free rule fixed beforehand.
+#: The precision ``score.precision = "auto"`` tries per device type for *scoring*. On a CPU with
+#: native bf16 (AVX512-BF16 or AMX, :func:`vadkit.engine.device.native_bf16_cpu`), bf16 autocast
+#: scores about 1.3x faster; :func:`score_run` keeps it only when its per-window scores rank
+#: training windows like fp32's (:func:`vadkit.engine.validation.choose_precision`), a
+#: label-free rule fixed beforehand. A CPU without native bf16 emulates it, far slower than
+#: fp32: there "auto" is fp32 and no comparison runs.
 SCORE_AUTO_PRECISION: dict[str, str] = {"cpu": "bf16", "cuda": "fp32"}
 
 
@@ -132,11 +134,13 @@ def make_runtime(
     device: str = "auto", precision: str = "auto", channels_last: bool = True
 ) -> Runtime:
     """A :class:`vadkit.engine.device.Runtime` for scoring (``auto`` precision per device type)."""
-    from vadkit.engine.device import Runtime, resolve_precision, select_device
+    from vadkit.engine.device import Runtime, native_bf16_cpu, resolve_precision, select_device
 
     dev = select_device(device, key="score.device")
     if str(precision).strip().lower() == "auto":
         prec = SCORE_AUTO_PRECISION.get(dev.type, "fp32")
+        if prec == "bf16" and dev.type == "cpu" and not native_bf16_cpu():
+            prec = "fp32"
     else:
         prec = resolve_precision(precision, dev, key="score.precision")
     return Runtime(device=dev, precision=prec, channels_last=bool(channels_last))
