@@ -941,8 +941,7 @@ def test_protocol_page_states_the_real_defaults():
     # bf16 is only a candidate on the CPU: kept when it ranks training windows like fp32
     assert (
         "on a CPU with native bf16 (AVX512-BF16 or AMX) bf16 autocast when its scores rank "
-        "training windows"
-        in (rows["score.precision"][0])
+        "training windows" in (rows["score.precision"][0])
     )
     assert rows["train.ema"][1] == "yes" and rows["train.optimizer"][1] == "yes"
     not_the_papers = {k for k, (_, same) in rows.items() if same.startswith("**no**")}
