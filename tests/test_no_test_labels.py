@@ -110,7 +110,13 @@ def _score(run: Path, name: str, **kwargs: object) -> dict:
     return json.loads((run / "scores" / name / "set.json").read_text())
 
 
-def test_weights_auto_picks_the_lowest_validation_loss_and_records_it(run: Path):
+def test_weights_auto_picks_the_lowest_validation_loss_and_records_it(
+    run: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from vadkit.engine import device
+
+    # bf16 is "auto"'s candidate only on a CPU that computes it natively: make it one here
+    monkeypatch.setattr(device, "native_bf16_cpu", lambda: True)
     record = _score(run, "auto", weights="auto", precision="auto", device="cpu")
     assert record["precision_choice"]["criterion"].startswith("Spearman")
     used = record["weights"]

@@ -119,7 +119,7 @@ def test_python_and_cli_refuse_the_same_arguments_with_the_same_message(
     ],
 )
 def test_weights_the_run_cannot_give_are_one_message_and_exit_2(
-    run: vadkit.Run, args: list[str], says: str, capsys: pytest.CaptureFixture[str]
+    tiny_run: vadkit.Run, args: list[str], says: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The run kept no moving average and held out no validation video: score, watch, export
     and vadkit.load (one resolution, `load_scored_model`) refuse alike, naming the value or
@@ -129,16 +129,16 @@ def test_weights_the_run_cannot_give_are_one_message_and_exit_2(
     def squeezed(text: str) -> str:  # a long path may be wrapped at any character
         return "".join(text.split())
 
-    assert _run(["score", str(run.path), *args, "--quiet"]) == 2
+    assert _run(["score", str(tiny_run.path), *args, "--quiet"]) == 2
     message = squeezed(error_text(capsys))  # error_text asserts that no traceback was printed
     assert squeezed(says) in message
-    for command in (["watch", str(run.path), "--calibrate"], ["export", str(run.path)]):
+    for command in (["watch", str(tiny_run.path), "--calibrate"], ["export", str(tiny_run.path)]):
         assert _run([*command, *args, "--quiet"]) == 2, command
         assert squeezed(says) in squeezed(error_text(capsys)), command
     keys = dict(zip(args[::2], args[1::2], strict=True))
     with pytest.raises(vadkit.VadkitError) as exc:
         vadkit.load(
-            run.path, weights=keys["--weights"], checkpoint=keys.get("--checkpoint", "last")
+            tiny_run.path, weights=keys["--weights"], checkpoint=keys.get("--checkpoint", "last")
         )
     assert squeezed(exc.value.message) in message
 
