@@ -358,7 +358,9 @@ def page(summary: dict[str, Any]) -> str:
     smoothed_fused = smoothed.get("fused", float("nan"))
     ok, _, why = _decision(summary)
     decision = (
-        'bf16 autocast becomes the CPU default of `score.precision = "auto"`'
+        'bf16 autocast becomes the CPU default of `score.precision = "auto"` on a CPU that '
+        "computes bf16 natively (AVX512-BF16 or AMX; elsewhere oneDNN emulates it, slower than "
+        "fp32, and auto is fp32)"
         if ok
         else 'fp32 stays the CPU default of `score.precision = "auto"`; bf16 remains '
         "available with `--precision bf16`"
