@@ -69,14 +69,8 @@ def score_bundle_videos(
             raw.setdefault(task, {})[key] = values
         active = {k: None for keys in raw.values() for k in keys if k != SCORE_KEY}
         leave_out_nonfinite(video.name, raw, frames, active, left_out)
-        labels = None if video.labels is None else np.asarray(video.labels)
-        yield VideoScores(
-            name=video.name,
-            num_frames=n,
-            frames=frames,
-            labels=None if labels is None else labels[frames].astype(np.uint8),
-            raw=raw,
-        )
+        # no labels: the videos were opened without them (evaluate reads the ground truth)
+        yield VideoScores(name=video.name, num_frames=n, frames=frames, labels=None, raw=raw)
 
 
 def score_bundle(
