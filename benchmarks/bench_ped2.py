@@ -20,12 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import tomllib
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_runs import train_or_resume, train_seconds, vadkit
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "ped2"
@@ -53,42 +56,12 @@ SMOOTHING = (5.0, 10.0, 15.0)
 HEADLINE_SMOOTH = 10.0
 
 
-def vadkit(*args: str, capture: bool = False) -> str:
-    cmd = [sys.executable, "-m", "vadkit", *args]
-    print("$ vadkit " + " ".join(args), flush=True)
-    done = subprocess.run(cmd, check=False, text=True, capture_output=capture)
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr or "")
-        raise SystemExit(f"vadkit {args[0]} failed with exit code {done.returncode}")
-    return done.stdout if capture else ""
-
-
-def trained_epochs(run: Path) -> int:
-    metrics = run / "metrics.jsonl"
-    if not metrics.is_file():
-        return 0
-    epochs = [
-        json.loads(line).get("epoch", -1)
-        for line in metrics.read_text().splitlines()
-        if '"event": "epoch"' in line
-    ]
-    return max(epochs, default=-1) + 1
-
-
 def train_runtime(config: dict[str, Any]) -> dict[str, Any]:
     """Device, precision and memory format that the run's ``train`` settings resolve to here."""
     from vadkit.engine.device import Runtime
 
     t = config["train"]
     return Runtime.from_config(t["device"], t["precision"], t["channels_last"]).describe()
-
-
-def train_seconds(run: Path) -> float:
-    return sum(
-        float(json.loads(line).get("seconds", 0.0))
-        for line in (run / "metrics.jsonl").read_text().splitlines()
-        if '"event": "epoch"' in line
-    )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -124,7 +97,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--page", help="seed study: write the page here instead")
     args = parser.parse_args(argv)
     if args.seeds:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         from ped2_seeds import main as seed_study
 
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -152,13 +124,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--set", "score.alphas={vcr=0.1, ffp=0.8, prp=1.0}",
         *[a for item in args.set for a in ("--set", item)],
     ]  # fmt: skip
-    done = trained_epochs(run)
-    if done >= args.epochs:
-        print(f"{run}: already trained for {done} epochs, reusing it")
-    elif (run / "config.toml").is_file():
-        vadkit("train", "--resume", str(run), "--epochs", str(args.epochs))
-    else:
-        vadkit("train", *train_args, "--out", str(run))
+    train_or_resume(run, train_args, args.epochs, quiet=False)
     timings["train_s"] = train_seconds(run)
     config = tomllib.loads((run / "config.toml").read_text())
 

@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_runs import can_resume
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "ped2"
 STEPS = "paper_scale_steps.jsonl"
@@ -57,7 +61,7 @@ def _log(run: Path, record: dict[str, Any]) -> None:
 
 def train_step(opts: Any) -> str:
     run: Path = opts.out
-    if (run / "config.toml").is_file():
+    if can_resume(run):  # a first step stopped before any checkpoint starts again
         cmd = ["train", "--resume", str(run), "--quiet"]
     else:
         cmd = ["train", "--recipe", "luss-ae", "--data", str(opts.data), "--out", str(run),

@@ -32,6 +32,7 @@ def scripts(tmp_path_factory: pytest.TempPathFactory):
                 importlib.import_module("bench_ped2"),
                 importlib.import_module("ped2_seeds"),
                 importlib.import_module("ablations"),
+                importlib.import_module("cli_runs"),
             )
     finally:
         sys.path.remove(str(BENCH))
@@ -40,8 +41,8 @@ def scripts(tmp_path_factory: pytest.TempPathFactory):
 def test_seed_study_and_ablations_write_their_pages(
     scripts, tiny_scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    bench, seeds, ablations = scripts
-    monkeypatch.setattr(seeds, "IN_PROCESS", True)  # the CLI in this process: no start-up cost
+    bench, seeds, ablations, cli_runs = scripts
+    monkeypatch.setattr(cli_runs, "IN_PROCESS", True)  # the CLI in this process: no start-up cost
     out, page = tmp_path / "study", tmp_path / "ped2-seeds.md"
     common = ["--data", str(tiny_scene), "--out", str(out), "--page", str(page), *TINY]
     bench.main([*common, "--seeds", "0"])  # in pieces: seed 0, then seed 1
@@ -57,7 +58,9 @@ def test_seed_study_and_ablations_write_their_pages(
     (out / "seed_1" / "seed_result.json").write_text(json.dumps(second))
     bench.main([*common, "--seeds", "1"])  # finished: reused, and the page covers both
     results = [json.loads((out / f"seed_{s}" / "seed_result.json").read_text()) for s in (0, 1)]
-    fused = [r["sets"]["last"]["eval"]["bpe/minmax"]["fused"] for r in results]
+    default = seeds.scored_set(results)  # by the validation-loss rule, not by AUROC
+    assert default == ("ema" if seeds.ema_criterion(results)[0] else "last")
+    fused = [r["sets"][default]["eval"]["bpe/minmax"]["fused"] for r in results]
     text = page.read_text()
     assert f"**{statistics.fmean(fused):.3f}**" in text
     assert f"minimum **{min(fused):.3f}**" in text
@@ -68,29 +71,73 @@ def test_seed_study_and_ablations_write_their_pages(
         assert sets["last"]["weights"]["checkpoint"] == "last"
         assert sets["ema"]["weights"]["checkpoint"] == "ema"
         assert sets["auto"]["weights"]["choice"]["chosen"] in {"last", "ema", "average_last_2"}
-        assert len(sets["last"]["eval"]) == 12  # 4 error measures x 3 normalizers
+        assert all(len(sets[k]["eval"]) == 12 for k in sets)  # 4 error measures x 3 normalizers
     assert "train.seed=0" in results[0]["train_args"]
 
     def no_more_work(*args: object, **kwargs: object) -> str:
         raise AssertionError("a finished seed was run again")
 
-    monkeypatch.setattr(seeds, "vadkit", no_more_work)
+    monkeypatch.setattr(cli_runs, "vadkit", no_more_work)
     again = bench.main([*common, "--seeds", "0,1"])
     assert [r["seed"] for r in again["seeds"]] == [0, 1]
     monkeypatch.undo()
-    monkeypatch.setattr(seeds, "IN_PROCESS", True)
+    monkeypatch.setattr(cli_runs, "IN_PROCESS", True)
+
+    # a result from before every set had its full grid: the grid comes from the stored scores
+    old = json.loads(json.dumps(results[0]))
+    old["sets"]["ema"]["eval"] = {"bpe/minmax": old["sets"]["ema"]["eval"]["bpe/minmax"]}
+    assert seeds.grid(old, "ema") == results[0]["sets"]["ema"]["eval"]  # same stored scores
 
     # Tables 4 and 5 from the two seeds; Table 2 with one extra training (VCR alone)
     monkeypatch.setattr(ablations, "SUBSETS", ("vcr", "vcr,ffp,prp"))
     page2 = tmp_path / "ablations.md"
     done = ablations.main(["--study", str(out), "--data", str(tiny_scene), "--page", str(page2),
                            *TINY])  # fmt: skip
-    robust = statistics.fmean(r["sets"]["last"]["eval"]["bpe/robust"]["fused"] for r in results)
+    assert done["weights"] == default
+    robust = statistics.fmean(r["sets"][default]["eval"]["bpe/robust"]["fused"] for r in results)
     assert done["tables_4_5"]["table5"]["robust"] == pytest.approx(robust)
     assert done["table_2"]["vcr,ffp,prp"] == fused[0]  # the study's seed-0 run, not retrained
     vcr_only = json.loads((out / "tasks_vcr" / "table2.json").read_text())
     assert vcr_only["tasks"] == ["vcr"] and done["table_2"]["vcr"] == vcr_only["fused"]
+    assert vcr_only["weights"] == default
     text = page2.read_text()
     assert f"| Robust | {100 * robust:.2f} |" in text or f"| robust | {100 * robust:.2f} |" in text
     assert "89.04" in text and "81.21" in text  # the paper's numbers beside
     assert text.count("The ordering of the") >= 6
+
+
+def _seed(seed: int, last: float, ema: float) -> dict[str, object]:
+    losses = {"last": {"losses": {"loss": last}}, "ema": {"losses": {"loss": ema}}}
+    return {"seed": seed, "sets": {"auto": {"weights": {"choice": {"candidates": losses}}}}}
+
+
+def test_the_moving_average_is_the_default_only_when_it_wins_validation_for_every_seed(scripts):
+    seeds = scripts[1]
+    assert seeds.scored_set([_seed(0, 0.2, 0.1), _seed(1, 0.3, 0.25)]) == "ema"
+    assert seeds.scored_set([_seed(0, 0.2, 0.1), _seed(1, 0.3, 0.31)]) == "last"
+    ok, lines = seeds.ema_criterion([_seed(0, 0.2, 0.1), _seed(1, 0.3, 0.31)])
+    assert not ok and lines == [
+        "seed 0: validation loss last 0.20000, ema 0.10000",
+        "seed 1: validation loss last 0.30000, ema 0.31000",
+    ]
+    assert seeds.scored_set([]) == "last"
+
+
+def test_a_run_stopped_before_its_first_checkpoint_is_trained_again(
+    scripts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    cli_runs = scripts[3]
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(cli_runs, "vadkit", lambda *a, **k: calls.append(a) or "")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.toml").write_text("")  # what a training killed in its first epoch leaves
+    cli_runs.train_or_resume(run, ["--data", "D"], 15)
+    assert calls == [("train", "--data", "D", "--out", str(run), "--quiet")]
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.state.pt").write_bytes(b"")
+    cli_runs.train_or_resume(run, ["--data", "D"], 15)
+    assert calls[-1] == ("train", "--resume", str(run), "--epochs", "15", "--quiet")
+    (run / "metrics.jsonl").write_text('{"event": "epoch", "epoch": 14, "seconds": 2.5}\n')
+    cli_runs.train_or_resume(run, ["--data", "D"], 15)
+    assert len(calls) == 2 and cli_runs.train_seconds(run) == 2.5  # finished: reused
