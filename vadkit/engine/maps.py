@@ -179,41 +179,22 @@ def window_maps(
 
     ``size`` shrinks the maps (area averaging) as they are computed; None keeps the native size.
     """
-    import torch
-
-    from vadkit.data.windows import sliding_windows
-    from vadkit.engine.score import expand_window_scores
+    from vadkit.engine.score import windowed_pass
 
     n = int(frames.shape[0])
-    score_parts: dict[str, dict[str, list[torch.Tensor]]] = {}
     collector = MapCollector(error)
     collector.size = size
-    done = 0
-    model.eval()
-    with torch.inference_mode():
-        for _, batch in sliding_windows(
-            frames,
-            clip_length,
-            batch_size,
-            device=runtime.device,
-            memory_format=runtime.memory_format,
-        ):
-            scores, maps = model.window_maps(batch, errors, autocast=runtime.autocast())
-            for task, scored in scores.items():
-                for key, value in scored.items():
-                    score_parts.setdefault(task, {}).setdefault(key, []).append(value.cpu())
-            collector.add(maps)
-            done += batch.size
-            if on_progress is not None:
-                on_progress(done, n - clip_length)
-    out_frames = np.zeros(0, np.int64)
-    raw: dict[str, dict[str, np.ndarray]] = {}
-    for task, keys in score_parts.items():
-        for key, chunks in keys.items():
-            values = torch.cat(chunks).double().numpy()
-            out_frames, raw.setdefault(task, {})[key] = expand_window_scores(
-                values, n, clip_length, frames_mode
-            )
+    out_frames, raw = windowed_pass(
+        model,
+        frames,
+        clip_length=clip_length,
+        errors=errors,
+        runtime=runtime,
+        batch_size=batch_size,
+        frames_mode=frames_mode,
+        collector=collector,
+        on_progress=on_progress,
+    )
     task_maps = collector.result(n, clip_length, frames_mode)
     return WindowMaps(frames=out_frames, scores=raw, maps=task_maps)
 

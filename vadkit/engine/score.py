@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -182,6 +183,64 @@ def applicable_errors(
     return out
 
 
+def windowed_pass(
+    model: VADModel,
+    frames: np.ndarray,
+    *,
+    clip_length: int,
+    errors: Mapping[str, ErrorMeasure],
+    runtime: Runtime,
+    batch_size: int,
+    frames_mode: str,
+    collector: MapCollector | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """One video's sliding-window pass, the one behind ``vadkit score`` and ``vadkit maps``.
+
+    ``frames`` ``(N, H, W, C)`` uint8 at the run's size are scored in batches of windows (no
+    autograd); returns the frames the scores belong to and, per task and stream key, the raw
+    scores attributed to them by ``frames_mode`` (:func:`expand_window_scores`). With a
+    ``collector``, each batch's anomaly maps go into it as well. ``on_progress(done, total)``
+    counts windows.
+    """
+    import torch
+
+    from vadkit.data.windows import sliding_windows
+
+    n = int(frames.shape[0])
+    parts: dict[str, dict[str, list[torch.Tensor]]] = {}
+    done = 0
+    model.eval()
+    with torch.inference_mode():
+        for _, batch in sliding_windows(
+            frames,
+            clip_length,
+            batch_size,
+            device=runtime.device,
+            memory_format=runtime.memory_format,
+        ):
+            if collector is None:
+                out = model.window_scores(batch, errors, autocast=runtime.autocast())
+            else:
+                out, maps = model.window_maps(batch, errors, autocast=runtime.autocast())
+                collector.add(maps)
+            for task, scored in out.items():
+                for key, value in scored.items():
+                    parts.setdefault(task, {}).setdefault(key, []).append(value.cpu())
+            done += batch.size
+            if on_progress is not None:
+                on_progress(done, n - clip_length)
+    raw: dict[str, dict[str, np.ndarray]] = {}
+    expanded = np.zeros(0, np.int64)
+    for task, keys in parts.items():
+        for key, chunks in keys.items():
+            values = torch.cat(chunks).double().numpy()
+            expanded, raw.setdefault(task, {})[key] = expand_window_scores(
+                values, n, clip_length, frames_mode
+            )
+    return expanded, raw
+
+
 def score_videos(
     model: VADModel,
     videos: Iterable[VideoLike],
@@ -210,50 +269,27 @@ def score_videos(
     caller removes it from the videos already scored); the other measures are unaffected. A
     task without error measures that gives a non-finite score is a :class:`DataError`.
     """
-    import torch
-
-    from vadkit.data.windows import sliding_windows
-
     mode = check_frames_mode(frames_mode)
     if batch_size < 1:
         raise ConfigError(f"score.batch_size = {batch_size} must be at least 1.", hint="E.g. 32")
     active = dict(errors)
     left_out = {} if left_out is None else left_out
-    model.eval()
     for video in videos:
         if skip_short(video, clip_length, skipped):
             continue
         n = int(video.num_frames)
-        frames = video.frames(np.arange(n))
-        parts: dict[str, dict[str, list[Any]]] = {}
         collector = None if maps_error is None else MapCollector(maps_error, maps_limit)
-        done = 0
-        with torch.inference_mode():
-            for _, batch in sliding_windows(
-                frames,
-                clip_length,
-                batch_size,
-                device=runtime.device,
-                memory_format=runtime.memory_format,
-            ):
-                if collector is None:
-                    out = model.window_scores(batch, active, autocast=runtime.autocast())
-                else:
-                    out, maps = model.window_maps(batch, active, autocast=runtime.autocast())
-                    collector.add(maps)
-                for task, scored in out.items():
-                    for key, value in scored.items():
-                        parts.setdefault(task, {}).setdefault(key, []).append(value.cpu())
-                done += batch.size
-                if on_progress is not None:
-                    on_progress(video.name, done, n - clip_length)
-        raw: dict[str, dict[str, np.ndarray]] = {}
-        expanded_frames = np.zeros(0, np.int64)
-        for task, keys in parts.items():
-            for key, chunks in keys.items():
-                values = torch.cat(chunks).double().numpy()
-                expanded_frames, values = expand_window_scores(values, n, clip_length, mode)
-                raw.setdefault(task, {})[key] = values
+        expanded_frames, raw = windowed_pass(
+            model,
+            video.frames(np.arange(n)),
+            clip_length=clip_length,
+            errors=active,
+            runtime=runtime,
+            batch_size=batch_size,
+            frames_mode=mode,
+            collector=collector,
+            on_progress=None if on_progress is None else partial(on_progress, video.name),
+        )
         leave_out_nonfinite(video.name, raw, expanded_frames, active, left_out)
         labels = None if video.labels is None else np.asarray(video.labels)
         if labels is not None and labels.shape[0] != n:
