@@ -99,6 +99,36 @@ AlphasOpt = Annotated[
     ),
 ]
 
+#: The flags of the commands that run on N processes (train, score).
+NPROC_FLAGS = ("--nproc", "--devices")
+
+
+def nproc_option(work: str) -> typer.models.OptionInfo:
+    """``--nproc N`` / ``--devices N``; ``work`` says what each process does."""
+    return typer.Option(
+        *NPROC_FLAGS,
+        metavar="N",
+        min=1,
+        help=f"Run on N processes of this machine (one per GPU, or CPU processes), started by "
+        f"torch's elastic launcher (as torchrun --standalone --nproc-per-node N -m vadkit ... "
+        f"does): {work}",
+        show_default=False,
+    )
+
+
+def launch_processes(nproc: int | None, extra: list[str] | None = None) -> None:
+    """With ``--nproc N`` outside a distributed launch: run this command again on N processes
+    (its arguments less ``--nproc``, plus ``extra``) and exit with their status."""
+    if nproc is None:
+        return
+    from vadkit.cli.app import invoked_args
+    from vadkit.engine import distributed
+
+    if distributed.current().distributed:
+        return
+    args = distributed.strip_option(invoked_args, NPROC_FLAGS) + list(extra or [])
+    raise typer.Exit(distributed.launch(nproc, args))
+
 
 def parse_csv(value: str | None) -> list[str]:
     """``"vcr, ffp,prp"`` -> ``["vcr", "ffp", "prp"]``."""

@@ -17,6 +17,8 @@ from vadkit.cli.common import (
     RunArg,
     WeightsOpt,
     console,
+    launch_processes,
+    nproc_option,
     plain,
     print_json,
 )
@@ -95,16 +97,8 @@ def score_cmd(
     ] = False,
     nproc: Annotated[
         int | None,
-        typer.Option(
-            "--nproc",
-            "--devices",
-            metavar="N",
-            min=1,
-            help="Score on N processes of this machine (one per GPU, or CPU processes), started "
-            "by torch's elastic launcher (as torchrun --standalone --nproc-per-node N -m vadkit "
-            "score ... does): process i scores every N-th video from the i-th, rank 0 writes "
-            "the one score set.",
-            show_default=False,
+        nproc_option(
+            "process i scores every N-th video from the i-th, rank 0 writes the one score set."
         ),
     ] = None,
     json_out: JsonFlag = False,
@@ -123,12 +117,9 @@ def score_cmd(
     bundle = is_bundle(run)
     main = True
     if not bundle:  # a bundle's runtime imports no torch
-        from vadkit.cli.app import invoked_args
         from vadkit.engine import distributed
 
-        if nproc is not None and not distributed.current().distributed:
-            args = distributed.strip_option(invoked_args, ("--nproc", "--devices"))
-            raise typer.Exit(distributed.launch(nproc, args))
+        launch_processes(nproc)
         # under torchrun every process scores some videos and rank 0 writes and reports
         main = distributed.current().is_main
     # argument checks live in the engine (score_run), so Python and the CLI refuse alike

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from vadkit.cli.app import app
-from vadkit.cli.common import QuietOpt, console, err_console, parse_csv, plain
+from vadkit.cli.common import (
+    QuietOpt,
+    console,
+    err_console,
+    launch_processes,
+    nproc_option,
+    parse_csv,
+    plain,
+)
 from vadkit.cli.progress import ProgressBar
 
 if TYPE_CHECKING:
@@ -101,21 +109,11 @@ def train_cmd(
     ] = False,
     nproc: Annotated[
         int | None,
-        typer.Option(
-            "--nproc",
-            "--devices",
-            metavar="N",
-            min=1,
-            help="Train on N processes of this machine (one per GPU, or CPU processes) with "
-            "DistributedDataParallel, started by torch's elastic launcher (as torchrun "
-            "--standalone --nproc-per-node N -m vadkit train ... does).",
-            show_default=False,
-        ),
+        nproc_option("the model is trained with DistributedDataParallel over them."),
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Train a model on normal videos and write a run folder (config, checkpoints, metrics)."""
-    from vadkit.cli.app import invoked_args
     from vadkit.engine import distributed, runs
     from vadkit.engine.train import (
         Trainer,
@@ -124,11 +122,9 @@ def train_cmd(
         resolve_train_config,
     )
 
-    if nproc is not None and not distributed.current().distributed:
-        args = distributed.strip_option(invoked_args, ("--nproc", "--devices"))
-        if out is None and resume is None:  # one folder that every process agrees on
-            args += ["--out", str(default_run_dir())]
-        raise typer.Exit(distributed.launch(nproc, args))
+    if nproc is not None:  # every process must agree on one run folder
+        fresh = out is None and resume is None
+        launch_processes(nproc, ["--out", str(default_run_dir())] if fresh else [])
 
     run_dir, cfg = resolve_train_config(
         resume=resume,
