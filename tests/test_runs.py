@@ -251,6 +251,23 @@ def test_versions_name_the_distribution_of_each_plugin(tmp_path: Path) -> None:
     assert data["distributions"] == {"luss": "vadkit"}  # what `pip install` takes
 
 
+def test_a_resumed_run_records_the_versions_it_continued_with(tmp_path: Path) -> None:
+    config = _config()
+    runs.write_versions(tmp_path, config)
+    assert not runs.record_resume_versions(tmp_path, config, 3)  # same versions: nothing added
+    first = json.loads((tmp_path / "versions.json").read_text())
+    first["torch"] = "2.10.0"  # as if trained under an older torch
+    write_text(tmp_path / "versions.json", json.dumps(first))
+    assert runs.record_resume_versions(tmp_path, config, 3)
+    data = json.loads((tmp_path / "versions.json").read_text())
+    assert data["torch"] == "2.10.0"  # the first session's versions stay
+    assert [(r["from_epoch"], r["torch"]) for r in data["resumed"]] == [(3, torch.__version__)]
+    assert not runs.record_resume_versions(tmp_path, config, 5)  # unchanged since last resume
+    (tmp_path / "versions.json").unlink()
+    assert runs.record_resume_versions(tmp_path, config, 5)  # a run without the file gets one
+    assert json.loads((tmp_path / "versions.json").read_text())["torch"] == torch.__version__
+
+
 def _run_from_another_plugin(run: Path) -> None:
     """A run folder as if trained with the example plugin's 'motion' task, not loaded here."""
     config = _config()

@@ -187,6 +187,25 @@ def write_versions(run_dir: str | Path, config: Config) -> Path:
     return path
 
 
+def record_resume_versions(run_dir: str | Path, config: Config, epoch: int) -> bool:
+    """On ``--resume`` from ``epoch``: when the versions now differ from those the run last
+    trained with, append them with that epoch to ``versions.json``'s ``"resumed"`` list (the
+    first session's versions stay at the top). Returns whether the file changed."""
+    path = Path(run_dir) / VERSIONS_FILE
+    if not path.is_file():  # a run from before versions.json: start it now
+        write_versions(run_dir, config)
+        return True
+    recorded: dict[str, Any] = json.loads(path.read_text())
+    now = versions(config)
+    resumed: list[dict[str, Any]] = list(recorded.get("resumed", []))
+    latest = resumed[-1] if resumed else recorded
+    if all(latest.get(key) == value for key, value in now.items()):
+        return False
+    recorded["resumed"] = [*resumed, {"from_epoch": epoch, **now}]
+    write_text(path, json.dumps(recorded, indent=2) + "\n")
+    return True
+
+
 # -- a run that needs a plugin that is not loaded -----------------------------------------------
 def missing_plugins(run_dir: str | Path) -> list[dict[str, Any]]:
     """Plugins that the run's ``versions.json`` records but that are not loaded now: ``name``,

@@ -231,6 +231,8 @@ class Trainer:
     def _restore(self) -> None:
         assert self.optimizer is not None and self.scaler is not None
         progress, state = runs.load_training_checkpoint(self.run_dir, self.model, self.spec)
+        if self.world.is_main:
+            runs.record_resume_versions(self.run_dir, self.config, progress.epoch)
         assert self.optim is not None
         try:
             self.optim.load_state_dict(state, progress.step)
