@@ -11,7 +11,6 @@ steps of every start it logs the measured time and memory and their projection
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import threading
@@ -30,12 +29,12 @@ from vadkit.engine import budget, distributed, parallel, runs
 from vadkit.engine.callbacks import Callback as Callback
 from vadkit.engine.callbacks import TrainingInterrupted as TrainingInterrupted
 from vadkit.engine.device import Runtime
-from vadkit.engine.io import write_text
 from vadkit.engine.launch import RESUMABLE as RESUMABLE
 from vadkit.engine.launch import RUNS_FOLDER as RUNS_FOLDER
 from vadkit.engine.launch import default_run_dir as default_run_dir
 from vadkit.engine.launch import resolve_train_config as resolve_train_config
 from vadkit.engine.lock import HOLDER_FILE, LOCK_FILE, run_lock
+from vadkit.engine.metricslog import MetricsLog
 from vadkit.engine.optim import Optimization
 from vadkit.engine.runs import Progress
 from vadkit.engine.step import TOTAL as TOTAL
@@ -114,7 +113,8 @@ class Trainer:
         self._stop_signal: int | None = None
         self._agreed_signal: int | None = None
         self._saved_step = -1
-        self._pending_lines: list[str] = []
+        #: metrics.jsonl, written with each checkpoint (rank 0 writes every rank's records).
+        self.metrics = MetricsLog(self.run_dir / runs.METRICS_FILE, writer=self.world.is_main)
         self._epoch_meter = LossMeter()
         self._window_meter = LossMeter()
         #: The memory projection made before the first step (None with train.memory_check off).
@@ -179,7 +179,7 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             runs.write_config(self.run_dir, self.config)
             runs.write_versions(self.run_dir, self.config)
-            write_text(self.run_dir / runs.METRICS_FILE, "")
+            self.metrics.start()
         self.step_fn.model = parallel.wrap_for_training(
             self.model,
             self.runtime.device,
@@ -255,7 +255,7 @@ class Trainer:
         self._saved_step = progress.step
         if self.world.is_main:
             runs.write_config(self.run_dir, self.config)  # train.epochs may have grown
-            self._truncate_metrics(progress.step)
+            self.metrics.truncate(progress.step)
         self._log({"event": "resumed", **asdict(progress)})
 
     def _shard(self) -> dict[str, int]:
@@ -310,37 +310,12 @@ class Trainer:
 
     # -- metrics and checkpoints --------------------------------------------------------------
     def _log(self, record: dict[str, Any]) -> None:
-        self._pending_lines.append(json.dumps(record, sort_keys=False))
-
-    def _flush_metrics(self) -> None:
-        if not self.world.is_main:  # rank 0 writes the metrics of every rank's global batch
-            self._pending_lines.clear()
-        if not self._pending_lines:
-            return
-        path = self.run_dir / runs.METRICS_FILE
-        old = path.read_text(encoding="utf-8") if path.exists() else ""
-        write_text(path, old + "".join(line + "\n" for line in self._pending_lines))
-        self._pending_lines.clear()
-
-    def _truncate_metrics(self, step: int) -> None:
-        """Drop records logged after ``step`` (written before a save that did not finish)."""
-        path = self.run_dir / runs.METRICS_FILE
-        if not path.exists():
-            return
-        kept = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if int(record.get("step", 0)) <= step:
-                kept.append(line + "\n")
-        write_text(path, "".join(kept))
+        self.metrics.log(record)
 
     def save(self, *, epoch_copy: int | None = None) -> Path:
         """Flush metrics, then save weights and state as ``last`` (and ``epoch_copy``)."""
         assert self.optimizer is not None and self.optim is not None
-        self._flush_metrics()
+        self.metrics.flush()
         if not self.world.is_main:  # every rank holds the same weights: rank 0 writes them
             self._saved_step = self.progress.step
             return runs.checkpoint_path(self.run_dir)
@@ -433,7 +408,7 @@ class Trainer:
             epochs = int(train["epochs"])
             while self.progress.epoch < epochs:
                 last_record = self._run_epoch(windows) or last_record
-            self._flush_metrics()
+            self.metrics.flush()
             if self._saved_step != self.progress.step:
                 self.save()
             distributed.barrier()  # no rank leaves before rank 0 has saved
@@ -565,6 +540,6 @@ class Trainer:
         if self._saved_step != self.progress.step:
             self.save()
         else:
-            self._flush_metrics()
+            self.metrics.flush()
         distributed.barrier()
         raise TrainingInterrupted(Progress(**asdict(self.progress)), signum, self.run_dir)
