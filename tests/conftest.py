@@ -59,6 +59,16 @@ def tiny_run(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> vadk
     return vadkit.train(tiny_scene, out, recipe="luss-ae", epochs=1, settings=TINY_RUN_SETTINGS)
 
 
+def run_cli(args: list[str]) -> int:
+    """Run ``vadkit ARGS`` in this process; returns its exit code."""
+    from vadkit.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    code = done.value.code
+    return 0 if code is None else int(code)
+
+
 @contextlib.contextmanager
 def quiet_machine(cache_dir: Path, **env: str) -> Iterator[pytest.MonkeyPatch]:
     """One torch thread (tiny models gain nothing from two on a shared machine) and a private

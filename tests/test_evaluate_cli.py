@@ -8,9 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-
-from vadkit.cli import main
+from conftest import quiet_machine, run_cli
 
 TINY = [
     "model.params.channels=[4,8,8,8]",
@@ -24,19 +22,8 @@ TINY = [
 @pytest.fixture(scope="module", autouse=True)
 def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A private frame cache and one torch thread (tiny convolutions gain nothing from two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VADKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    with quiet_machine(tmp_path_factory.mktemp("cache")):
         yield
-    torch.set_num_threads(threads)
-
-
-def _run(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    code = done.value.code
-    return 0 if code is None else int(code)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +31,7 @@ def trained(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run trained for two epochs on the tiny scene (scores are not meaningful, only valid)."""
     run = tmp_path_factory.mktemp("runs") / "run"
     sets = [a for item in TINY for a in ("--set", item)]
-    code = _run(
+    code = run_cli(
         ["train", "--data", str(tiny_scene), "--epochs", "2", "--out", str(run), "--quiet", *sets]
     )
     assert code == 0
@@ -53,7 +40,7 @@ def trained(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def scored(trained: Path) -> Path:
-    assert _run(["score", str(trained), "--quiet"]) == 0
+    assert run_cli(["score", str(trained), "--quiet"]) == 0
     return trained
 
 
@@ -88,7 +75,7 @@ def test_score_records_the_protocol(scored: Path, tiny_scene: Path) -> None:
 
 
 def test_score_all_frames_mode(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["score", str(trained), "--frames", "all", "--name", "every", "--json"]) == 0
+    assert run_cli(["score", str(trained), "--frames", "all", "--name", "every", "--json"]) == 0
     meta = _json(capsys)
     assert meta["frames_mode"] == "all" and meta["frames_scored"] == meta["total_frames"]
 
@@ -96,17 +83,17 @@ def test_score_all_frames_mode(trained: Path, capsys: pytest.CaptureFixture[str]
 def test_score_the_average_of_the_last_checkpoints(
     trained: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(["score", str(trained), "--average-last", "2", "--name", "avg", "--json"]) == 0
+    assert run_cli(["score", str(trained), "--average-last", "2", "--name", "avg", "--json"]) == 0
     meta = _json(capsys)
     assert meta["weights"]["averaged"] == ["epoch_0001", "epoch_0002"]
     assert meta["weights"]["batchnorm"]["windows"] > 0
     assert meta["checkpoint"] == "average of the last 2 epoch checkpoints"
-    assert _run(["score", str(trained), "--average-last", "3", "--name", "avg3"]) == 2
+    assert run_cli(["score", str(trained), "--average-last", "3", "--name", "avg3"]) == 2
     assert "has 2 epoch checkpoint(s); 3 are needed" in error_text(capsys)
 
 
 def test_evaluate_json_table_and_plots(scored: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["evaluate", str(scored), "--alphas", "ped2", "--error", "mse", "--json"]) == 0
+    assert run_cli(["evaluate", str(scored), "--alphas", "ped2", "--error", "mse", "--json"]) == 0
     res = _json(capsys)
     assert set(res["results"]) == {"vcr", "ffp", "prp", "fused"}
     for row in res["results"].values():
@@ -119,29 +106,29 @@ def test_evaluate_json_table_and_plots(scored: Path, capsys: pytest.CaptureFixtu
     saved = json.loads((scored / "evaluation.json").read_text())
     assert saved["protocol"]["alphas"] == p["alphas"]
 
-    assert _run(["evaluate", str(scored), "--normalizer", "robust", "--no-plots"]) == 0
+    assert run_cli(["evaluate", str(scored), "--normalizer", "robust", "--no-plots"]) == 0
     out = capsys.readouterr().out
     for text in ("micro AUROC", "macro AUROC", "EER", "AP", "fused", "prp alone", "robust"):
         assert text in out
 
 
 def test_search_holdout(scored: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["search", str(scored), "--step", "0.5", "--json"]) == 0
+    assert run_cli(["search", str(scored), "--step", "0.5", "--json"]) == 0
     res = _json(capsys)
     assert res["optimistic"] and res["grid"]["size"] == 26
-    assert _run(["search", str(scored), "--step", "0.5"]) == 0
+    assert run_cli(["search", str(scored), "--step", "0.5"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "Optimistic" in out and "--holdout" in out
     # whether the tiny scene's 3 videos can be split so that both parts hold both classes
     # depends on the scene; either way the command answers clearly
-    code = _run(["search", str(scored), "--step", "0.5", "--holdout", "0.5", "--json"])
+    code = run_cli(["search", str(scored), "--step", "0.5", "--holdout", "0.5", "--json"])
     if code == 0:
         res = _json(capsys)
         assert res["mode"] == "holdout" and not res["optimistic"]
     else:
         assert code == 2
         assert "No split of the 3 test videos into 2 + 1" in error_text(capsys)
-    assert _run(["search", str(scored), "--holdout", "1.5"]) == 2
+    assert run_cli(["search", str(scored), "--holdout", "1.5"]) == 2
     assert "fraction in (0, 1)" in error_text(capsys)
 
 
@@ -161,11 +148,11 @@ def test_score_video_files_without_labels(
             )
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
-    assert _run(["score", str(trained), str(path), "--json"]) == 0
+    assert run_cli(["score", str(trained), str(path), "--json"]) == 0
     meta = _json(capsys)
     assert meta["name"] == "videos" and meta["source"] == "files"
     assert meta["frames_scored"] == 14 - 8 and meta["anomalous_frames"] is None
-    assert _run(["evaluate", str(trained), "--scores", "videos"]) == 2
+    assert run_cli(["evaluate", str(trained), "--scores", "videos"]) == 2
     assert "has no ground truth" in error_text(capsys)
 
 
@@ -195,7 +182,7 @@ def test_bad_input_is_one_message_and_exit_2(
     bad_labels = tmp_path / "labels.npy"
     np.save(bad_labels, np.zeros(7, np.uint8))  # not the scene's frame count
     subs = {"run": str(scored), "missing": str(tmp_path / "nope"), "bad_labels": str(bad_labels)}
-    assert _run([a.format(**subs) for a in args]) == 2
+    assert run_cli([a.format(**subs) for a in args]) == 2
     assert message in error_text(capsys)
 
 
@@ -204,5 +191,5 @@ def test_evaluate_before_scoring(trained: Path, tmp_path: Path, capsys) -> None:
 
     fresh = tmp_path / "fresh"
     shutil.copytree(trained, fresh, ignore=shutil.ignore_patterns("scores", "plots"))
-    assert _run(["evaluate", str(fresh)]) == 2
+    assert run_cli(["evaluate", str(fresh)]) == 2
     assert f"vadkit score {fresh}" in error_text(capsys)

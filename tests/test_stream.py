@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from conftest import quiet_machine, run_cli
 
-from vadkit.cli import main
 from vadkit.components import SCORE_KEY
 from vadkit.data.live import FrameReader
 from vadkit.stream import (
@@ -38,19 +37,9 @@ FLASH = 12  # white frames appended to a normal video (the camera is blinded)
 
 @pytest.fixture(scope="module", autouse=True)
 def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VADKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    """A private frame cache and one torch thread (tiny convolutions gain nothing from two)."""
+    with quiet_machine(tmp_path_factory.mktemp("cache")):
         yield
-    torch.set_num_threads(threads)
-
-
-def _run(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    code = done.value.code
-    return 0 if code is None else int(code)
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -87,8 +76,8 @@ def run(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "run"
     sets = [a for item in TINY for a in ("--set", item)]
     args = ["train", "--data", str(tiny_scene), "--epochs", "1", "--out", str(out), "--quiet"]
-    assert _run([*args, *sets]) == 0
-    assert _run(["watch", str(out), "--calibrate", "--device", "cpu", "--quiet"]) == 0
+    assert run_cli([*args, *sets]) == 0
+    assert run_cli(["watch", str(out), "--calibrate", "--device", "cpu", "--quiet"]) == 0
     return out
 
 
@@ -124,7 +113,7 @@ def test_stream_scores_equal_offline_scores(run: Path, clip: Path) -> None:
     from vadkit.engine.scoreset import load_scores
 
     assert (
-        _run(
+        run_cli(
             [
                 "score",
                 str(run),
@@ -267,12 +256,12 @@ def test_stale_calibration_is_redone(
     data = json.loads(path.read_text())
     data["weights"]["sha256"] = "0" * 64
     path.write_text(json.dumps(data))
-    assert _run(["watch", str(copy), str(clip), "--device", "cpu", "--quiet"]) == 0
+    assert run_cli(["watch", str(copy), str(clip), "--device", "cpu", "--quiet"]) == 0
     err = _error(capsys)
     assert "Calibrating" in err and "other weights" in err
     assert json.loads(path.read_text())["weights"]["sha256"] != "0" * 64
     path.unlink()
-    assert _run(["watch", str(copy), str(clip), "--device", "cpu", "--quiet"]) == 0
+    assert run_cli(["watch", str(copy), str(clip), "--device", "cpu", "--quiet"]) == 0
     assert "has no calibration.json yet" in _error(capsys)
 
 
@@ -325,7 +314,7 @@ def test_watch_cli_alerts_and_jsonl(
 ) -> None:
     out = tmp_path / "logs" / "scores.jsonl"
     n = len(decoded_rgb(clip))
-    assert _run(["watch", str(run), str(clip), "--device", "cpu", "--jsonl", str(out)]) == 0
+    assert run_cli(["watch", str(run), str(clip), "--device", "cpu", "--jsonl", str(out)]) == 0
     text = capsys.readouterr().out
     records = [json.loads(line) for line in out.read_text().splitlines()]
     rows = [r for r in records if "event" not in r]
@@ -364,7 +353,7 @@ def test_watch_cli_alerts_and_jsonl(
     assert f"Stream ended: {n} frames, {n - T} windows scored, {len(runs)} alert(s)" in text
 
     # JSON summary; the file is appended to, never truncated
-    assert _run(["watch", str(run), str(clip), "--device", "cpu", "--jsonl", str(out),
+    assert run_cli(["watch", str(run), str(clip), "--device", "cpu", "--jsonl", str(out),
                  "--json", "--max-frames", "20", "--gap", "100"]) == 0  # fmt: skip
     summary = json.loads(capsys.readouterr().out)
     assert summary["frames"] == 20 and summary["windows"] == 20 - T
@@ -381,7 +370,7 @@ def test_watch_normalizer_option(
     # refitted on the stored calibration scores: no new calibration, the file is unchanged
     before = (run / "calibration.json").read_bytes()
     args = ["watch", str(run), str(clip), "--device", "cpu", "--json", "--max-frames", "20"]
-    assert _run([*args, "--normalizer", "robust"]) == 0
+    assert run_cli([*args, "--normalizer", "robust"]) == 0
     summary = json.loads(capsys.readouterr().out)
     ones = {"vcr": 1.0, "ffp": 1.0, "prp": 1.0}
     assert summary["threshold"] == pytest.approx(cal.threshold_for("bpe", ones, None, "robust"))
@@ -390,7 +379,7 @@ def test_watch_normalizer_option(
     # --calibrate stores the normalizer it is given
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
-    assert _run(["watch", str(copy), "--calibrate", "--normalizer", "robust", "--json",
+    assert run_cli(["watch", str(copy), "--calibrate", "--normalizer", "robust", "--json",
                  "--calibration-windows", "5", "--device", "cpu"]) == 0  # fmt: skip
     shown = json.loads(capsys.readouterr().out)
     assert shown["normalizer"] == "robust" and shown["format"] == 2
@@ -414,7 +403,7 @@ def test_watch_refuses_a_normalizer_that_cannot_fit(
         '    register("halves", Halves)\n'
     )
     try:
-        code = _run(["--plugin", str(path), "watch", str(run), str(clip), "--device", "cpu",
+        code = run_cli(["--plugin", str(path), "watch", str(run), str(clip), "--device", "cpu",
                      "--normalizer", "halves"])  # fmt: skip
     finally:
         plugins.reset()
@@ -453,7 +442,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary(
         return push_many(self, *args, **kwargs)
 
     monkeypatch.setattr(StreamScorer, "push_many", interrupted)
-    assert _run(["watch", str(run), str(clip), "--device", "cpu", "--max-batch", "1"]) == 0
+    assert run_cli(["watch", str(run), str(clip), "--device", "cpu", "--max-batch", "1"]) == 0
     out = capsys.readouterr().out
     assert "Stopped (Ctrl-C): 2 frames, 0 windows scored, 0 alert(s)" in out
 
@@ -492,7 +481,7 @@ def test_bad_input_is_one_message_and_exit_2(
     config.write_text(config.read_text().replace("[4, 8, 8, 8]", "[4, 4, 8, 8]"))
     subs = {"run": run, "tmp": tmp_path, "clip": clip, "other": other}
     subs["short"] = tmp_path / "short.avi"
-    assert _run(["watch", *(a.format(**subs) for a in args), "--device", "cpu"]) == 2
+    assert run_cli(["watch", *(a.format(**subs) for a in args), "--device", "cpu"]) == 2
     assert message.format(**subs) in _error(capsys)
 
 

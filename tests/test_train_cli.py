@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
+from conftest import quiet_machine, run_cli
 
-from vadkit.cli import main
 from vadkit.engine import runs
 
 TINY = [
@@ -28,15 +27,9 @@ SETS = [arg for item in TINY for arg in ("--set", item)]
 
 @pytest.fixture(scope="module", autouse=True)
 def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A private frame cache, and one torch thread: tiny convolutions gain nothing from two, and
-    on a shared machine two threads spin against other processes (10x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VADKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        mp.setenv("OMP_NUM_THREADS", "1")  # for the subprocesses
+    """A private frame cache and one torch thread (OMP_NUM_THREADS for the subprocesses)."""
+    with quiet_machine(tmp_path_factory.mktemp("cache"), OMP_NUM_THREADS="1"):
         yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +40,6 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_scene(root, size=32, train_videos=2, test_videos=1, frames=(20, 24))
 
 
-def _run(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    code = done.value.code
-    return 0 if code is None else int(code)
-
-
 def test_train_writes_every_run_folder_file_then_resumes_longer(
     scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -62,7 +48,7 @@ def test_train_writes_every_run_folder_file_then_resumes_longer(
     # no --data: the default synthetic scene (here the tiny one, to stay fast)
     monkeypatch.setattr(vadkit.data, "default_data_root", lambda *a, **k: scene)
     run = tmp_path / "run"
-    code = _run(
+    code = run_cli(
         ["train", "--tasks", "vcr,prp", "--error", "mse", "--normalizer", "robust",
          "--backbone", "cae3d", "--epochs", "1", "--out", str(run), "--quiet", *SETS]
     )  # fmt: skip
@@ -96,7 +82,7 @@ def test_train_writes_every_run_folder_file_then_resumes_longer(
     loaded_config, model = runs.load_model(run)  # what scoring does
     assert list(model.tasks) == ["vcr", "prp"] and loaded_config["score"]["error"] == "mse"
 
-    assert _run(["train", "--resume", str(run), "--epochs", "2", "--quiet"]) == 0
+    assert run_cli(["train", "--resume", str(run), "--epochs", "2", "--quiet"]) == 0
     assert (run / "checkpoints" / "epoch_0002.safetensors").is_file()
     assert tomllib.loads((run / "config.toml").read_text())["train"]["epochs"] == 2
     state = runs.read_state(run / "checkpoints" / "last.state.pt")
@@ -106,7 +92,7 @@ def test_train_writes_every_run_folder_file_then_resumes_longer(
 def test_progress_display_shows_losses_and_speed(
     scene: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = _run(
+    code = run_cli(
         ["train", "--data", str(scene), "--tasks", "vcr,ffp", "--epochs", "1",
          "--out", str(tmp_path / "run"), *SETS]
     )  # fmt: skip
@@ -133,7 +119,7 @@ def test_progress_display_shows_losses_and_speed(
 def test_bad_input_is_one_message_and_exit_code_2(
     args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = _run(["train", "--out", str(tmp_path / "run"), "--quiet", *SETS, *args])
+    code = run_cli(["train", "--out", str(tmp_path / "run"), "--quiet", *SETS, *args])
     err = capsys.readouterr().err
     assert code == 2
     assert message in " ".join(err.split())  # rich may wrap long lines
@@ -146,7 +132,7 @@ def test_resume_with_other_settings_is_refused(
 ) -> None:
     run = tmp_path / "run"
     runs.write_config(run, _tiny_config(scene))
-    code = _run(["train", "--resume", str(run), "--set", "train.lr=0.1", "--quiet"])
+    code = run_cli(["train", "--resume", str(run), "--set", "train.lr=0.1", "--quiet"])
     assert code == 2
     assert "cannot change --set" in " ".join(capsys.readouterr().err.split())
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import quiet_machine
 from safetensors.torch import load_file
 
 from vadkit.config import resolve_config
@@ -56,15 +57,9 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module", autouse=True)
 def _env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A private frame cache, and one torch thread: tiny convolutions gain nothing from two, and
-    on a shared machine two threads spin against other processes (10x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VADKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        mp.setenv("OMP_NUM_THREADS", "1")  # for the subprocesses
+    """A private frame cache and one torch thread (OMP_NUM_THREADS for the subprocesses)."""
+    with quiet_machine(tmp_path_factory.mktemp("cache"), OMP_NUM_THREADS="1"):
         yield
-    torch.set_num_threads(threads)
 
 
 def _config(scene: Path, *extra: str) -> dict:
