@@ -214,6 +214,14 @@ default) only if the EMA's weighted proxy loss on the held-out normal videos is 
 checkpoint's for every seed; the AUROC columns above play no part. Outcome:
 {"; ".join(ema_lines)}. Decision: {"enable the EMA in luss-ae (its default scored weights)" if ema_ok else "keep the last checkpoint"}.
 The headline above reports the weights this decision makes the default.
+
+## And the learning-rate schedule?
+
+The study trains with the recipe's constant learning rate (the paper's). timm's cosine schedule
+with warm-up is available (`train.schedule = "cosine"`) but was not studied here: it stays off,
+fixed beforehand, because choosing it by the test AUROC of a few runs would be a choice made on
+test labels, and a label-free comparison (held-out proxy loss over seeds, as for the EMA) needs
+three more trainings per setting.
 """
 
 
