@@ -91,6 +91,11 @@ def test_seed_study_and_ablations_write_their_pages(
     # Tables 4 and 5 from the two seeds; Table 2 with one extra training (VCR alone)
     monkeypatch.setattr(ablations, "SUBSETS", ("vcr", "vcr,ffp,prp"))
     page2 = tmp_path / "ablations.md"
+    partial = ablations.main(["--study", str(out), "--data", str(tiny_scene), "--page", str(page2),
+                              "--no-train", *TINY])  # fmt: skip
+    assert partial["table_2"] == {"vcr,ffp,prp": fused[0]}  # nothing trained
+    assert not (out / "tasks_vcr").exists()
+    assert "| VCR | not trained yet |" in page2.read_text()
     done = ablations.main(["--study", str(out), "--data", str(tiny_scene), "--page", str(page2),
                            *TINY])  # fmt: skip
     assert done["weights"] == default
