@@ -19,11 +19,13 @@ from vadkit.errors import ConfigError, DataError
 BUNDLE_FILE = "bundle.json"
 #: Version of the bundle layout written by this vadkit.
 BUNDLE_FORMAT = 1
-#: The inference engines a bundle can name, fastest first (docs/benchmarks/runtime.md: ONNX
-#: Runtime fp32 1.42x PyTorch fp32, OpenVINO fp32 1.29x, median over 64 and 256 pixels): the
+#: The inference engines a bundle can name, fastest first (docs/benchmarks/runtime.md, AMD EPYC,
+#: 2 cores: OpenVINO fp32 1.20x PyTorch fp32, ONNX Runtime fp32 1.20x, medians over 64 and 256
+#: pixels; OpenVINO 1.47x against 1.28x at 256, ONNX Runtime 1.12x against 0.93x at 64): the
 #: order tried when ``bundle.json`` names none that is installed.
-RUNTIMES = ("onnxruntime", "openvino")
-#: The runtime `vadkit export` records as a bundle's default: the fastest with fp32 parity.
+RUNTIMES = ("openvino", "onnxruntime")
+#: The runtime `vadkit export` records as a bundle's default: the fastest with fp32 parity
+#: (OpenVINO only where it is installed and compiles the graph with parity, else ONNX Runtime).
 DEFAULT_RUNTIME = RUNTIMES[0]
 _REEXPORT = "Export the run again: vadkit export RUN --out DIR"
 _FROZEN = "a bundle holds the weights and calibration it was exported with"
