@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import quiet_machine
-from test_stream import _error, _run, write_video
+from conftest import quiet_machine, run_cli
+from test_stream import _error, write_video
 
 from vadkit.engine.fusion import fuse, get_normalizer, normalized_streams
 from vadkit.engine.groundtruth import with_ground_truth
@@ -50,13 +50,13 @@ def run(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "run"
     sets = [a for item in TINY for a in ("--set", item)]
     args = ["train", "--data", str(tiny_scene), "--epochs", "1", "--out", str(out), "--quiet"]
-    assert _run([*args, *sets]) == 0
+    assert run_cli([*args, *sets]) == 0
     return out
 
 
 @pytest.fixture(scope="module")
 def bundle(run: Path) -> Path:
-    assert _run(["export", str(run), "--out", str(run.parent / "bundle")]) == 0
+    assert run_cli(["export", str(run), "--out", str(run.parent / "bundle")]) == 0
     return run.parent / "bundle"
 
 
@@ -74,7 +74,7 @@ def torch_scores(run: Path, tiny_scene: Path) -> Path:
         "all",
         "-q",
     ]
-    assert _run([*args, "--precision", "fp32", "--device", "cpu"]) == 0
+    assert run_cli([*args, "--precision", "fp32", "--device", "cpu"]) == 0
     return run
 
 
@@ -148,7 +148,7 @@ def test_bundle_scores_equal_pytorch_fp32(
         assert meta["export"]["openvino"]["usable"] is True
         assert meta["runtime"] == DEFAULT_RUNTIME  # the measured default, as it keeps fp32 parity
     args = ["score", str(bundle), "--data", str(tiny_scene), "--name", runtime, "--frames", "all"]
-    assert _run([*args, "-q", "--device", runtime]) == 0
+    assert run_cli([*args, "-q", "--device", runtime]) == 0
     _compare(torch_scores, bundle, runtime)
 
 
@@ -178,7 +178,7 @@ def test_watch_and_score_a_bundle_without_torch_as_the_run_does(
     done = _no_torch("score", str(bundle), str(clip), "--quiet")
     assert done.returncode == 0, done.stderr
     args = ["watch", str(run), str(clip), "--jsonl", str(tmp_path / "r.jsonl"), "--quiet"]
-    assert _run([*args, "--device", "cpu", "--precision", "fp32"]) == 0
+    assert run_cli([*args, "--device", "cpu", "--precision", "fp32"]) == 0
     ours = _frame_records(tmp_path / "b.jsonl")
     theirs = _frame_records(tmp_path / "r.jsonl")
     assert [r["frame"] for r in ours] == [r["frame"] for r in theirs] and len(ours) > 5
@@ -206,7 +206,7 @@ def test_a_damaged_bundle_is_refused_naming_the_file(
     data = bytearray((copy / "model.onnx").read_bytes())
     data[-10] ^= 0xFF
     (copy / "model.onnx").write_bytes(bytes(data))
-    assert _run(["watch", str(copy), str(clip)]) == 2
+    assert run_cli(["watch", str(copy), str(clip)]) == 2
     err = _error(capsys)
     assert "copy/model.onnx" in err.replace(" ", "") and "does not match its checksum" in err
     assert "Copy the whole bundle folder again" in err
@@ -215,28 +215,30 @@ def test_a_damaged_bundle_is_refused_naming_the_file(
 def test_run_only_options_are_refused_for_a_bundle(
     bundle: Path, clip: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(["watch", str(bundle), str(clip), "--calibrate"]) == 2
+    assert run_cli(["watch", str(bundle), str(clip), "--calibrate"]) == 2
     assert "--calibrate applies to runs" in _error(capsys)
-    assert _run(["watch", str(bundle), str(clip), "--calibration-windows", "9"]) == 2
+    assert run_cli(["watch", str(bundle), str(clip), "--calibration-windows", "9"]) == 2
     assert "--calibration-windows applies to runs" in _error(capsys)
-    assert _run(["score", str(bundle), str(clip), "--checkpoint", "1"]) == 2
+    assert run_cli(["score", str(bundle), str(clip), "--checkpoint", "1"]) == 2
     err = _error(capsys)
     assert "--checkpoint applies to runs" in err and "weights and calibration" in err
-    assert _run(["score", str(bundle), str(clip), "--weights", "ema", "--average-last", "3"]) == 2
+    assert (
+        run_cli(["score", str(bundle), str(clip), "--weights", "ema", "--average-last", "3"]) == 2
+    )
     assert "--average-last, --weights apply to runs" in _error(capsys)
-    assert _run(["score", str(bundle), str(clip), "--nproc", "2"]) == 2
+    assert run_cli(["score", str(bundle), str(clip), "--nproc", "2"]) == 2
     assert "--nproc applies to runs" in _error(capsys)
     # anomaly maps: the graph outputs scores only; refused rather than silently left out
-    assert _run(["score", str(bundle), str(clip), "--maps"]) == 2
+    assert run_cli(["score", str(bundle), str(clip), "--maps"]) == 2
     err = _error(capsys)
     assert "--maps applies to runs" in err and "not anomaly maps" in err
     assert "vadkit score RUN --maps" in err and "export it again" not in err
-    assert _run(["watch", str(bundle), str(clip), "--weights", "last"]) == 2
+    assert run_cli(["watch", str(bundle), str(clip), "--weights", "last"]) == 2
     assert "--weights applies to runs" in _error(capsys)
     args = ["score", str(bundle), str(clip), "--precision", "bf16", "--device", "onnxruntime"]
-    assert _run(args) == 2
+    assert run_cli(args) == 2
     assert "fp32 or int8, not bf16" in _error(capsys)
-    assert _run(["score", str(bundle), str(clip), "--precision", "int8"]) == 2
+    assert run_cli(["score", str(bundle), str(clip), "--precision", "int8"]) == 2
     assert "has no int8 model" in _error(capsys)
 
 
@@ -247,7 +249,7 @@ def test_a_short_video_is_skipped_by_the_bundle_as_by_the_run(
     video is warned about and listed in 'skipped'; with no video left, nothing is written."""
     short = write_video(tmp_path / "short.avi", np.zeros((10, 40, 48), np.uint8))
     args = ["score", str(bundle), str(short), str(clip), "--name", "short", "-q"]
-    assert _run(args) == 0
+    assert run_cli(args) == 0
     out = capsys.readouterr()
     assert "warning: video 'short' has 10 frames, fewer than clip_length + 1 = 17" in out.err
     assert "Not scored: short (10 frames" in out.out
@@ -255,7 +257,7 @@ def test_a_short_video_is_skipped_by_the_bundle_as_by_the_run(
     assert record["skipped"] == [{"name": "short", "num_frames": 10, "reason": "too short"}]
     assert [v["name"] for v in record["videos"]] == ["clip"]
     # and when no video is left: one message, nothing written (vadkit.engine.score.check_scorable)
-    assert _run(["score", str(bundle), str(short), "--name", "none", "-q"]) == 2
+    assert run_cli(["score", str(bundle), str(short), "--name", "none", "-q"]) == 2
     assert "No video can be scored" in _error(capsys)
     assert not (bundle / "scores" / "none").exists()
 
@@ -297,7 +299,7 @@ def test_a_component_that_cannot_be_exported_is_named(
     plugin = tmp_path / "extra_error.py"
     plugin.write_text(PLUGIN.replace("{name}", "extra").replace("{cls}", cls))
     out = tmp_path / "bundle"
-    assert _run(["--plugin", str(plugin), "export", str(run), "--out", str(out)]) == 2
+    assert run_cli(["--plugin", str(plugin), "export", str(run), "--out", str(out)]) == 2
     err = _error(capsys)
     assert "Cannot export error measure 'extra'" in err and says in err
     assert not out.exists()
@@ -370,7 +372,7 @@ def test_the_light_install_watches_a_bundle_in_a_fresh_venv_without_torch(
     assert done.returncode == 0, done.stderr
     ref = tmp_path / "run.jsonl"
     args = ["watch", str(run), str(clip), "--jsonl", str(ref), "--quiet"]
-    assert _run([*args, "--device", "cpu", "--precision", "fp32"]) == 0
+    assert run_cli([*args, "--device", "cpu", "--precision", "fp32"]) == 0
     ours = [r["raw"] for r in _frame_records(jsonl)]
     theirs = [r["raw"] for r in _frame_records(ref)]
     assert len(ours) == len(theirs) > 5
@@ -426,7 +428,7 @@ def test_export_without_its_packages_names_them_and_the_install(
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a)
     )
-    assert _run(["export", str(run), "--out", str(run / "nobundle")]) == 2
+    assert run_cli(["export", str(run), "--out", str(run / "nobundle")]) == 2
     err = _error(capsys)
     assert "needs the package(s) onnx" in err and "vadkit[deploy]" in err
     assert not (run / "nobundle").exists()
@@ -436,7 +438,7 @@ def test_export_without_its_packages_names_them_and_the_install(
 def int8_bundle(run: Path) -> Path:
     """The run exported with an int8 model, under the rule as the run states it (0.99)."""
     out = run.parent / "bundle_int8"
-    assert _run(["export", str(run), "--precision", "int8", "--out", str(out), "-q"]) == 0
+    assert run_cli(["export", str(run), "--precision", "int8", "--out", str(out), "-q"]) == 0
     return out
 
 
@@ -453,7 +455,7 @@ def lenient_int8_bundle(run: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     assert "agreement_min = 0.99" in text
     config.write_text(text.replace("agreement_min = 0.99", "agreement_min = -1.0"))
     out = copy.parent / "bundle"
-    assert _run(["export", str(copy), "--precision", "int8", "--out", str(out), "-q"]) == 0
+    assert run_cli(["export", str(copy), "--precision", "int8", "--out", str(out), "-q"]) == 0
     return out
 
 
@@ -485,7 +487,7 @@ def test_int8_is_kept_only_where_its_scores_rank_windows_like_fp32(
     assert (int8_bundle / "model_int8.onnx").exists() == bool(kept)
     assert ("model_int8.onnx" in meta["files"]) == bool(kept)
     assert meta["precisions"] == (["fp32", "int8"] if kept else ["fp32"])
-    code = _run(["score", str(int8_bundle), str(clip), "--precision", "int8", "-q"])
+    code = run_cli(["score", str(int8_bundle), str(clip), "--precision", "int8", "-q"])
     if kept:
         assert code == 0
     else:  # refused, naming the rule's value
@@ -527,7 +529,7 @@ def test_an_int8_bundle_scores_in_int8_with_the_rule_value_it_records(
         assert found[stream]["spearman"] == pytest.approx(rho, abs=1e-9), stream
     # scoring: --precision int8 runs the int8 file (its scores are not fp32's)
     args = ["score", str(bundle), "--data", str(tiny_scene), "--name", "int8", "--frames", "all"]
-    assert _run([*args, "--precision", "int8", "-q"]) == 0
+    assert run_cli([*args, "--precision", "int8", "-q"]) == 0
     saved = json.loads((bundle / "scores" / "int8" / "set.json").read_text())
     assert saved["runtime"]["precision"] == "int8"
     ref, got = load_scores(torch_scores, "torch"), load_scores(bundle, "int8")
@@ -548,6 +550,6 @@ def test_an_int8_bundle_scores_in_int8_with_the_rule_value_it_records(
     scorer = bundle_stream_scorer(bundle, device="onnxruntime", precision="fp32")
     assert scorer.threshold == pytest.approx(meta["calibration"]["threshold"]["value"])
     # --precision auto (the default) runs int8 where the bundle keeps it
-    assert _run(["score", str(bundle), "--data", str(tiny_scene), "--name", "auto", "-q"]) == 0
+    assert run_cli(["score", str(bundle), "--data", str(tiny_scene), "--name", "auto", "-q"]) == 0
     saved = json.loads((bundle / "scores" / "auto" / "set.json").read_text())
     assert saved["runtime"]["precision"] == "int8"

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import quiet_machine
-from test_evaluate_cli import _run
+from conftest import quiet_machine, run_cli
 from torch import Tensor
 
 import vadkit
@@ -230,7 +229,7 @@ def test_maps_cli_writes_overlays_and_an_mp4(tiny_run: vadkit.Run, tmp_path: Pat
     from PIL import Image
 
     out = tmp_path / "views"
-    assert _run(["maps", str(tiny_run.path), "02", "--frames", "9:12", "--out", str(out)]) == 0
+    assert run_cli(["maps", str(tiny_run.path), "02", "--frames", "9:12", "--out", str(out)]) == 0
     assert "Anomaly maps of 02, frames 9:12 (3 frames" in capsys.readouterr().out
     for frame in (9, 10, 11):
         for kind in ("fused", "vcr", "ffp"):
@@ -241,9 +240,9 @@ def test_maps_cli_writes_overlays_and_an_mp4(tiny_run: vadkit.Run, tmp_path: Pat
 
 
 def test_maps_cli_bad_frames_is_one_message_and_exit_2(tiny_run: vadkit.Run, capsys) -> None:
-    assert _run(["maps", str(tiny_run.path), "02", "--frames", "12:9"]) == 2
+    assert run_cli(["maps", str(tiny_run.path), "02", "--frames", "12:9"]) == 2
     err = capsys.readouterr().err
     assert "--frames '12:9' is not a frame range A:B with A < B" in err
     assert "Traceback" not in err
-    assert _run(["maps", str(tiny_run.path), "02", "--frames", "0:3"]) == 2
+    assert run_cli(["maps", str(tiny_run.path), "02", "--frames", "0:3"]) == 2
     assert "No frame in 0:3 of video '02' is scored" in " ".join(capsys.readouterr().err.split())

@@ -328,7 +328,7 @@ def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
     """One resolution of the scored weights (`load_scored_model`): on a run that kept a moving
     average, `score`, `watch` (its calibration), `maps` and `vadkit.load` all use it by default,
     and all take `--weights`/`weights` to use another."""
-    from test_stream import _run
+    from conftest import run_cli
 
     import vadkit
     from vadkit.engine.checkpoints import state_digest, weights_digest
@@ -362,7 +362,7 @@ def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
     assert vadkit.load(run, weights="last", device="cpu").weights["sha256"] == last
 
     # watch: its calibration is made with (and checked against) the same weights
-    assert _run(["watch", str(run), "--calibrate", "--calibration-windows", "4", "-q"]) == 0
+    assert run_cli(["watch", str(run), "--calibrate", "--calibration-windows", "4", "-q"]) == 0
     calibration = read_calibration(run)
     assert calibration is not None and calibration.meta["weights"]["sha256"] == ema
     told: list[str] = []

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 from browser import launch_chromium, open_page
-from conftest import quiet_machine
-from test_evaluate_cli import TINY, _run, error_text
+from conftest import quiet_machine, run_cli
+from test_evaluate_cli import TINY, error_text
 
 from vadkit.report.segments import top_segments, video_segments
 
@@ -33,11 +33,11 @@ def runs(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     sets = [a for item in TINY for a in ("--set", item)]
     a, b = base / "one-epoch", base / "two-epochs"
     train = ["train", "--data", str(tiny_scene), "--epochs", "1", "--quiet", *sets]
-    assert _run([*train, "--out", str(a)]) == 0
+    assert run_cli([*train, "--out", str(a)]) == 0
     shutil.copytree(a, b)
-    assert _run(["train", "--resume", str(b), "--epochs", "2", "--quiet"]) == 0
-    assert _run(["score", str(a), "--maps", "--quiet"]) == 0  # pixel metrics too
-    assert _run(["score", str(b), "--quiet"]) == 0
+    assert run_cli(["train", "--resume", str(b), "--epochs", "2", "--quiet"]) == 0
+    assert run_cli(["score", str(a), "--maps", "--quiet"]) == 0  # pixel metrics too
+    assert run_cli(["score", str(b), "--quiet"]) == 0
     return a, b
 
 
@@ -55,7 +55,7 @@ def report(runs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) ->
     out = tmp_path_factory.mktemp("report") / "page.html"
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        assert _run(["report", str(runs[0]), "--out", str(out), "--top", "3", "--json"]) == 0
+        assert run_cli(["report", str(runs[0]), "--out", str(out), "--top", "3", "--json"]) == 0
     return json.loads(buffer.getvalue())
 
 
@@ -206,13 +206,13 @@ def test_report_errors(runs: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     unscored = tmp_path / "unscored"
     (unscored / "checkpoints").mkdir(parents=True)
     shutil.copy(runs[0] / "config.toml", unscored / "config.toml")
-    assert _run(["report", str(unscored)]) == 2
+    assert run_cli(["report", str(unscored)]) == 2
     assert "has no scores yet" in error_text(capsys)
-    assert _run(["report", str(runs[0]), "--out", str(tmp_path)]) == 2
+    assert run_cli(["report", str(runs[0]), "--out", str(tmp_path)]) == 2
     assert "is a folder" in error_text(capsys)
-    assert _run(["report", str(runs[0]), "--top", "-1"]) == 2
+    assert run_cli(["report", str(runs[0]), "--top", "-1"]) == 2
     assert "--top -1 is negative" in error_text(capsys)
-    assert _run(["report", str(runs[0]), "--scores", "nope"]) == 2
+    assert run_cli(["report", str(runs[0]), "--scores", "nope"]) == 2
     assert "no score set 'nope'" in error_text(capsys)
     assert not list(tmp_path.glob("*.html"))
 
@@ -290,7 +290,7 @@ def test_report_in_a_browser(report: dict[str, Any], browser: Any, tmp_path: Pat
 
 def test_two_runs_side_by_side(runs: tuple[Path, Path], browser: Any, tmp_path: Path) -> None:
     a, b = runs
-    assert _run(["report", str(a), str(b), "--no-maps"]) == 0
+    assert run_cli(["report", str(a), str(b), "--no-maps"]) == 0
     out = a / f"report-vs-{b.name}.html"
     page, problems = open_page(browser, out.as_uri())
     page.wait_for_selector("body[data-charts-ready]")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import quiet_machine
+from conftest import quiet_machine, run_cli
 from test_data_helpers import write_video
-from test_evaluate_cli import TINY, _run, error_text
+from test_evaluate_cli import TINY, error_text
 
 import vadkit
 from vadkit import plugins
@@ -67,8 +67,8 @@ def trained(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "run"
     sets = [a for item in TINY for a in ("--set", item)]
     args = ["train", "--data", str(tiny_scene), "--epochs", "2", "--out", str(run), "--quiet"]
-    assert _run([*args, *sets]) == 0
-    assert _run(["score", str(run), "--checkpoint", "1", "--quiet"]) == 0
+    assert run_cli([*args, *sets]) == 0
+    assert run_cli(["score", str(run), "--checkpoint", "1", "--quiet"]) == 0
     return run
 
 
@@ -90,7 +90,7 @@ def record(run: Path, name: str = "testing") -> dict:
 def evaluation(run: Path, capsys: pytest.CaptureFixture[str], *args: str) -> dict:
     """``vadkit evaluate RUN --json``'s numbers (without the time it was made)."""
     capsys.readouterr()
-    assert _run(["evaluate", str(run), "--json", "--no-plots", *args]) == 0
+    assert run_cli(["evaluate", str(run), "--json", "--no-plots", *args]) == 0
     result = json.loads(capsys.readouterr().out)
     return {k: result[k] for k in ("protocol", "results", "per_video")}
 
@@ -118,7 +118,7 @@ def test_rescore_interrupted_after_two_videos_keeps_the_previous_set(
             yield video
 
     monkeypatch.setattr(score, "score_videos", interrupted)
-    assert _run(["score", str(run), "--checkpoint", "2", "--quiet"]) == 130
+    assert run_cli(["score", str(run), "--checkpoint", "2", "--quiet"]) == 130
     assert evaluation(run, capsys) == before
     assert before["protocol"]["checkpoint_sha256"] == sha256(
         run / "checkpoints" / "epoch_0001.safetensors"
@@ -171,7 +171,7 @@ def test_rescore_killed_with_sigkill_keeps_the_previous_set(
     assert staging.name == f".testing.staging-{proc.pid}"
     assert len(list(staging.glob("*.npz"))) == 2 and not (staging / "set.json").exists()
     assert evaluation(run, capsys) == before  # the previous set, whole
-    assert _run(["score", str(run), "--checkpoint", "2", "--quiet"]) == 0
+    assert run_cli(["score", str(run), "--checkpoint", "2", "--quiet"]) == 0
     assert not staging.exists() and hidden(run) == []  # the next score cleans up
     assert record(run)["identity"]["weights_sha256"] == sha256(
         run / "checkpoints" / "epoch_0002.safetensors"
@@ -182,18 +182,18 @@ def test_rescore_killed_with_sigkill_keeps_the_previous_set(
 def test_a_set_with_a_file_from_another_checkpoint_is_refused_naming_it(
     run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(["evaluate", str(run), "--no-plots"]) == 0
+    assert run_cli(["evaluate", str(run), "--no-plots"]) == 0
     kept = (run / "evaluation.json").read_text()
-    assert _run(["score", str(run), "--checkpoint", "2", "--name", "other", "--quiet"]) == 0
+    assert run_cli(["score", str(run), "--checkpoint", "2", "--name", "other", "--quiet"]) == 0
     file = record(run)["videos"][1]["file"]  # testing/<second video>.npz
     shutil.copy(run / "scores" / "other" / Path(file).name, run / "scores" / file)
     capsys.readouterr()
-    assert _run(["evaluate", str(run)]) == 2
+    assert run_cli(["evaluate", str(run)]) == 2
     text = error_text(capsys)
     assert f"Score set 'testing' of {run} mixes scores" in text and f"{file} (checkpoint" in text
     assert "Nothing was evaluated" in text
     assert (run / "evaluation.json").read_text() == kept
-    assert _run(["search", str(run)]) == 2 and "mixes scores" in error_text(capsys)
+    assert run_cli(["search", str(run)]) == 2 and "mixes scores" in error_text(capsys)
 
 
 # -- short videos ------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_score_of_only_short_videos_exits_2_and_registers_nothing(
     short = write_video(tmp_path / "short.mp4", [10, 20, 30, 40, 50])
     index = (run / "scores" / "index.json").read_text()
     capsys.readouterr()
-    assert _run(["score", str(run), str(short)]) == 2
+    assert run_cli(["score", str(run), str(short)]) == 2
     text = error_text(capsys)
     assert "No video can be scored" in text and "'short' (5 frames)" in text
     assert "clip_length + 1 = 9" in text and "Nothing was written" in text
@@ -217,7 +217,7 @@ def test_a_short_video_beside_others_is_skipped_and_listed(
     short = write_video(tmp_path / "short.mp4", [10, 20, 30, 40, 50])
     ok = write_video(tmp_path / "ok.mp4", list(range(0, 240, 20)))  # 12 frames
     capsys.readouterr()
-    assert _run(["score", str(run), str(short), str(ok), "--name", "mix"]) == 0
+    assert run_cli(["score", str(run), str(short), str(ok), "--name", "mix"]) == 0
     captured = capsys.readouterr()
     warned = _warnings(captured.err)  # the CLI prints each warning as one line
     assert any("video 'short' has 5 frames" in w for w in warned)
@@ -235,7 +235,7 @@ def test_a_measure_that_gives_nan_is_left_out_and_the_others_still_score(
     plugin = tmp_path / "nanplug.py"
     plugin.write_text(NAN_PLUGIN)
     capsys.readouterr()
-    code = _run(["--plugin", str(plugin), "score", str(run), "--name", "nan", "--quiet"])
+    code = run_cli(["--plugin", str(plugin), "score", str(run), "--name", "nan", "--quiet"])
     assert code == 0
     warned = _warnings(capsys.readouterr().err)
     warning = next(w for w in warned if w.startswith("error measure 'nanny' left out"))
@@ -247,7 +247,7 @@ def test_a_measure_that_gives_nan_is_left_out_and_the_others_still_score(
     assert len(saved["videos"]) == 3
     mse = evaluation(run, capsys, "--scores", "nan", "--error", "mse")
     assert mse["results"]["fused"]["micro_auroc"] > 0
-    assert _run(["evaluate", str(run), "--scores", "nan", "--error", "nanny"]) == 2
+    assert run_cli(["evaluate", str(run), "--scores", "nan", "--error", "nanny"]) == 2
     text = error_text(capsys)
     assert "The error measure 'nanny' was left out of score set 'nan' at scoring" in text
     assert f"video '{first}'" in text and "--error" in text
@@ -263,7 +263,7 @@ def test_a_default_measure_that_gives_nan_leaves_no_fused_score_and_says_so(
     assert 'error = "bpe"' in text
     config.write_text(text.replace('error = "bpe"', 'error = "nanny"'))
     capsys.readouterr()
-    assert _run(["--plugin", str(plugin), "score", str(run), "--quiet"]) == 0
+    assert run_cli(["--plugin", str(plugin), "score", str(run), "--quiet"]) == 0
     warned = _warnings(capsys.readouterr().err)
     assert any(w.startswith("error measure 'nanny' left out") for w in warned)
     assert any(w.startswith("score.error 'nanny' was left out, so the set") for w in warned)
@@ -274,6 +274,6 @@ def test_a_default_measure_that_gives_nan_leaves_no_fused_score_and_says_so(
             assert "fused" not in data.files
             assert not any(k.endswith(".nanny") for k in data.files)
     capsys.readouterr()
-    assert _run(["evaluate", str(run), "--no-plots"]) == 2
+    assert run_cli(["evaluate", str(run), "--no-plots"]) == 2
     assert "'nanny' was left out of score set 'testing'" in error_text(capsys)
     assert evaluation(run, capsys, "--error", "mse")["protocol"]["error"] == "mse"

@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from test_stream import (  # noqa: F401
     FLASH,
     T,
     _env,
-    _run,
     _scorer,
     clip,
     normal_frames,
@@ -53,9 +53,9 @@ def _message(text: str, name: str) -> str:
 
 def _watch_and_score(run: Path, path: Path, out: Path, capsys: Any) -> tuple[str, str, str]:  # noqa: F811
     """(watch's stdout, watch's error, score's error) on the same file; both exit 2."""
-    assert _run(["watch", str(run), str(path), *CPU, "--jsonl", str(out)]) == 2
+    assert run_cli(["watch", str(run), str(path), *CPU, "--jsonl", str(out)]) == 2
     watch = capsys.readouterr()
-    assert _run(["score", str(run), str(path), "--name", "broken", "--quiet", *CPU]) == 2
+    assert run_cli(["score", str(run), str(path), "--name", "broken", "--quiet", *CPU]) == 2
     return _plain(watch.out), _plain(watch.err), _plain(capsys.readouterr().err)
 
 
@@ -85,7 +85,7 @@ def test_a_truncated_file_ends_the_watch_as_score_refuses_it(
 
         write_video(path, flash_frames)
     # the whole file: a normal end, exit 0, no gap and no error
-    assert _run(["watch", str(run), str(path), *CPU, "--json"]) == 0
+    assert run_cli(["watch", str(run), str(path), *CPU, "--json"]) == 0
     whole = json.loads(capsys.readouterr().out)
     assert whole["frames"] == n and whole["broken"] is None and whole["gaps"] == []
     data = path.read_bytes()
@@ -111,7 +111,7 @@ def test_a_truncated_file_ends_the_watch_as_score_refuses_it(
     assert rows[-1]["event"] == "source_error" and rows[-1]["frame"] == broke
     assert rows[-1]["message"] == said
     # watching only part of the damaged file, up to what it still holds, is a normal end
-    assert _run(["watch", str(run), str(path), *CPU, "--max-frames", str(T + 2)]) == 0
+    assert run_cli(["watch", str(run), str(path), *CPU, "--max-frames", str(T + 2)]) == 0
     assert "Stream ended: 10 frames" in capsys.readouterr().out
 
 
@@ -145,7 +145,7 @@ def test_a_source_that_raises_mid_way_keeps_scores_and_alerts(
 
     monkeypatch.setattr(vadkit.data.live.FrameReader, "__init__", failing_init)
     out = tmp_path / "scores.jsonl"
-    assert _run(["watch", str(run), str(clip), *CPU, "--jsonl", str(out)]) == 2
+    assert run_cli(["watch", str(run), str(clip), *CPU, "--jsonl", str(out)]) == 2
     captured = capsys.readouterr()
     text, err = _plain(captured.out), _plain(captured.err)
     reason = f"stops decoding after {broke} frames: [Errno 1094995529] Invalid data found"
@@ -169,7 +169,7 @@ def test_a_source_that_raises_mid_way_keeps_scores_and_alerts(
     assert f"ALERT frames {start}-{broke - 1} " in text
     assert "alert(s)" in text and " 0 alert(s)" not in text
     # --json: the summary (with what broke) on stdout, the error on stderr, exit 2
-    assert _run(["watch", str(run), str(clip), *CPU, "--json"]) == 2
+    assert run_cli(["watch", str(run), str(clip), *CPU, "--json"]) == 2
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     assert summary["broken"]["frame"] == broke and summary["frames"] == broke

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_stream import T, _env, _run, _scorer, clip, normal_frames, run  # noqa: F401
+from conftest import run_cli
+from test_stream import T, _env, _scorer, clip, normal_frames, run  # noqa: F401
 from test_stream_helpers import FakeReader, write_timed_video
 
 from vadkit.errors import ConfigError
@@ -184,7 +185,7 @@ def test_watch_reports_a_gap_in_a_file(
         tmp_path / "hole.mkv", normal_frames, [round(t * 10) for t in _holed_times(n)]
     )
     out = tmp_path / "scores.jsonl"
-    assert _run(["watch", str(run), str(path), "--device", "cpu", "--jsonl", str(out)]) == 0
+    assert run_cli(["watch", str(run), str(path), "--device", "cpu", "--jsonl", str(out)]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert (
         f"GAP before frame {CUT}: stream time 1.30 s -> 3.50 s (about {HOLE} frame(s) missing)"
@@ -197,11 +198,11 @@ def test_watch_reports_a_gap_in_a_file(
     assert [r.get("event", r["frame"]) for r in rows] == [*range(T, CUT), "gap", *range(CUT + T, n)]
     # a hole within --max-gap is no gap; --max-gap 0 turns the check off
     for max_gap in ("0", str(HOLE + 1)):
-        assert _run(["watch", str(run), str(path), "--device", "cpu", "--json",
+        assert run_cli(["watch", str(run), str(path), "--device", "cpu", "--json",
                      "--max-gap", max_gap]) == 0  # fmt: skip
         summary = json.loads(capsys.readouterr().out)
         assert summary["gaps"] == [] and summary["windows"] == n - T
-    assert _run(["watch", str(run), str(path), "--device", "cpu", "--json",
+    assert run_cli(["watch", str(run), str(path), "--device", "cpu", "--json",
                  "--max-gap", str(HOLE)]) == 0  # fmt: skip
     summary = json.loads(capsys.readouterr().out)
     assert [g["frame"] for g in summary["gaps"]] == [CUT]

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import quiet_machine
-from test_evaluate_cli import _run
+from conftest import quiet_machine, run_cli
 
 import vadkit
 from vadkit.config import resolve_config
@@ -43,7 +42,8 @@ def test_train_returns_a_run_with_typed_settings(tiny_run: vadkit.Run) -> None:
 
 def test_api_and_cli_scores_are_bit_equal_in_fp32(tiny_run: vadkit.Run, tiny_scene: Path) -> None:
     assert (
-        _run(["score", str(tiny_run.path), "--precision", "fp32", "--quiet", "--name", "cli"]) == 0
+        run_cli(["score", str(tiny_run.path), "--precision", "fp32", "--quiet", "--name", "cli"])
+        == 0
     )
     cli = tiny_run.scores("cli")
     api = tiny_run.score(precision="fp32", name="api")
@@ -102,7 +102,7 @@ def test_python_and_cli_refuse_the_same_arguments_with_the_same_message(
     with pytest.raises(ConfigError) as exc:
         tiny_run.score(checkpoint="1", average_last=2)
     assert "not both" in exc.value.message
-    code = _run(["score", str(tiny_run.path), "--checkpoint", "1", "--average-last", "2"])
+    code = run_cli(["score", str(tiny_run.path), "--checkpoint", "1", "--average-last", "2"])
     assert code == 2
     assert exc.value.message in " ".join(capsys.readouterr().err.split())
     with pytest.raises(ConfigError, match="either --data ROOT or video files"):
@@ -129,11 +129,11 @@ def test_weights_the_run_cannot_give_are_one_message_and_exit_2(
     def squeezed(text: str) -> str:  # a long path may be wrapped at any character
         return "".join(text.split())
 
-    assert _run(["score", str(tiny_run.path), *args, "--quiet"]) == 2
+    assert run_cli(["score", str(tiny_run.path), *args, "--quiet"]) == 2
     message = squeezed(error_text(capsys))  # error_text asserts that no traceback was printed
     assert squeezed(says) in message
     for command in (["watch", str(tiny_run.path), "--calibrate"], ["export", str(tiny_run.path)]):
-        assert _run([*command, *args, "--quiet"]) == 2, command
+        assert run_cli([*command, *args, "--quiet"]) == 2, command
         assert squeezed(says) in squeezed(error_text(capsys)), command
     keys = dict(zip(args[::2], args[1::2], strict=True))
     with pytest.raises(vadkit.VadkitError) as exc:
@@ -147,10 +147,10 @@ def test_recipes_are_listed_described_and_named_by_the_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert vadkit.list_recipes("luss-*") == ["luss-ae", "luss-ae-paper", "luss-ae-synthetic"]
-    assert _run(["describe", "recipes", "luss-ae-paper", "--json"]) in (0,)
+    assert run_cli(["describe", "recipes", "luss-ae-paper", "--json"]) in (0,)
     described = json.loads(capsys.readouterr().out)
     assert described["plugin"] == "luss" and "paper" in described["summary"]
-    assert _run(["describe", "recipes", "luss-ae-paper"]) == 0
+    assert run_cli(["describe", "recipes", "luss-ae-paper"]) == 0
     out = capsys.readouterr().out
     assert 'head = "paper"' in out and 'normalizer = "robust"' in out
     assert resolve_config(flags={"recipe": "luss-ae-paper"})["recipe"] == "luss-ae-paper"
