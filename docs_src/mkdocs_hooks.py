@@ -313,6 +313,9 @@ def benchmarks_index() -> str:
             "",
         )
         sentence = " ".join(re.split(r"(?<=[.!?])\s", " ".join(paragraph.split()))[:1])
+        # the sentence moves from docs/benchmarks/ to docs/: its relative links follow
+        sentence = re.sub(r"\]\((?![a-z]+:|/|\.\./|#)", "](benchmarks/", sentence)
+        sentence = re.sub(r"\]\(\.\./", "](", sentence)
         out.append(
             f"- [{title}](benchmarks/{page.name}): {sentence}"
             if sentence
