@@ -67,9 +67,9 @@ def train_seconds(run: Path) -> float:
 
 def can_resume(run: Path) -> bool:
     """Whether ``vadkit train --resume RUN`` has a training state to continue from."""
-    from vadkit.engine.checkpoints import LAST, STATE_SUFFIX, checkpoint_dir
+    from vadkit.engine.checkpoints import state_path
 
-    return (checkpoint_dir(run) / f"{LAST}{STATE_SUFFIX}").is_file()
+    return state_path(run).is_file()
 
 
 def train_or_resume(

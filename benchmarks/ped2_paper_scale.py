@@ -44,7 +44,7 @@ GRACE = 60
 def _progress(run: Path) -> dict[str, int] | None:
     from vadkit.engine import runs
 
-    state = run / "checkpoints" / "last.state.pt"
+    state = runs.state_path(run)
     return runs.read_state(state)["progress"] if state.is_file() else None
 
 

@@ -188,6 +188,11 @@ def checkpoint_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR
 
 
+def state_path(run_dir: str | Path) -> Path:
+    """The training state ``--resume`` continues from: ``RUN/checkpoints/last.state.pt``."""
+    return checkpoint_dir(run_dir) / f"{LAST}{STATE_SUFFIX}"
+
+
 def epoch_name(epoch: int) -> str:
     """Name of the checkpoint saved after ``epoch`` epochs (1-based): ``epoch_0005``."""
     return f"epoch_{epoch:04d}"
@@ -244,7 +249,7 @@ def save_checkpoint(
         },
         **(extra or {}),
     }
-    with atomic_write(folder / f"{LAST}{STATE_SUFFIX}", "wb") as fh:
+    with atomic_write(state_path(run_dir), "wb") as fh:
         torch.save(state, fh)
     last = folder / f"{LAST}{WEIGHTS_SUFFIX}"
     replace_file(pending, last)
@@ -257,11 +262,11 @@ def recover_checkpoint(run_dir: str | Path) -> None:
     pending = folder / PENDING
     if not pending.exists():
         return
-    state_path = folder / f"{LAST}{STATE_SUFFIX}"
+    state_file = state_path(run_dir)
     try:
         _, metadata = read_weights(pending)
         pending_progress = weights_progress(metadata)
-        state_progress = Progress(**read_state(state_path)["progress"])
+        state_progress = Progress(**read_state(state_file)["progress"])
     except (CheckpointError, TypeError, KeyError):
         _drop_pending(pending, folder / f"{LAST}{WEIGHTS_SUFFIX}")
         return
@@ -323,7 +328,7 @@ def load_training_checkpoint(
     recover_checkpoint(run_dir)
     folder = checkpoint_dir(run_dir)
     weights = folder / f"{LAST}{WEIGHTS_SUFFIX}"
-    state = read_state(folder / f"{LAST}{STATE_SUFFIX}")
+    state = read_state(state_path(run_dir))
     metadata = load_weights(weights, model, spec)
     progress = Progress(**state["progress"])
     if weights_progress(metadata) != progress:

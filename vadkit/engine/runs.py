@@ -74,6 +74,9 @@ from vadkit.engine.checkpoints import (
     save_checkpoint as save_checkpoint,
 )
 from vadkit.engine.checkpoints import (
+    state_path as state_path,
+)
+from vadkit.engine.checkpoints import (
     weights_bytes as weights_bytes,
 )
 from vadkit.engine.checkpoints import (
