@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cli_runs import train_or_resume, train_seconds, vadkit
+from cli_runs import repo_relative, train_or_resume, train_seconds, vadkit
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "ped2"
@@ -477,7 +477,7 @@ vadkit evaluate {summary["run"]} --error bpe --normalizer minmax --alphas ped2 -
 
 (and the same evaluation for each error measure and normalizer in the table).
 """
-    return text.replace(str(REPO.parent) + "/", "../")
+    return repo_relative(text)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
 #: Run the CLI in this process instead of a subprocess (the tests' tiny runs: no start-up cost).
 IN_PROCESS = False
 
@@ -44,6 +45,12 @@ def vadkit(*args: str, capture: bool = False) -> str:
         sys.stderr.write(done.stderr or "")
         raise SystemExit(f"vadkit {args[0]} failed with exit code {done.returncode}")
     return done.stdout if capture else ""
+
+
+def repo_relative(text: str) -> str:
+    """``text`` with this machine's absolute paths written relative to the repository (pages and
+    records are committed; the folders they name are not where another checkout has them)."""
+    return text.replace(str(REPO) + "/", "").replace(str(REPO.parent) + "/", "../")
 
 
 def _epoch_records(run: Path) -> list[dict[str, float]]:

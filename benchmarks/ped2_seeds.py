@@ -16,7 +16,10 @@ loss is below the last checkpoint's for every seed, and ``luss-ae`` then scores 
 
 A seed whose ``seed_result.json`` exists is reused, a half-trained one is resumed: the study can
 run in pieces (``--seeds 0``, then ``--seeds 1``, ...). The page ``docs/benchmarks/ped2-seeds.md``
-is rewritten from every finished seed each time (mean, standard deviation and minimum).
+is rewritten from every finished seed each time (mean, standard deviation and minimum), and its
+record ``docs/benchmarks/ped2-seeds.json`` (every finished seed's result, committed with the page)
+beside it: a seed found only in the record counts as finished, so a fresh checkout without the
+run folders rewrites the same page and the ablations read the same seeds.
 """
 
 from __future__ import annotations
@@ -113,6 +116,23 @@ def run_seed(opts: Any, seed: int) -> dict[str, Any]:
 
     write_text(done_file, json.dumps(result, indent=2) + "\n")
     return result
+
+
+def record_path(page: Path) -> Path:
+    """The machine-readable record committed beside a results page (``NAME.md`` -> ``NAME.json``)."""
+    return page.with_suffix(".json")
+
+
+def load_results(study: Path, record: Path | None = None) -> list[dict[str, Any]]:
+    """Every finished seed, by seed: those in ``study``'s run folders, then those found only in
+    ``record`` (a page's record from a machine that had the run folders)."""
+    found = {
+        r["seed"]: r for r in (json.loads(p.read_text()) for p in study.glob(f"seed_*/{RESULT}"))
+    }
+    if record is not None and record.is_file():
+        for r in json.loads(record.read_text())["seeds"]:
+            found.setdefault(r["seed"], r)
+    return [found[s] for s in sorted(found)]
 
 
 def summary(
@@ -228,15 +248,16 @@ three more trainings per setting.
 def main(opts: Any, seeds: Sequence[int], command: str) -> list[dict[str, Any]]:
     if not (opts.data / "testing").is_dir():
         raise SystemExit(f"no dataset at {opts.data} (pass --data)")
+    target = Path(opts.page) if opts.page else PAGE
+    known = {r["seed"] for r in load_results(opts.out, record_path(target))}
     for seed in seeds:
-        run_seed(opts, seed)
-    finished = sorted(
-        (json.loads(p.read_text()) for p in opts.out.glob(f"seed_*/{RESULT}")),
-        key=lambda r: r["seed"],
-    )
+        if seed not in known:  # finished here or on a machine that had its run folder
+            run_seed(opts, seed)
+    finished = load_results(opts.out, record_path(target))
     from vadkit.engine.io import write_text
 
-    target = Path(opts.page) if opts.page else PAGE
-    write_text(target, page(finished, command).replace(str(REPO.parent) + "/", "../"))
-    print(f"Written: {target} ({len(finished)} seed(s))")
+    record = json.dumps({"seeds": finished}, indent=1) + "\n"
+    write_text(record_path(target), cli_runs.repo_relative(record))
+    write_text(target, cli_runs.repo_relative(page(finished, command)))
+    print(f"Written: {target} and its record ({len(finished)} seed(s))")
     return finished

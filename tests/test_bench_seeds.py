@@ -91,12 +91,13 @@ def test_seed_study_and_ablations_write_their_pages(
     # Tables 4 and 5 from the two seeds; Table 2 with one extra training (VCR alone)
     monkeypatch.setattr(ablations, "SUBSETS", ("vcr", "vcr,ffp,prp"))
     page2 = tmp_path / "ablations.md"
-    partial = ablations.main(["--study", str(out), "--data", str(tiny_scene), "--page", str(page2),
+    study = ["--study", str(out), "--study-record", str(page.with_suffix(".json"))]
+    partial = ablations.main([*study, "--data", str(tiny_scene), "--page", str(page2),
                               "--no-train", *TINY])  # fmt: skip
     assert partial["table_2"] == {"vcr,ffp,prp": fused[0]}  # nothing trained
     assert not (out / "tasks_vcr").exists()
     assert "| VCR | not trained yet |" in page2.read_text()
-    done = ablations.main(["--study", str(out), "--data", str(tiny_scene), "--page", str(page2),
+    done = ablations.main([*study, "--data", str(tiny_scene), "--page", str(page2),
                            *TINY])  # fmt: skip
     assert done["weights"] == default
     robust = statistics.fmean(r["sets"][default]["eval"]["bpe/robust"]["fused"] for r in results)
@@ -109,6 +110,23 @@ def test_seed_study_and_ablations_write_their_pages(
     assert f"| Robust | {100 * robust:.2f} |" in text or f"| robust | {100 * robust:.2f} |" in text
     assert "89.04" in text and "81.21" in text  # the paper's numbers beside
     assert text.count("The ordering of the") >= 6
+
+    # A fresh checkout has the committed pages and records, not the run folders: the study and
+    # the ablations are rewritten from the records, nothing is trained or scored again.
+    seeds_text = page.read_text()
+    record = json.loads(page.with_suffix(".json").read_text())
+    assert [r["seed"] for r in record["seeds"]] == [0, 1]
+    out.rename(tmp_path / "elsewhere")
+    monkeypatch.setattr(cli_runs, "vadkit", no_more_work)
+    again = bench.main([*common, "--seeds", "0,1"])
+    assert [r["seed"] for r in again["seeds"]] == [0, 1] and page.read_text() == seeds_text
+    redone = ablations.main([*study, "--data", str(tiny_scene), "--page", str(page2), *TINY])
+    assert redone == done and page2.read_text() == text
+    with pytest.raises(AssertionError, match="run again"):  # the page's record ignored: VCR trains
+        ablations.main([*study, "--data", str(tiny_scene), "--page", str(page2), "--retrain"])
+    page.with_suffix(".json").unlink()  # not even the study's record: Tables 4, 5 from the page's
+    assert ablations.main([*study, "--data", str(tiny_scene), "--page", str(page2)]) == done
+    assert page2.read_text() == text
 
 
 def _seed(seed: int, last: float, ema: float) -> dict[str, object]:
@@ -146,3 +164,9 @@ def test_a_run_stopped_before_its_first_checkpoint_is_trained_again(
     (run / "metrics.jsonl").write_text('{"event": "epoch", "epoch": 14, "seconds": 2.5}\n')
     cli_runs.train_or_resume(run, ["--data", "D"], 15)
     assert len(calls) == 2 and cli_runs.train_seconds(run) == 2.5  # finished: reused
+
+
+def test_pages_name_this_machines_folders_relative_to_the_repository(scripts):
+    cli_runs = scripts[3]
+    text = f"{cli_runs.REPO}/runs/seed_0 and {cli_runs.REPO.parent}/shared/datasets/ped2"
+    assert cli_runs.repo_relative(text) == "runs/seed_0 and ../shared/datasets/ped2"
