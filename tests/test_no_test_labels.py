@@ -370,6 +370,16 @@ def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
     assert opened.weights["sha256"] == ema and not told  # the calibration fits: kept
     other = open_for_stream(run, weights="last", calibration_windows=4, on_calibrating=told.append)
     assert other.calibration.meta["weights"]["sha256"] == last and "does not fit" in told[0]
+    # load_for_stream: open_for_stream's parameters, its result as (config, model, calibration)
+    import inspect
+
+    from vadkit.stream import load_for_stream
+
+    same = inspect.signature(open_for_stream).parameters
+    assert inspect.signature(load_for_stream).parameters == same
+    config, loaded, cal = load_for_stream(run, weights="last", calibration_windows=4)
+    assert config == other.config and cal.meta["weights"]["sha256"] == last
+    assert state_digest(loaded) == state_digest(other.model)
 
     # maps: the weights a score set was scored with, loaded again from its record
     assert recorded_weights(record) == {"weights": "ema"}

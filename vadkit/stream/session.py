@@ -10,13 +10,14 @@ source that breaks ends the session with a ``"source_error"`` event and a :class
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ParamSpec
 
 from vadkit.data.live import FrameReader, SourceError
 from vadkit.errors import DataError
@@ -35,6 +36,8 @@ from vadkit.stream.scorer import FrameScore, StreamScorer
 
 if TYPE_CHECKING:
     from vadkit.model import VADModel
+
+_P = ParamSpec("_P")
 
 
 @dataclass
@@ -323,35 +326,25 @@ def open_for_stream(
     return StreamRun(config=dict(config), model=model, weights=used, calibration=cal)
 
 
-def load_for_stream(
-    run_dir: str | Path,
-    *,
-    checkpoint: str = "last",
-    weights: str | None = None,
-    recalibrate: bool = False,
-    calibration_data: str | Path | None = None,
-    calibration_windows: int = DEFAULT_WINDOWS,
-    quantile: float | None = None,
-    normalizer: str | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    on_calibrating: Callable[[str], None] | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> tuple[dict[str, Any], VADModel, Calibration]:
+def _as_tuple(
+    open_run: Callable[_P, StreamRun], name: str, doc: str
+) -> Callable[_P, tuple[dict[str, Any], VADModel, Calibration]]:
+    """``open_run`` under ``name``, with its parameters, returning ``(config, model, calibration)``."""
+
+    def load(*args: _P.args, **kwargs: _P.kwargs) -> tuple[dict[str, Any], VADModel, Calibration]:
+        opened = open_run(*args, **kwargs)
+        return opened.config, opened.model, opened.calibration
+
+    load.__name__ = load.__qualname__ = name
+    load.__doc__ = doc
+    returns = "tuple[dict[str, Any], VADModel, Calibration]"
+    load.__signature__ = inspect.signature(open_run).replace(return_annotation=returns)  # type: ignore[attr-defined]
+    return load
+
+
+load_for_stream = _as_tuple(
+    open_for_stream,
+    "load_for_stream",
     """The run's config, model and a calibration that fits its weights: :func:`open_for_stream`
-    as a tuple (the weights are those the run scores, ``weights`` default ``score.weights``)."""
-    opened = open_for_stream(
-        run_dir,
-        checkpoint=checkpoint,
-        weights=weights,
-        recalibrate=recalibrate,
-        calibration_data=calibration_data,
-        calibration_windows=calibration_windows,
-        quantile=quantile,
-        normalizer=normalizer,
-        device=device,
-        precision=precision,
-        on_calibrating=on_calibrating,
-        on_progress=on_progress,
-    )
-    return opened.config, opened.model, opened.calibration
+    (same parameters) as a tuple ``(config, model, calibration)``.""",
+)
