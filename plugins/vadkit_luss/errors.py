@@ -87,7 +87,32 @@ class PSNR(ErrorMeasure):
         return f"data_range={self.data_range}"
 
 
-class PSE(ErrorMeasure):
+class _BlurredError(ErrorMeasure):
+    """What PSE and BPE share: the error image blurred per channel by eq. (10)'s Gaussian,
+    sampled every ``stride`` pixels (1: every pixel), squared and averaged over channels."""
+
+    kernel: Tensor
+    stride: int = 1
+
+    def __init__(self, label: str, sigma: float, kernel_size: int, normalize: bool) -> None:
+        super().__init__()
+        check_gaussian_params(label, sigma, kernel_size)
+        self.label = label
+        self.sigma = float(sigma)
+        self.kernel_size = kernel_size
+        self.normalize = bool(normalize)
+        kernel = gaussian_kernel_2d(self.sigma, kernel_size, normalize=self.normalize)
+        self.register_buffer("kernel", kernel, persistent=False)
+
+    def forward(self, pred: Tensor, real: Tensor) -> Tensor:
+        return self.pool_map(self.error_map(pred, real))
+
+    def error_map(self, pred: Tensor, real: Tensor) -> Tensor:
+        diff = float32_difference(pred, real, self.label)
+        return blur_per_channel(diff, self.kernel, stride=self.stride).square().mean(dim=1)
+
+
+class PSE(_BlurredError):
     """Proximally sensitive error: MSE of the error image blurred by a Gaussian (eq. 9-10).
 
     ``PSE(J, J^) = ||(J^ - J) * G_(sigma,k)||_F^2 / (C * H * W)``, where ``*`` is a per-channel 2-D
@@ -106,29 +131,14 @@ class PSE(ErrorMeasure):
     Reference: Lohani et al., VISAPP 2023, eq. (9)-(10); Gudi et al. 2022.
     """
 
-    kernel: Tensor
-
     def __init__(self, *, sigma: float = 1.0, kernel_size: int = 5, normalize: bool = True) -> None:
-        super().__init__()
-        check_gaussian_params("PSE", sigma, kernel_size)
-        self.sigma = float(sigma)
-        self.kernel_size = kernel_size
-        self.normalize = bool(normalize)
-        kernel = gaussian_kernel_2d(self.sigma, kernel_size, normalize=self.normalize)
-        self.register_buffer("kernel", kernel, persistent=False)
-
-    def forward(self, pred: Tensor, real: Tensor) -> Tensor:
-        return self.pool_map(self.error_map(pred, real))
-
-    def error_map(self, pred: Tensor, real: Tensor) -> Tensor:
-        diff = float32_difference(pred, real, "PSE")
-        return blur_per_channel(diff, self.kernel).square().mean(dim=1)
+        super().__init__("PSE", sigma, kernel_size, normalize)
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}, kernel_size={self.kernel_size}, normalize={self.normalize}"
 
 
-class BPE(ErrorMeasure):
+class BPE(_BlurredError):
     """Blur pooled error: the error image low-pass filtered, subsampled, then squared (eq. 11).
 
     ``BPE(J, J^) = mean(S_b((J^ - J) * B_k)^2)``: the error image is blurred per channel by the
@@ -152,8 +162,6 @@ class BPE(ErrorMeasure):
     Reference: Lohani et al., VISAPP 2023, eq. (11); Zhang 2019 (blur pooling).
     """
 
-    kernel: Tensor
-
     def __init__(
         self,
         *,
@@ -162,26 +170,13 @@ class BPE(ErrorMeasure):
         kernel_size: int = 5,
         normalize: bool = True,
     ) -> None:
-        super().__init__()
-        check_gaussian_params("BPE", sigma, kernel_size)
+        super().__init__("BPE", sigma, kernel_size, normalize)
         if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
             raise ConfigError(
                 f"BPE: stride must be a positive integer, not {stride!r}.",
                 hint="Use stride 2 (the paper's subsampling); 1 makes BPE equal to PSE.",
             )
         self.stride = stride
-        self.sigma = float(sigma)
-        self.kernel_size = kernel_size
-        self.normalize = bool(normalize)
-        kernel = gaussian_kernel_2d(self.sigma, kernel_size, normalize=self.normalize)
-        self.register_buffer("kernel", kernel, persistent=False)
-
-    def forward(self, pred: Tensor, real: Tensor) -> Tensor:
-        return self.pool_map(self.error_map(pred, real))
-
-    def error_map(self, pred: Tensor, real: Tensor) -> Tensor:
-        diff = float32_difference(pred, real, "BPE")
-        return blur_per_channel(diff, self.kernel, stride=self.stride).square().mean(dim=1)
 
     def extra_repr(self) -> str:
         return (
