@@ -189,7 +189,14 @@ def collate(samples: Sequence[Mapping[str, Any]]) -> Batch:
 
 
 class TrainLoader:
-    """One epoch of training batches (see :func:`make_train_loader`).
+    """One epoch of training batches, shuffled by a generator seeded from ``(seed, epoch)``.
+
+    Each sample's task views are drawn with an rng seeded from ``(seed, epoch, index)`` and a
+    per-batch rng seeded from ``(seed, epoch, batch index)``; ``skip_batches`` skips the first
+    batches without loading them (resuming mid-epoch gives the same later batches). ``workers``
+    worker processes decode in parallel; ``pin_memory`` pins batches when CUDA is available.
+    ``rank`` of ``world_size`` training processes loads its shard of the epoch
+    (:func:`vadkit.data.shards.shard_order`).
 
     ``len()`` is the number of batches it yields (``total_batches - skip_batches``).
     """
@@ -255,35 +262,5 @@ class TrainLoader:
         return iter(loader)
 
 
-def make_train_loader(
-    windows: TrainWindows,
-    *,
-    batch_size: int = TrainSettings.batch_size,
-    epoch: int = 0,
-    skip_batches: int = 0,
-    workers: int = 0,
-    pin_memory: bool = False,
-    drop_last: bool = False,
-    rank: int = 0,
-    world_size: int = 1,
-) -> TrainLoader:
-    """Batches of one epoch, shuffled by a generator seeded from ``(seed, epoch)``.
-
-    Each sample's task views are drawn with an rng seeded from ``(seed, epoch, index)`` and a
-    per-batch rng seeded from ``(seed, epoch, batch index)``; ``skip_batches`` skips the first
-    batches without loading them (resuming mid-epoch gives the same later batches). ``workers``
-    worker processes decode in parallel; ``pin_memory`` pins batches when CUDA is available.
-    ``rank`` of ``world_size`` training processes loads its shard of the epoch
-    (:func:`vadkit.data.shards.shard_order`).
-    """
-    return TrainLoader(
-        windows,
-        batch_size=batch_size,
-        epoch=epoch,
-        skip_batches=skip_batches,
-        workers=workers,
-        pin_memory=pin_memory,
-        drop_last=drop_last,
-        rank=rank,
-        world_size=world_size,
-    )
+#: The training loader of one epoch (the name the docs and callers use): :class:`TrainLoader`.
+make_train_loader = TrainLoader
