@@ -17,7 +17,7 @@ import numpy as np
 from vadkit.config.settings import DataSettings
 from vadkit.data.formats import SPLITS, resolve_format
 from vadkit.data.labels import find_label_candidates, read_labels
-from vadkit.data.sources import FrameFolder, FrameSource, VideoFile
+from vadkit.data.sources import FrameFolder, FrameSource, VideoFile, same_size_frames
 from vadkit.errors import DataError
 
 
@@ -73,20 +73,12 @@ def _inspect(source: FrameSource, decode: bool) -> _VideoInfo:
                     f"Cannot open video file '{source.path}': {exc}.",
                     hint="The file is truncated or corrupt: copy it again or re-encode it.",
                 ) from None
-    count, first = 0, None
-    for where, image in source.native_frames():
-        if first is None:
-            first = (where, image.size)
-        elif image.size != first[1]:
-            (w0, h0), (w1, h1) = first[1], image.size
-            raise DataError(
-                f"Frame '{where}' is {w1}x{h1} but the first frame of video '{source.name}' "
-                f"('{first[0]}') is {w0}x{h0}.",
-                hint="All frames of one video must have the same size: re-extract the video.",
-            )
+    count, size = 0, None
+    for _, image in same_size_frames(source):
+        size = size or image.size
         count += 1
-    assert first is not None
-    return _VideoInfo(source.name, count, f"{first[1][0]}x{first[1][1]}", True)
+    assert size is not None
+    return _VideoInfo(source.name, count, f"{size[0]}x{size[1]}", True)
 
 
 def _progress(enabled: bool, total: int) -> Any:

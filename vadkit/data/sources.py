@@ -276,10 +276,9 @@ def preprocess_native(
     return preprocess(frame, size, color)
 
 
-def preprocessed_frames(
-    source: FrameSource, size: tuple[int, int], color: str, resample: str = "bilinear"
-) -> Iterator[np.ndarray]:
-    """The source's frames, preprocessed one by one; mixed native sizes raise DataError."""
+def same_size_frames(source: FrameSource) -> Iterator[tuple[str, Image.Image]]:
+    """The source's native frames with where each comes from; a frame of another size than the
+    first raises DataError naming both."""
     first: tuple[str, tuple[int, int]] | None = None
     for where, image in source.native_frames():
         if first is None:
@@ -291,6 +290,14 @@ def preprocessed_frames(
                 f"('{first[0]}') is {w0}x{h0}.",
                 hint="All frames of one video must have the same size: re-extract the video.",
             )
+        yield where, image
+
+
+def preprocessed_frames(
+    source: FrameSource, size: tuple[int, int], color: str, resample: str = "bilinear"
+) -> Iterator[np.ndarray]:
+    """The source's frames, preprocessed one by one; mixed native sizes raise DataError."""
+    for _, image in same_size_frames(source):
         yield preprocess(image, size, color, resample)
 
 
