@@ -93,27 +93,33 @@ def tables_4_5(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def table_2(
-    opts: Any, results: Sequence[dict[str, Any]], weights: str, recorded: dict[str, float]
-) -> dict[str, float]:
-    """Fused AUROC (BPE, min-max, the paper's weights over the subset's tasks) per task subset,
-    each run scored with ``--weights WEIGHTS`` (the study's default scored weights). The full
-    set is the study's run at ``opts.seed`` when the study has it; a subset whose run folder is
-    not here takes its ``recorded`` value (same seed and weights) when there is one. With
-    ``opts.no_train``, nothing is trained: the rows not found stay out."""
+    opts: Any, results: Sequence[dict[str, Any]], weights: str, recorded: dict[str, Any]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Fused AUROC (BPE, min-max, the paper's weights over the subset's tasks) and training
+    minutes per task subset, each run scored with ``--weights WEIGHTS`` (the study's default
+    scored weights). The full set is the study's run at ``opts.seed`` when the study has it; a
+    subset whose run folder is not here takes its value from ``recorded`` (the page's record,
+    at the same seed and weights) when it has one. With ``opts.no_train``, nothing is trained:
+    the rows not found stay out."""
     out: dict[str, float] = {}
+    minutes: dict[str, float] = {}
+    known, known_minutes = recorded.get("table_2", {}), recorded.get("table_2_minutes", {})
     study_seed = {r["seed"]: r for r in results}.get(opts.seed)
     for subset in SUBSETS:
         tasks = subset.split(",")
         alphas = {t: PED2_ALPHAS[t] for t in tasks}
         if subset == "vcr,ffp,prp" and study_seed is not None:
             out[subset] = study_seed["sets"][weights]["eval"]["bpe/minmax"]["fused"]
+            minutes[subset] = study_seed["train_seconds"] / 60
             continue
         run = opts.out / f"tasks_{'_'.join(tasks)}"
         done = run / "table2.json"
         if done.is_file() and json.loads(done.read_text()).get("weights") != weights:
             done.unlink()  # scored with other weights than the study's default: score again
-        if not done.is_file() and not run.exists() and subset in recorded:
-            out[subset] = recorded[subset]  # computed on a machine that had the run folder
+        if not done.is_file() and not run.exists() and subset in known:
+            out[subset] = known[subset]  # computed on a machine that had the run folder
+            if subset in known_minutes:
+                minutes[subset] = known_minutes[subset]
             continue
         if not done.is_file() and opts.no_train:
             continue
@@ -138,16 +144,21 @@ def table_2(
             record = {"tasks": tasks, "weights": weights, "fused": fused}
             write_text(done, json.dumps(record) + "\n")
         out[subset] = json.loads(done.read_text())["fused"]
-    return out
+        minutes[subset] = cli_runs.train_seconds(run) / 60
+    return out, minutes
 
 
-def page(t45: dict[str, Any], t2: dict[str, float], seed: int, weights: str) -> str:
+def page(
+    t45: dict[str, Any], t2: dict[str, float], minutes: dict[str, float], seed: int, weights: str
+) -> str:
     t4, t5 = t45["table4"], t45["table5"]
     n = len(t45["seeds"])
     rows2 = [
         f"| {s.upper().replace(',', ' + ')} | "
         + (f"{100 * t2[s]:.2f}" if s in t2 else "not trained yet")
-        + f" | {PAPER_TABLE2[s][0]:.2f} | {PAPER_TABLE2[s][1]:.2f} |"
+        + f" | {PAPER_TABLE2[s][0]:.2f} | {PAPER_TABLE2[s][1]:.2f} | "
+        + (f"{minutes[s]:.0f}" if s in minutes else "-")
+        + " |"
         for s in SUBSETS
     ]
     missing = [s for s in SUBSETS if s not in t2]
@@ -194,7 +205,7 @@ def page(t45: dict[str, Any], t2: dict[str, float], seed: int, weights: str) -> 
     return f"""# The paper's ablations on UCSD Ped2
 
 Written by `benchmarks/ablations.py` from the [seed study](ped2-seeds.md) (Tables 4 and 5:
-means over seeds {", ".join(map(str, t45["seeds"]))}, {n} run(s), no retraining) and from one
+means over the {n} seed(s) {", ".join(map(str, t45["seeds"]))}, no retraining) and from one
 training per task subset at seed {seed} (Table 2). All numbers are fused or per-task frame-level
 micro AUROC (%) under the paper's protocol, without smoothing, with {WEIGHTS[weights]} (the
 weights `luss-ae` scores by default, decided in the seed study on validation losses). The
@@ -203,9 +214,13 @@ compared, only the ordering of the rows.
 
 ## Table 2: task subsets (fused, BPE, min-max, the paper's Ped2 weights over the tasks used)
 
-| tasks | vadkit, Ped2 | paper, Avenue | paper, ShanghaiTech |
-|---|---:|---:|---:|
+| tasks | vadkit, Ped2 | paper, Avenue | paper, ShanghaiTech | training (min) |
+|---|---:|---:|---:|---:|
 {chr(10).join(rows2)}
+
+Each row is one training at seed {seed} with the seed study's settings (see
+[its page](ped2-seeds.md)), only the tasks differ. The CPU budget of this table is its last
+column: each run's own record of its epochs' wall time on 2 CPU cores ("-": not recorded).
 
 {" ".join(agree2)}
 
@@ -271,12 +286,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "run bench_ped2.py --seeds first"
         )
     same = record.get("seed") == opts.seed and record.get("weights") == weights
-    t2 = table_2(opts, results, weights, record.get("table_2", {}) if same else {})
+    t2, minutes = table_2(opts, results, weights, record if same else {})
     from vadkit.engine.io import write_text
 
-    done = {"seed": opts.seed, "weights": weights, "tables_4_5": t45, "table_2": t2}
+    done = {
+        "seed": opts.seed,
+        "weights": weights,
+        "tables_4_5": t45,
+        "table_2": t2,
+        "table_2_minutes": minutes,
+    }
     write_text(own, json.dumps(done, indent=1) + "\n")
-    write_text(opts.page, page(t45, t2, opts.seed, weights))
+    write_text(opts.page, page(t45, t2, minutes, opts.seed, weights))
     print(f"Written: {opts.page} and its record")
     return done
 

@@ -105,6 +105,9 @@ def test_seed_study_and_ablations_write_their_pages(
     assert done["table_2"]["vcr,ffp,prp"] == fused[0]  # the study's seed-0 run, not retrained
     vcr_only = json.loads((out / "tasks_vcr" / "table2.json").read_text())
     assert vcr_only["tasks"] == ["vcr"] and done["table_2"]["vcr"] == vcr_only["fused"]
+    minutes = done["table_2_minutes"]  # each run's own record of its training time
+    assert minutes["vcr"] == cli_runs.train_seconds(out / "tasks_vcr") / 60 > 0
+    assert minutes["vcr,ffp,prp"] == results[0]["train_seconds"] / 60
     assert vcr_only["weights"] == default
     text = page2.read_text()
     assert f"| Robust | {100 * robust:.2f} |" in text or f"| robust | {100 * robust:.2f} |" in text
