@@ -53,6 +53,7 @@ PAPER_TABLE4 = {"mse": (84.95, 85.38), "pse": (85.96, 86.61), "bpe": (86.48, 87.
 PAPER_TABLE5 = {"minmax": (89.01, 79.15), "robust": (89.04, 81.21)}  # (Avenue, ShanghaiTech)
 SUBSETS = tuple(PAPER_TABLE2)
 WEIGHTS = {"ema": "the moving average of the weights", "last": "the last checkpoint"}
+RUNS = {"study": "the seed study's", "trained": "trained for this table"}
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -89,21 +90,25 @@ def tables_4_5(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         for e in ("mse", "psnr", "pse", "bpe")
     }
     t5 = {n: _mean([g[f"bpe/{n}"]["fused"] for g in grids]) for n in ("none", "minmax", "robust")}
-    return {"table4": t4, "table5": t5, "seeds": [r["seed"] for r in results]}
+    fused = [g["bpe/minmax"]["fused"] for g in grids]
+    spread = statistics.stdev(fused) if len(fused) > 1 else None
+    return {"table4": t4, "table5": t5, "seeds": [r["seed"] for r in results], "fused_std": spread}
 
 
 def table_2(
     opts: Any, results: Sequence[dict[str, Any]], weights: str, recorded: dict[str, Any]
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Fused AUROC (BPE, min-max, the paper's weights over the subset's tasks) and training
-    minutes per task subset, each run scored with ``--weights WEIGHTS`` (the study's default
+) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+    """Fused AUROC (BPE, min-max, the paper's weights over the subset's tasks), training minutes
+    and the run it comes from ("study" or "trained") per task subset, each run scored with ``--weights WEIGHTS`` (the study's default
     scored weights). The full set is the study's run at ``opts.seed`` when the study has it; a
     subset whose run folder is not here takes its value from ``recorded`` (the page's record,
     at the same seed and weights) when it has one. With ``opts.no_train``, nothing is trained:
     the rows not found stay out."""
     out: dict[str, float] = {}
     minutes: dict[str, float] = {}
+    origin: dict[str, str] = {}
     known, known_minutes = recorded.get("table_2", {}), recorded.get("table_2_minutes", {})
+    known_origin = recorded.get("table_2_runs", {})
     study_seed = {r["seed"]: r for r in results}.get(opts.seed)
     for subset in SUBSETS:
         tasks = subset.split(",")
@@ -111,6 +116,7 @@ def table_2(
         if subset == "vcr,ffp,prp" and study_seed is not None:
             out[subset] = study_seed["sets"][weights]["eval"]["bpe/minmax"]["fused"]
             minutes[subset] = study_seed["train_seconds"] / 60
+            origin[subset] = "study"
             continue
         run = opts.out / f"tasks_{'_'.join(tasks)}"
         done = run / "table2.json"
@@ -120,6 +126,8 @@ def table_2(
             out[subset] = known[subset]  # computed on a machine that had the run folder
             if subset in known_minutes:
                 minutes[subset] = known_minutes[subset]
+            if subset in known_origin:
+                origin[subset] = known_origin[subset]
             continue
         if not done.is_file() and opts.no_train:
             continue
@@ -145,11 +153,17 @@ def table_2(
             write_text(done, json.dumps(record) + "\n")
         out[subset] = json.loads(done.read_text())["fused"]
         minutes[subset] = cli_runs.train_seconds(run) / 60
-    return out, minutes
+        origin[subset] = "trained"
+    return out, minutes, origin
 
 
 def page(
-    t45: dict[str, Any], t2: dict[str, float], minutes: dict[str, float], seed: int, weights: str
+    t45: dict[str, Any],
+    t2: dict[str, float],
+    minutes: dict[str, float],
+    origin: dict[str, str],
+    seed: int,
+    weights: str,
 ) -> str:
     t4, t5 = t45["table4"], t45["table5"]
     n = len(t45["seeds"])
@@ -158,10 +172,24 @@ def page(
         + (f"{100 * t2[s]:.2f}" if s in t2 else "not trained yet")
         + f" | {PAPER_TABLE2[s][0]:.2f} | {PAPER_TABLE2[s][1]:.2f} | "
         + (f"{minutes[s]:.0f}" if s in minutes else "-")
-        + " |"
+        + f" | {RUNS.get(origin.get(s, ''), '-')} |"
         for s in SUBSETS
     ]
     missing = [s for s in SUBSETS if s not in t2]
+    std = t45.get("fused_std")
+    spread = (
+        f" Over the seed study's {n} seeds the full set's fused AUROC has a standard deviation "
+        f"of {100 * std:.1f} points: at one seed, rows closer than that are not told apart."
+        if std
+        else ""
+    )
+    again = (
+        f" The full set was trained again for this table: the seed study's run at seed {seed} was"
+        " not on this machine, and a training on another CPU is a separate draw (floating-point"
+        " results differ between CPUs), so its value need not match the study's."
+        if origin.get(SUBSETS[-1]) == "trained"
+        else ""
+    )
     rows4 = [
         f"| {e.upper()} | {100 * t4[e]['vcr']:.2f} | {100 * t4[e]['ffp']:.2f} | "
         + (" | ".join(f"{v:.2f}" for v in PAPER_TABLE4[e]) if e in PAPER_TABLE4 else "- | -")
@@ -214,13 +242,14 @@ compared, only the ordering of the rows.
 
 ## Table 2: task subsets (fused, BPE, min-max, the paper's Ped2 weights over the tasks used)
 
-| tasks | vadkit, Ped2 | paper, Avenue | paper, ShanghaiTech | training (min) |
-|---|---:|---:|---:|---:|
+| tasks | vadkit, Ped2 | paper, Avenue | paper, ShanghaiTech | training (min) | run |
+|---|---:|---:|---:|---:|---|
 {chr(10).join(rows2)}
 
 Each row is one training at seed {seed} with the seed study's settings (see
-[its page](ped2-seeds.md)), only the tasks differ. The CPU budget of this table is its last
-column: each run's own record of its epochs' wall time on 2 CPU cores ("-": not recorded).
+[its page](ped2-seeds.md)), only the tasks differ. The CPU budget of this table is its
+training column: each run's own record of its epochs' wall time on 2 CPU cores ("-": not
+recorded).{again}{spread}
 
 {" ".join(agree2)}
 
@@ -286,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "run bench_ped2.py --seeds first"
         )
     same = record.get("seed") == opts.seed and record.get("weights") == weights
-    t2, minutes = table_2(opts, results, weights, record if same else {})
+    t2, minutes, origin = table_2(opts, results, weights, record if same else {})
     from vadkit.engine.io import write_text
 
     done = {
@@ -295,9 +324,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "tables_4_5": t45,
         "table_2": t2,
         "table_2_minutes": minutes,
+        "table_2_runs": origin,
     }
     write_text(own, json.dumps(done, indent=1) + "\n")
-    write_text(opts.page, page(t45, t2, minutes, opts.seed, weights))
+    write_text(opts.page, page(t45, t2, minutes, origin, opts.seed, weights))
     print(f"Written: {opts.page} and its record")
     return done
 

@@ -108,10 +108,15 @@ def test_seed_study_and_ablations_write_their_pages(
     minutes = done["table_2_minutes"]  # each run's own record of its training time
     assert minutes["vcr"] == cli_runs.train_seconds(out / "tasks_vcr") / 60 > 0
     assert minutes["vcr,ffp,prp"] == results[0]["train_seconds"] / 60
+    assert done["table_2_runs"] == {"vcr": "trained", "vcr,ffp,prp": "study"}
+    assert done["tables_4_5"]["fused_std"] == pytest.approx(statistics.stdev(fused))
     assert vcr_only["weights"] == default
     text = page2.read_text()
     assert f"| Robust | {100 * robust:.2f} |" in text or f"| robust | {100 * robust:.2f} |" in text
     assert "89.04" in text and "81.21" in text  # the paper's numbers beside
+    assert "| trained for this table |" in text and "| the seed study's |" in text
+    assert f"standard deviation of {100 * statistics.stdev(fused):.1f} points" in text
+    assert "trained again" not in text  # the full set is the study's own run
     assert text.count("The ordering of the") >= 6
 
     # A fresh checkout has the committed pages and records, not the run folders: the study and
