@@ -4,8 +4,9 @@
   from the seed study's stored scores (``benchmarks/bench_ped2.py --seeds 0,1,2``), as means
   over its seeds.
 * Table 2 (task subsets) trains one run per subset -- VCR; VCR+FFP; VCR+PRP; VCR+FFP+PRP --
-  at one seed (``--seed``, default 0; the full set reuses that seed's study run), in
-  ``OUT/tasks_<names>``, resumable like the study.
+  at one seed (``--seed``, default 0; the full set reuses that seed's study run, or is trained
+  like the others where that run is not at hand), in ``OUT/tasks_<names>``, resumable like the
+  study.
 
 Writes ``docs/benchmarks/ablations.md``: each table with vadkit's Ped2 numbers beside the
 paper's (the paper reports Avenue and ShanghaiTech, not Ped2, for these tables: only the
@@ -98,12 +99,13 @@ def tables_4_5(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def table_2(
     opts: Any, results: Sequence[dict[str, Any]], weights: str, recorded: dict[str, Any]
 ) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
-    """Fused AUROC (BPE, min-max, the paper's weights over the subset's tasks), training minutes
-    and the run it comes from ("study" or "trained") per task subset, each run scored with ``--weights WEIGHTS`` (the study's default
-    scored weights). The full set is the study's run at ``opts.seed`` when the study has it; a
-    subset whose run folder is not here takes its value from ``recorded`` (the page's record,
-    at the same seed and weights) when it has one. With ``opts.no_train``, nothing is trained:
-    the rows not found stay out."""
+    """Per task subset: fused AUROC (BPE, min-max, the paper's weights over the subset's tasks),
+    training minutes and the run it comes from ("study" or "trained"); each run is scored with
+    ``--weights WEIGHTS`` (the study's default scored weights). The full set is the study's run
+    at ``opts.seed`` when the study has it, else trained like the others; a subset whose run
+    folder is not here takes its values from ``recorded`` (the page's record, at the same seed
+    and weights) when it has them. With ``opts.no_train``, nothing is trained: the rows not
+    found stay out."""
     out: dict[str, float] = {}
     minutes: dict[str, float] = {}
     origin: dict[str, str] = {}
