@@ -37,6 +37,14 @@ def tiny_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_scene(root, size=32, train_videos=2, test_videos=3, frames=(24, 30))
 
 
+#: The tiny LUSS-AE model of the CLI tests' ``--set`` overrides (8 to 16 channels, 32x32 frames,
+#: 8-frame clips); each module adds the data and training settings it tests.
+TINY_MODEL = [
+    "model.params.channels=[8,8,16,16]",
+    "data.size=[32,32]",
+    "data.clip_length=8",
+]
+
 #: Settings of the tiny LUSS-AE run of :func:`tiny_run` (32x32 frames, 8-frame clips, 4 to 8
 #: channels).
 TINY_RUN_SETTINGS = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import quiet_machine
+from conftest import TINY_MODEL, quiet_machine
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
@@ -24,9 +24,7 @@ from vadkit.errors import ConfigError
 # 2 videos of 24-30 frames (the tiny_scene fixture), windows of 8+1 frames every 2 frames: about
 # 20 windows, 5-6 batches of 4 per epoch (enough for the 5 steps a projection measures).
 TINY = [
-    "model.params.channels=[8,8,16,16]",
-    "data.size=[32,32]",
-    "data.clip_length=8",
+    *TINY_MODEL,
     "data.stride=2",
     "train.batch_size=4",
     "train.epochs=1",

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import quiet_machine
+from conftest import TINY_MODEL, quiet_machine
 from safetensors.torch import load_file
 from torch.utils.data import DistributedSampler
 
@@ -38,9 +38,7 @@ WARMUP_EPOCHS = 1
 #: up over the first epoch and decayed to train.min_lr = 0 at the last step. PRP draws its rate
 #: per clip: a per-batch draw is, by design, one per rank's batch (see TrainWindows.sample).
 TINY = [
-    "model.params.channels=[8,8,16,16]",
-    "data.size=[32,32]",
-    "data.clip_length=8",
+    *TINY_MODEL,
     "data.stride=1",
     'tasks.params.prp.rate_per="clip"',
     "train.log_steps=1",

@@ -14,16 +14,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import quiet_machine
+from conftest import TINY_MODEL, quiet_machine
 
 from vadkit import plugins
 from vadkit.cli import main
 from vadkit.errors import CheckpointError, StorageError, VadkitError
 
 TINY = [
-    "model.params.channels=[8,8,16,16]",
-    "data.size=[32,32]",
-    "data.clip_length=8",
+    *TINY_MODEL,
     "data.stride=4",
     "train.batch_size=4",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import quiet_machine
+from conftest import TINY_MODEL, quiet_machine
 
 from vadkit.config import resolve_config
 from vadkit.engine import runs
@@ -19,9 +19,7 @@ from vadkit.engine.validation import validation_split
 from vadkit.errors import ConfigError, DataError
 
 TINY = [
-    "model.params.channels=[8,8,16,16]",
-    "data.size=[32,32]",
-    "data.clip_length=8",
+    *TINY_MODEL,
     "data.stride=4",
     "data.val_videos=1",
     "train.batch_size=4",

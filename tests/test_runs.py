@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY_MODEL
 
 from vadkit.config import resolve_config
 from vadkit.engine import runs
@@ -19,9 +20,7 @@ from vadkit.engine.io import atomic_write, write_text
 from vadkit.errors import CheckpointError, ConfigError
 
 TINY = [
-    "model.params.channels=[8,8,16,16]",
-    "data.size=[32,32]",
-    "data.clip_length=8",
+    *TINY_MODEL,
     "tasks.names=vcr,ffp,prp",
 ]
 

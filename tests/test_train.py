@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import quiet_machine
+from conftest import TINY_MODEL, quiet_machine
 
 from vadkit.components import Batch
 from vadkit.config import resolve_config
@@ -18,9 +18,7 @@ from vadkit.errors import CheckpointError, ConfigError
 from vadkit.testing import tiny_batch
 
 TINY = [
-    "model.params.channels=[8,8,16,16]",
-    "data.size=[32,32]",
-    "data.clip_length=8",
+    *TINY_MODEL,
     "data.stride=4",
     "train.batch_size=4",
     "train.epochs=1",

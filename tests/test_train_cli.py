@@ -10,14 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import quiet_machine, run_cli
+from conftest import TINY_MODEL, quiet_machine, run_cli
 
 from vadkit.engine import runs
 
 TINY = [
-    "model.params.channels=[8,8,16,16]",
-    "data.size=[32,32]",
-    "data.clip_length=8",
+    *TINY_MODEL,
     "data.stride=4",
     "train.batch_size=4",
     "train.checkpoint_steps=2",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import quiet_machine
+from conftest import TINY_MODEL, quiet_machine
 from safetensors.torch import load_file
 
 from vadkit.config import resolve_config
@@ -26,9 +26,7 @@ from vadkit.errors import ConfigError
 # 2 videos of 24-30 frames, windows of 8+1 frames every 2 frames: about 20 windows, 5-6 batches of
 # 4 per epoch; a checkpoint every 2 steps, so the first epoch has mid-epoch checkpoints.
 TINY = [
-    "model.params.channels=[8,8,16,16]",
-    "data.size=[32,32]",
-    "data.clip_length=8",
+    *TINY_MODEL,
     "data.stride=2",
     "train.batch_size=4",
     "train.checkpoint_steps=2",
