@@ -82,8 +82,39 @@ def vadkit_variant(
     return run
 
 
+#: Per-window scores of the hand-written loops: task -> score key -> one tensor per batch.
+Scores = dict[str, dict[str, list[torch.Tensor]]]
+
+
 def _heads(model: VADModel) -> tuple[Any, Any]:
     return model.tasks["ffp"].head, model.tasks["prp"].head
+
+
+def _collect(
+    out: Scores,
+    errors: dict[str, Any],
+    clip: torch.Tensor,
+    recon: torch.Tensor,
+    target: torch.Tensor,
+    pred: torch.Tensor,
+    prob: torch.Tensor,
+) -> None:
+    """Append one batch's per-window scores (higher = more anomalous) to ``out``: VCR's error
+    averaged over the clip's frames, FFP's on the predicted frame, PRP's probability."""
+    b, t = clip.shape[0], clip.shape[2]
+    r = recon.transpose(1, 2).flatten(0, 1)
+    c = clip.transpose(1, 2).flatten(0, 1)
+    for name, err in errors.items():
+        sign = 1.0 if err.higher_is_anomalous else -1.0
+        out["vcr"].setdefault(name, []).append(sign * err(r, c).view(b, t).mean(1))
+        out["ffp"].setdefault(name, []).append(sign * err(pred, target))
+    out["prp"].setdefault(SCORE_KEY, []).append(prob)
+
+
+def _as_arrays(out: Scores) -> dict[str, dict[str, np.ndarray]]:
+    return {
+        k: {e: torch.cat(v).double().cpu().numpy() for e, v in d.items()} for k, d in out.items()
+    }
 
 
 def bare_variant(
@@ -99,7 +130,7 @@ def bare_variant(
     def run() -> dict[str, dict[str, np.ndarray]]:
         frames = video.frames(np.arange(video.num_frames))
         n_win = video.num_frames - t
-        out: dict[str, dict[str, list[torch.Tensor]]] = {"vcr": {}, "ffp": {}, "prp": {}}
+        out: Scores = {"vcr": {}, "ffp": {}, "prp": {}}
         with torch.inference_mode():
             for s0 in range(0, n_win, bs):
                 s1 = min(s0 + bs, n_win)
@@ -116,18 +147,8 @@ def bare_variant(
                 recon = torch.tanh(d)
                 pred = torch.tanh(ffp_head(d))[:, :, 0]
                 prob = F.softmax(prp_head(z).float(), dim=1)[:, 1]
-                b = s1 - s0
-                r = recon.transpose(1, 2).flatten(0, 1)
-                c = clip.transpose(1, 2).flatten(0, 1)
-                for name, err in errors.items():
-                    sign = 1.0 if err.higher_is_anomalous else -1.0
-                    out["vcr"].setdefault(name, []).append(sign * err(r, c).view(b, t).mean(1))
-                    out["ffp"].setdefault(name, []).append(sign * err(pred, target))
-                out["prp"].setdefault(SCORE_KEY, []).append(prob)
-        return {
-            k: {e: torch.cat(v).double().cpu().numpy() for e, v in d.items()}
-            for k, d in out.items()
-        }
+                _collect(out, errors, clip, recon, target, pred, prob)
+        return _as_arrays(out)
 
     return run
 
@@ -148,7 +169,7 @@ def authors_variant(
 
     def run() -> dict[str, dict[str, np.ndarray]]:
         n_win = video.num_frames - t
-        out: dict[str, dict[str, list[torch.Tensor]]] = {"vcr": {}, "ffp": {}, "prp": {}}
+        out: Scores = {"vcr": {}, "ffp": {}, "prp": {}}
         with torch.no_grad():
             for s0 in range(0, n_win, bs):
                 pairs = [window(i) for i in range(s0, min(s0 + bs, n_win))]
@@ -158,18 +179,8 @@ def authors_variant(
                 recon = torch.tanh(bb.decode(z))  # decoder pass 1: reconstruction
                 pred = torch.tanh(ffp_head(bb.decode(z)))[:, :, 0]  # decoder pass 2: FFP
                 prob = F.softmax(prp_head(z), dim=1)[:, 1]
-                b = clip.shape[0]
-                r = recon.transpose(1, 2).flatten(0, 1)
-                c = clip.transpose(1, 2).flatten(0, 1)
-                for name, err in errors.items():
-                    sign = 1.0 if err.higher_is_anomalous else -1.0
-                    out["vcr"].setdefault(name, []).append(sign * err(r, c).view(b, t).mean(1))
-                    out["ffp"].setdefault(name, []).append(sign * err(pred, target))
-                out["prp"].setdefault(SCORE_KEY, []).append(prob)
-        return {
-            k: {e: torch.cat(v).double().cpu().numpy() for e, v in d.items()}
-            for k, d in out.items()
-        }
+                _collect(out, errors, clip, recon, target, pred, prob)
+        return _as_arrays(out)
 
     return run
 
