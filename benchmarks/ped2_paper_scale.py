@@ -9,7 +9,9 @@ Each call does one step and exits:
 3. then ``vadkit evaluate`` with the paper's Ped2 fusion weights, BPE, min-max, the paper's
    protocol, no smoothing; writes ``OUT/paper_scale.json`` and prints the fused micro AUROC.
 
-``OUT/paper_scale_steps.jsonl`` logs every step (what ran, for how long, where training stood)::
+``OUT.steps.jsonl``, beside the run folder, logs every step (what ran, for how long, where
+training stood); it stays out of ``OUT`` because ``vadkit train`` starts a run only in a new or
+empty folder, and a first step stopped before its first checkpoint is started again::
 
     python benchmarks/ped2_paper_scale.py --data ../shared/datasets/ped2 --out runs/ped2-256 \\
         --device cuda     # repeat until it prints "done"
@@ -35,7 +37,7 @@ from cli_runs import can_resume
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "ped2"
-STEPS = "paper_scale_steps.jsonl"
+STEPS_SUFFIX = ".steps.jsonl"
 RESULT = "paper_scale.json"
 #: Seconds a stopped training gets to finish its step and save before it is killed.
 GRACE = 60
@@ -54,8 +56,15 @@ def _epochs(run: Path) -> int:
     return int(tomllib.loads((run / "config.toml").read_text())["train"]["epochs"])
 
 
+def steps_file(run: Path) -> Path:
+    """The step log of ``run``: ``OUT.steps.jsonl``, beside the run folder."""
+    return run.with_name(run.name + STEPS_SUFFIX)
+
+
 def _log(run: Path, record: dict[str, Any]) -> None:
-    with open(run / STEPS, "a", encoding="utf-8") as fh:
+    steps = steps_file(run)
+    steps.parent.mkdir(parents=True, exist_ok=True)
+    with open(steps, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")
 
 
@@ -85,7 +94,6 @@ def train_step(opts: Any) -> str:
     if code and not stopped:  # it failed on its own (stopped early, e.g. while starting: no loss)
         raise SystemExit(f"vadkit train failed with exit code {code}")
     progress = _progress(run)
-    run.mkdir(parents=True, exist_ok=True)
     _log(run, {"step": "train", "seconds": seconds, "exit_code": code, "progress": progress})
     return f"trained for {seconds:.0f} s, now at {progress}"
 
@@ -115,7 +123,9 @@ def main(argv: list[str] | None = None) -> str:
         res = evaluate_run(run, error="bpe", normalizer="minmax", alphas="ped2", smooth=0.0)
         fused = float(res["results"]["fused"]["micro_auroc"])
         out = {"fused_micro_auroc": fused, "protocol": res["protocol"], "run": str(run)}
-        (run / RESULT).write_text(json.dumps(out, indent=2) + "\n")
+        from vadkit.engine.io import write_text
+
+        write_text(run / RESULT, json.dumps(out, indent=2) + "\n")  # whole or not at all
         _log(run, {"step": "evaluate", "fused_micro_auroc": fused})
         message = f"done: fused micro AUROC {fused:.4f} (BPE, min-max, weights 0.1, 0.8, 1)"
     print(message)
