@@ -138,9 +138,9 @@ def table_2(
             args = [*train_args(opts, opts.seed), "--tasks", subset]
             cli_runs.train_or_resume(run, args, opts.epochs)
             cli_runs.vadkit("score", str(run), "--weights", weights, "--json", capture=True)
-            from vadkit.engine.evaluate import evaluate_scores
-            from vadkit.engine.groundtruth import with_ground_truth
-            from vadkit.engine.scoreset import load_scores
+            from vadkit.evaluation.evaluate import evaluate_scores
+            from vadkit.evaluation.groundtruth import with_ground_truth
+            from vadkit.scoring.scoreset import load_scores
 
             res = evaluate_scores(  # the test labels, read here as `vadkit evaluate` reads them
                 with_ground_truth(load_scores(run, "testing")),
@@ -149,7 +149,7 @@ def table_2(
                 alphas=alphas,
                 smooth=0.0,
             )
-            from vadkit.engine.io import write_text
+            from vadkit.storage.io import write_text
 
             fused = float(res["results"]["fused"]["micro_auroc"])
             record = {"tasks": tasks, "weights": weights, "fused": fused}
@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     same = record.get("seed") == opts.seed and record.get("weights") == weights
     t2, minutes, origin = table_2(opts, results, weights, record if same else {})
-    from vadkit.engine.io import write_text
+    from vadkit.storage.io import write_text
 
     done = {
         "seed": opts.seed,

@@ -2,9 +2,9 @@
 structure, at 256x256 and 64x64, for each precision and batch size, on one CUDA GPU.
 
 The variants are those of the CPU benchmarks, reused from them (``bench_train_speed.py``: the
-authors' step, a bare hand-written step, :class:`vadkit.engine.train.TrainStep`;
+authors' step, a bare hand-written step, :class:`vadkit.training.trainer.TrainStep`;
 ``bench_score_speed.py``: the authors' scoring loop, a bare loop,
-:func:`vadkit.engine.score.score_videos`), here on the GPU: the same model, weights and batches
+:func:`vadkit.inference.score.score_videos`), here on the GPU: the same model, weights and batches
 for every variant, repetitions interleaved, time taken between ``torch.cuda.synchronize()``
 calls. Precisions: fp32, bf16 (when the GPU has it), fp16 (with ``torch.amp.GradScaler`` when
 training); channels-last 3-D for the bare and vadkit variants; the authors' structure in fp32,
@@ -56,10 +56,10 @@ def train_table(size: int, batch: int, warmup: int, reps: int) -> list[str]:
     """The table of clips/s of one training step at ``size`` and ``batch``, per variant."""
     from bench_train_speed import _batches, authors_step, bare_step
 
+    from vadkit.compute.device import Runtime
     from vadkit.config import resolve_config
-    from vadkit.engine import runs
-    from vadkit.engine.device import Runtime
-    from vadkit.engine.train import TrainStep
+    from vadkit.runs import folder as runs
+    from vadkit.training.trainer import TrainStep
 
     config = resolve_config(
         overrides=[f"data.size=[{size},{size}]", "data.stride=4", f"train.batch_size={batch}"]

@@ -1,9 +1,9 @@
-"""Memory projection against reality: what :func:`vadkit.engine.budget.project_memory` projects
+"""Memory projection against reality: what :func:`vadkit.training.budget.project_memory` projects
 for a training step, and the peak memory real steps take.
 
 For each setting, one fresh process on synthetic windows does what ``Trainer.setup`` does (model,
-optimizer, step, data, then the probe of :func:`~vadkit.engine.budget.project_memory` on one
-window) and then runs real training steps (:class:`~vadkit.engine.train.TrainStep`) on the
+optimizer, step, data, then the probe of :func:`~vadkit.training.budget.project_memory` on one
+window) and then runs real training steps (:class:`~vadkit.training.trainer.TrainStep`) on the
 loader's first batch. Measured: the peak resident memory (``ru_maxrss``) less the resident memory
 after the probe (what the memory check sees as used), plus the parameters (which the projection
 counts): the memory the check has to foresee.
@@ -30,7 +30,7 @@ HEADER = """# Training memory
 
 Written by `benchmarks/bench_memory.py` (the command is under each table). Before its first
 step, `vadkit train` projects the peak memory of a training step from one forward and backward
-pass on a single window (`vadkit.engine.budget.project_memory`, see
+pass on a single window (`vadkit.training.budget.project_memory`, see
 [the configuration reference](../reference/config.md#memory-check)); this page compares that
 projection with the peak resident memory of a fresh process running real training steps, on the
 CPU, for the `luss-ae` recipe's model (cae3d, widths 96-128-256-256, 16-frame grey clips, tasks
@@ -63,7 +63,7 @@ def _config(size: int, batch: int, precision: str) -> dict:
 
 def _windows(config: dict, root: Path):  # type: ignore[no-untyped-def]
     from vadkit.data import TrainWindows, open_videos
-    from vadkit.engine import runs
+    from vadkit.runs import folder as runs
 
     videos = open_videos(root, "training", size=tuple(config["data"]["size"]), color="gray")
     tasks = runs.build_model(config).task_map
@@ -74,10 +74,11 @@ def child(size: int, batch: int, precision: str, root: Path, steps: int) -> dict
     """One measurement, in this (fresh) process, in the order of ``Trainer.setup``."""
     import torch
 
+    from vadkit.compute.device import Runtime
     from vadkit.data import make_train_loader
-    from vadkit.engine import budget, runs
-    from vadkit.engine.device import Runtime
-    from vadkit.engine.train import TrainStep
+    from vadkit.runs import folder as runs
+    from vadkit.training import budget
+    from vadkit.training.trainer import TrainStep
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     config = _config(size, batch, precision)

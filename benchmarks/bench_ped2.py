@@ -58,7 +58,7 @@ HEADLINE_SMOOTH = 10.0
 
 def train_runtime(config: dict[str, Any]) -> dict[str, Any]:
     """Device, precision and memory format that the run's ``train`` settings resolve to here."""
-    from vadkit.engine.device import Runtime
+    from vadkit.compute.device import Runtime
 
     t = config["train"]
     return Runtime.from_config(t["device"], t["precision"], t["channels_last"]).describe()
@@ -454,7 +454,7 @@ are shown.
 ## Precision: fp32 or bf16 autocast for scoring
 
 Both scorings use the same trained weights; {why}. Decision: {decision}
-(`SCORE_AUTO_PRECISION` in `vadkit/engine/score.py`; speed side by side on the same windows in
+(`SCORE_AUTO_PRECISION` in `vadkit/inference/score.py`; speed side by side on the same windows in
 [scoring speed](score-speed.md)).
 
 ## Reproduce

@@ -4,7 +4,7 @@ Every variant scores the same windows of the same model (LUSS-AE: the full-width
 vcr, ffp and prp heads, random weights: speed does not depend on them) and computes the same
 streams: vcr and ffp with every registered error measure, prp's probability.
 
-* ``pytorch fp32`` / ``pytorch bf16``: :func:`vadkit.engine.score.score_videos`, the pass behind
+* ``pytorch fp32`` / ``pytorch bf16``: :func:`vadkit.inference.score.score_videos`, the pass behind
   ``vadkit score RUN`` (channels-last, bf16 under autocast);
 * the authors' loop structure (fp32, contiguous, per-window reads, the decoder run twice):
   ``authors_variant`` of ``benchmarks/bench_score_speed.py``, scoring only;
@@ -25,7 +25,7 @@ from other processes on a shared machine.
 Parity: a variant keeps fp32 parity when its largest relative difference to PyTorch fp32 is at
 most 1e-4 on every stream. A reduced-precision variant meets the *rank rule* when it would pass
 the rule that ``score.precision = "auto"`` and ``vadkit export --precision int8`` apply
-(:func:`vadkit.engine.validation.rank_agreement` on the streams of
+(:func:`vadkit.inference.validation.rank_agreement` on the streams of
 :func:`vadkit.export.quantize.rule_streams`: Spearman at least ``score.agreement_min`` for every
 task's bpe/probability stream and for the fused calibrated score), here on the scored windows.
 Only an fp32-parity runtime may become the bundles' default. Write the page with::
@@ -57,12 +57,12 @@ from bench_stream import run_config
 from runtime_page import RANK_RULE, default_runtime, goals, page
 
 from vadkit.data import Video
-from vadkit.engine.score import applicable_errors
-from vadkit.engine.validation import rank_agreement
 from vadkit.export.graph import ScoringGraph
 from vadkit.export.onnx import export_onnx
 from vadkit.export.quantize import quantize_int8, rule_streams
 from vadkit.export.writer import PARITY_RTOL, relative_difference
+from vadkit.inference.score import applicable_errors
+from vadkit.inference.validation import rank_agreement
 from vadkit.runtime.bundle import Bundle
 from vadkit.runtime.engines import Engine, OnnxRuntimeEngine, OpenVinoEngine, installed
 from vadkit.runtime.stream import BundleStreamScorer

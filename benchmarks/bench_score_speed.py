@@ -4,7 +4,7 @@ Every variant scores the same windows of the same model (LUSS-AE: the full-width
 vcr, ffp and prp heads, random weights: speed does not depend on them) and computes the same
 scores: vcr and ffp with every registered error measure, prp's probability.
 
-* ``vadkit <precision>``: :func:`vadkit.engine.score.score_videos`, the code behind
+* ``vadkit <precision>``: :func:`vadkit.inference.score.score_videos`, the code behind
   ``vadkit score`` (batched windows gathered from one decoded frame buffer, one encoder and one
   decoder pass per window for all tasks, channels-last 3-D memory, ``torch.inference_mode``).
 * ``bare <precision>``: a hand-written loop over the same batches doing the same work with the
@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from vadkit.api import create_backbone, create_task, list_errors
 from vadkit.components import SCORE_KEY
 from vadkit.data import Video
-from vadkit.engine.score import applicable_errors, make_runtime, score_videos
+from vadkit.inference.score import applicable_errors, make_runtime, score_videos
 from vadkit.model import VADModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -333,7 +333,7 @@ a ratio is the median over rounds of the ratio of two variants' times in the sam
 - **Same scores**: largest relative difference between vadkit fp32 and the authors' structure
   {diff["vadkit fp32 vs authors"]:.1e}, vadkit and the bare loop in fp32
   {diff["vadkit fp32 vs bare fp32"]:.1e}, in bf16 {diff["vadkit bf16 vs bare bf16"]:.1e}.
-- *vadkit* is `vadkit.engine.score.score_videos`, the pass behind `vadkit score`: the video's
+- *vadkit* is `vadkit.inference.score.score_videos`, the pass behind `vadkit score`: the video's
   frames decoded once, each batch's windows gathered from that buffer, one encoder and one
   decoder pass per window feeding every task, channels-last 3-D memory, `torch.inference_mode`,
   the network under autocast in bf16 and the scores computed in fp32.

@@ -4,7 +4,7 @@ Every variant scores the same frames with the same model (LUSS-AE: the full-widt
 vcr, ffp and prp heads, random weights: speed does not depend on them) and the same error
 measure (bpe), so that the differences come from how windows are formed and batched:
 
-* ``offline``: :func:`vadkit.engine.score.score_videos`, the pass behind ``vadkit score``
+* ``offline``: :func:`vadkit.inference.score.score_videos`, the pass behind ``vadkit score``
   (the whole video decoded first, windows in batches of ``--batch-size``);
 * ``stream, 1 window per run``: :class:`vadkit.stream.StreamScorer` fed one frame at a
   time (``push``): the lowest latency, what ``vadkit watch`` does while it keeps up;
@@ -42,7 +42,7 @@ import torch
 from vadkit.api import create_backbone, create_task
 from vadkit.data import Video
 from vadkit.data.live import FrameReader
-from vadkit.engine.score import applicable_errors, make_runtime, score_videos
+from vadkit.inference.score import applicable_errors, make_runtime, score_videos
 from vadkit.model import VADModel
 from vadkit.stream import StreamScorer, run_stream
 

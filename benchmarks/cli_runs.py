@@ -74,7 +74,7 @@ def train_seconds(run: Path) -> float:
 
 def can_resume(run: Path) -> bool:
     """Whether ``vadkit train --resume RUN`` has a training state to continue from."""
-    from vadkit.engine.checkpoints import state_path
+    from vadkit.runs.checkpoints import state_path
 
     return state_path(run).is_file()
 

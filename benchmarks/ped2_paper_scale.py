@@ -44,7 +44,7 @@ GRACE = 60
 
 
 def _progress(run: Path) -> dict[str, int] | None:
-    from vadkit.engine import runs
+    from vadkit.runs import folder as runs
 
     state = runs.state_path(run)
     return runs.read_state(state)["progress"] if state.is_file() else None
@@ -118,12 +118,12 @@ def main(argv: list[str] | None = None) -> str:
         _log(run, {"step": "score", "seconds": round(time.monotonic() - start, 1)})
         message = "scored the test videos"
     else:
-        from vadkit.engine.evaluate import evaluate_run
+        from vadkit.evaluation.evaluate import evaluate_run
 
         res = evaluate_run(run, error="bpe", normalizer="minmax", alphas="ped2", smooth=0.0)
         fused = float(res["results"]["fused"]["micro_auroc"])
         out = {"fused_micro_auroc": fused, "protocol": res["protocol"], "run": str(run)}
-        from vadkit.engine.io import write_text
+        from vadkit.storage.io import write_text
 
         write_text(run / RESULT, json.dumps(out, indent=2) + "\n")  # whole or not at all
         _log(run, {"step": "evaluate", "fused_micro_auroc": fused})

@@ -68,9 +68,9 @@ def train_args(opts: Any, seed: int) -> list[str]:
 
 def evaluate_grid(run: Path, name: str, combos: Sequence[str]) -> dict[str, dict[str, float]]:
     """Micro AUROC per task and fused for each ``error/normalizer`` (paper's Ped2 weights)."""
-    from vadkit.engine.evaluate import evaluate_scores
-    from vadkit.engine.groundtruth import with_ground_truth
-    from vadkit.engine.scoreset import load_scores
+    from vadkit.evaluation.evaluate import evaluate_scores
+    from vadkit.evaluation.groundtruth import with_ground_truth
+    from vadkit.scoring.scoreset import load_scores
 
     scores = with_ground_truth(load_scores(run, name))  # read as `vadkit evaluate` reads them
     out = {}
@@ -112,7 +112,7 @@ def run_seed(opts: Any, seed: int) -> dict[str, Any]:
         "cpu_threads": os.cpu_count(),
         "sets": sets,
     }
-    from vadkit.engine.io import write_text
+    from vadkit.storage.io import write_text
 
     write_text(done_file, json.dumps(result, indent=2) + "\n")
     return result
@@ -254,7 +254,7 @@ def main(opts: Any, seeds: Sequence[int], command: str) -> list[dict[str, Any]]:
         if seed not in known:  # finished here or on a machine that had its run folder
             run_seed(opts, seed)
     finished = load_results(opts.out, record_path(target))
-    from vadkit.engine.io import write_text
+    from vadkit.storage.io import write_text
 
     record = json.dumps({"seeds": finished}, indent=1) + "\n"
     write_text(record_path(target), cli_runs.repo_relative(record))

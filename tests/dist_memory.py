@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
+from vadkit.compute import distributed
 from vadkit.data.sampling import TrainWindows, make_train_loader
 from vadkit.data.video import Video
-from vadkit.engine import distributed
 
 
 def pss_anon(pid: int) -> int:

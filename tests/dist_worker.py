@@ -19,9 +19,10 @@ from typing import Any
 
 import torch
 
+from vadkit.compute import distributed
 from vadkit.config import resolve_config
-from vadkit.engine import distributed, runs
-from vadkit.engine.train import Callback, Trainer
+from vadkit.runs import folder as runs
+from vadkit.training.trainer import Callback, Trainer
 
 
 class _Signal(Callback):

@@ -15,11 +15,12 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from vadkit.components import Batch
+from vadkit.compute.device import Runtime
 from vadkit.config import resolve_config
-from vadkit.engine import budget, runs
-from vadkit.engine.device import Runtime
-from vadkit.engine.train import Trainer, TrainStep, resolve_train_config
 from vadkit.errors import ConfigError
+from vadkit.runs import folder as runs
+from vadkit.training import budget
+from vadkit.training.trainer import Trainer, TrainStep, resolve_train_config
 
 # 2 videos of 24-30 frames (the tiny_scene fixture), windows of 8+1 frames every 2 frames: about
 # 20 windows, 5-6 batches of 4 per epoch (enough for the 5 steps a projection measures).

@@ -13,7 +13,7 @@ from test_evaluate_cli import error_text
 from vadkit.cli import main
 
 #: What the quick demo must reach on the synthetic test videos (fused, and each task alone).
-#: The full demo reaches more (see vadkit/engine/demo.py); these bounds leave room for the noise
+#: The full demo reaches more (see vadkit/demo.py); these bounds leave room for the noise
 #: of a few epochs of training while still failing for a model that does not detect.
 FUSED_BOUND = 0.75
 TASK_BOUND = 0.6

@@ -23,12 +23,13 @@ from conftest import TINY_MODEL, quiet_machine
 from safetensors.torch import load_file
 from torch.utils.data import DistributedSampler
 
+from vadkit.compute import distributed
 from vadkit.config import resolve_config
 from vadkit.data.sampling import TrainWindows, make_train_loader
 from vadkit.data.shards import shard_order
 from vadkit.data.video import Video
-from vadkit.engine import distributed, runs
-from vadkit.engine.train import Trainer
+from vadkit.runs import folder as runs
+from vadkit.training.trainer import Trainer
 
 WORKER = Path(__file__).with_name("dist_worker.py")
 STEPS_PER_EPOCH = 3  # 3 videos x 16 windows = 48 windows = 3 global batches of 16
@@ -350,7 +351,7 @@ def test_score_on_two_processes_writes_the_one_process_score_set(
     launcher (what ``torchrun --standalone --nproc-per-node 2 -m vadkit score`` does): they
     split the 3 videos, rank 0 writes the one score set, equal to the 1-process set array for
     array, and alone reports (stdout is one JSON document)."""
-    from vadkit.engine.score import score_run
+    from vadkit.inference.score import score_run
 
     single = score_run(one_by_16, data=scene, name="single", device="cpu")
     cmd = [sys.executable, "-m", "vadkit", "score", str(one_by_16), "--data", str(scene)]

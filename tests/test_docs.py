@@ -501,7 +501,7 @@ def test_example_config_resolves(config, request):
 def test_small_config_has_the_demo_settings():
     """The quickstart says examples/configs/small.toml is what `vadkit demo` trains."""
     from vadkit.config import resolve_config
-    from vadkit.engine.demo import demo_config
+    from vadkit.demo import demo_config
 
     small = resolve_config(config_file=CONFIGS / "small.toml")
     demo = demo_config("")
@@ -916,9 +916,9 @@ def protocol_defaults_table() -> dict[str, tuple[str, str]]:
 def test_protocol_page_states_the_real_defaults():
     import tomllib
 
+    from vadkit.compute.device import AUTO_PRECISION
     from vadkit.config import resolve_config
-    from vadkit.engine.device import AUTO_PRECISION
-    from vadkit.engine.score import SCORE_AUTO_PRECISION
+    from vadkit.inference.score import SCORE_AUTO_PRECISION
 
     rows = protocol_defaults_table()
     assert len(rows) >= 20

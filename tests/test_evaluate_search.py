@@ -10,16 +10,16 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from test_evaluate import make_set
 
-from vadkit.engine.evaluate import evaluate_scores
-from vadkit.engine.scoreset import ScoreSet, load_scores
-from vadkit.engine.search import (
+from vadkit.errors import ConfigError, DataError
+from vadkit.evaluation.evaluate import evaluate_scores
+from vadkit.evaluation.search import (
     auroc_columns,
     search_run,
     search_weights,
     split_videos,
     weight_grid,
 )
-from vadkit.errors import ConfigError, DataError
+from vadkit.scoring.scoreset import ScoreSet, load_scores
 
 
 def test_auroc_columns_matches_sklearn_with_ties():

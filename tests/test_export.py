@@ -16,13 +16,13 @@ import pytest
 from conftest import quiet_machine, run_cli
 from test_stream import _error, write_video
 
-from vadkit.engine.fusion import fuse, get_normalizer, normalized_streams
-from vadkit.engine.groundtruth import with_ground_truth
-from vadkit.engine.io import file_digest
-from vadkit.engine.scoreset import load_scores
+from vadkit.evaluation.groundtruth import with_ground_truth
 from vadkit.export.writer import relative_difference
 from vadkit.metrics import micro_auroc
 from vadkit.runtime.bundle import DEFAULT_RUNTIME
+from vadkit.scoring.fusion import fuse, get_normalizer, normalized_streams
+from vadkit.scoring.scoreset import load_scores
+from vadkit.storage.io import file_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTORCH = Path(__file__).resolve().parent / "notorch"
@@ -245,7 +245,7 @@ def test_run_only_options_are_refused_for_a_bundle(
 def test_a_short_video_is_skipped_by_the_bundle_as_by_the_run(
     bundle: Path, clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One rule for both paths (vadkit.engine.score.skip_short and check_scorable): a short
+    """One rule for both paths (vadkit.inference.score.skip_short and check_scorable): a short
     video is warned about and listed in 'skipped'; with no video left, nothing is written."""
     short = write_video(tmp_path / "short.avi", np.zeros((10, 40, 48), np.uint8))
     args = ["score", str(bundle), str(short), str(clip), "--name", "short", "-q"]
@@ -256,7 +256,7 @@ def test_a_short_video_is_skipped_by_the_bundle_as_by_the_run(
     record = json.loads((bundle / "scores" / "short" / "set.json").read_text())
     assert record["skipped"] == [{"name": "short", "num_frames": 10, "reason": "too short"}]
     assert [v["name"] for v in record["videos"]] == ["clip"]
-    # and when no video is left: one message, nothing written (vadkit.engine.score.check_scorable)
+    # and when no video is left: one message, nothing written (vadkit.inference.score.check_scorable)
     assert run_cli(["score", str(bundle), str(short), "--name", "none", "-q"]) == 2
     assert "No video can be scored" in _error(capsys)
     assert not (bundle / "scores" / "none").exists()
@@ -388,11 +388,11 @@ def test_the_runtime_feeds_the_graph_what_the_torch_path_feeds_the_model() -> No
 
     from vadkit.data.video import scale_pixels_
     from vadkit.data.windows import sliding_windows, window_batch
-    from vadkit.export.check import _L1, _LastFrame
     from vadkit.export.graph import ScoringGraph
     from vadkit.model import VADModel
     from vadkit.runtime.windows import sliding_batches
     from vadkit.testing import TinyBackbone
+    from vadkit.testing.export import _L1, _LastFrame
 
     frames = np.random.default_rng(1).integers(0, 256, (13, 32, 32, 1), dtype=np.uint8)
     ours = list(sliding_batches(frames, 8, 3))

@@ -14,10 +14,12 @@ import torch
 from torch import nn
 
 from vadkit.components import Batch
+from vadkit.compute import distributed
+from vadkit.compute.device import Runtime
 from vadkit.config import resolve_config
-from vadkit.engine import distributed, parallel, runs
-from vadkit.engine.device import Runtime
-from vadkit.engine.step import TrainStep
+from vadkit.runs import folder as runs
+from vadkit.training import parallel
+from vadkit.training.step import TrainStep
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_CUDA = "needs a CUDA GPU (none here); the CPU runs cover the same code paths"

@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import save_file
 
 from vadkit.data.cache import remove_stale_temporaries
-from vadkit.engine.checkpoints import PENDING, recover_checkpoint
-from vadkit.engine.lock import run_lock
+from vadkit.runs.checkpoints import PENDING, recover_checkpoint
+from vadkit.storage.lock import run_lock
 
 
 def test_temporaries_of_a_killed_writer_go_when_the_run_is_next_locked(tmp_path: Path) -> None:

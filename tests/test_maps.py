@@ -14,8 +14,8 @@ from torch import Tensor
 import vadkit
 from vadkit.api import create_error
 from vadkit.components import ErrorMeasure
-from vadkit.engine.maps import check_map_error, frame_maps, fuse_maps, overlay
 from vadkit.errors import ConfigError, DataError
+from vadkit.inference.maps import check_map_error, frame_maps, fuse_maps, overlay
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -114,8 +114,8 @@ def test_fused_map_pools_to_the_fused_score_of_the_score_set(tiny_run: vadkit.Ru
     assert set(maps.tasks) == {"vcr", "ffp"}
     assert maps.fused.shape == (len(maps.frames), 32, 32)
     # Upsampled to the frame size, the maps are no longer the native ones; recompute natively.
-    from vadkit.engine.fusion import default_alphas, fuse, get_normalizer, normalized_streams
-    from vadkit.engine.maps import window_maps
+    from vadkit.inference.maps import window_maps
+    from vadkit.scoring.fusion import default_alphas, fuse, get_normalizer, normalized_streams
 
     detector = tiny_run.load(device="cpu", precision="fp32")
     s = tiny_run.settings
@@ -178,7 +178,7 @@ def test_overlay_colours_hot_pixels_and_keeps_cold_ones() -> None:
 def test_score_with_maps_stores_them_and_evaluate_reports_pixel_metrics(
     tiny_run: vadkit.Run,
 ) -> None:
-    from vadkit.engine.groundtruth import with_ground_truth
+    from vadkit.evaluation.groundtruth import with_ground_truth
     from vadkit.pixel_metrics import pixel_auroc
 
     stored = tiny_run.score(name="withmaps", maps=True)

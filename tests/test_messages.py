@@ -226,7 +226,7 @@ def test_a_full_disk_is_one_message_naming_the_file_and_leaves_no_temp_file(
 def test_atomic_write_on_a_full_disk_keeps_the_old_file_and_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vadkit.engine.io import write_text
+    from vadkit.storage.io import write_text
 
     target = tmp_path / "config.toml"
     target.write_text("old = 1\n")
@@ -289,7 +289,7 @@ class _Payload:
 
 @pytest.mark.parametrize("kind", ["code", "junk"])
 def test_a_rejected_pickle_never_advises_weights_only_false(kind: str, tmp_path: Path) -> None:
-    from vadkit.engine.checkpoints import read_state
+    from vadkit.runs.checkpoints import read_state
 
     path = tmp_path / "last.state.pt"
     if kind == "code":

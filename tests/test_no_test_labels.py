@@ -14,9 +14,9 @@ import pytest
 from conftest import TINY_MODEL, quiet_machine
 
 from vadkit.config import resolve_config
-from vadkit.engine import runs
-from vadkit.engine.validation import validation_split
+from vadkit.data.split import validation_split
 from vadkit.errors import ConfigError, DataError
+from vadkit.runs import folder as runs
 
 TINY = [
     *TINY_MODEL,
@@ -68,7 +68,7 @@ def _forbid_labels(mp: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def run(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny run with EMA and one held-out training video, trained with label reading refused."""
-    from vadkit.engine.train import Trainer
+    from vadkit.training.trainer import Trainer
 
     out = tmp_path_factory.mktemp("run") / "run"
     config = resolve_config(overrides=TINY, flags={"data.root": str(tiny_scene)})
@@ -90,7 +90,7 @@ def test_validation_split_is_drawn_from_the_seed_and_never_trained_on(run: Path)
     assert validation_split(names, 0, seed=7) == (names, [])
     with pytest.raises(DataError, match="hold out all"):
         validation_split(names, 10, seed=0)
-    from vadkit.engine.validation import training_videos
+    from vadkit.data.split import training_videos
 
     trained, held = training_videos(runs.read_config(run))
     assert len(held) == 1
@@ -100,7 +100,7 @@ def test_validation_split_is_drawn_from_the_seed_and_never_trained_on(run: Path)
 
 def _score(run: Path, name: str, **kwargs: object) -> dict:
     """`score_run` with every label reader refused (whatever it chooses, it chooses blind)."""
-    from vadkit.engine.score import score_run
+    from vadkit.inference.score import score_run
 
     with pytest.MonkeyPatch.context() as mp:
         _forbid_labels(mp)
@@ -111,7 +111,7 @@ def _score(run: Path, name: str, **kwargs: object) -> dict:
 def test_weights_auto_picks_the_lowest_validation_loss_and_records_it(
     run: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from vadkit.engine import device
+    from vadkit.compute import device
 
     # bf16 is "auto"'s candidate only on a CPU that computes it natively: make it one here
     monkeypatch.setattr(device, "native_bf16_cpu", lambda: True)
@@ -126,11 +126,12 @@ def test_weights_auto_picks_the_lowest_validation_loss_and_records_it(
     assert len(choice["held_out"]) == 1 and choice["windows"] > 0
     # the chosen weights are what was scored: its loss, recomputed, is the recorded one
     from vadkit.data import TrainWindows
-    from vadkit.engine.validation import training_videos, validation_loss
+    from vadkit.data.split import training_videos
+    from vadkit.inference.validation import validation_loss
 
     config = runs.read_config(run)
     if choice["chosen"] == "average_last_2":
-        from vadkit.engine.average import averaged_model
+        from vadkit.inference.average import averaged_model
 
         _, model = runs.load_model(run)
         averaged_model(run, config, model, 2, batch_size=16)
@@ -143,7 +144,7 @@ def test_weights_auto_picks_the_lowest_validation_loss_and_records_it(
 
 
 def test_default_weights_are_the_ema_when_the_run_kept_one(run: Path):
-    from vadkit.engine.checkpoints import weights_digest
+    from vadkit.runs.checkpoints import weights_digest
 
     default = _score(run, "default")
     assert default["weights"]["checkpoint"] == "ema"
@@ -198,7 +199,7 @@ def _auroc_by_sklearn(run: Path, name: str, labels: list[np.ndarray]) -> float:
     in the split's order), by sklearn."""
     from sklearn.metrics import roc_auc_score
 
-    from vadkit.engine.scorefiles import read_arrays
+    from vadkit.scoring.scorefiles import read_arrays
 
     record = json.loads((run / "scores" / name / "set.json").read_text())
     y, s = [], []
@@ -218,7 +219,7 @@ def test_score_opens_no_label_file_and_evaluate_measures_what_the_labels_give(
     the AUROC sklearn gives on the labels, the same on both layouts, and a set written the old
     way, with its labels stored, is still evaluated from those, reading no file."""
     from vadkit.data import open_videos
-    from vadkit.engine.evaluate import evaluate_run
+    from vadkit.evaluation.evaluate import evaluate_run
 
     ucsd = _ucsd_copy(tiny_scene, tmp_path / "ucsd")
     scene_set = _score(run, "scene", precision="fp32", maps=True)
@@ -252,8 +253,8 @@ def test_score_opens_no_label_file_and_evaluate_measures_what_the_labels_give(
     assert scene["pixel"]["fused"] == ucsd_result["pixel"]["fused"]
 
     # a set written before: its labels (and masks) stored in its files, no location recorded
-    from vadkit.engine.groundtruth import with_ground_truth
-    from vadkit.engine.scoreset import load_scores, save_score_set
+    from vadkit.evaluation.groundtruth import with_ground_truth
+    from vadkit.scoring.scoreset import load_scores, save_score_set
 
     read = with_ground_truth(load_scores(run, "scene"))
     meta = {k: v for k, v in read.meta.items() if k not in ("ground_truth_at", "identity")}
@@ -268,7 +269,7 @@ def test_score_opens_no_label_file_and_evaluate_measures_what_the_labels_give(
 def test_evaluate_names_the_ground_truth_it_cannot_find(run: Path, tiny_scene: Path, tmp_path):
     import shutil
 
-    from vadkit.engine.evaluate import evaluate_run
+    from vadkit.evaluation.evaluate import evaluate_run
 
     moved = tmp_path / "scene"
     shutil.copytree(tiny_scene, moved)
@@ -289,8 +290,8 @@ def test_evaluate_names_the_ground_truth_it_cannot_find(run: Path, tiny_scene: P
 
 def test_precision_falls_back_to_fp32_when_ranks_disagree(run: Path):
     from vadkit.api import create_error
-    from vadkit.engine.score import make_runtime
-    from vadkit.engine.validation import choose_precision
+    from vadkit.inference.score import make_runtime
+    from vadkit.inference.validation import choose_precision
 
     config = runs.read_config(run)
     _, model = runs.load_model(run)
@@ -307,7 +308,7 @@ def test_precision_falls_back_to_fp32_when_ranks_disagree(run: Path):
 def test_the_rank_rule_computed_by_hand():
     """rank_agreement, the rule of score.precision = "auto" and of int8 export: Spearman's rho
     = 1 - 6 sum(d^2) / (n (n^2 - 1)); one swapped pair of 4 gives 1 - 6 * 2 / 60 = 0.8."""
-    from vadkit.engine.validation import rank_agreement
+    from vadkit.inference.validation import rank_agreement
 
     ref = {"a": np.array([1.0, 2.0, 3.0, 4.0]), "flat": np.ones(4), "b": np.arange(4.0)}
     swapped = {**ref, "a": np.array([10, 20, 40, 30.0])}
@@ -329,8 +330,8 @@ def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
     from conftest import run_cli
 
     import vadkit
-    from vadkit.engine.checkpoints import state_digest, weights_digest
-    from vadkit.engine.weights import load_scored_model, recorded_weights
+    from vadkit.inference.weights import load_scored_model, recorded_weights
+    from vadkit.runs.checkpoints import state_digest, weights_digest
     from vadkit.stream.calibration import read_calibration
     from vadkit.stream.session import open_for_stream
 
@@ -349,7 +350,7 @@ def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
     assert detector.weights["sha256"] == ema
     assert state_digest(detector.model) == state_digest(model)
     from vadkit.data import open_videos
-    from vadkit.engine.scoreset import load_scores
+    from vadkit.scoring.scoreset import load_scores
 
     video = open_videos(runs.read_config(run)["data"]["root"], "testing", size=32)[0]
     in_memory = detector.score_frames(video.frames(np.arange(video.num_frames)))
@@ -388,7 +389,7 @@ def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
     averaged = {"weights": {"mode": "auto", "averaged": ["epoch_0001", "epoch_0002"]}}
     assert recorded_weights(averaged) == {"weights": "last", "average_last": 2}
     assert recorded_weights({"checkpoint": "3"}) == {"weights": "last", "checkpoint": "3"}
-    from vadkit.engine.maps import frame_maps
+    from vadkit.inference.maps import frame_maps
 
     maps = frame_maps(run, video.name, device="cpu", **recorded_weights(record))
     default = frame_maps(run, video.name, device="cpu")

@@ -1,4 +1,4 @@
-"""Optimizer, learning-rate schedule and weight EMA of training (vadkit.engine.optim, via timm)."""
+"""Optimizer, learning-rate schedule and weight EMA of training (vadkit.training.optim, via timm)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from vadkit.config import TrainSettings, resolve_config
-from vadkit.engine.optim import Optimization
 from vadkit.errors import ConfigError
+from vadkit.training.optim import Optimization
 
 
 def _net() -> nn.Module:

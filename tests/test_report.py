@@ -102,9 +102,9 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "url(http" not in page and "@import" not in page
     # the metrics are evaluate's
-    from vadkit.engine.evaluate import evaluate_scores
-    from vadkit.engine.groundtruth import with_ground_truth
-    from vadkit.engine.scoreset import load_scores
+    from vadkit.evaluation.evaluate import evaluate_scores
+    from vadkit.evaluation.groundtruth import with_ground_truth
+    from vadkit.scoring.scoreset import load_scores
 
     expected = evaluate_scores(with_ground_truth(load_scores(run)))
     for key, row in expected["results"].items():
@@ -119,8 +119,8 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
     data = json.loads(
         re.search(r'id="report-data">(.*?)</script>', page, re.S).group(1).replace("<\\/", "</")
     )
-    from vadkit.engine.evaluate import compute_streams
-    from vadkit.engine.fusion import get_normalizer
+    from vadkit.evaluation.evaluate import compute_streams
+    from vadkit.scoring.fusion import get_normalizer
 
     scores = load_scores(run)
     streams = compute_streams(scores, p["error"], get_normalizer(p["normalizer"])[1], p["alphas"])
@@ -139,12 +139,12 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
 def test_report_reads_stored_maps_and_computes_only_when_absent(
     runs: tuple[Path, Path], tiny_scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vadkit.engine.maps as maps_module
+    import vadkit.inference.maps as maps_module
     from vadkit.data.formats import resolve_format
-    from vadkit.engine.fusion import get_normalizer
-    from vadkit.engine.pixeleval import fused_video_maps
+    from vadkit.evaluation.pixeleval import fused_video_maps
     from vadkit.report import ReportOptions, write_report
     from vadkit.report.images import FrameSource, MapSource, stored_maps_problem
+    from vadkit.scoring.fusion import get_normalizer
 
     computed_for: list[str] = []
     compute = maps_module.frame_maps

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from vadkit.cli import main
-from vadkit.engine.lock import HOLDER_FILE, RunLockedError, run_lock
+from vadkit.storage.lock import HOLDER_FILE, RunLockedError, run_lock
 
 HOLD = (
     "import sys, time\n"
-    "from vadkit.engine.lock import run_lock\n"
+    "from vadkit.storage.lock import run_lock\n"
     "with run_lock(sys.argv[1], 'vadkit score'):\n"
     "    print('held', flush=True)\n"
     "    time.sleep(120)\n"

@@ -13,11 +13,11 @@ import pytest
 import torch
 from conftest import TINY_MODEL
 
+from vadkit.compute.device import Runtime
 from vadkit.config import resolve_config
-from vadkit.engine import runs
-from vadkit.engine.device import Runtime
-from vadkit.engine.io import atomic_write, write_text
 from vadkit.errors import CheckpointError, ConfigError
+from vadkit.runs import folder as runs
+from vadkit.storage.io import atomic_write, write_text
 
 TINY = [
     *TINY_MODEL,
@@ -40,8 +40,8 @@ def _config(*extra: str) -> dict:
 
 def _trained(config: dict, seed: int = 0) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
     """A tiny model after one Adam step on random data, so that weights and state are not fresh."""
-    from vadkit.engine.train import TrainStep
     from vadkit.testing import tiny_batch
+    from vadkit.training.trainer import TrainStep
 
     torch.manual_seed(seed)
     model = runs.build_model(config)

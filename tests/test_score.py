@@ -14,13 +14,13 @@ from vadkit.components import SCORE_KEY
 from vadkit.data import Video, frames_to_tensor
 from vadkit.data import test_windows as data_windows
 from vadkit.data.windows import sliding_windows, window_batch
-from vadkit.engine.score import (
+from vadkit.errors import ConfigError, DataError
+from vadkit.inference.score import (
     applicable_errors,
     expand_window_scores,
     make_runtime,
     score_videos,
 )
-from vadkit.errors import ConfigError, DataError
 from vadkit.model import VADModel
 
 T = 8
@@ -247,7 +247,7 @@ def test_auto_precision_tries_bf16_only_on_a_cpu_that_computes_it_natively(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Emulated bf16 (an AVX2-only CPU) is slower than fp32: "auto" does not even try it there."""
-    from vadkit.engine import device
+    from vadkit.compute import device
 
     monkeypatch.setattr(device, "native_bf16_cpu", lambda: False)
     assert make_runtime("cpu", "auto").precision == "fp32"

@@ -10,13 +10,13 @@ from safetensors.torch import save_file
 
 from vadkit.api import create_backbone, create_task
 from vadkit.components import Batch
-from vadkit.engine.average import (
+from vadkit.errors import CheckpointError
+from vadkit.inference.average import (
     average_weights,
     batchnorm_layers,
     epoch_checkpoints,
     recalibrate_batchnorm,
 )
-from vadkit.errors import CheckpointError
 from vadkit.model import VADModel
 
 SHAPE = (1, 8, 32, 32)

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from test_evaluate import synthetic_videos
 
-from vadkit.engine.evaluate import evaluate_scores
-from vadkit.engine.folders import leftover_path, recover
-from vadkit.engine.scoreset import (
+from vadkit.errors import ConfigError, DataError
+from vadkit.evaluation.evaluate import evaluate_scores
+from vadkit.metrics import frame_metrics
+from vadkit.scoring.scoreset import (
     SET_FILE,
     VideoScores,
     list_score_sets,
@@ -25,8 +26,7 @@ from vadkit.engine.scoreset import (
     rebuild_index,
     save_score_set,
 )
-from vadkit.errors import ConfigError, DataError
-from vadkit.metrics import frame_metrics
+from vadkit.storage.folders import leftover_path, recover
 
 A = "a" * 64  # the "checkpoint" of a set: the SHA-256 of its weights
 B = "b" * 64
@@ -254,7 +254,7 @@ def test_an_edited_record_is_refused(tmp_path: Path) -> None:
 def test_a_crash_after_the_swap_leaves_the_new_set_and_a_stale_index_that_is_not_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vadkit.engine.scoreset as scoreset
+    import vadkit.scoring.scoreset as scoreset
 
     scored(tmp_path, A)
 
@@ -358,7 +358,7 @@ def test_a_left_out_measure_is_named_at_evaluation(tmp_path: Path) -> None:
     record = scored(tmp_path, A)
     record["left_out_errors"] = {"psnr": "non-finite scores: task 'vcr', video '02': ..."}
     record["errors"] = {"mse": {}}
-    from vadkit.engine.scoreset import ScoreSet
+    from vadkit.scoring.scoreset import ScoreSet
 
     scores = ScoreSet("testing", record, load_scores(tmp_path).videos)
     with pytest.raises(ConfigError) as exc:

@@ -103,7 +103,7 @@ def hidden(run: Path) -> list[str]:
 def test_rescore_interrupted_after_two_videos_keeps_the_previous_set(
     run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vadkit.engine.score as score
+    import vadkit.inference.score as score
 
     before = evaluation(run, capsys)
     assert record(run)["identity"]["weights_sha256"] == sha256(
@@ -138,7 +138,7 @@ def test_rescore_killed_with_sigkill_keeps_the_previous_set(
         """
         import sys, time
         from pathlib import Path
-        import vadkit.engine.scoreset as scoreset
+        import vadkit.scoring.scoreset as scoreset
         from vadkit.cli import main
 
         write, count = scoreset.write_video_scores, [0]

@@ -9,16 +9,16 @@ import pytest
 from test_evaluate import TASKS, make_set, synthetic_videos
 
 from vadkit.components import SCORE_KEY
-from vadkit.engine.evaluate import evaluate_scores
-from vadkit.engine.fusion import (
+from vadkit.errors import ConfigError
+from vadkit.evaluation.evaluate import evaluate_scores
+from vadkit.scoring.fusion import (
     check_smooth,
     fuse,
     get_normalizer,
     normalized_streams,
     smooth_stream,
 )
-from vadkit.engine.scoreset import VideoScores, load_scores
-from vadkit.errors import ConfigError
+from vadkit.scoring.scoreset import VideoScores, load_scores
 
 
 def test_impulse_becomes_the_gaussian_kernel():
@@ -118,7 +118,7 @@ def test_cli_smooth_option_and_bad_value(tmp_path, capsys):
 def test_plots_draw_the_smoothed_streams(tmp_path, monkeypatch):
     from matplotlib.axes import Axes
 
-    from vadkit.engine.evaluate import evaluate_run
+    from vadkit.evaluation.evaluate import evaluate_run
 
     make_set(tmp_path)
     drawn: list[tuple[str | None, np.ndarray]] = []

@@ -102,7 +102,7 @@ def clip(normal_frames: np.ndarray, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _scorer(run: Path, **kw) -> StreamScorer:
-    from vadkit.engine.runs import load_model
+    from vadkit.runs.folder import load_model
 
     config, model = load_model(run)
     return StreamScorer(model, config, device="cpu", precision="fp32", **kw)
@@ -110,7 +110,7 @@ def _scorer(run: Path, **kw) -> StreamScorer:
 
 # -- equality with offline scoring ---------------------------------------------------------------
 def test_stream_scores_equal_offline_scores(run: Path, clip: Path) -> None:
-    from vadkit.engine.scoreset import load_scores
+    from vadkit.scoring.scoreset import load_scores
 
     assert (
         run_cli(
@@ -181,7 +181,7 @@ def test_first_t_frames_score_nothing_and_bad_frames_are_rejected(run: Path) -> 
 # -- calibration ---------------------------------------------------------------------------------
 def test_calibration_scores_training_windows(run: Path, tmp_path: Path) -> None:
     from vadkit.data import open_videos
-    from vadkit.engine.runs import load_model
+    from vadkit.runs.folder import load_model
 
     copy = tmp_path / "run"
     shutil.copytree(run, copy)

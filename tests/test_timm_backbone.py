@@ -60,7 +60,7 @@ def test_every_luss_task_runs_on_it(task: str):
 
 
 def test_training_steps_for_all_three_tasks(tiny_scene: Path, tmp_path: Path):
-    from vadkit.engine.train import Trainer
+    from vadkit.training.trainer import Trainer
 
     config = resolve_config(
         overrides=[

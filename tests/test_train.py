@@ -10,12 +10,12 @@ import torch
 from conftest import TINY_MODEL, quiet_machine
 
 from vadkit.components import Batch
+from vadkit.compute.device import AUTO_PRECISION, Runtime, resolve_precision, select_device
 from vadkit.config import resolve_config
-from vadkit.engine import runs
-from vadkit.engine.device import AUTO_PRECISION, Runtime, resolve_precision, select_device
-from vadkit.engine.train import Trainer, TrainingDiverged, TrainStep, resolve_train_config
 from vadkit.errors import CheckpointError, ConfigError
+from vadkit.runs import folder as runs
 from vadkit.testing import tiny_batch
+from vadkit.training.trainer import Trainer, TrainingDiverged, TrainStep, resolve_train_config
 
 TINY = [
     *TINY_MODEL,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_MODEL, quiet_machine, run_cli
 
-from vadkit.engine import runs
+from vadkit.runs import folder as runs
 
 TINY = [
     *TINY_MODEL,

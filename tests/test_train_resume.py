@@ -19,9 +19,9 @@ from conftest import TINY_MODEL, quiet_machine
 from safetensors.torch import load_file
 
 from vadkit.config import resolve_config
-from vadkit.engine import runs
-from vadkit.engine.train import Callback, Trainer, TrainingInterrupted
 from vadkit.errors import ConfigError
+from vadkit.runs import folder as runs
+from vadkit.training.trainer import Callback, Trainer, TrainingInterrupted
 
 # 2 videos of 24-30 frames, windows of 8+1 frames every 2 frames: about 20 windows, 5-6 batches of
 # 4 per epoch; a checkpoint every 2 steps, so the first epoch has mid-epoch checkpoints.
@@ -127,7 +127,7 @@ CRASH_SCRIPT = textwrap.dedent(
     import torch
     torch.set_num_threads(int(sys.argv[3]))
     from vadkit.config import resolve_config
-    from vadkit.engine.train import Callback, Trainer
+    from vadkit.training.trainer import Callback, Trainer
 
     class KillAfterFirstMidEpochCheckpoint(Callback):
         armed = False

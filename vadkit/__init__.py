@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vadkit import _compat
+from vadkit._version import __version__
 from vadkit.api import (
     create_backbone,
     create_component,
@@ -34,7 +36,7 @@ from vadkit.errors import (
 from vadkit.hookspecs import hookimpl, hookspec
 from vadkit.plugins import KINDS, configure, get_host
 
-__version__ = "0.1.0"
+_compat.install()  # the import paths of vadkit 0.1 (vadkit.engine.*), deprecated
 
 _LAZY = {
     "Backbone": "vadkit.components",

@@ -27,12 +27,12 @@ from vadkit.errors import DataError
 
 if TYPE_CHECKING:
     from vadkit.components import ErrorMeasure
+    from vadkit.compute.device import Runtime
     from vadkit.config import Settings
-    from vadkit.engine.device import Runtime
-    from vadkit.engine.maps import FrameMaps
-    from vadkit.engine.scoreset import ScoreSet, VideoScores
-    from vadkit.engine.train import Callback
+    from vadkit.inference.maps import FrameMaps
     from vadkit.model import VADModel
+    from vadkit.scoring.scoreset import ScoreSet, VideoScores
+    from vadkit.training.trainer import Callback
 
 
 def train(
@@ -60,10 +60,10 @@ def train(
         settings: dotted keys to values, e.g. ``{"train.lr": 1e-3, "data.size": [64, 64]}``.
         overrides: ``"key=value"`` items as ``--set`` takes them.
         resume: a run folder to continue (only ``epochs`` may change).
-        callbacks: :class:`vadkit.engine.train.Callback` objects (progress, logging).
+        callbacks: :class:`vadkit.training.trainer.Callback` objects (progress, logging).
         verbose: show the data layer's progress while it decodes videos the first time.
     """
-    from vadkit.engine.train import Trainer, default_run_dir, resolve_train_config
+    from vadkit.training.trainer import Trainer, default_run_dir, resolve_train_config
 
     flags: dict[str, Any] = dict(settings or {})
     flags.update({"recipe": recipe, "data.root": None if data is None else str(data)})
@@ -91,7 +91,7 @@ class Run:
     """A trained run folder: its settings, and the verbs that score and evaluate it."""
 
     def __init__(self, path: str | Path) -> None:
-        from vadkit.engine.runs import read_config
+        from vadkit.runs.folder import read_config
 
         self.path = Path(path)
         self.config = read_config(self.path)  # a ConfigError when it is not a run
@@ -126,12 +126,12 @@ class Run:
     ) -> ScoreSet:
         """Score the run's test videos (or ``data``'s, or video files) and return the set.
 
-        The arguments are those of ``vadkit score`` (:func:`vadkit.engine.score.score_run`).
+        The arguments are those of ``vadkit score`` (:func:`vadkit.inference.score.score_run`).
         Scoring reads no test label: the set records where the ground truth is, and
         :meth:`evaluate` reads it.
         """
-        from vadkit.engine.score import score_run
-        from vadkit.engine.scoreset import load_scores
+        from vadkit.inference.score import score_run
+        from vadkit.scoring.scoreset import load_scores
 
         entry = score_run(
             self.path,
@@ -162,16 +162,16 @@ class Run:
         weights: str | None = None,
     ) -> FrameMaps:
         """The anomaly maps of frames ``[A, B)`` of a test video (every scored frame by default),
-        as ``vadkit maps`` draws them (:func:`vadkit.engine.maps.frame_maps`), with the weights
+        as ``vadkit maps`` draws them (:func:`vadkit.inference.maps.frame_maps`), with the weights
         ``vadkit score`` scores."""
-        from vadkit.engine.maps import frame_maps
+        from vadkit.inference.maps import frame_maps
 
         ckpt = None if checkpoint is None else str(checkpoint)
         return frame_maps(self.path, video, frames, checkpoint=ckpt, device=device, weights=weights)
 
     def scores(self, name: str = "testing") -> ScoreSet:
         """A score set written earlier by :meth:`score` (or ``vadkit score``)."""
-        from vadkit.engine.scoreset import load_scores
+        from vadkit.scoring.scoreset import load_scores
 
         return load_scores(self.path, name)
 
@@ -192,7 +192,7 @@ class Run:
         Returns ``{"results": {task or "fused": {"micro_auroc", "macro_auroc", "eer",
         "average_precision", ...}}, "protocol": {...}, "per_video": [...], ...}``.
         """
-        from vadkit.engine.evaluate import evaluate_run
+        from vadkit.evaluation.evaluate import evaluate_run
 
         return evaluate_run(
             self.path,
@@ -265,7 +265,7 @@ class Detector:
     def errors(self) -> dict[str, ErrorMeasure]:
         """Every registered error measure that scores the run's frames."""
         if self._errors is None:
-            from vadkit.engine.score import applicable_errors
+            from vadkit.inference.score import applicable_errors
 
             shape = (self.settings.data.channels, *self.settings.data.hw)
             self._errors = applicable_errors(None, shape, self.runtime.device)
@@ -300,10 +300,10 @@ class Detector:
     ) -> VideoScores:
         """Score one video given as uint8 frames (any size: they are resized like the data).
 
-        Returns its :class:`~vadkit.engine.scoreset.VideoScores`: ``raw[task][key]`` per scored
+        Returns its :class:`~vadkit.scoring.scoreset.VideoScores`: ``raw[task][key]`` per scored
         frame (``frames`` says which), ``stream(task, error)`` one task's stream.
         """
-        from vadkit.engine.score import score_videos
+        from vadkit.inference.score import score_videos
 
         video = _Frames(name, self.prepare_frames(frames), labels)
         t = self.settings.data.clip_length
@@ -335,7 +335,7 @@ class Detector:
         """The anomaly maps of one video given as uint8 frames (every scored frame), at the
         frames' own size: each error-based task's and the fused one (the run's default error,
         normalizer and weights unless given), as :meth:`Run.maps` gives them."""
-        from vadkit.engine.maps import maps_of_frames
+        from vadkit.inference.maps import maps_of_frames
 
         native = np.asarray(frames)
         return maps_of_frames(
@@ -359,7 +359,7 @@ class Detector:
     ) -> np.ndarray:
         """The fused score of one video's scores, rescaled per video as ``vadkit evaluate``
         does (defaults: the run's ``score.error``, ``score.normalizer`` and ``score.alphas``)."""
-        from vadkit.engine.fusion import (
+        from vadkit.scoring.fusion import (
             default_alphas,
             fuse,
             get_normalizer,
@@ -389,16 +389,16 @@ def load(
     ``score.precision``).
 
     The weights are those ``vadkit score`` scores, resolved by the same function
-    (:func:`~vadkit.engine.weights.load_scored_model`): ``weights`` default the run's
+    (:func:`~vadkit.inference.weights.load_scored_model`): ``weights`` default the run's
     ``score.weights``, i.e. the moving average when the run kept one (``train.ema``) and no
     ``checkpoint`` is named, else ``checkpoint`` (the last one by default); ``"ema"``,
     ``"last"`` or ``"auto"`` (chosen on the held-out validation videos) to pick.
     :attr:`Detector.weights` records which.
     """
     from vadkit.config import Settings
-    from vadkit.engine.runs import read_config
-    from vadkit.engine.score import make_runtime
-    from vadkit.engine.weights import load_scored_model
+    from vadkit.inference.score import make_runtime
+    from vadkit.inference.weights import load_scored_model
+    from vadkit.runs.folder import read_config
 
     settings = Settings.from_config(read_config(run))
     runtime = make_runtime(

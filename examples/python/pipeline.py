@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 
 from vadkit.config import resolve_config
-from vadkit.engine.evaluate import evaluate_run
-from vadkit.engine.score import score_run
-from vadkit.engine.train import Trainer
+from vadkit.evaluation.evaluate import evaluate_run
+from vadkit.inference.score import score_run
+from vadkit.training.trainer import Trainer
 
 run_dir = Path(tempfile.mkdtemp()) / "run"
 config = resolve_config(  # defaults, then a config file, then --set items, then flags

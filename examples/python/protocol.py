@@ -7,7 +7,7 @@ Included by the "Evaluation protocol" reference page.
 import numpy as np
 
 import vadkit
-from vadkit.engine.score import expand_window_scores
+from vadkit.inference.score import expand_window_scores
 from vadkit.metrics import frame_metrics, macro_auroc, micro_auroc
 
 # --8<-- [end:setup]

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from vadkit import __version__, plugins
+from vadkit import plugins
+from vadkit._version import __version__
 from vadkit.cli import components
-from vadkit.cli.common import cli_warnings, err_console, show_error
+from vadkit.cli.common import cli_warnings, err_console, invoked_args, show_error
 from vadkit.errors import StorageError, VadkitError
 
 app = typer.Typer(
@@ -136,10 +137,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     as one line each."""
     with cli_warnings():
         _main(list(sys.argv[1:] if argv is None else argv))
-
-
-#: The arguments of this invocation (what ``--nproc`` hands to the processes it starts).
-invoked_args: list[str] = []
 
 
 def _main(args: list[str]) -> None:

@@ -116,13 +116,17 @@ def nproc_option(work: str) -> typer.models.OptionInfo:
     )
 
 
+#: The arguments of this invocation (what ``--nproc`` hands to the processes it starts); the
+#: entry point (:func:`vadkit.cli.app.main`) fills it.
+invoked_args: list[str] = []
+
+
 def launch_processes(nproc: int | None, extra: list[str] | None = None) -> None:
     """With ``--nproc N`` outside a distributed launch: run this command again on N processes
     (its arguments less ``--nproc``, plus ``extra``) and exit with their status."""
     if nproc is None:
         return
-    from vadkit.cli.app import invoked_args
-    from vadkit.engine import distributed
+    from vadkit.compute import distributed
 
     if distributed.current().distributed:
         return

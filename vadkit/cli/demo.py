@@ -27,7 +27,7 @@ def demo_cmd(
     json_out: JsonFlag = False,
 ) -> None:
     """Synthetic scene -> training -> scoring -> evaluation -> plots, in minutes on a CPU."""
-    from vadkit.engine.demo import run_demo
+    from vadkit.demo import run_demo
 
     show = not json_out
     callbacks: list[Any] = []

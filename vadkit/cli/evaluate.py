@@ -47,7 +47,7 @@ def evaluate_cmd(
     json_out: JsonFlag = False,
 ) -> None:
     """Micro/macro AUROC, EER and AP of each task and the fused score, from saved scores."""
-    from vadkit.engine.evaluate import evaluate_run
+    from vadkit.evaluation.evaluate import evaluate_run
 
     result = evaluate_run(
         run,

@@ -65,9 +65,9 @@ def maps_cmd(
 ) -> None:
     """Draw the anomaly maps of a video: each task's and the fused one over every frame (PNG),
     and the fused overlays as an MP4."""
-    from vadkit.engine.maps import frame_maps
-    from vadkit.engine.mapviews import write_map_views
-    from vadkit.engine.scoreset import safe_file_stem
+    from vadkit.inference.maps import frame_maps
+    from vadkit.inference.mapviews import write_map_views
+    from vadkit.scoring.scoreset import safe_file_stem
 
     span = parse_frames(frames)
     maps = frame_maps(

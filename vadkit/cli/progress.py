@@ -24,14 +24,14 @@ from rich.progress import (
 from vadkit.cli.common import console, err_console, plain
 
 if TYPE_CHECKING:
-    from vadkit.engine.runs import Progress as TrainProgress
-    from vadkit.engine.train import Trainer
+    from vadkit.runs.folder import Progress as TrainProgress
+    from vadkit.training.callbacks import TrainerState
 
 
 class ProgressBar:
     """A rich progress bar per epoch, with per-task losses and clips/s.
 
-    A :class:`vadkit.engine.train.Callback` by its methods (not by inheritance, so that the CLI
+    A :class:`vadkit.training.trainer.Callback` by its methods (not by inheritance, so that the CLI
     starts without importing torch).
     """
 
@@ -51,11 +51,11 @@ class ProgressBar:
         self.task: TaskID | None = None
         self.epochs = 0
 
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer: TrainerState) -> None:
         self.epochs = int(trainer.config["train"]["epochs"])
         self.progress.start()
 
-    def on_epoch_start(self, trainer: Trainer, epoch: int, batches: int, start: int) -> None:
+    def on_epoch_start(self, trainer: TrainerState, epoch: int, batches: int, start: int) -> None:
         if self.task is not None:
             self.progress.stop_task(self.task)
         self.task = self.progress.add_task(
@@ -67,11 +67,11 @@ class ProgressBar:
             speed="",
         )
 
-    def on_step_end(self, trainer: Trainer, progress: TrainProgress) -> None:
+    def on_step_end(self, trainer: TrainerState, progress: TrainProgress) -> None:
         if self.task is not None:
             self.progress.update(self.task, completed=progress.batch)
 
-    def on_log(self, trainer: Trainer, record: dict[str, Any]) -> None:
+    def on_log(self, trainer: TrainerState, record: dict[str, Any]) -> None:
         if self.task is None:
             return
         losses = " ".join(f"{k} {v:.4f}" for k, v in record["losses"].items())
@@ -84,22 +84,22 @@ class ProgressBar:
             speed=f"{speed:.1f} clips/s" if speed else "",
         )
 
-    def on_projection(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        from vadkit.engine.budget import describe_projection
+    def on_projection(self, trainer: TrainerState, record: dict[str, Any]) -> None:
+        from vadkit.training.budget import describe_projection
 
         self.progress.console.print(describe_projection(record), markup=False, highlight=False)
 
-    def on_checkpoint(self, trainer: Trainer, path: Path, progress: TrainProgress) -> None: ...
+    def on_checkpoint(self, trainer: TrainerState, path: Path, progress: TrainProgress) -> None: ...
 
-    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None: ...
+    def on_epoch_end(self, trainer: TrainerState, record: dict[str, Any]) -> None: ...
 
-    def on_stop_requested(self, trainer: Trainer, signum: int) -> None:
+    def on_stop_requested(self, trainer: TrainerState, signum: int) -> None:
         self.progress.console.print(
             "[yellow]Stopping after this step and saving a checkpoint; "
             "press Ctrl-C again to stop at once.[/yellow]"
         )
 
-    def on_train_end(self, trainer: Trainer) -> None:
+    def on_train_end(self, trainer: TrainerState) -> None:
         self.stop()
 
     def stop(self) -> None:

@@ -111,13 +111,13 @@ def score_cmd(
 
     With --nproc N (or under torchrun) the videos are split over the processes; the score set
     is the one a single process writes."""
-    from vadkit.engine.score import score_run
+    from vadkit.inference.score import score_run
     from vadkit.runtime.bundle import is_bundle
 
     bundle = is_bundle(run)
     main = True
     if not bundle:  # a bundle's runtime imports no torch
-        from vadkit.engine import distributed
+        from vadkit.compute import distributed
 
         launch_processes(nproc)
         # under torchrun every process scores some videos and rank 0 writes and reports

@@ -46,7 +46,7 @@ def search_cmd(
     json_out: JsonFlag = False,
 ) -> None:
     """Grid-search the fusion weights by fused micro AUROC (optimistic unless --holdout)."""
-    from vadkit.engine.search import search_run
+    from vadkit.evaluation.search import search_run
 
     result = search_run(
         run,

@@ -1,4 +1,4 @@
-"""``vadkit train``: resolve the config, then hand over to :class:`vadkit.engine.train.Trainer`."""
+"""``vadkit train``: resolve the config, then hand over to :class:`vadkit.training.trainer.Trainer`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from vadkit.cli.common import (
 from vadkit.cli.progress import ProgressBar
 
 if TYPE_CHECKING:
-    from vadkit.engine.train import Callback
+    from vadkit.training.trainer import Callback
 
 
 @app.command("train")
@@ -114,8 +114,9 @@ def train_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Train a model on normal videos and write a run folder (config, checkpoints, metrics)."""
-    from vadkit.engine import distributed, runs
-    from vadkit.engine.train import (
+    from vadkit.compute import distributed
+    from vadkit.runs import folder as runs
+    from vadkit.training.trainer import (
         Trainer,
         TrainingInterrupted,
         default_run_dir,

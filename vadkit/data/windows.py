@@ -6,7 +6,7 @@ the window scores (a prediction task's target). Window ``i`` starts at frame ``i
 the Python API all build their batches here, so a frame is scored the same way on every path.
 
 Which frames get a score is decided afterwards, on the per-window scores
-(:func:`vadkit.engine.score.expand_window_scores`): the protocol scores frames T..N-1; ``"all"``
+(:func:`vadkit.inference.score.expand_window_scores`): the protocol scores frames T..N-1; ``"all"``
 gives the first T frames the first window's score.
 """
 

@@ -17,7 +17,7 @@ when, on windows it was not calibrated on (the run's held-out validation videos 
 else the training windows between the calibration ones), Spearman's rank correlation of its
 per-window scores with the fp32 graph's is at least ``score.agreement_min`` for every task's
 default score and for the fused calibrated score: the rule of ``score.precision = "auto"``,
-:func:`vadkit.engine.validation.rank_agreement`.
+:func:`vadkit.inference.validation.rank_agreement`.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def split_windows(
     from)``: up to ``count`` windows each, spread evenly over stride-1 windows. The rule's are
     the held-out validation videos' when the run has some, else every other training window
     (the calibration takes the others)."""
-    from vadkit.engine.validation import training_videos
+    from vadkit.data.split import training_videos
     from vadkit.stream.reference import select_windows
 
     t = Settings.from_config(config).data.clip_length
@@ -248,7 +248,7 @@ def export_int8(
 ) -> dict[str, Any]:
     """Quantize ``onnx_path`` into ``staging`` (:data:`INT8_FILE`) and apply the rule; the file is
     removed again when no engine keeps it. Returns the ``int8`` record of ``bundle.json``."""
-    from vadkit.engine.validation import rank_agreement
+    from vadkit.inference.validation import rank_agreement
 
     settings = Settings.from_config(config)
     t, sset = settings.data.clip_length, settings.score

@@ -75,7 +75,7 @@ def export_run(
 ) -> dict[str, Any]:
     """Export ``run_dir`` as a bundle in ``out`` (default ``RUN/bundle``), with the weights the run
     scores (``weights``, default ``score.weights``, and ``checkpoint``: resolved by
-    :func:`~vadkit.engine.weights.load_scored_model`, as ``vadkit score`` resolves them).
+    :func:`~vadkit.inference.weights.load_scored_model`, as ``vadkit score`` resolves them).
 
     ``format``: ``onnx`` (``model.onnx``, read by ONNX Runtime and OpenVINO) or ``openvino``
     (OpenVINO IR ``model.xml``/``.bin``). The calibration is the run's ``calibration.json`` when
@@ -84,13 +84,13 @@ def export_run(
     kept for the engines whose scores rank windows like fp32's (:mod:`vadkit.export.quantize`;
     ``on_quantizing`` is called before that pass). Returns the ``bundle.json`` written.
     """
-    from vadkit import __version__
+    from vadkit._version import __version__
     from vadkit.config import Settings
-    from vadkit.engine.folders import staged_folder
-    from vadkit.engine.io import file_digest
-    from vadkit.engine.score import applicable_errors
     from vadkit.export.graph import INPUT_NAME, ScoringGraph
     from vadkit.export.onnx import OPSET, ExportError, declared_limits, export_onnx, export_openvino
+    from vadkit.inference.score import applicable_errors
+    from vadkit.storage.folders import staged_folder
+    from vadkit.storage.io import file_digest
     from vadkit.stream.session import open_for_stream
 
     fmt = str(format).strip().lower()
@@ -207,7 +207,7 @@ def export_run(
 
 
 def _json_default(value: Any) -> Any:
-    from vadkit.engine.scoreset import json_default
+    from vadkit.scoring.scoreset import json_default
 
     return json_default(value)
 

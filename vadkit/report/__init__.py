@@ -1,6 +1,6 @@
 """``vadkit report``: one self-contained HTML page of a scored run, or of two side by side.
 
-The page holds the metrics of :func:`vadkit.engine.evaluate.evaluate_scores`, the protocol and
+The page holds the metrics of :func:`vadkit.evaluation.evaluate.evaluate_scores`, the protocol and
 provenance of the scores (run settings, checkpoint hash, the score set's record), each video's
 score curves over the ground truth (zoom and hover, drawn by a small script inside the page), and
 the most anomalous segments (:mod:`vadkit.report.segments`, a label-free rule) with their frames
@@ -75,10 +75,10 @@ def write_report(
     otherwise (:class:`vadkit.report.images.MapSource`); ``maps=False`` leaves them out (frames
     only; no network pass). ``on_stage(text)`` is told what is being done.
     """
-    from vadkit.engine.io import write_text
-    from vadkit.engine.weights import recorded_weights
+    from vadkit.inference.weights import recorded_weights
     from vadkit.report.images import FrameSource, MapSource, segment_pictures
     from vadkit.report.render import render_report
+    from vadkit.storage.io import write_text
 
     if not 1 <= len(runs) <= 2:
         raise ConfigError(

@@ -1,7 +1,7 @@
 """What a report shows of one run: its provenance, its evaluation, its score streams and segments.
 
-Nothing is recomputed here: the metrics are :func:`vadkit.engine.evaluate.evaluate_scores`'s and
-the streams :func:`vadkit.engine.evaluate.compute_streams`'s, with the evaluation's protocol (the
+Nothing is recomputed here: the metrics are :func:`vadkit.evaluation.evaluate.evaluate_scores`'s and
+the streams :func:`vadkit.evaluation.evaluate.compute_streams`'s, with the evaluation's protocol (the
 same curves ``vadkit evaluate`` plots). The run folder is only read.
 """
 
@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 
 from vadkit.config.settings import REPORT_SEGMENT_GAP, REPORT_SEGMENT_QUANTILE, REPORT_TOP_K
-from vadkit.engine.evaluate import FUSED, check_error_name, compute_streams, evaluate_scores
-from vadkit.engine.fusion import check_smooth, get_normalizer, resolve_alphas
-from vadkit.engine.groundtruth import with_ground_truth
-from vadkit.engine.runs import CONFIG_FILE, VERSIONS_FILE
-from vadkit.engine.scoreset import ScoreSet, load_scores
 from vadkit.errors import ConfigError
+from vadkit.evaluation.evaluate import FUSED, check_error_name, compute_streams, evaluate_scores
+from vadkit.evaluation.groundtruth import with_ground_truth
 from vadkit.report.segments import Segment, top_segments
+from vadkit.runs.folder import CONFIG_FILE, VERSIONS_FILE
+from vadkit.scoring.fusion import check_smooth, get_normalizer, resolve_alphas
+from vadkit.scoring.scoreset import ScoreSet, load_scores
 
 #: Decimals kept of each score in the page (the curves' resolution, not the metrics').
 DIGITS = 4
@@ -30,7 +30,7 @@ DIGITS = 4
 @dataclass
 class VideoStreams:
     """One video's scored frame numbers, ground truth (None: unknown) and normalised streams
-    (each task's, and the fused one under :data:`~vadkit.engine.evaluate.FUSED`)."""
+    (each task's, and the fused one under :data:`~vadkit.evaluation.evaluate.FUSED`)."""
 
     name: str
     frames: np.ndarray
@@ -169,7 +169,7 @@ def collect_run(run_dir: str | Path, options: ReportOptions | None = None) -> Ru
     """Read a scored run: evaluate its set (when it has ground truth), its streams and segments.
 
     The report shows the ground truth under the curves, so it reads the test labels as
-    ``vadkit evaluate`` does (:func:`~vadkit.engine.groundtruth.with_ground_truth`)."""
+    ``vadkit evaluate`` does (:func:`~vadkit.evaluation.groundtruth.with_ground_truth`)."""
     o = options or ReportOptions()
     run_dir = Path(run_dir)
     score_set = with_ground_truth(load_scores(run_dir, o.scores))

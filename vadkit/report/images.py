@@ -3,7 +3,7 @@ compact ``data:`` URIs (JPEG) so that the page needs no other file.
 
 Frames are read as the run saw them (its ``data.size`` and ``data.color``) from the data the
 score set records (a dataset's ``testing`` split, or the video files). Overlays are the fused
-anomaly map over the frame (:mod:`vadkit.engine.maps`), on one colour scale per segment: the maps
+anomaly map over the frame (:mod:`vadkit.inference.maps`), on one colour scale per segment: the maps
 the score set stores when it was scored with ``--maps``, computed otherwise (:class:`MapSource`).
 When the data or the maps cannot be had, the report says why and shows what it has.
 """
@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from vadkit.engine.scorefiles import dataset_format
-from vadkit.engine.scoreset import ScoreSet
 from vadkit.errors import VadkitError
 from vadkit.report.segments import Segment
+from vadkit.scoring.scorefiles import dataset_format
+from vadkit.scoring.scoreset import ScoreSet
 
 #: Longest side of a thumbnail in pixels (small frames are enlarged to it, large ones reduced).
 THUMB_SIDE = 128
@@ -118,7 +118,7 @@ class FrameSource:
     def native(self, video: str, numbers: Sequence[int]) -> np.ndarray | None:
         """``uint8 (N, H, W, 3)`` frames of ``video`` at their original size (the run's size
         when the source cannot be read so), or None (see :attr:`problem`)."""
-        from vadkit.engine.mapviews import native_images
+        from vadkit.inference.mapviews import native_images
 
         frames = self.frames(video, numbers)
         if frames is None:
@@ -145,12 +145,12 @@ class MapSource:
 
     When the score set was scored with ``--maps`` for that error measure, the maps are read from
     it (``stored`` is True): each video's stored task maps fused as
-    :func:`vadkit.engine.pixeleval.fused_video_maps` fuses them for the pixel metrics, at the
+    :func:`vadkit.evaluation.pixeleval.fused_video_maps` fuses them for the pixel metrics, at the
     stored size, over the frames at their original size. They come from the set's own network
     pass, so from the weights its record names: no network runs. Otherwise they are computed
-    (:func:`vadkit.engine.maps.frame_maps`: one network pass per video with a segment, with the
+    (:func:`vadkit.inference.maps.frame_maps`: one network pass per video with a segment, with the
     weights the score set was scored with, as
-    :func:`~vadkit.engine.weights.recorded_weights` gives them, and default fusion weights); ``why_computed`` says why.
+    :func:`~vadkit.inference.weights.recorded_weights` gives them, and default fusion weights); ``why_computed`` says why.
     """
 
     def __init__(
@@ -174,9 +174,9 @@ class MapSource:
         self._maps: Any = None
         self._kept: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         try:
-            from vadkit.engine import maps
+            from vadkit.inference import maps
         except ImportError:
-            self.problem = "this vadkit has no anomaly maps (vadkit.engine.maps)"
+            self.problem = "this vadkit has no anomaly maps (vadkit.inference.maps)"
         else:
             self._maps = maps
 
@@ -199,8 +199,8 @@ class MapSource:
                 return
 
     def _read(self, video: str, numbers: list[int]) -> None:
-        from vadkit.engine.fusion import get_normalizer
-        from vadkit.engine.pixeleval import fused_video_maps
+        from vadkit.evaluation.pixeleval import fused_video_maps
+        from vadkit.scoring.fusion import get_normalizer
 
         scored = next((v for v in self.scores.videos if v.name == video), None)
         if scored is None:

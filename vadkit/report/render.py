@@ -15,7 +15,7 @@ from html import escape
 from importlib import resources
 from typing import Any
 
-from vadkit.engine.evaluate import FUSED
+from vadkit.evaluation.evaluate import FUSED
 from vadkit.report.collect import RunData, stream_payload
 from vadkit.report.images import Picture
 
@@ -123,7 +123,7 @@ def metrics_section(runs: Sequence[RunData]) -> str:
     out.append(
         '<p class="note">'
         + escape(evaluated[0].protocol.get("metric", ""))
-        + ". Computed by <code>vadkit.engine.evaluate.evaluate_scores</code> (the numbers of "
+        + ". Computed by <code>vadkit.evaluation.evaluate.evaluate_scores</code> (the numbers of "
         "<code>vadkit evaluate</code>).</p>"
     )
     out.append(per_video_table(runs))
@@ -353,7 +353,7 @@ def render_report(
     runs: Sequence[RunData], pictures: Sequence[Sequence[list[Picture]]], notes: Sequence[str]
 ) -> str:
     """The whole page."""
-    from vadkit import __version__
+    from vadkit._version import __version__
 
     title = "vadkit report: " + " vs ".join(r.label for r in runs)
     created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vadkit.engine.io import file_digest
 from vadkit.errors import ConfigError, DataError
+from vadkit.storage.io import file_digest
 
 BUNDLE_FILE = "bundle.json"
 #: Version of the bundle layout written by this vadkit.

@@ -1,7 +1,7 @@
 """``vadkit score BUNDLE``: score video files (or a dataset's test split) with a bundle.
 
-The scores are stored as a run's are (:func:`vadkit.engine.scoreset.save_score_set`, in
-``BUNDLE/scores/<set>``), per frame after :func:`~vadkit.engine.score.expand_window_scores`, so
+The scores are stored as a run's are (:func:`vadkit.scoring.scoreset.save_score_set`, in
+``BUNDLE/scores/<set>``), per frame after :func:`~vadkit.inference.score.expand_window_scores`, so
 ``vadkit evaluate BUNDLE`` reads them like a run's. Videos are decoded and resized by the same
 code as the PyTorch path (:mod:`vadkit.data`), and the graph scales pixels as it does.
 """
@@ -17,19 +17,19 @@ import numpy as np
 
 from vadkit.components import SCORE_KEY
 from vadkit.config import Settings
-from vadkit.engine.finite import leave_out_nonfinite
-from vadkit.engine.score import (
+from vadkit.errors import ConfigError
+from vadkit.inference.score import (
     VideoLike,
     check_frames_mode,
     check_scorable,
     expand_window_scores,
     skip_short,
 )
-from vadkit.engine.scoreset import VideoScores, check_set_name, save_score_set
-from vadkit.errors import ConfigError
 from vadkit.runtime.bundle import Bundle, read_bundle, refuse_run_options
 from vadkit.runtime.engines import Engine, open_engine
 from vadkit.runtime.windows import score_frames, split_output
+from vadkit.scoring.finite import leave_out_nonfinite
+from vadkit.scoring.scoreset import VideoScores, check_set_name, save_score_set
 
 
 def score_bundle_videos(
@@ -43,7 +43,7 @@ def score_bundle_videos(
     skipped: list[dict[str, Any]] | None = None,
     left_out: dict[str, str] | None = None,
 ) -> Iterator[VideoScores]:
-    """Each video's per-frame scores ``[task][key]``, as :func:`vadkit.engine.score.score_videos`
+    """Each video's per-frame scores ``[task][key]``, as :func:`vadkit.inference.score.score_videos`
     gives them for a run (short videos skipped, non-finite error measures left out)."""
     mode = check_frames_mode(frames_mode)
     left_out = {} if left_out is None else left_out
@@ -92,7 +92,7 @@ def score_bundle(
 
     ``run_options``: the options of ``vadkit score`` that apply to runs only, with whether each
     was given (one given is an error, :func:`~vadkit.runtime.bundle.refuse_run_options`)."""
-    from vadkit import __version__
+    from vadkit._version import __version__
     from vadkit.data import open_video_file, open_videos
     from vadkit.data.truth import ground_truth_location
 

@@ -1,6 +1,6 @@
 """Live scoring of a video stream: one window per new frame, calibrated scores and alerts.
 
-Offline scoring (:mod:`vadkit.engine.score`) sees a whole video before it rescales it; a live
+Offline scoring (:mod:`vadkit.inference.score`) sees a whole video before it rescales it; a live
 stream has no whole video, so its scores are rescaled with statistics of normal data fixed in
 advance. The package is laid out by job:
 

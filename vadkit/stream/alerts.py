@@ -103,8 +103,8 @@ def write_peak_pictures(alert: Alert, folder: Path) -> dict[str, str]:
     from PIL import Image
 
     from vadkit.config.settings import MapSettings
-    from vadkit.engine.io import atomic_write
-    from vadkit.engine.mapviews import _rgb, colour_range, overlay
+    from vadkit.inference.mapviews import _rgb, colour_range, overlay
+    from vadkit.storage.io import atomic_write
 
     image, heat = alert.view
     picture = _rgb(np.asarray(image)[None])[0]

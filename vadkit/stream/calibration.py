@@ -23,8 +23,8 @@ import numpy as np
 
 from vadkit.components import SCORE_KEY, ScoreNormalizer, supports_fit
 from vadkit.config.settings import DEFAULT_QUANTILE
-from vadkit.engine.io import file_digest as weights_digest  # noqa: F401  (re-exported)
 from vadkit.errors import ConfigError, DataError
+from vadkit.storage.io import file_digest as weights_digest  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from vadkit.model import VADModel
@@ -254,8 +254,8 @@ def read_calibration(run_dir: str | Path) -> Calibration | None:
 
 def write_calibration(run_dir: str | Path, calibration: Calibration) -> Path:
     """Write ``RUN/calibration.json`` atomically."""
-    from vadkit.engine.io import atomic_write
-    from vadkit.engine.scoreset import json_default
+    from vadkit.scoring.scoreset import json_default
+    from vadkit.storage.io import atomic_write
 
     path = calibration_path(run_dir)
     with atomic_write(path) as fh:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vadkit.config.settings import DEFAULT_WINDOWS
-from vadkit.engine.fusion import default_alphas, resolve_alphas
 from vadkit.errors import ConfigError, DataError
+from vadkit.scoring.fusion import default_alphas, resolve_alphas
 from vadkit.stream.calibration import (
     DEFAULT_QUANTILE,
     Calibration,
@@ -29,8 +29,8 @@ from vadkit.stream.calibration import (
 
 if TYPE_CHECKING:
     from vadkit.components import ErrorMeasure
+    from vadkit.compute.device import Runtime
     from vadkit.data.video import Video
-    from vadkit.engine.device import Runtime
     from vadkit.model import VADModel
 
 
@@ -130,16 +130,16 @@ def calibrate(
     ``score.normalizer``) and the fused threshold (``quantile``-th percentile, for ``error`` and
     ``alphas``, default the run's ``score.error`` and ``score.alphas``). The weights are those
     the run scores (``weights``, default ``score.weights``, and ``checkpoint``: see
-    :func:`~vadkit.engine.weights.load_scored_model`); ``model`` and ``config`` may be given when
+    :func:`~vadkit.inference.weights.load_scored_model`); ``model`` and ``config`` may be given when
     already loaded, with ``scored``, the record of their weights (without it they must be
     ``checkpoint``'s).
     """
-    from vadkit import __version__
+    from vadkit._version import __version__
     from vadkit.config import Settings
     from vadkit.data import default_data_root, open_videos
-    from vadkit.engine.runs import checkpoint_path
-    from vadkit.engine.score import applicable_errors, make_runtime
-    from vadkit.engine.weights import load_scored_model
+    from vadkit.inference.score import applicable_errors, make_runtime
+    from vadkit.inference.weights import load_scored_model
+    from vadkit.runs.folder import checkpoint_path
 
     run_dir = Path(run_dir)
     q = check_quantile(quantile)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vadkit.components import SCORE_KEY, ScoreNormalizer
-from vadkit.engine.fusion import default_alphas, resolve_alphas
 from vadkit.errors import ConfigError, DataError
+from vadkit.scoring.fusion import default_alphas, resolve_alphas
 from vadkit.stream.calibration import Calibration
 from vadkit.stream.gaps import DEFAULT_MAX_GAP, Gap, GapDetector
 
@@ -128,7 +128,7 @@ class StreamScorer:
         frame_interval: float | None = None,
     ) -> None:
         from vadkit.config import Settings
-        from vadkit.engine.score import applicable_errors, make_runtime
+        from vadkit.inference.score import applicable_errors, make_runtime
 
         if int(max_batch) < 1:
             raise ConfigError(f"max_batch = {max_batch} must be at least 1.", hint="E.g. 8")

@@ -257,7 +257,7 @@ def _broken_record(error: SourceError, frame: int) -> dict[str, Any]:
 @dataclass
 class StreamRun:
     """A run loaded for streaming: its config, its model with the weights it scores, their
-    record (:func:`~vadkit.engine.weights.load_scored_model`) and a calibration made with them."""
+    record (:func:`~vadkit.inference.weights.load_scored_model`) and a calibration made with them."""
 
     config: dict[str, Any]
     model: VADModel
@@ -284,13 +284,13 @@ def open_for_stream(
 
     The weights are those ``vadkit score`` scores (``weights``, default the run's
     ``score.weights``: the moving average when the run kept one, else ``checkpoint``; resolved by
-    :func:`~vadkit.engine.weights.load_scored_model`). ``RUN/calibration.json`` is used when it
+    :func:`~vadkit.inference.weights.load_scored_model`). ``RUN/calibration.json`` is used when it
     was made with these weights; otherwise (or with ``recalibrate``) the run is calibrated
     first, with ``normalizer`` (default: the run's ``score.normalizer``), and ``on_calibrating``
     is told why. A calibration that is used as it is keeps its own normalizer: the scorer refits
     another on its stored scores.
     """
-    from vadkit.engine.weights import load_scored_model
+    from vadkit.inference.weights import load_scored_model
 
     run_dir = Path(run_dir)
     config, model, used = load_scored_model(run_dir, weights=weights, checkpoint=checkpoint)

@@ -1,0 +1,151 @@
+"""Deprecated import paths: one table of what moved where, kept working until :data:`REMOVED_IN`.
+
+vadkit 0.1 kept the training, scoring and evaluation code in one package, ``vadkit.engine``. It is
+now split into folders that say what they hold (:mod:`vadkit.training`, :mod:`vadkit.inference`,
+:mod:`vadkit.scoring`, :mod:`vadkit.evaluation`, :mod:`vadkit.runs`, :mod:`vadkit.storage`,
+:mod:`vadkit.compute`). The old module paths were documented, so they keep working: importing one
+gives the module at its new place, with a :class:`DeprecationWarning` naming it. ``import
+vadkit`` installs the import hook (:func:`install`); nothing else in vadkit imports an old path
+(``tests/test_architecture.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+#: The vadkit version in which the old paths below stop working.
+REMOVED_IN = "0.3.0"
+
+#: Old module -> its new place (one module), or the modules whose public names it re-exported.
+MOVED_MODULES: dict[str, str | tuple[str, ...]] = {
+    "vadkit.engine.io": "vadkit.storage.io",
+    "vadkit.engine.folders": "vadkit.storage.folders",
+    "vadkit.engine.lock": "vadkit.storage.lock",
+    "vadkit.engine.scoreset": "vadkit.scoring.scoreset",
+    "vadkit.engine.scorefiles": "vadkit.scoring.scorefiles",
+    "vadkit.engine.fusion": "vadkit.scoring.fusion",
+    "vadkit.engine.finite": "vadkit.scoring.finite",
+    "vadkit.engine.score": "vadkit.inference.score",
+    "vadkit.engine.maps": "vadkit.inference.maps",
+    "vadkit.engine.mapviews": "vadkit.inference.mapviews",
+    "vadkit.engine.weights": "vadkit.inference.weights",
+    "vadkit.engine.average": "vadkit.inference.average",
+    "vadkit.engine.validation": "vadkit.inference.validation",
+    "vadkit.engine.device": "vadkit.compute.device",
+    "vadkit.engine.distributed": "vadkit.compute.distributed",
+    "vadkit.engine.runs": "vadkit.runs.folder",
+    "vadkit.engine.checkpoints": "vadkit.runs.checkpoints",
+    "vadkit.engine.metricslog": "vadkit.runs.metricslog",
+    "vadkit.engine.train": "vadkit.training.trainer",
+    "vadkit.engine.step": "vadkit.training.step",
+    "vadkit.engine.callbacks": "vadkit.training.callbacks",
+    "vadkit.engine.optim": "vadkit.training.optim",
+    "vadkit.engine.budget": "vadkit.training.budget",
+    "vadkit.engine.launch": "vadkit.training.launch",
+    "vadkit.engine.parallel": "vadkit.training.parallel",
+    "vadkit.engine.evaluate": "vadkit.evaluation.evaluate",
+    "vadkit.engine.search": "vadkit.evaluation.search",
+    "vadkit.engine.groundtruth": "vadkit.evaluation.groundtruth",
+    "vadkit.engine.pixeleval": "vadkit.evaluation.pixeleval",
+    "vadkit.engine.demo": "vadkit.demo",
+    # moved in vadkit 0.1 already; the decoder went to vadkit.data.live
+    "vadkit.engine.stream": ("vadkit.stream", "vadkit.data.live"),
+}
+
+#: Names the old package ``vadkit.engine`` itself exported, and the module that has them now.
+MOVED_NAMES: dict[str, str] = {
+    "atomic_write": "vadkit.storage.io",
+    "Runtime": "vadkit.compute.device",
+    "build_model": "vadkit.runs.folder",
+    "load_model": "vadkit.runs.folder",
+    "Trainer": "vadkit.training.trainer",
+    "TrainStep": "vadkit.training.step",
+    "TrainingInterrupted": "vadkit.training.callbacks",
+}
+
+_PACKAGE = "vadkit.engine"
+
+
+def _warn(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated and will be removed in vadkit {REMOVED_IN}: use {new}.",
+        DeprecationWarning,
+        stacklevel=3,  # past this and find_spec/__getattr__ (importlib's frames are skipped)
+    )
+
+
+def _merged(name: str, sources: Sequence[str]) -> types.ModuleType:
+    """A module holding the public names of ``sources`` (the first one that has a name wins)."""
+    module = types.ModuleType(name, f"Deprecated alias of {', '.join(sources)}.")
+    exported: list[str] = []
+    for source in reversed(sources):
+        target = importlib.import_module(source)
+        names = getattr(target, "__all__", None) or [n for n in vars(target) if n[0] != "_"]
+        for attr in names:
+            setattr(module, attr, getattr(target, attr))
+        exported = [*names, *(n for n in exported if n not in names)]
+    module.__all__ = exported  # type: ignore[attr-defined]
+    return module
+
+
+def _engine_package() -> types.ModuleType:
+    module = types.ModuleType(_PACKAGE, "Deprecated: vadkit.engine was split into folders.")
+    module.__path__ = []  # a package: its submodules are found by the hook below
+
+    def __getattr__(attr: str) -> Any:
+        if attr in MOVED_NAMES:
+            _warn(f"{_PACKAGE}.{attr}", f"{MOVED_NAMES[attr]}.{attr}")
+            return getattr(importlib.import_module(MOVED_NAMES[attr]), attr)
+        if f"{_PACKAGE}.{attr}" in MOVED_MODULES:
+            return importlib.import_module(f"{_PACKAGE}.{attr}")
+        raise AttributeError(f"module {_PACKAGE!r} has no attribute {attr!r}")
+
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    return module
+
+
+class _Loader(importlib.abc.Loader):
+    def __init__(self, module: types.ModuleType) -> None:
+        self.module = module
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return self.module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+class MovedModuleFinder(importlib.abc.MetaPathFinder):
+    """Finds the old module paths of :data:`MOVED_MODULES` (and the package ``vadkit.engine``)."""
+
+    def find_spec(
+        self, fullname: str, path: Any = None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname == _PACKAGE:
+            module = _engine_package()
+        elif fullname in MOVED_MODULES:
+            new = MOVED_MODULES[fullname]
+            sources = (new,) if isinstance(new, str) else new
+            _warn(fullname, " and ".join(sources))
+            module = (
+                importlib.import_module(new) if isinstance(new, str) else _merged(fullname, new)
+            )
+        else:
+            return None
+        return importlib.machinery.ModuleSpec(
+            fullname, _Loader(module), is_package=fullname == _PACKAGE
+        )
+
+
+def install() -> None:
+    """Put the finder of the old paths first on ``sys.meta_path`` (once): those names are
+    reserved for the aliases."""
+    if not any(isinstance(f, MovedModuleFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, MovedModuleFinder())

@@ -1,0 +1,1 @@
+"""Where computation runs: device, precision and memory format, and several processes."""

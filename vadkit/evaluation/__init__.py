@@ -1,0 +1,1 @@
+"""Evaluation of saved scores against the ground truth: metrics, fusion-weight search, pixels."""

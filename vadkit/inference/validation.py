@@ -1,0 +1,238 @@
+"""Choices made without test labels: a validation split of the normal training videos, the
+weights a run scores, and the precision it scores in.
+
+* :func:`vadkit.data.split.validation_split`: ``data.val_videos`` training videos, drawn from
+  ``train.seed``, are held out of training (the Trainer never sees them). They hold only normal
+  frames, like all training videos, so nothing about anomalies is learned from them either.
+* :func:`choose_weights` (``vadkit score --weights auto``): each candidate -- the last
+  checkpoint, the weights' moving average (``ema``) when the run kept one, and the average of
+  the last ``score.average_last`` epoch checkpoints when there are that many -- is run on the
+  held-out windows, and the one with the lowest mean *weighted proxy loss* (the training
+  objective, eq. 7, in eval mode with the training views drawn from a fixed seed) is scored.
+* :func:`choose_precision` (``score.precision = "auto"``): a faster precision is used only when
+  its per-window scores rank the same windows as fp32's: Spearman's rank correlation, per task
+  (the default error measure for tasks that compare frames), on up to
+  ``score.agreement_windows`` training windows, at least ``score.agreement_min`` for every task.
+
+Both criteria were fixed before looking at any result and read no label: the choice recorded
+in the score set names the criterion, the candidates' values and what it chose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from vadkit.config import Config, Settings
+from vadkit.data.split import training_videos
+from vadkit.errors import CheckpointError, ConfigError, DataError
+
+if TYPE_CHECKING:
+    from vadkit.components import Batch, ErrorMeasure
+    from vadkit.compute.device import Runtime
+    from vadkit.model import VADModel
+
+#: Criterion names recorded in score sets.
+WEIGHTS_CRITERION = "lowest weighted proxy loss on held-out normal training videos"
+PRECISION_CRITERION = "Spearman rank agreement of per-window scores with fp32 on training windows"
+
+
+def _batches(windows: Any, batch_size: int, limit: int | None = None) -> Iterable[Batch]:
+    from vadkit.data import make_train_loader
+
+    seen = 0
+    for batch in make_train_loader(windows, batch_size=batch_size, epoch=0):
+        yield batch
+        seen += batch.size
+        if limit is not None and seen >= limit:
+            return
+
+
+def validation_loss(
+    model: VADModel, windows: Any, weights: Mapping[str, float], batch_size: int
+) -> dict[str, float]:
+    """Mean losses over ``windows`` in eval mode: ``"loss"`` (weighted total) and per task."""
+    model.eval()
+    sums: dict[str, float] = {}
+    count = 0
+    with torch.no_grad():
+        for batch in _batches(windows, batch_size):
+            losses = model.training_losses(batch)
+            total = sum(float(weights[n]) * float(v) for n, v in losses.items())
+            for key, value in [("loss", total), *((n, float(v)) for n, v in losses.items())]:
+                sums[key] = sums.get(key, 0.0) + value * batch.size
+            count += batch.size
+    if count == 0:
+        raise DataError(
+            "The held-out validation videos have no window to compute a loss on.",
+            hint="Hold out longer videos, or more of them (data.val_videos).",
+        )
+    return {k: v / count for k, v in sums.items()}
+
+
+def require_validation_videos(settings: Settings) -> None:
+    """A ConfigError when the run held out no training video to choose its weights on."""
+    if settings.data.val_videos < 1:
+        raise ConfigError(
+            "--weights auto chooses on held-out training videos, but this run held out none "
+            "(data.val_videos = 0).",
+            hint="Train with --set data.val_videos=N (N >= 1), or score --weights last or ema.",
+        )
+
+
+def choose_weights(
+    run_dir: str | Path, config: Config, model: VADModel, *, batch_size: int
+) -> dict[str, Any]:
+    """Load into ``model`` the candidate weights with the lowest validation loss; returns the
+    record of the choice (criterion, held-out videos, each candidate's losses, chosen)."""
+    from vadkit.data import TrainWindows
+    from vadkit.inference.average import averaged_model, epoch_checkpoints
+    from vadkit.runs.checkpoints import EMA, LAST, checkpoint_path, load_weights
+    from vadkit.runs.folder import model_spec
+
+    settings = Settings.from_config(config)
+    require_validation_videos(settings)
+    _, held = training_videos(config)
+    windows = TrainWindows(
+        held,
+        clip_length=settings.data.clip_length,
+        stride=settings.data.stride,
+        tasks=model.task_map,
+        seed=settings.train.seed,
+    )
+    spec = model_spec(config)
+    candidates: dict[str, dict[str, Any]] = {}
+    for name in (LAST, EMA):
+        path = checkpoint_path(run_dir, name)
+        if path.is_file():
+            load_weights(path, model, spec)
+            candidates[name] = {
+                "losses": validation_loss(model, windows, settings.tasks.weights, batch_size)
+            }
+    k = settings.score.average_last
+    try:
+        epoch_checkpoints(run_dir, k)
+    except CheckpointError:
+        pass
+    else:
+        made = averaged_model(run_dir, config, model, k, batch_size=batch_size)
+        name = f"average_last_{k}"
+        candidates[name] = {
+            "losses": validation_loss(model, windows, settings.tasks.weights, batch_size),
+            "averaged": made["averaged"],
+        }
+    chosen = min(candidates, key=lambda n: candidates[n]["losses"]["loss"])
+    record: dict[str, Any] = {
+        "criterion": WEIGHTS_CRITERION,
+        "held_out": [getattr(v, "name", str(v)) for v in held],
+        "windows": len(windows),
+        "candidates": candidates,
+        "chosen": chosen,
+    }
+    if chosen.startswith("average_last_"):
+        made = averaged_model(run_dir, config, model, k, batch_size=batch_size)
+        record.update(checkpoint=f"average of the last {k} epoch checkpoints", **made)
+    else:
+        load_weights(checkpoint_path(run_dir, chosen), model, spec)
+        record["checkpoint"] = chosen
+    return record
+
+
+def _window_scores(
+    model: VADModel,
+    batches: Sequence[Batch],
+    errors: Mapping[str, ErrorMeasure],
+    runtime: Runtime,
+) -> dict[str, np.ndarray]:
+    out: dict[str, list[np.ndarray]] = {}
+    with torch.inference_mode():
+        for batch in batches:
+            batch = batch.to(runtime.device, memory_format=runtime.memory_format)
+            scored = model.window_scores(batch, errors, autocast=runtime.autocast())
+            for task, keys in scored.items():
+                for key, value in keys.items():
+                    out.setdefault(f"{task}/{key}", []).append(value.float().cpu().numpy())
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def rank_agreement(
+    reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], minimum: float
+) -> tuple[bool, dict[str, dict[str, float | None]]]:
+    """The rule that lets a faster precision score: ``(kept, agreement)``.
+
+    Per stream (same windows, same order), Spearman's rank correlation of ``candidate``'s scores
+    with ``reference``'s (the fp32 ones), and Kendall's (recorded, not used). Kept when every
+    stream that varies reaches ``minimum`` and one does (a constant reference ranks nothing: no
+    evidence either way, recorded as None; a constant candidate where the reference varies has
+    lost every ranking: 0).
+    ``score.precision = "auto"`` (:func:`choose_precision`) and ``vadkit export --precision
+    int8`` (:mod:`vadkit.export.quantize`) both decide by it.
+    """
+    from scipy.stats import kendalltau, spearmanr
+
+    agreement: dict[str, dict[str, float | None]] = {}
+    for key, ref in reference.items():
+        if np.ptp(ref) == 0:
+            agreement[key] = {"spearman": None, "kendall": None}
+            continue
+        if np.ptp(candidate[key]) == 0:
+            agreement[key] = {"spearman": 0.0, "kendall": 0.0}
+            continue
+        agreement[key] = {
+            "spearman": float(spearmanr(ref, candidate[key]).statistic),
+            "kendall": float(kendalltau(ref, candidate[key]).statistic),
+        }
+    values = [v for a in agreement.values() if (v := a["spearman"]) is not None]
+    return bool(values) and min(values) >= minimum, agreement
+
+
+def choose_precision(
+    model: VADModel,
+    config: Config,
+    candidate: Runtime,
+    errors: Mapping[str, ErrorMeasure],
+    *,
+    root: str | Path | None = None,
+) -> tuple[Runtime, dict[str, Any]]:
+    """``candidate`` if its per-window scores rank training windows like fp32's (Spearman at
+    least ``score.agreement_min`` for every task's default score), else fp32 -- also when the
+    training videos (under ``root``, default the run's ``data.root``) cannot be opened."""
+    from vadkit.compute.device import Runtime
+    from vadkit.data import TrainWindows
+
+    settings = Settings.from_config(config)
+    score = settings.score
+    fp32 = Runtime(device=candidate.device, precision="fp32", channels_last=candidate.channels_last)
+    record: dict[str, Any] = {
+        "criterion": PRECISION_CRITERION,
+        "candidate": candidate.precision,
+        "min_spearman": score.agreement_min,
+    }
+    if candidate.precision == "fp32":
+        return candidate, {**record, "chosen": "fp32", "why": "fp32 is the reference"}
+    try:
+        trained, _ = training_videos(config, root=root)
+    except DataError as exc:
+        return fp32, {**record, "chosen": "fp32", "why": f"no training video to compare on: {exc}"}
+    windows = TrainWindows(
+        trained,
+        clip_length=settings.data.clip_length,
+        stride=settings.data.stride,
+        tasks={},
+        seed=settings.train.seed,
+    )
+    batches = list(_batches(windows, score.batch_size, score.agreement_windows))
+    keep = {k: v for k, v in errors.items() if k == score.error}
+    reference = _window_scores(model, batches, keep, fp32)
+    fast = _window_scores(model, batches, keep, candidate)
+    ok, agreement = rank_agreement(reference, fast, score.agreement_min)
+    record.update(
+        windows=int(sum(b.size for b in batches)),
+        agreement=agreement,
+        chosen=candidate.precision if ok else "fp32",
+    )
+    return (candidate if ok else fp32), record

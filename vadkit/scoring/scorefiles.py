@@ -1,0 +1,131 @@
+"""One video's score file and the identity that ties it to its score set (no torch).
+
+Every file of a set records the SHA-256 of the weights that scored it and of the scoring
+settings (:data:`SETTINGS_KEYS` of the set's record); :func:`identity_problem` says how a file
+disagrees with its set. The layout is described in :mod:`vadkit.scoring.scoreset`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vadkit.errors import DataError
+
+#: The record keys whose values make the scores what they are (hashed into the identity).
+SETTINGS_KEYS = (
+    *("source", "root", "split", "format", "files", "ground_truth", "ground_truth_at"),
+    "frames_mode",
+    *("clip_length", "size", "color", "tasks", "error_tasks", "errors", "defaults", "runtime"),
+)
+ID_KEYS = ("identity.weights_sha256", "identity.settings_sha256")
+#: The record key of the dataset layout a set was scored from (a ``datasets`` registry name).
+DATA_FORMAT = "data_format"
+
+
+def json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def settings_identity(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The scoring settings of a record (:data:`SETTINGS_KEYS`) and their SHA-256."""
+    settings = {k: meta[k] for k in SETTINGS_KEYS if k in meta}
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=json_default)
+    return {"settings": json.loads(text), "settings_sha256": sha256(text)}
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    from vadkit.storage.io import atomic_write
+
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+
+def read_arrays(path: Path, name: str) -> dict[str, np.ndarray]:
+    """Every array of a video's ``.npz`` file (no pickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(
+            f"Cannot read the scores of video '{name}' from {path}: {exc}.",
+            hint="Re-score the run with `vadkit score RUN`.",
+        ) from None
+
+
+def expected_identity(meta: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(weights_sha256, settings_sha256)`` of a record, checked against its own settings."""
+    identity = meta.get("identity")
+    if not isinstance(identity, Mapping):
+        return None
+    recorded = identity.get("settings_sha256")
+    text = json.dumps(identity.get("settings"), sort_keys=True, separators=(",", ":"))
+    if recorded != sha256(text):
+        raise DataError(
+            f"The record of score set '{meta.get('name')}' was edited: its settings no longer "
+            "match their digest.",
+            hint="Re-score the set with `vadkit score RUN`; do not edit set.json by hand.",
+        )
+    return (str(identity.get("weights_sha256") or ""), str(recorded))
+
+
+def identity_problem(arrays: Mapping[str, np.ndarray], expected: tuple[str, str]) -> str:
+    if not all(k in arrays for k in ID_KEYS):
+        return "it records no checkpoint: written by another version or by hand"
+    weights, settings = (str(arrays[k]) for k in ID_KEYS)
+    if weights != expected[0]:
+        return f"checkpoint sha256 {weights[:12] or 'unknown'}, the set's is {expected[0][:12]}"
+    if settings != expected[1]:
+        return "scored with other settings"
+    return ""
+
+
+def drop_errors(
+    folder: Path, entries: list[dict[str, Any]], errors: set[str], default: str
+) -> None:
+    """Remove the arrays of ``errors`` from every video file in ``folder`` (and the normalised
+    and fused scores of the defaults when the default error measure is one of them)."""
+
+    def dropped(key: str) -> bool:
+        if key.startswith(("raw.", "norm.")) and key.rsplit(".", 1)[-1] in errors:
+            return True
+        return default in errors and (key.startswith("norm.") or key == "fused")
+
+    for entry in entries:
+        path = folder / Path(entry["file"]).name
+        arrays = read_arrays(path, entry["name"])
+        keep = {k: v for k, v in arrays.items() if not dropped(k)}
+        if len(keep) != len(arrays):
+            write_arrays(path, keep)
+
+
+def dataset_format(meta: Mapping[str, Any]) -> str | None:
+    """The dataset layout (``datasets`` registry name) a set's record says it was scored from.
+
+    The record's ``format`` is the score set's own layout version
+    (:data:`vadkit.scoring.scoreset.FORMAT_VERSION`); the dataset's is :data:`DATA_FORMAT`. Sets
+    saved before that key existed (format 2) have it in their identity's settings, which hashed
+    the scoring meta before its ``format`` was overwritten; sets of video files and sets of
+    vadkit 0.1 have none (None).
+    """
+    value = meta.get(DATA_FORMAT)
+    if value is None:
+        identity = meta.get("identity")
+        settings = identity.get("settings") if isinstance(identity, Mapping) else None
+        value = settings.get("format") if isinstance(settings, Mapping) else None
+    return value if isinstance(value, str) else None

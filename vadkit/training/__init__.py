@@ -1,0 +1,1 @@
+"""Training: the Trainer, its step, callbacks, optimizer, budget and several processes."""
