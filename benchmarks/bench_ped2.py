@@ -454,7 +454,7 @@ are shown.
 ## Precision: fp32 or bf16 autocast for scoring
 
 Both scorings use the same trained weights; {why}. Decision: {decision}
-(`SCORE_AUTO_PRECISION` in `vadkit/inference/score.py`; speed side by side on the same windows in
+(`SCORE_AUTO_PRECISION` in `vadkit/inference/scorer.py`; speed side by side on the same windows in
 [scoring speed](score-speed.md)).
 
 ## Reproduce

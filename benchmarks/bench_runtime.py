@@ -10,7 +10,8 @@ streams: vcr and ffp with every registered error measure, prp's probability.
   ``authors_variant`` of ``benchmarks/bench_score_speed.py``, scoring only;
 * ``onnxruntime fp32``, ``openvino fp32``, ``openvino bf16``: the bundle's graph
   (:class:`vadkit.export.graph.ScoringGraph`, exported as ``vadkit export`` does) run by
-  :func:`vadkit.runtime.windows.score_frames`, the pass behind ``vadkit score BUNDLE``;
+  :class:`vadkit.runtime.scorer.EngineScorer` in :func:`vadkit.scoring.core.sliding_scores`, the
+  pass behind ``vadkit score BUNDLE``;
 * ``onnxruntime int8``, ``openvino int8``: the int8 model ``vadkit export --precision int8``
   writes (:func:`vadkit.export.quantize.quantize_int8`, calibrated here on the windows of another
   random video), run by the same pass.
@@ -46,7 +47,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,13 @@ from vadkit.export.graph import ScoringGraph
 from vadkit.export.onnx import export_onnx
 from vadkit.export.quantize import quantize_int8, rule_streams
 from vadkit.export.writer import PARITY_RTOL, relative_difference
-from vadkit.inference.score import applicable_errors
+from vadkit.inference.scorer import ModelScorer, applicable_errors, scoring_runtime
 from vadkit.inference.validation import rank_agreement
 from vadkit.runtime.bundle import Bundle
 from vadkit.runtime.engines import Engine, OnnxRuntimeEngine, OpenVinoEngine, installed
+from vadkit.runtime.scorer import EngineScorer
 from vadkit.runtime.stream import BundleStreamScorer
-from vadkit.runtime.windows import score_frames, sliding_batches, split_output
+from vadkit.scoring.core import WindowScores, sliding_scores, sliding_view
 from vadkit.stream import Calibration, StreamScorer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,18 +94,20 @@ def engines(onnx: Path, int8: Path, threads: int) -> dict[str, Callable[[], Engi
 
 
 def bundle_variant(engine: Engine, frames: np.ndarray, t: int, bs: int) -> Callable:
+    scorer = EngineScorer(engine, t, frames.shape[1:])
+
     def run() -> dict[str, dict[str, np.ndarray]]:
-        parts: dict[str, list[np.ndarray]] = {}
-        for _, streams in score_frames(engine, frames, t, bs):
-            for name, values in streams.items():
-                parts.setdefault(name, []).append(values)
-        out: dict[str, dict[str, np.ndarray]] = {}
-        for name, chunks in parts.items():
-            task, key = split_output(name)
-            out.setdefault(task, {})[key] = np.concatenate(chunks)
-        return out
+        parts = [scores for _, scores in sliding_scores(scorer, frames, bs)]
+        return WindowScores.concat(parts).by_task()
 
     return run
+
+
+def window_batches(frames: np.ndarray, t: int, bs: int) -> Iterator[np.ndarray]:
+    """The uint8 windows of consecutive ``frames``, ``bs`` at a time."""
+    windows = sliding_view(frames, t)
+    for s0 in range(0, len(windows), bs):
+        yield np.ascontiguousarray(windows[s0 : s0 + bs])
 
 
 def bench_meta(graph: ScoringGraph, size: int, t: int, errors: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +176,7 @@ def one_size(size: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     export_onnx(graph, onnx)
     # int8 calibrated as `vadkit export --precision int8` does, on windows of another video
     other = rng.integers(0, 256, (t + args.calibration_windows, size, size, 1), dtype=np.uint8)
-    quantization = quantize_int8(onnx, int8, lambda: (w for _, w in sliding_batches(other, t, bs)))
+    quantization = quantize_int8(onnx, int8, lambda: window_batches(other, t, bs))
     made: dict[str, Engine] = {}
     failed: dict[str, str] = {}
     for name, make in engines(onnx, int8, args.threads).items():
@@ -218,7 +222,14 @@ def one_size(size: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     for prec in torch_precisions:
         streaming[f"pytorch {prec}"] = streamer(
             lambda p=prec, m=build_model(size, t): StreamScorer(
-                m, config, device="cpu", precision=p, calibration=calibration, max_batch=1
+                ModelScorer(
+                    m,
+                    applicable_errors([ERROR], (1, size, size)),
+                    scoring_runtime("cpu", p, channels_last=True),
+                ),
+                config,
+                calibration=calibration,
+                max_batch=1,
             )
         )
     for name, engine in made.items():

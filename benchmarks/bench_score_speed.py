@@ -45,7 +45,8 @@ import torch.nn.functional as F
 from vadkit.api import create_backbone, create_task, list_errors
 from vadkit.components import SCORE_KEY
 from vadkit.data import Video
-from vadkit.inference.score import applicable_errors, make_runtime, score_videos
+from vadkit.inference.score import score_videos
+from vadkit.inference.scorer import applicable_errors, scoring_runtime
 from vadkit.model import VADModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ def _frame_shape(video: Video) -> tuple[int, int, int]:
 def vadkit_variant(
     model: VADModel, video: Video, t: int, bs: int, precision: str, device: str = "cpu"
 ) -> Callable:
-    runtime = make_runtime(device, precision, channels_last=True)
+    runtime = scoring_runtime(device, precision, channels_last=True)
     runtime.prepare(model)
     errors = applicable_errors(None, _frame_shape(video), runtime.device)
 
@@ -121,7 +122,7 @@ def bare_variant(
     model: VADModel, video: Video, t: int, bs: int, precision: str, device: str = "cpu"
 ) -> Callable:
     """A plain loop: same batches, same precision and memory format, same scores."""
-    runtime = make_runtime(device, precision, channels_last=True)
+    runtime = scoring_runtime(device, precision, channels_last=True)
     runtime.prepare(model)
     errors = applicable_errors(None, _frame_shape(video), runtime.device)
     bb = model.backbone
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     frames = rng.integers(0, 256, (args.frames, args.size, args.size, 1), dtype=np.uint8)
     video = Video.from_array("bench", frames)
     n_win = args.frames - t
-    auto = make_runtime("cpu", "auto").precision
+    auto = scoring_runtime("cpu", "auto").precision
     # one model per variant so that memory formats do not leak between them
     variants: dict[str, Callable] = {
         AUTHORS: authors_variant(build_model(args.size, t), video, t, bs),

@@ -42,7 +42,8 @@ import torch
 from vadkit.api import create_backbone, create_task
 from vadkit.data import Video
 from vadkit.data.live import FrameReader
-from vadkit.inference.score import applicable_errors, make_runtime, score_videos
+from vadkit.inference.score import score_videos
+from vadkit.inference.scorer import ModelScorer, applicable_errors, scoring_runtime
 from vadkit.model import VADModel
 from vadkit.stream import StreamScorer, run_stream
 
@@ -108,22 +109,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     source = write_source(tmp / "stream.avi", native)
     config = run_config(size, t, args.precision)
 
+    runtime = scoring_runtime(args.device, args.precision, channels_last=True)
+    errors = applicable_errors([ERROR], (1, size, size), runtime.device)
+
     def scorer(max_batch: int) -> StreamScorer:
-        return StreamScorer(
-            build_model(size, t),
-            config,
-            device=args.device,
-            precision=args.precision,
-            max_batch=max_batch,
-        )
+        window_scorer = ModelScorer(build_model(size, t), errors, runtime)
+        return StreamScorer(window_scorer, config, error=ERROR, max_batch=max_batch)
 
     one, catching_up, piped = scorer(1), scorer(args.max_batch), scorer(args.max_batch)
     frames = [one.preprocess(f) for f in native]  # what the reader hands over
     video = Video.from_array("bench", np.stack(frames))
     offline_model = build_model(size, t)
-    runtime = make_runtime(args.device, args.precision, channels_last=True)
     runtime.prepare(offline_model)
-    errors = applicable_errors([ERROR], (1, size, size), runtime.device)
     latencies: list[float] = []
 
     def offline() -> dict[str, np.ndarray]:

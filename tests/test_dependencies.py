@@ -70,7 +70,7 @@ def test_timm_does_real_work():
     """timm is declared for the optimizer, schedule and EMA of training and for a backbone."""
     assert "timm" in IMPORTED
     used = set()
-    for path in (ROOT / "vadkit" / "engine" / "optim.py",):
+    for path in (ROOT / "vadkit" / "training" / "optim.py",):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("timm"):
                 used.update(f"{node.module}.{a.name}" for a in node.names)

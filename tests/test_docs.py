@@ -918,7 +918,7 @@ def test_protocol_page_states_the_real_defaults():
 
     from vadkit.compute.device import AUTO_PRECISION
     from vadkit.config import resolve_config
-    from vadkit.inference.score import SCORE_AUTO_PRECISION
+    from vadkit.inference.scorer import SCORE_AUTO_PRECISION
 
     rows = protocol_defaults_table()
     assert len(rows) >= 20

@@ -245,7 +245,7 @@ def test_run_only_options_are_refused_for_a_bundle(
 def test_a_short_video_is_skipped_by_the_bundle_as_by_the_run(
     bundle: Path, clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One rule for both paths (vadkit.inference.score.skip_short and check_scorable): a short
+    """One rule for both paths (vadkit.scoring.core.skip_short and check_scorable): a short
     video is warned about and listed in 'skipped'; with no video left, nothing is written."""
     short = write_video(tmp_path / "short.avi", np.zeros((10, 40, 48), np.uint8))
     args = ["score", str(bundle), str(short), str(clip), "--name", "short", "-q"]
@@ -256,7 +256,7 @@ def test_a_short_video_is_skipped_by_the_bundle_as_by_the_run(
     record = json.loads((bundle / "scores" / "short" / "set.json").read_text())
     assert record["skipped"] == [{"name": "short", "num_frames": 10, "reason": "too short"}]
     assert [v["name"] for v in record["videos"]] == ["clip"]
-    # and when no video is left: one message, nothing written (vadkit.inference.score.check_scorable)
+    # and when no video is left: one message, nothing written (vadkit.scoring.core.check_scorable)
     assert run_cli(["score", str(bundle), str(short), "--name", "none", "-q"]) == 2
     assert "No video can be scored" in _error(capsys)
     assert not (bundle / "scores" / "none").exists()
@@ -382,20 +382,23 @@ def test_the_light_install_watches_a_bundle_in_a_fresh_venv_without_torch(
 
 
 def test_the_runtime_feeds_the_graph_what_the_torch_path_feeds_the_model() -> None:
-    """Same windows (runtime.windows vs data.windows), same pixel scaling and split (inside the
-    graph vs window_batch), hence bit-equal scores in PyTorch."""
+    """Same windows (the engine scorer's stacked windows vs data.windows), same pixel scaling
+    and split (inside the graph vs window_batch), hence bit-equal scores in PyTorch."""
     import torch
 
     from vadkit.data.video import scale_pixels_
     from vadkit.data.windows import sliding_windows, window_batch
     from vadkit.export.graph import ScoringGraph
     from vadkit.model import VADModel
-    from vadkit.runtime.windows import sliding_batches
+    from vadkit.scoring.core import sliding_view
     from vadkit.testing import TinyBackbone
     from vadkit.testing.export import _L1, _LastFrame
 
     frames = np.random.default_rng(1).integers(0, 256, (13, 32, 32, 1), dtype=np.uint8)
-    ours = list(sliding_batches(frames, 8, 3))
+    ours = [
+        (np.arange(s, min(s + 3, 5)) + 8, np.ascontiguousarray(sliding_view(frames[s : s + 11], 8)))
+        for s in range(0, 5, 3)
+    ]
     theirs = list(sliding_windows(frames, 8, 3))
     assert [p.tolist() for p, _ in ours] == [p.tolist() for p, _ in theirs]
     for (_, windows), (_, batch) in zip(ours, theirs, strict=True):
@@ -504,7 +507,8 @@ def test_an_int8_bundle_scores_in_int8_with_the_rule_value_it_records(
     from scipy.stats import spearmanr
 
     from vadkit.config import Settings
-    from vadkit.export.quantize import split_windows, window_batches
+    from vadkit.export.quantize import rule_windows
+    from vadkit.scoring.core import picked_windows
 
     bundle = lenient_int8_bundle
     meta = json.loads((bundle / "bundle.json").read_text())
@@ -515,9 +519,9 @@ def test_an_int8_bundle_scores_in_int8_with_the_rule_value_it_records(
     # the recorded agreement is Spearman's between the two files' scores on the rule's windows
     config = meta["config"]
     settings = Settings.from_config(config)
-    *_, videos, picks, _ = split_windows(config, None, settings.score.agreement_windows)
+    *_, videos, picks, _ = rule_windows(config, None, settings.score.agreement_windows)
     assert len(picks) == record["rule"]["windows"]
-    windows = np.concatenate(list(window_batches(videos, picks, settings.data.clip_length, 8)))
+    windows = np.concatenate(list(picked_windows(videos, picks, settings.data.clip_length, 8)))
     scores = {}
     for name in ("model.onnx", "model_int8.onnx"):
         session = ort.InferenceSession(str(bundle / name), providers=["CPUExecutionProvider"])

@@ -214,8 +214,8 @@ class Doubled(Robust):
 
 
 def test_legacy_normalizer_works_offline():
+    from vadkit.scoring.core import VideoScores
     from vadkit.scoring.fusion import normalized_streams
-    from vadkit.scoring.scoreset import VideoScores
 
     x = np.array([1.0, 2.0, 4.0])
     np.testing.assert_array_equal(Legacy().fit_transform(x), [0.25, 0.5, 1.0])

@@ -15,7 +15,9 @@ import vadkit
 from vadkit.api import create_error
 from vadkit.components import ErrorMeasure
 from vadkit.errors import ConfigError, DataError
-from vadkit.inference.maps import check_map_error, frame_maps, fuse_maps, overlay
+from vadkit.inference.framemaps import frame_maps
+from vadkit.inference.maps import check_map_error, fuse_maps
+from vadkit.inference.mapviews import overlay
 
 
 @pytest.fixture(scope="module", autouse=True)

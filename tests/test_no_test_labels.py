@@ -290,12 +290,12 @@ def test_evaluate_names_the_ground_truth_it_cannot_find(run: Path, tiny_scene: P
 
 def test_precision_falls_back_to_fp32_when_ranks_disagree(run: Path):
     from vadkit.api import create_error
-    from vadkit.inference.score import make_runtime
+    from vadkit.inference.scorer import scoring_runtime
     from vadkit.inference.validation import choose_precision
 
     config = runs.read_config(run)
     _, model = runs.load_model(run)
-    bf16 = make_runtime("cpu", "bf16")
+    bf16 = scoring_runtime("cpu", "bf16")
     errors = {"bpe": create_error("bpe")}
     chosen, record = choose_precision(model, config, bf16, errors)
     values = [a["spearman"] for a in record["agreement"].values() if a["spearman"] is not None]
@@ -389,7 +389,7 @@ def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
     averaged = {"weights": {"mode": "auto", "averaged": ["epoch_0001", "epoch_0002"]}}
     assert recorded_weights(averaged) == {"weights": "last", "average_last": 2}
     assert recorded_weights({"checkpoint": "3"}) == {"weights": "last", "checkpoint": "3"}
-    from vadkit.inference.maps import frame_maps
+    from vadkit.inference.framemaps import frame_maps
 
     maps = frame_maps(run, video.name, device="cpu", **recorded_weights(record))
     default = frame_maps(run, video.name, device="cpu")

@@ -139,7 +139,7 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
 def test_report_reads_stored_maps_and_computes_only_when_absent(
     runs: tuple[Path, Path], tiny_scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vadkit.inference.maps as maps_module
+    import vadkit.inference.framemaps as maps_module
     from vadkit.data.formats import resolve_format
     from vadkit.evaluation.pixeleval import fused_video_maps
     from vadkit.report import ReportOptions, write_report

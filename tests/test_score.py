@@ -15,13 +15,10 @@ from vadkit.data import Video, frames_to_tensor
 from vadkit.data import test_windows as data_windows
 from vadkit.data.windows import sliding_windows, window_batch
 from vadkit.errors import ConfigError, DataError
-from vadkit.inference.score import (
-    applicable_errors,
-    expand_window_scores,
-    make_runtime,
-    score_videos,
-)
+from vadkit.inference.score import score_videos
+from vadkit.inference.scorer import applicable_errors, scoring_runtime
 from vadkit.model import VADModel
+from vadkit.scoring.core import expand_window_scores
 
 T = 8
 SHAPE = (1, T, 32, 32)
@@ -52,7 +49,7 @@ def video(name: str = "v", n: int = 21, seed: int = 0, labels: bool = True) -> V
 
 def run(model, videos, **kw):
     errors = kw.pop("errors", None) or applicable_errors(None, (1, 32, 32))
-    kw.setdefault("runtime", make_runtime("cpu", "fp32", channels_last=False))
+    kw.setdefault("runtime", scoring_runtime("cpu", "fp32", channels_last=False))
     return list(score_videos(model, videos, clip_length=T, errors=errors, **kw))
 
 
@@ -169,7 +166,7 @@ def test_all_frames_mode_copies_the_first_window():
 def test_bf16_autocast_scores_stay_close_and_float32():
     model = tiny_model()
     (a,) = run(model, [video(n=12)])
-    (b,) = run(model, [video(n=12)], runtime=make_runtime("cpu", "bf16", channels_last=True))
+    (b,) = run(model, [video(n=12)], runtime=scoring_runtime("cpu", "bf16", channels_last=True))
     assert b.raw["ffp"]["mse"].dtype == np.float64
     np.testing.assert_allclose(a.raw["ffp"]["mse"], b.raw["ffp"]["mse"], rtol=0.1)
 
@@ -250,10 +247,10 @@ def test_auto_precision_tries_bf16_only_on_a_cpu_that_computes_it_natively(
     from vadkit.compute import device
 
     monkeypatch.setattr(device, "native_bf16_cpu", lambda: False)
-    assert make_runtime("cpu", "auto").precision == "fp32"
-    assert make_runtime("cpu", "bf16").precision == "bf16"  # asked for: given
+    assert scoring_runtime("cpu", "auto").precision == "fp32"
+    assert scoring_runtime("cpu", "bf16").precision == "bf16"  # asked for: given
     monkeypatch.setattr(device, "native_bf16_cpu", lambda: True)
-    assert make_runtime("cpu", "auto").precision == "bf16"  # a candidate, kept by the rank rule
+    assert scoring_runtime("cpu", "auto").precision == "bf16"  # a candidate, kept by the rank rule
     monkeypatch.undo()
     import torch
 

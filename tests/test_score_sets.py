@@ -18,9 +18,9 @@ from test_evaluate import synthetic_videos
 from vadkit.errors import ConfigError, DataError
 from vadkit.evaluation.evaluate import evaluate_scores
 from vadkit.metrics import frame_metrics
+from vadkit.scoring.core import VideoScores
 from vadkit.scoring.scoreset import (
     SET_FILE,
-    VideoScores,
     list_score_sets,
     load_scores,
     rebuild_index,

@@ -11,6 +11,7 @@ from test_evaluate import TASKS, make_set, synthetic_videos
 from vadkit.components import SCORE_KEY
 from vadkit.errors import ConfigError
 from vadkit.evaluation.evaluate import evaluate_scores
+from vadkit.scoring.core import VideoScores
 from vadkit.scoring.fusion import (
     check_smooth,
     fuse,
@@ -18,7 +19,7 @@ from vadkit.scoring.fusion import (
     normalized_streams,
     smooth_stream,
 )
-from vadkit.scoring.scoreset import VideoScores, load_scores
+from vadkit.scoring.scoreset import load_scores
 
 
 def test_impulse_becomes_the_gaussian_kernel():

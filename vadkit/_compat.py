@@ -149,3 +149,26 @@ def install() -> None:
     reserved for the aliases."""
     if not any(isinstance(f, MovedModuleFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, MovedModuleFinder())
+
+
+def model_stream_scorer(
+    model: Any, settings: Any, error: str, device: str | None, precision: str | None
+) -> Any:
+    """The window scorer of ``StreamScorer(model, config, device=, precision=)``, the form of
+    vadkit 0.1 (deprecated): the model on its scoring runtime, with ``error`` as its measure.
+    Now: ``StreamScorer(ModelScorer(...), settings)``, or ``open_for_stream(RUN).scorer``."""
+    warnings.warn(
+        "StreamScorer(model, config, ...) is deprecated and will be removed in vadkit "
+        f"{REMOVED_IN}: pass a window scorer, e.g. StreamScorer(open_for_stream(RUN).scorer, "
+        "settings) or StreamScorer(ModelScorer(model, errors, runtime), settings).",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    scorer = importlib.import_module("vadkit.inference.scorer")
+    sset = settings.score
+    asked = precision if precision not in (None, "auto") else sset.precision
+    runtime = scorer.scoring_runtime(device or "auto", asked, settings.train.channels_last)
+    uses_error = any(t.uses_error for t in model.task_map.values())
+    frame_shape = (settings.data.channels, *settings.data.hw)
+    errors = scorer.applicable_errors([error], frame_shape, runtime.device) if uses_error else {}
+    return scorer.ModelScorer(model, errors, runtime)

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from vadkit.config import Settings
     from vadkit.inference.maps import FrameMaps
     from vadkit.model import VADModel
-    from vadkit.scoring.scoreset import ScoreSet, VideoScores
+    from vadkit.scoring.core import VideoScores
+    from vadkit.scoring.scoreset import ScoreSet
     from vadkit.training.trainer import Callback
 
 
@@ -162,9 +163,9 @@ class Run:
         weights: str | None = None,
     ) -> FrameMaps:
         """The anomaly maps of frames ``[A, B)`` of a test video (every scored frame by default),
-        as ``vadkit maps`` draws them (:func:`vadkit.inference.maps.frame_maps`), with the weights
+        as ``vadkit maps`` draws them (:func:`vadkit.inference.framemaps.frame_maps`), with the weights
         ``vadkit score`` scores."""
-        from vadkit.inference.maps import frame_maps
+        from vadkit.inference.framemaps import frame_maps
 
         ckpt = None if checkpoint is None else str(checkpoint)
         return frame_maps(self.path, video, frames, checkpoint=ckpt, device=device, weights=weights)
@@ -241,7 +242,8 @@ class Detector:
     """A trained model in memory: scores frame arrays with no run folder written.
 
     Scores are those of ``vadkit score`` on the same frames (the same windows, the same one
-    scoring function, :meth:`vadkit.model.VADModel.window_scores`), per task and error measure,
+    scoring function, :meth:`vadkit.model.VADModel.window_scores`, through
+    :class:`~vadkit.inference.scorer.ModelScorer`), per task and error measure,
     similarities negated. Build it with :func:`vadkit.load`.
     """
 
@@ -265,7 +267,7 @@ class Detector:
     def errors(self) -> dict[str, ErrorMeasure]:
         """Every registered error measure that scores the run's frames."""
         if self._errors is None:
-            from vadkit.inference.score import applicable_errors
+            from vadkit.inference.scorer import applicable_errors
 
             shape = (self.settings.data.channels, *self.settings.data.hw)
             self._errors = applicable_errors(None, shape, self.runtime.device)
@@ -300,10 +302,11 @@ class Detector:
     ) -> VideoScores:
         """Score one video given as uint8 frames (any size: they are resized like the data).
 
-        Returns its :class:`~vadkit.scoring.scoreset.VideoScores`: ``raw[task][key]`` per scored
+        Returns its :class:`~vadkit.scoring.core.VideoScores`: ``raw[task][key]`` per scored
         frame (``frames`` says which), ``stream(task, error)`` one task's stream.
         """
-        from vadkit.inference.score import score_videos
+        from vadkit.inference.scorer import ModelScorer
+        from vadkit.scoring.core import score_videos
 
         video = _Frames(name, self.prepare_frames(frames), labels)
         t = self.settings.data.clip_length
@@ -314,11 +317,8 @@ class Detector:
                 hint=f"Pass at least {t + 1} frames.",
             )
         (scored,) = score_videos(
-            self.model,
+            ModelScorer(self.model, self.errors, self.runtime),
             [video],
-            clip_length=t,
-            errors=self.errors,
-            runtime=self.runtime,
             batch_size=batch_size or self.settings.score.batch_size,
             frames_mode=frames_mode or self.settings.score.frames,
         )
@@ -335,7 +335,7 @@ class Detector:
         """The anomaly maps of one video given as uint8 frames (every scored frame), at the
         frames' own size: each error-based task's and the fused one (the run's default error,
         normalizer and weights unless given), as :meth:`Run.maps` gives them."""
-        from vadkit.inference.maps import maps_of_frames
+        from vadkit.inference.framemaps import maps_of_frames
 
         native = np.asarray(frames)
         return maps_of_frames(
@@ -396,12 +396,12 @@ def load(
     :attr:`Detector.weights` records which.
     """
     from vadkit.config import Settings
-    from vadkit.inference.score import make_runtime
+    from vadkit.inference.scorer import scoring_runtime
     from vadkit.inference.weights import load_scored_model
     from vadkit.runs.folder import read_config
 
     settings = Settings.from_config(read_config(run))
-    runtime = make_runtime(
+    runtime = scoring_runtime(
         device, precision or settings.score.precision, settings.train.channels_last
     )
     config, model, used = load_scored_model(

@@ -7,8 +7,8 @@ Included by the "Evaluation protocol" reference page.
 import numpy as np
 
 import vadkit
-from vadkit.inference.score import expand_window_scores
 from vadkit.metrics import frame_metrics, macro_auroc, micro_auroc
+from vadkit.scoring.core import expand_window_scores
 
 # --8<-- [end:setup]
 # --8<-- [start:frames]

@@ -65,7 +65,7 @@ def maps_cmd(
 ) -> None:
     """Draw the anomaly maps of a video: each task's and the fused one over every frame (PNG),
     and the fused overlays as an MP4."""
-    from vadkit.inference.maps import frame_maps
+    from vadkit.inference.framemaps import frame_maps
     from vadkit.inference.mapviews import write_map_views
     from vadkit.scoring.scoreset import safe_file_stem
 

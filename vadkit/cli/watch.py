@@ -205,7 +205,7 @@ def watch_cmd(
     without torch, and with the calibration stored in the bundle."""
     from vadkit.data.live import FrameReader, SourceError, check_source
     from vadkit.runtime.bundle import is_bundle
-    from vadkit.stream import StreamScorer, load_for_stream, run_stream
+    from vadkit.stream import StreamScorer, open_for_stream, run_stream
 
     if source is None and not calibrate:
         fail(
@@ -241,7 +241,7 @@ def watch_cmd(
     else:
         bar = CalibrationBar(quiet or json_out)
         try:
-            config, model, calibration = load_for_stream(
+            opened = open_for_stream(
                 run,
                 checkpoint=checkpoint,
                 weights=weights,
@@ -257,6 +257,7 @@ def watch_cmd(
             )
         finally:
             bar.stop()
+        calibration = opened.calibration
         cal_file = Path(run) / "calibration.json"
         if source is None:
             if json_out:
@@ -270,16 +271,14 @@ def watch_cmd(
                 )
             return
         scorer = StreamScorer(
-            model,
-            config,
+            opened.scorer(error),
+            opened.settings,
             error=error,
             alphas=alphas,
             calibration=calibration,
             normalizer=normalizer,
             threshold=threshold,
             quantile=quantile,
-            device=device,
-            precision=precision,
             max_batch=max_batch,
             max_gap=max_gap,
         )

@@ -20,6 +20,9 @@ import numpy as np
 
 from vadkit.errors import DataError
 
+#: The key of a score set's record that says where its ground truth is.
+LOCATION_KEY = "ground_truth_at"
+
 if TYPE_CHECKING:
     from vadkit.data.masks import PixelMasks
     from vadkit.data.video import VideoSet

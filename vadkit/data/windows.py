@@ -6,7 +6,7 @@ the window scores (a prediction task's target). Window ``i`` starts at frame ``i
 the Python API all build their batches here, so a frame is scored the same way on every path.
 
 Which frames get a score is decided afterwards, on the per-window scores
-(:func:`vadkit.inference.score.expand_window_scores`): the protocol scores frames T..N-1; ``"all"``
+(:func:`vadkit.scoring.core.expand_window_scores`): the protocol scores frames T..N-1; ``"all"``
 gives the first T frames the first window's score.
 """
 
@@ -63,6 +63,26 @@ def window_batch(
     return split_windows(x, clip_length, memory_format)
 
 
+def sliding_batch(
+    frames: np.ndarray,
+    clip_length: int,
+    *,
+    device: torch.device | str = "cpu",
+    memory_format: torch.memory_format | None = None,
+) -> Batch:
+    """The B windows of B+T consecutive uint8 frames ``(B+T, H, W, C)`` as one batch.
+
+    Only the B+T frames are moved and converted; the overlapping windows are taken from them
+    with ``Tensor.unfold`` (views, no copy before the batch's own).
+    """
+    t = _positive("clip_length", clip_length)
+    chunk = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
+    chunk = scale_pixels_(chunk.permute(3, 0, 1, 2).float())  # (C, L, H, W)
+    windows = chunk.unfold(1, t + 1, 1)  # (C, B, H, W, T+1)
+    windows = windows.permute(1, 0, 4, 2, 3)  # (B, C, T+1, H, W)
+    return split_windows(windows, t, memory_format)
+
+
 def sliding_windows(
     frames: np.ndarray,
     clip_length: int,
@@ -74,20 +94,16 @@ def sliding_windows(
     """Every window of consecutive uint8 frames ``(N, H, W, C)``, ``batch_size`` at a time.
 
     Yields ``(scored, batch)``: ``scored`` the index of the frame each window scores (``start +
-    T``). Each batch moves and converts only the ``B + T`` frames it spans, then takes the
-    overlapping windows from them with ``Tensor.unfold`` (views, no copy before the batch's own).
-    Fewer than T+1 frames yield nothing.
+    T``), ``batch`` the windows as :func:`sliding_batch` makes them. Fewer than T+1 frames yield
+    nothing.
     """
     t = _positive("clip_length", clip_length)
     bs = _positive("batch_size", batch_size)
     n_win = int(frames.shape[0]) - t
     for s0 in range(0, max(n_win, 0), bs):
         s1 = min(s0 + bs, n_win)
-        chunk = torch.from_numpy(np.ascontiguousarray(frames[s0 : s1 + t])).to(device)
-        chunk = scale_pixels_(chunk.permute(3, 0, 1, 2).float())  # (C, L, H, W)
-        windows = chunk.unfold(1, t + 1, 1)  # (C, B, H, W, T+1)
-        windows = windows.permute(1, 0, 4, 2, 3)  # (B, C, T+1, H, W)
-        yield np.arange(s0, s1, dtype=np.int64) + t, split_windows(windows, t, memory_format)
+        batch = sliding_batch(frames[s0 : s1 + t], t, device=device, memory_format=memory_format)
+        yield np.arange(s0, s1, dtype=np.int64) + t, batch
 
 
 def test_windows(

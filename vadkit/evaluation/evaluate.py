@@ -19,6 +19,7 @@ from vadkit.errors import ConfigError
 from vadkit.evaluation.groundtruth import relabel as relabel  # re-exported (moved there)
 from vadkit.evaluation.groundtruth import require_labels, with_ground_truth
 from vadkit.metrics import frame_metrics, macro_auroc, micro_auroc
+from vadkit.scoring.core import VideoScores
 from vadkit.scoring.fusion import (
     check_smooth,
     fuse,
@@ -26,7 +27,7 @@ from vadkit.scoring.fusion import (
     normalized_streams,
     resolve_alphas,
 )
-from vadkit.scoring.scoreset import ScoreSet, VideoScores, load_scores, write_json
+from vadkit.scoring.scoreset import ScoreSet, load_scores, write_json
 
 EVALUATION_FILE = "evaluation.json"
 PLOTS_DIR = "plots"

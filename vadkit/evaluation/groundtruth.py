@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from vadkit.data.truth import LOCATION_KEY
 from vadkit.errors import DataError
-from vadkit.scoring.scoreset import ScoreSet, VideoScores
-
-#: Key of a score set's record that says where its ground truth is.
-LOCATION_KEY = "ground_truth_at"
+from vadkit.scoring.core import VideoScores
+from vadkit.scoring.scoreset import ScoreSet
 
 
 def require_labels(scores: ScoreSet) -> list[np.ndarray]:

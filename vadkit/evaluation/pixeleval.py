@@ -20,7 +20,8 @@ from vadkit.components import ScoreNormalizer
 from vadkit.config.settings import MapSettings
 from vadkit.inference.maps import fuse_maps
 from vadkit.pixel_metrics import default_thresholds, detection_criteria, pixel_auroc
-from vadkit.scoring.scoreset import ScoreSet, VideoScores
+from vadkit.scoring.core import VideoScores
+from vadkit.scoring.scoreset import ScoreSet
 
 
 def fused_video_maps(

@@ -33,6 +33,14 @@ import numpy as np
 from vadkit.config import Config, Settings
 from vadkit.errors import DataError
 from vadkit.runtime.engines import Engine, OnnxRuntimeEngine, OpenVinoEngine, installed
+from vadkit.runtime.scorer import EngineScorer
+from vadkit.scoring.core import (
+    VideoLike,
+    Window,
+    picked_scores,
+    picked_windows,
+    select_windows,
+)
 from vadkit.stream.calibration import Calibration
 
 #: The int8 model's file in a bundle.
@@ -46,8 +54,6 @@ INT8_CRITERION = (
 )
 #: The name of the fused stream in the rule's record.
 FUSED = "fused"
-
-Window = tuple[int, int]  # (video index, first frame)
 
 
 def learned_layers(onnx_path: Path) -> list[str]:
@@ -150,20 +156,19 @@ def rule_streams(
     return streams
 
 
-def split_windows(
+def rule_windows(
     config: Config, root: str | Path | None, count: int
-) -> tuple[list[Any], list[Window], list[Any], list[Window], str]:
+) -> tuple[Sequence[VideoLike], list[Window], Sequence[VideoLike], list[Window], str]:
     """``(calibration videos, their windows, rule videos, their windows, where the rule's are
     from)``: up to ``count`` windows each, spread evenly over stride-1 windows. The rule's are
     the held-out validation videos' when the run has some, else every other training window
     (the calibration takes the others)."""
     from vadkit.data.split import training_videos
-    from vadkit.stream.reference import select_windows
 
     t = Settings.from_config(config).data.clip_length
     trained, held = training_videos(config, root=root)
 
-    def picks(videos: Sequence[Any], n: int) -> list[Window]:
+    def picks(videos: Sequence[VideoLike], n: int) -> list[Window]:
         return select_windows([int(v.num_frames) for v in videos], t, n)
 
     if held:
@@ -181,19 +186,6 @@ def split_windows(
             "longer normal videos.",
         )
     return calib[0], calib[1], rule[0], rule[1], source
-
-
-def window_batches(
-    videos: Sequence[Any], picks: Sequence[Window], clip_length: int, batch_size: int
-) -> Iterator[np.ndarray]:
-    """The uint8 windows ``(B, T+1, H, W, C)`` at ``picks``, ``batch_size`` at a time."""
-    for b0 in range(0, len(picks), batch_size):
-        yield np.stack(
-            [
-                videos[v].frames(np.arange(s, s + clip_length + 1))
-                for v, s in picks[b0 : b0 + batch_size]
-            ]
-        )
 
 
 def int8_engines(int8_path: Path) -> dict[str, Engine | str]:
@@ -253,25 +245,25 @@ def export_int8(
     settings = Settings.from_config(config)
     t, sset = settings.data.clip_length, settings.score
     bs = int(sset.batch_size)
-    cal_videos, cal_picks, rule_videos, rule_picks, source = split_windows(
+    cal_videos, cal_picks, rule_videos, rule_picks, source = rule_windows(
         config, root, sset.agreement_windows
     )
     int8_path = staging / INT8_FILE
     quantization = quantize_int8(
-        onnx_path, int8_path, lambda: window_batches(cal_videos, cal_picks, t, bs)
+        onnx_path, int8_path, lambda: picked_windows(cal_videos, cal_picks, t, bs)
     )
     reference = OnnxRuntimeEngine(str(onnx_path), ["CPUExecutionProvider"])
     engines = int8_engines(int8_path)
-    parts: dict[str, dict[str, list[np.ndarray]]] = {}
     runnable = {"fp32": reference, **{k: e for k, e in engines.items() if not isinstance(e, str)}}
-    for batch in window_batches(rule_videos, rule_picks, t, bs):
-        for name, engine in runnable.items():
-            for out, values in engine.run(batch).items():
-                parts.setdefault(name, {}).setdefault(out, []).append(
-                    np.asarray(values, np.float64)
-                )
+    frame_shape = rule_videos[0].frames(np.arange(1)).shape[1:]
     outputs = {
-        name: {k: np.concatenate(v) for k, v in outs.items()} for name, outs in parts.items()
+        name: {
+            str(k): v
+            for k, v in picked_scores(
+                EngineScorer(engine, t, frame_shape), rule_videos, rule_picks, bs
+            ).streams.items()
+        }
+        for name, engine in runnable.items()
     }
     scores = {name: rule_streams(outs, calibration, sset.error) for name, outs in outputs.items()}
     runtimes: dict[str, dict[str, Any]] = {}

@@ -88,7 +88,7 @@ def export_run(
     from vadkit.config import Settings
     from vadkit.export.graph import INPUT_NAME, ScoringGraph
     from vadkit.export.onnx import OPSET, ExportError, declared_limits, export_onnx, export_openvino
-    from vadkit.inference.score import applicable_errors
+    from vadkit.inference.scorer import applicable_errors
     from vadkit.storage.folders import staged_folder
     from vadkit.storage.io import file_digest
     from vadkit.stream.session import open_for_stream

@@ -7,7 +7,7 @@ before pooling, is the task's anomaly map of the window; it comes from the same 
 the same code as the score (:meth:`vadkit.model.VADModel.window_maps`), so pooling it gives the
 score exactly.
 
-Attribution to frames follows the score sets (:func:`vadkit.inference.score.expand_window_scores`):
+Attribution to frames follows the score sets (:func:`vadkit.scoring.core.expand_window_scores`):
 window ``i`` scores frame ``i + T``; with ``frames = "all"`` the first T frames get the first
 window's map, with ``"protocol"`` they have none.
 
@@ -25,37 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
-from vadkit.components import ScoreNormalizer, supports_fit
+from vadkit.components import ErrorMeasure, ScoreNormalizer, supports_fit
 from vadkit.errors import ConfigError, DataError
-from vadkit.inference.mapviews import _rgb, native_images, overlay
-
-__all__ = [
-    "FrameMaps",
-    "MapCollector",
-    "WindowMaps",
-    "check_map_error",
-    "frame_maps",
-    "fuse_maps",
-    "maps_of_frames",
-    "overlay",
-    "resize_maps",
-    "stored_size",
-    "window_maps",
-]
-
-if TYPE_CHECKING:
-    import torch
-
-    from vadkit.components import ErrorMeasure
-    from vadkit.compute.device import Runtime
-    from vadkit.config import Settings
-    from vadkit.data import Video
-    from vadkit.model import VADModel
+from vadkit.scoring.core import WindowScorer, WindowScores, expand_window_scores, score_video
 
 
 @dataclass(frozen=True)
@@ -90,8 +66,6 @@ def check_map_error(errors: Mapping[str, ErrorMeasure], error: str) -> None:
             f"The error measure '{error}' is not available for this run's maps.",
             hint=f"Available: {', '.join(sorted(errors)) or 'none'}.",
         )
-    import torch
-
     probe = torch.zeros((1, 1, 8, 8))
     with torch.inference_mode():
         has_map = errors[error].error_map(probe, probe) is not None
@@ -129,7 +103,8 @@ def stored_size(native: tuple[int, int], limit: int) -> tuple[int, int]:
 
 class MapCollector:
     """Gathers the maps of one error measure batch by batch (each the mean over the K compared
-    frames), shrunk on the fly so the longer side is at most ``limit`` pixels (None: native)."""
+    frames), shrunk on the fly so the longer side is at most ``limit`` pixels (None: native).
+    A :class:`~vadkit.scoring.core.MapSink` of the scoring loop."""
 
     def __init__(self, error: str, limit: int | None = None) -> None:
         self.error = error
@@ -137,24 +112,20 @@ class MapCollector:
         self.size: tuple[int, int] | None = None
         self.parts: dict[str, list[torch.Tensor]] = {}
 
-    def add(self, maps: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
-        for task, by_error in maps.items():
-            if self.error not in by_error:
+    def add(self, scores: WindowScores) -> None:
+        for key, values in scores.maps.items():
+            if key.key != self.error:
                 continue
-            m = by_error[self.error].mean(dim=1)
+            m = torch.from_numpy(values)
             native = (int(m.shape[-2]), int(m.shape[-1]))
             if self.size is None:
                 self.size = native if self.limit is None else stored_size(native, self.limit)
-            self.parts.setdefault(task, []).append(
-                resize_maps(m, self.size, mode="area").float().cpu()
+            self.parts.setdefault(key.task, []).append(
+                resize_maps(m, self.size, mode="area").float()
             )
 
     def result(self, num_frames: int, clip_length: int, mode: str) -> dict[str, np.ndarray]:
         """Each task's maps ``[F, h, w]`` float32, attributed to frames as the scores are."""
-        import torch
-
-        from vadkit.inference.score import expand_window_scores
-
         return {
             task: expand_window_scores(torch.cat(chunks).numpy(), num_frames, clip_length, mode)[1]
             for task, chunks in self.parts.items()
@@ -162,40 +133,32 @@ class MapCollector:
 
 
 def window_maps(
-    model: VADModel,
+    scorer: WindowScorer,
     frames: np.ndarray,
     *,
-    clip_length: int,
-    errors: Mapping[str, ErrorMeasure],
     error: str,
-    runtime: Runtime,
     batch_size: int,
     frames_mode: str,
     size: tuple[int, int] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> WindowMaps:
-    """Raw scores (every measure in ``errors``) and the maps of ``error`` for one video's frames
+    """Raw scores (every measure of ``scorer``) and the maps of ``error`` for one video's frames
     ``(N, H, W, C)`` uint8 at the run's size, attributed to frames as the score sets are.
 
     ``size`` shrinks the maps (area averaging) as they are computed; None keeps the native size.
     """
-    from vadkit.inference.score import windowed_pass
-
     n = int(frames.shape[0])
     collector = MapCollector(error)
     collector.size = size
-    out_frames, raw = windowed_pass(
-        model,
+    out_frames, raw = score_video(
+        scorer,
         frames,
-        clip_length=clip_length,
-        errors=errors,
-        runtime=runtime,
         batch_size=batch_size,
         frames_mode=frames_mode,
-        collector=collector,
+        maps=collector,
         on_progress=on_progress,
     )
-    task_maps = collector.result(n, clip_length, frames_mode)
+    task_maps = collector.result(n, scorer.clip_length, frames_mode)
     return WindowMaps(frames=out_frames, scores=raw, maps=task_maps)
 
 
@@ -238,152 +201,3 @@ def fuse_maps(
                 hint="Fuse the tasks the video was scored with.",
             )
     return fused.astype(np.float32)
-
-
-def frame_maps(
-    run: Path,
-    video: str,
-    frames: tuple[int, int] | None = None,
-    *,
-    checkpoint: Path | str | None = None,
-    error: str | None = None,
-    normalizer: str | None = None,
-    device: str = "auto",
-    data: Path | None = None,
-    weights: str | None = None,
-    average_last: int | None = None,
-) -> FrameMaps:
-    """The anomaly maps of frames ``[A, B)`` (default: every scored frame) of a run's test video.
-
-    ``video`` is a video name as the score sets use it (a video of the run's test split, or of
-    ``data``) or the path of a video file. The model runs over the whole video (the fused map's
-    per-video statistics need every frame) and keeps the requested frames' maps. ``error`` and
-    ``normalizer`` default to the run's ``score.error`` and ``score.normalizer``, the weights
-    are the run's default fusion weights, frames are attributed by ``score.frames``. The
-    network's weights are those ``vadkit score`` scores (``weights``, ``checkpoint`` and
-    ``average_last`` as it takes them; :func:`~vadkit.inference.weights.load_scored_model`).
-    """
-    from vadkit.config import Settings
-    from vadkit.inference.score import make_runtime
-    from vadkit.inference.weights import load_scored_model
-    from vadkit.runs.folder import read_config
-
-    settings = Settings.from_config(read_config(run))
-    runtime = make_runtime(device, settings.score.precision, settings.train.channels_last)
-    config, model, _ = load_scored_model(
-        run,
-        weights=weights,
-        checkpoint="last" if checkpoint is None else str(checkpoint),
-        average_last=average_last,
-        prepare=runtime.prepare,
-    )
-    settings = Settings.from_config(config)
-    clip = _open_video(video, settings, data)
-    pixels = clip.frames(np.arange(int(clip.num_frames)))
-    return maps_of_frames(
-        model,
-        settings,
-        runtime,
-        pixels,
-        name=clip.name,
-        frames=frames,
-        error=error,
-        normalizer=normalizer,
-        source=clip.source,
-    )
-
-
-def maps_of_frames(
-    model: VADModel,
-    settings: Settings,
-    runtime: Runtime,
-    pixels: np.ndarray,
-    *,
-    name: str,
-    frames: tuple[int, int] | None = None,
-    error: str | None = None,
-    normalizer: str | None = None,
-    source: str = "",
-    native: np.ndarray | None = None,
-) -> FrameMaps:
-    """:class:`FrameMaps` of a whole video's frames ``pixels`` (uint8, at the run's size); the
-    images are read from ``source`` at their original size, or taken from ``native`` (the frames
-    as given), or are ``pixels`` themselves."""
-    from vadkit.inference.score import applicable_errors, check_frames_mode
-    from vadkit.scoring.fusion import default_alphas, get_normalizer
-
-    dset, sset = settings.data, settings.score
-    errs = applicable_errors(None, (dset.channels, *dset.hw), runtime.device)
-    measure = error or sset.error
-    check_map_error(errs, measure)
-    _, norm = get_normalizer(normalizer or sset.normalizer)
-    n = int(pixels.shape[0])
-    if n < dset.clip_length + 1:
-        raise DataError(
-            f"Video '{name}' has {n} frames, fewer than the clip_length + 1 = "
-            f"{dset.clip_length + 1} that one window needs: it has no maps.",
-            hint="Pick a longer video.",
-        )
-    lo, hi = (0, n) if frames is None else (int(frames[0]), int(frames[1]))
-    if not 0 <= lo < hi <= n:
-        raise ConfigError(
-            f"Frames {lo}:{hi} are not a range of video '{name}' ({n} frames).",
-            hint=f"Give A:B with 0 <= A < B <= {n}.",
-        )
-    result = window_maps(
-        model,
-        pixels,
-        clip_length=dset.clip_length,
-        errors={measure: errs[measure]},
-        error=measure,
-        runtime=runtime,
-        batch_size=sset.batch_size,
-        frames_mode=check_frames_mode(sset.frames),
-    )
-    tasks = list(model.tasks)
-    raw = {t: next(iter(result.scores[t].values())) for t in tasks}
-    fused = fuse_maps(result.maps, raw, default_alphas(sset.alphas, tasks), norm)
-    keep = (result.frames >= lo) & (result.frames < hi)
-    if not keep.any():
-        raise ConfigError(
-            f"No frame in {lo}:{hi} of video '{name}' is scored (the first "
-            f"{dset.clip_length} frames are not, with score.frames = 'protocol').",
-            hint=f"Ask for frames from {int(result.frames[0])} on.",
-        )
-    chosen = result.frames[keep]
-    if native is not None:
-        images = _rgb(native[chosen] if native.ndim == 4 else native[chosen][..., None])
-    else:
-        images = native_images(source, chosen, pixels[chosen])
-    size = (int(images.shape[1]), int(images.shape[2]))
-    import torch
-
-    def full(values: np.ndarray) -> np.ndarray:
-        return resize_maps(torch.from_numpy(np.ascontiguousarray(values)), size).numpy()
-
-    return FrameMaps(
-        video=name,
-        frames=chosen.astype(np.int64),
-        images=images,
-        tasks={t: full(m[keep]).astype(np.float32) for t, m in result.maps.items()},
-        fused=full(fused[keep]).astype(np.float32),
-    )
-
-
-def _open_video(video: str, settings: Settings, data: Path | None) -> Video:
-    from vadkit.data import default_data_root, open_video_file, open_videos
-
-    dset = settings.data
-    path = Path(video)
-    if data is None and path.suffix and path.is_file():
-        return open_video_file(path, size=dset.hw, color=dset.color)
-    root = data or dset.root or default_data_root()
-    vset = open_videos(
-        root,
-        "testing",
-        size=dset.hw,
-        color=dset.color,
-        format=dset.format or None,
-        with_labels=False,  # frames only
-    )
-    return vset.get(video)

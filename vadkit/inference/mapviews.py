@@ -70,7 +70,7 @@ def native_images(source: str, indices: Iterable[int], fallback: np.ndarray) -> 
     wanted = [int(i) for i in indices]
     path = Path(source)
     if not wanted or not path.exists():
-        return _rgb(fallback)
+        return rgb_frames(fallback)
     src = FrameFolder(path.name, path) if path.is_dir() else VideoFile(path.stem, path)
     keep = set(wanted)
     found: dict[int, np.ndarray] = {}
@@ -80,11 +80,12 @@ def native_images(source: str, indices: Iterable[int], fallback: np.ndarray) -> 
         if len(found) == len(keep) or i >= max(keep):
             break
     if len(found) != len(keep):
-        return _rgb(fallback)
+        return rgb_frames(fallback)
     return np.stack([found[i] for i in wanted])
 
 
-def _rgb(frames: np.ndarray) -> np.ndarray:
+def rgb_frames(frames: np.ndarray) -> np.ndarray:
+    """uint8 frames ``[..., H, W, 1|3]`` as RGB (grey repeated on 3 channels)."""
     array = np.asarray(frames, np.uint8)
     return np.repeat(array, 3, axis=3) if array.shape[-1] == 1 else array
 

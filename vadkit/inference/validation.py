@@ -12,7 +12,8 @@ weights a run scores, and the precision it scores in.
 * :func:`choose_precision` (``score.precision = "auto"``): a faster precision is used only when
   its per-window scores rank the same windows as fp32's: Spearman's rank correlation, per task
   (the default error measure for tasks that compare frames), on up to
-  ``score.agreement_windows`` training windows, at least ``score.agreement_min`` for every task.
+  ``score.agreement_windows`` training windows spread evenly over the training videos, at least
+  ``score.agreement_min`` for every task.
 
 Both criteria were fixed before looking at any result and read no label: the choice recorded
 in the score set names the criterion, the candidates' values and what it chose.
@@ -20,7 +21,7 @@ in the score set names the criterion, the candidates' values and what it chose.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +31,12 @@ import torch
 from vadkit.config import Config, Settings
 from vadkit.data.split import training_videos
 from vadkit.errors import CheckpointError, ConfigError, DataError
+from vadkit.scoring.core import picked_scores, select_windows
 
 if TYPE_CHECKING:
-    from vadkit.components import Batch, ErrorMeasure
-    from vadkit.compute.device import Runtime
+    from vadkit.components import Batch
+    from vadkit.data import TrainWindows
+    from vadkit.inference.scorer import ModelScorer
     from vadkit.model import VADModel
 
 #: Criterion names recorded in score sets.
@@ -41,19 +44,14 @@ WEIGHTS_CRITERION = "lowest weighted proxy loss on held-out normal training vide
 PRECISION_CRITERION = "Spearman rank agreement of per-window scores with fp32 on training windows"
 
 
-def _batches(windows: Any, batch_size: int, limit: int | None = None) -> Iterable[Batch]:
-    from vadkit.data import make_train_loader
+def _batches(windows: TrainWindows, batch_size: int) -> Iterable[Batch]:
+    from vadkit.data import TrainLoader
 
-    seen = 0
-    for batch in make_train_loader(windows, batch_size=batch_size, epoch=0):
-        yield batch
-        seen += batch.size
-        if limit is not None and seen >= limit:
-            return
+    return TrainLoader(windows, batch_size=batch_size, epoch=0)
 
 
 def validation_loss(
-    model: VADModel, windows: Any, weights: Mapping[str, float], batch_size: int
+    model: VADModel, windows: TrainWindows, weights: Mapping[str, float], batch_size: int
 ) -> dict[str, float]:
     """Mean losses over ``windows`` in eval mode: ``"loss"`` (weighted total) and per task."""
     model.eval()
@@ -142,23 +140,6 @@ def choose_weights(
     return record
 
 
-def _window_scores(
-    model: VADModel,
-    batches: Sequence[Batch],
-    errors: Mapping[str, ErrorMeasure],
-    runtime: Runtime,
-) -> dict[str, np.ndarray]:
-    out: dict[str, list[np.ndarray]] = {}
-    with torch.inference_mode():
-        for batch in batches:
-            batch = batch.to(runtime.device, memory_format=runtime.memory_format)
-            scored = model.window_scores(batch, errors, autocast=runtime.autocast())
-            for task, keys in scored.items():
-                for key, value in keys.items():
-                    out.setdefault(f"{task}/{key}", []).append(value.float().cpu().numpy())
-    return {k: np.concatenate(v) for k, v in out.items()}
-
-
 def rank_agreement(
     reference: Mapping[str, np.ndarray], candidate: Mapping[str, np.ndarray], minimum: float
 ) -> tuple[bool, dict[str, dict[str, float | None]]]:
@@ -191,48 +172,41 @@ def rank_agreement(
 
 
 def choose_precision(
-    model: VADModel,
-    config: Config,
-    candidate: Runtime,
-    errors: Mapping[str, ErrorMeasure],
-    *,
-    root: str | Path | None = None,
-) -> tuple[Runtime, dict[str, Any]]:
-    """``candidate`` if its per-window scores rank training windows like fp32's (Spearman at
-    least ``score.agreement_min`` for every task's default score), else fp32 -- also when the
-    training videos (under ``root``, default the run's ``data.root``) cannot be opened."""
+    candidate: ModelScorer, config: Config, *, root: str | Path | None = None
+) -> tuple[ModelScorer, dict[str, Any]]:
+    """``candidate`` (a model scoring in a faster precision) if its per-window scores rank
+    training windows like fp32's (Spearman at least ``score.agreement_min`` for every task's
+    default score, on up to ``score.agreement_windows`` windows spread evenly over the training
+    videos), else the same model in fp32 -- also when the training videos (under ``root``,
+    default the run's ``data.root``) cannot be opened. Returns the scorer and the record."""
     from vadkit.compute.device import Runtime
-    from vadkit.data import TrainWindows
 
     settings = Settings.from_config(config)
     score = settings.score
-    fp32 = Runtime(device=candidate.device, precision="fp32", channels_last=candidate.channels_last)
+    rt = candidate.runtime
+    fp32 = candidate.variant(
+        runtime=Runtime(device=rt.device, precision="fp32", channels_last=rt.channels_last)
+    )
     record: dict[str, Any] = {
         "criterion": PRECISION_CRITERION,
-        "candidate": candidate.precision,
+        "candidate": rt.precision,
         "min_spearman": score.agreement_min,
     }
-    if candidate.precision == "fp32":
+    if rt.precision == "fp32":
         return candidate, {**record, "chosen": "fp32", "why": "fp32 is the reference"}
     try:
         trained, _ = training_videos(config, root=root)
     except DataError as exc:
         return fp32, {**record, "chosen": "fp32", "why": f"no training video to compare on: {exc}"}
-    windows = TrainWindows(
-        trained,
-        clip_length=settings.data.clip_length,
-        stride=settings.data.stride,
-        tasks={},
-        seed=settings.train.seed,
+    picks = select_windows(
+        [int(v.num_frames) for v in trained], settings.data.clip_length, score.agreement_windows
     )
-    batches = list(_batches(windows, score.batch_size, score.agreement_windows))
-    keep = {k: v for k, v in errors.items() if k == score.error}
-    reference = _window_scores(model, batches, keep, fp32)
-    fast = _window_scores(model, batches, keep, candidate)
+    keep = {k: v for k, v in candidate.error_measures.items() if k == score.error}
+    scores = [
+        picked_scores(s.variant(errors=keep), trained, picks, score.batch_size).streams
+        for s in (fp32, candidate)
+    ]
+    reference, fast = ({str(k): v for k, v in got.items()} for got in scores)
     ok, agreement = rank_agreement(reference, fast, score.agreement_min)
-    record.update(
-        windows=int(sum(b.size for b in batches)),
-        agreement=agreement,
-        chosen=candidate.precision if ok else "fp32",
-    )
+    record.update(windows=len(picks), agreement=agreement, chosen=rt.precision if ok else "fp32")
     return (candidate if ok else fp32), record

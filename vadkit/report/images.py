@@ -15,6 +15,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -148,7 +149,7 @@ class MapSource:
     :func:`vadkit.evaluation.pixeleval.fused_video_maps` fuses them for the pixel metrics, at the
     stored size, over the frames at their original size. They come from the set's own network
     pass, so from the weights its record names: no network runs. Otherwise they are computed
-    (:func:`vadkit.inference.maps.frame_maps`: one network pass per video with a segment, with the
+    (:func:`vadkit.inference.framemaps.frame_maps`: one network pass per video with a segment, with the
     weights the score set was scored with, as
     :func:`~vadkit.inference.weights.recorded_weights` gives them, and default fusion weights); ``why_computed`` says why.
     """
@@ -171,14 +172,15 @@ class MapSource:
         self.why_computed = stored_maps_problem(scores, self.error)
         self.stored = self.why_computed is None
         self.problem: str | None = None
-        self._maps: Any = None
+        self._maps: ModuleType | None = None
+        self._views: ModuleType | None = None
         self._kept: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
         try:
-            from vadkit.inference import maps
+            from vadkit.inference import framemaps, mapviews
         except ImportError:
-            self.problem = "this vadkit has no anomaly maps (vadkit.inference.maps)"
+            self.problem = "this vadkit has no anomaly maps (vadkit.inference.framemaps)"
         else:
-            self._maps = maps
+            self._maps, self._views = framemaps, mapviews
 
     def fetch(self, wanted: dict[str, set[int]]) -> None:
         """Get the maps of the frames ``wanted[video]``: from the score set, or computed (one
@@ -216,6 +218,7 @@ class MapSource:
             self._kept[(video, number)] = (image, np.asarray(fused[row[number]], np.float32))
 
     def _compute(self, video: str, numbers: set[int]) -> None:
+        assert self._maps is not None
         fm = self._maps.frame_maps(
             self.run_dir,
             video,
@@ -239,8 +242,9 @@ class MapSource:
 
     def overlay(self, image: np.ndarray, heat: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
         """The heat map over the frame (the heat resized to the frame, bilinearly)."""
+        assert self._views is not None
         return np.asarray(
-            self._maps.overlay(image, heat, vmin=vmin, vmax=vmax, alpha=OVERLAY_ALPHA)
+            self._views.overlay(image, heat, vmin=vmin, vmax=vmax, alpha=OVERLAY_ALPHA)
         )
 
 

@@ -3,11 +3,12 @@
 A bundle (written by ``vadkit export``, :mod:`vadkit.export`) is a folder holding the network with
 its error measures inside the graph, and ``bundle.json`` describing it. This package reads it and
 scores with ONNX Runtime or OpenVINO and numpy; nothing here imports torch, so a machine with
-``pip install vadkit[runtime]`` (no training dependencies) runs it. Laid out by job:
+the light install (``requirements-runtime.txt``, no training dependencies) runs it. Laid out by job:
 
 * :mod:`vadkit.runtime.bundle`: ``bundle.json``: read, check the files' checksums;
 * :mod:`vadkit.runtime.engines`: the inference engines (ONNX Runtime, OpenVINO) behind one call;
-* :mod:`vadkit.runtime.windows`: frames to the graph's uint8 windows, batch by batch;
+* :mod:`vadkit.runtime.scorer`: the engine as a :class:`~vadkit.scoring.core.WindowScorer`, so
+  the loops of :mod:`vadkit.scoring.core` (shared with the PyTorch path) score with it;
 * :mod:`vadkit.runtime.files`: ``vadkit score BUNDLE``: score sets of video files or a dataset;
 * :mod:`vadkit.runtime.stream`: ``vadkit watch BUNDLE``: the stream scorer on the bundle.
 """

@@ -27,6 +27,8 @@ class Engine(Protocol):
     name: str
     #: What the engine's model computes in: ``fp32``, ``bf16`` or ``int8``.
     precision: str
+    #: The graph's outputs, ``"task/key"``, in order.
+    outputs: list[str]
 
     def run(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         """Scores ``{output: (B,) float32}`` of uint8 windows ``(B, T+1, H, W, C)``."""

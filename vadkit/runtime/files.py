@@ -1,76 +1,26 @@
 """``vadkit score BUNDLE``: score video files (or a dataset's test split) with a bundle.
 
 The scores are stored as a run's are (:func:`vadkit.scoring.scoreset.save_score_set`, in
-``BUNDLE/scores/<set>``), per frame after :func:`~vadkit.inference.score.expand_window_scores`, so
-``vadkit evaluate BUNDLE`` reads them like a run's. Videos are decoded and resized by the same
-code as the PyTorch path (:mod:`vadkit.data`), and the graph scales pixels as it does.
+``BUNDLE/scores/<set>``), by the same loop (:func:`vadkit.scoring.core.score_videos`, with the
+bundle's :class:`~vadkit.runtime.scorer.EngineScorer`), so ``vadkit evaluate BUNDLE`` reads them
+like a run's. Videos are decoded and resized by the same code as the PyTorch path
+(:mod:`vadkit.data`), and the graph scales pixels as it does.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from vadkit.components import SCORE_KEY
 from vadkit.config import Settings
 from vadkit.errors import ConfigError
-from vadkit.inference.score import (
-    VideoLike,
-    check_frames_mode,
-    check_scorable,
-    expand_window_scores,
-    skip_short,
-)
 from vadkit.runtime.bundle import Bundle, read_bundle, refuse_run_options
-from vadkit.runtime.engines import Engine, open_engine
-from vadkit.runtime.windows import score_frames, split_output
-from vadkit.scoring.finite import leave_out_nonfinite
-from vadkit.scoring.scoreset import VideoScores, check_set_name, save_score_set
-
-
-def score_bundle_videos(
-    engine: Engine,
-    videos: Sequence[VideoLike],
-    *,
-    clip_length: int,
-    batch_size: int,
-    frames_mode: str,
-    on_progress: Callable[[int], None] | None = None,
-    skipped: list[dict[str, Any]] | None = None,
-    left_out: dict[str, str] | None = None,
-) -> Iterator[VideoScores]:
-    """Each video's per-frame scores ``[task][key]``, as :func:`vadkit.inference.score.score_videos`
-    gives them for a run (short videos skipped, non-finite error measures left out)."""
-    mode = check_frames_mode(frames_mode)
-    left_out = {} if left_out is None else left_out
-    for video in videos:
-        if skip_short(video, clip_length, skipped):
-            continue
-        n = int(video.num_frames)
-        parts: dict[str, list[np.ndarray]] = {}
-        for scored, streams in score_frames(
-            engine, video.frames(np.arange(n)), clip_length, batch_size
-        ):
-            for name, values in streams.items():
-                parts.setdefault(name, []).append(values)
-            if on_progress is not None:
-                on_progress(len(scored))
-        raw: dict[str, dict[str, np.ndarray]] = {}
-        frames = np.zeros(0, np.int64)
-        for name, chunks in parts.items():
-            if split_output(name)[1] in left_out:
-                continue
-            frames, values = expand_window_scores(np.concatenate(chunks), n, clip_length, mode)
-            task, key = split_output(name)
-            raw.setdefault(task, {})[key] = values
-        active = {k: None for keys in raw.values() for k in keys if k != SCORE_KEY}
-        leave_out_nonfinite(video.name, raw, frames, active, left_out)
-        # no labels: the videos were opened without them (evaluate reads the ground truth)
-        yield VideoScores(name=video.name, num_frames=n, frames=frames, labels=None, raw=raw)
+from vadkit.runtime.engines import open_engine
+from vadkit.runtime.scorer import EngineScorer
+from vadkit.scoring.core import check_frames_mode, check_scorable, score_videos
+from vadkit.scoring.scoreset import check_set_name, save_score_set
 
 
 def score_bundle(
@@ -114,6 +64,7 @@ def score_bundle(
     mode = check_frames_mode(frames or sset.frames)
     bs = int(batch_size or sset.batch_size)
     engine = open_engine(bundle, device, precision or "auto")
+    scorer = EngineScorer.of_bundle(bundle, engine)
     source: dict[str, Any]
     if video_files:
         videos: list[Any] = [
@@ -159,7 +110,7 @@ def score_bundle(
             "checkpoint": bundle.meta["run"]["checkpoint"],
             "sha256": bundle.meta["run"]["weights_sha256"],
         },
-        "runtime": engine.describe(),
+        "runtime": scorer.describe(),
         "batch_size": bs,
         "total_frames": int(sum(int(v.num_frames) for v in videos)),
         "vadkit": __version__,
@@ -167,11 +118,12 @@ def score_bundle(
     total = sum(max(0, int(v.num_frames) - t) for v in videos)
     done = 0
 
-    def progress(k: int) -> None:
+    def progress(_: str, done_in_video: int, windows: int) -> None:
         nonlocal done
-        done += k
         if on_progress is not None:
-            on_progress(done, total)
+            on_progress(done + done_in_video, total)
+        if done_in_video == windows:
+            done += windows
 
     skipped: list[dict[str, Any]] = []
     left_out: dict[str, str] = {}
@@ -185,10 +137,9 @@ def score_bundle(
         record["errors"] = {k: v for k, v in record["errors"].items() if k not in left_out}
         record["left_out_errors"] = dict(left_out)
 
-    scored = score_bundle_videos(
-        engine,
+    scored = score_videos(
+        scorer,
         videos,
-        clip_length=t,
         batch_size=bs,
         frames_mode=mode,
         on_progress=progress,

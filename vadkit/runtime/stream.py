@@ -2,26 +2,22 @@
 
 :class:`BundleStreamScorer` is a :class:`~vadkit.stream.scorer.StreamScorer` (the same window
 buffer, gap handling, calibrated rescaling, fusion and threshold) whose windows are scored by the
-bundle's graph, so ``run_stream`` and the ``watch`` command use it unchanged. The calibration is
-the one stored in the bundle (fitted at export on the run's training windows).
+bundle's graph through :class:`~vadkit.runtime.scorer.EngineScorer`, so ``run_stream`` and the
+``watch`` command use it unchanged. The calibration is the one stored in the bundle (fitted at
+export on the run's training windows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from vadkit.components import SCORE_KEY
 from vadkit.config import Settings
-from vadkit.errors import ConfigError
 from vadkit.runtime.bundle import Bundle, read_bundle, refuse_run_options
 from vadkit.runtime.engines import Engine, open_engine
-from vadkit.runtime.windows import score_frames
+from vadkit.runtime.scorer import EngineScorer
 from vadkit.stream.calibration import Calibration
-from vadkit.stream.gaps import DEFAULT_MAX_GAP
 from vadkit.stream.scorer import StreamScorer
 
 
@@ -35,10 +31,11 @@ def bundle_calibration(bundle: Bundle, engine: Engine | None = None) -> Calibrat
 
 
 class BundleStreamScorer(StreamScorer):
-    """Scores a stream frame by frame with a bundle, as :class:`StreamScorer` does with a run.
+    """A :class:`StreamScorer` over a bundle's engine, with the bundle's own calibration.
 
-    Args mirror :class:`StreamScorer`'s; ``engine`` is the bundle's compiled network
-    (:func:`vadkit.runtime.engines.open_engine`) and ``calibration`` defaults to the bundle's.
+    ``engine`` is the bundle's compiled network (:func:`vadkit.runtime.engines.open_engine`);
+    ``calibration`` defaults to the bundle's (:func:`bundle_calibration`); the other options are
+    :class:`StreamScorer`'s.
     """
 
     def __init__(
@@ -46,44 +43,16 @@ class BundleStreamScorer(StreamScorer):
         bundle: Bundle,
         engine: Engine,
         *,
-        error: str | None = None,
-        alphas: Any = None,
         calibration: Calibration | None = None,
-        normalizer: str | None = None,
-        threshold: float | None = None,
-        quantile: float | None = None,
-        max_batch: int = 8,
-        max_gap: int | None = DEFAULT_MAX_GAP,
-        frame_interval: float | None = None,
+        **options: Any,
     ) -> None:
-        if int(max_batch) < 1:
-            raise ConfigError(f"max_batch = {max_batch} must be at least 1.", hint="E.g. 8")
-        settings = Settings.from_config(bundle.config)
         self.bundle = bundle
         self.engine = engine
-        self.clip_length = bundle.clip_length
-        self.size = bundle.size
-        self.color = bundle.color
-        self.channels = bundle.channels
-        self.max_batch = int(max_batch)
-        self.tasks = bundle.tasks
-        self.error = error or settings.score.error
-        error_tasks = set(bundle.meta["error_tasks"])
-        if error_tasks and self.error not in bundle.meta["errors"]:
-            raise ConfigError(
-                f"Error measure {self.error!r} is not in bundle '{bundle.path}'.",
-                hint=f"Available: {', '.join(bundle.meta['errors'])}.",
-            )
-        self.keys = {t: self.error if t in error_tasks else SCORE_KEY for t in self.tasks}
         cal = bundle_calibration(bundle, engine) if calibration is None else calibration
-        self._calibrate(settings.score, alphas, cal, normalizer, threshold, quantile)
-        self._start(max_gap, frame_interval)
-
-    def _columns(self, frames: np.ndarray) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-        for positions, streams in score_frames(
-            self.engine, frames, self.clip_length, self.max_batch
-        ):
-            yield positions, {t: streams[f"{t}/{k}"] for t, k in self.keys.items()}
+        settings = Settings.from_config(bundle.config)
+        super().__init__(
+            EngineScorer.of_bundle(bundle, engine), settings, calibration=cal, **options
+        )
 
 
 def bundle_stream_scorer(

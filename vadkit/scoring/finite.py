@@ -10,15 +10,12 @@ an error naming the task, the error measure, the video and the frames (:func:`ch
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from vadkit.components import SCORE_KEY
+from vadkit.components.keys import SCORE_KEY
 from vadkit.errors import DataError
-
-if TYPE_CHECKING:
-    from vadkit.scoring.scoreset import VideoScores
 
 
 def nonfinite_where(values: np.ndarray, frames: np.ndarray | None = None) -> str | None:
@@ -44,21 +41,18 @@ def nonfinite_where(values: np.ndarray, frames: np.ndarray | None = None) -> str
     )
 
 
-def stream_key(video: VideoScores, task: str, error: str) -> str:
-    """The key of the stream :meth:`VideoScores.stream` returns: ``error`` or ``SCORE_KEY``."""
-    return error if error in video.raw.get(task, {}) else SCORE_KEY
-
-
-def check_finite(video: VideoScores, task: str, error: str, values: np.ndarray) -> np.ndarray:
-    """``values`` (the task's stream of ``video`` for ``error``), or a DataError naming the task,
-    the error measure, the video and the frames when some of them are NaN or infinite."""
-    where = nonfinite_where(values, video.frames)
+def check_finite(
+    values: np.ndarray, *, video: str, frames: np.ndarray, task: str, key: str
+) -> np.ndarray:
+    """``values`` (the stream ``key`` of ``task`` in ``video``, scored at ``frames``), or a
+    DataError naming the task, the error measure, the video and the frames when some of them
+    are NaN or infinite."""
+    where = nonfinite_where(values, frames)
     if where is None:
         return values
-    key = stream_key(video, task, error)
     measure = "its own score" if key == SCORE_KEY else f"error measure '{key}'"
     raise DataError(
-        f"Non-finite scores: task '{task}', {measure}, video '{video.name}': {where}.",
+        f"Non-finite scores: task '{task}', {measure}, video '{video}': {where}.",
         hint=(
             "The task's scores are not finite on these frames: check the checkpoint (did "
             "training diverge?) and these frames, then re-score."

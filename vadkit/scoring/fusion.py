@@ -11,16 +11,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from vadkit.components import ScoreNormalizer
 from vadkit.errors import ConfigError
+from vadkit.scoring.core import VideoScores
 from vadkit.scoring.finite import check_finite
-
-if TYPE_CHECKING:
-    from vadkit.scoring.scoreset import VideoScores
 
 
 def get_normalizer(spec: str | ScoreNormalizer) -> tuple[str, ScoreNormalizer]:
@@ -163,7 +161,13 @@ def normalized_streams(
     """
     out = {}
     for t in tasks:
-        values = check_finite(video, t, error, video.stream(t, error))
+        values = check_finite(
+            video.stream(t, error),
+            video=video.name,
+            frames=video.frames,
+            task=t,
+            key=video.stream_key(t, error),
+        )
         out[t] = smooth_stream(np.asarray(normalizer.fit_transform(values), np.float64), smooth)
     return out
 

@@ -33,7 +33,7 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ import numpy as np
 from vadkit.components import SCORE_KEY
 from vadkit.errors import ConfigError, DataError
 from vadkit.registry import NAME_RULE
+from vadkit.scoring.core import VideoScores
 from vadkit.scoring.fusion import fuse, get_normalizer, normalized_streams
 from vadkit.scoring.scorefiles import (
     DATA_FORMAT,
@@ -67,39 +68,6 @@ FORMAT_VERSION = 2
 # --------------------------------------------------------------------------------------------
 # Score sets: what `vadkit score` writes and `vadkit evaluate` reads
 # --------------------------------------------------------------------------------------------
-@dataclass
-class VideoScores:
-    """The scores of one video: ``raw[task][key]`` with key an error name or :data:`SCORE_KEY`."""
-
-    name: str
-    num_frames: int
-    frames: np.ndarray
-    labels: np.ndarray | None = None
-    raw: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    #: Raw anomaly maps per error-based task, ``[F, h, w]`` (stored as float16; ``--maps``).
-    maps: dict[str, np.ndarray] = field(default_factory=dict)
-    #: Pixel masks ``[F, h, w]`` bool at the maps' size, when the dataset has them.
-    masks: np.ndarray | None = None
-
-    def stream(self, task: str, error: str) -> np.ndarray:
-        """The task's raw score stream for ``error`` (a task without error measures has one)."""
-        keys = self.raw.get(task)
-        if keys is None:
-            raise DataError(
-                f"Video '{self.name}' has no scores for task '{task}'.",
-                hint=f"Scored tasks: {', '.join(sorted(self.raw)) or 'none'}.",
-            )
-        if error in keys:
-            return keys[error]
-        if SCORE_KEY in keys:
-            return keys[SCORE_KEY]
-        raise ConfigError(
-            f"Task '{task}' was not scored with the error measure '{error}'.",
-            hint=f"Scored error measures: {', '.join(sorted(keys))}. Re-run `vadkit score` "
-            "after installing the plugin that provides it.",
-        )
-
-
 @dataclass
 class ScoreSet:
     """All scored videos of one set (``testing``, or a named set of video files)."""

@@ -15,9 +15,11 @@ advance. The package is laid out by job:
 * :mod:`vadkit.stream.alerts`: :class:`AlertTracker` turns per-frame alert flags into alerts;
 * :mod:`vadkit.stream.session`: :func:`run_stream` runs a whole watch session on a
   :class:`~vadkit.data.live.FrameReader` (the decoder, in :mod:`vadkit.data.live`), and
-  :func:`load_for_stream` loads a run with a calibration that fits its weights.
+  :func:`open_for_stream` loads a run with a calibration that fits its weights, and the window
+  scorer of its model (:func:`load_for_stream`: the same as a tuple).
 """
 
+from vadkit.scoring.core import select_windows
 from vadkit.stream.alerts import Alert, AlertTracker
 from vadkit.stream.calibration import (
     CALIBRATION_FILE,
@@ -33,9 +35,16 @@ from vadkit.stream.calibration import (
     write_calibration,
 )
 from vadkit.stream.gaps import DEFAULT_MAX_GAP, Gap, GapDetector
-from vadkit.stream.reference import DEFAULT_WINDOWS, calibrate, calibration_scores, select_windows
+from vadkit.stream.reference import DEFAULT_WINDOWS, calibrate, calibration_scores
 from vadkit.stream.scorer import FrameScore, StreamScorer
-from vadkit.stream.session import JsonlWriter, WatchStats, load_for_stream, run_stream
+from vadkit.stream.session import (
+    JsonlWriter,
+    StreamRun,
+    WatchStats,
+    load_for_stream,
+    open_for_stream,
+    run_stream,
+)
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -50,6 +59,7 @@ __all__ = [
     "Gap",
     "GapDetector",
     "JsonlWriter",
+    "StreamRun",
     "StreamScorer",
     "WatchStats",
     "calibrate",
@@ -57,6 +67,7 @@ __all__ = [
     "calibration_scores",
     "check_quantile",
     "load_for_stream",
+    "open_for_stream",
     "read_calibration",
     "run_stream",
     "select_windows",

@@ -103,11 +103,11 @@ def write_peak_pictures(alert: Alert, folder: Path) -> dict[str, str]:
     from PIL import Image
 
     from vadkit.config.settings import MapSettings
-    from vadkit.inference.mapviews import _rgb, colour_range, overlay
+    from vadkit.inference.mapviews import colour_range, overlay, rgb_frames
     from vadkit.storage.io import atomic_write
 
     image, heat = alert.view
-    picture = _rgb(np.asarray(image)[None])[0]
+    picture = rgb_frames(np.asarray(image)[None])[0]
     vmin, vmax = colour_range(heat, MapSettings.percentiles)
     stamp = "".join(c for c in alert.opened_at if c.isalnum())[:17] or "alert"
     stem = f"alert_{stamp}_frame{alert.peak_frame:06d}"

@@ -2,8 +2,9 @@
 stream's normalizer is fitted on.
 
 :func:`calibrate` scores windows spread evenly over every stride-1 window of the training split
-(normal by assumption; :func:`select_windows` picks them), with every error measure the run can
-use, and writes the :class:`~vadkit.stream.calibration.Calibration` to ``RUN/calibration.json``.
+(normal by assumption; :func:`vadkit.scoring.core.select_windows` picks them), with every error
+measure the run can use, and writes the :class:`~vadkit.stream.calibration.Calibration` to
+``RUN/calibration.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from vadkit.config.settings import DEFAULT_WINDOWS
 from vadkit.errors import ConfigError, DataError
+from vadkit.scoring.core import VideoLike, WindowScorer, picked_scores, select_windows
 from vadkit.scoring.fusion import default_alphas, resolve_alphas
 from vadkit.stream.calibration import (
     DEFAULT_QUANTILE,
@@ -28,79 +30,36 @@ from vadkit.stream.calibration import (
 )
 
 if TYPE_CHECKING:
-    from vadkit.components import ErrorMeasure
-    from vadkit.compute.device import Runtime
-    from vadkit.data.video import Video
     from vadkit.model import VADModel
 
 
-def select_windows(lengths: Sequence[int], clip_length: int, count: int) -> list[tuple[int, int]]:
-    """``count`` windows ``(video index, start)`` evenly spread over every stride-1 window."""
-    span = clip_length + 1
-    per_video = [max(0, int(n) - span + 1) for n in lengths]
-    total = sum(per_video)
-    if total == 0:
-        return []
-    picks = np.unique(np.linspace(0, total - 1, num=min(count, total)).round().astype(np.int64))
-    bounds = np.cumsum([0, *per_video])
-    out = []
-    for p in picks:
-        v = int(np.searchsorted(bounds, p, side="right") - 1)
-        out.append((v, int(p - bounds[v])))
-    return out
-
-
 def calibration_scores(
-    model: VADModel,
-    videos: Sequence[Video],
+    scorer: WindowScorer,
+    videos: Sequence[VideoLike],
     *,
-    clip_length: int,
-    errors: Mapping[str, ErrorMeasure],
-    runtime: Runtime,
     windows: int = DEFAULT_WINDOWS,
     batch_size: int = 32,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, dict[str, np.ndarray]], int]:
-    """Raw scores ``[task][key]`` of up to ``windows`` windows spread over ``videos``.
+    """Raw scores ``[task][key]`` of up to ``windows`` windows spread evenly over ``videos``
+    (:func:`~vadkit.scoring.core.select_windows`), scored by ``scorer``.
 
     Returns the scores and the number of windows the videos have in all. Scores are oriented as
-    offline (similarities negated); the network runs without autograd, as in offline scoring.
+    offline (similarities negated), and the network runs as it does offline.
     """
-    import torch
-
-    from vadkit.data.windows import window_batch
-
     if windows < 1:
         raise ConfigError(f"Calibration windows = {windows} must be at least 1.", hint="E.g. 512")
+    t = scorer.clip_length
     lengths = [int(v.num_frames) for v in videos]
-    picks = select_windows(lengths, clip_length, windows)
-    total = sum(max(0, n - clip_length) for n in lengths)
+    picks = select_windows(lengths, t, windows)
+    total = sum(max(0, n - t) for n in lengths)
     if not picks:
         raise DataError(
-            f"No calibration video has the clip_length + 1 = {clip_length + 1} frames a window "
-            "needs.",
+            f"No calibration video has the clip_length + 1 = {t + 1} frames a window needs.",
             hint="Calibrate on longer normal videos (--calibration-data).",
         )
-    parts: dict[str, dict[str, list[np.ndarray]]] = {}
-    model.eval()
-    with torch.inference_mode():
-        for b0 in range(0, len(picks), batch_size):
-            chunk = picks[b0 : b0 + batch_size]
-            frames = np.stack(
-                [videos[v].frames(np.arange(s, s + clip_length + 1)) for v, s in chunk]
-            )
-            batch = window_batch(
-                frames, clip_length, device=runtime.device, memory_format=runtime.memory_format
-            )
-            out = model.window_scores(batch, errors, autocast=runtime.autocast())
-            for task, keys in out.items():
-                for key, value in keys.items():
-                    values = value.double().cpu().numpy()
-                    parts.setdefault(task, {}).setdefault(key, []).append(values)
-            if on_progress is not None:
-                on_progress(min(b0 + batch_size, len(picks)), len(picks))
-    scores = {t: {k: np.concatenate(v) for k, v in keys.items()} for t, keys in parts.items()}
-    return scores, total
+    scores = picked_scores(scorer, videos, picks, batch_size, on_progress=on_progress)
+    return scores.by_task(), total
 
 
 def calibrate(
@@ -137,7 +96,7 @@ def calibrate(
     from vadkit._version import __version__
     from vadkit.config import Settings
     from vadkit.data import default_data_root, open_videos
-    from vadkit.inference.score import applicable_errors, make_runtime
+    from vadkit.inference.scorer import ModelScorer, applicable_errors, scoring_runtime
     from vadkit.inference.weights import load_scored_model
     from vadkit.runs.folder import checkpoint_path
 
@@ -157,12 +116,11 @@ def calibrate(
     clip_length = dset.clip_length
     size = dset.hw
     color = dset.color
-    runtime = make_runtime(
+    runtime = scoring_runtime(
         device,
         precision if precision != "auto" else sset.precision,
         settings.train.channels_last,
     )
-    runtime.prepare(model)
     tasks = list(model.tasks)
     err = error or sset.error
     norm_name = normalizer or sset.normalizer
@@ -196,11 +154,8 @@ def calibrate(
             hint=f"Available: {', '.join(sorted(errs)) or 'none'}.",
         )
     scores, total = calibration_scores(
-        model,
+        ModelScorer(model, errs, runtime),
         list(vset),
-        clip_length=clip_length,
-        errors=errs,
-        runtime=runtime,
         windows=windows,
         batch_size=int(batch_size or sset.batch_size),
         on_progress=on_progress,

@@ -19,22 +19,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vadkit.components import SCORE_KEY, ScoreNormalizer
+from vadkit import _compat
+from vadkit.components import ScoreNormalizer
+from vadkit.config import Settings
 from vadkit.errors import ConfigError, DataError
+from vadkit.scoring.core import StreamKey, WindowScorer, sliding_scores, stream_keys
 from vadkit.scoring.fusion import default_alphas, resolve_alphas
 from vadkit.stream.calibration import Calibration
 from vadkit.stream.gaps import DEFAULT_MAX_GAP, Gap, GapDetector
 
 if TYPE_CHECKING:
-    import torch
     from PIL import Image
 
     from vadkit.config.settings import ScoreSettings
-    from vadkit.model import VADModel
-
-
-def _score_key(task: Any, error: str) -> str:
-    return error if task.uses_error else SCORE_KEY
 
 
 @dataclass
@@ -69,13 +66,14 @@ class FrameScore:
 
 
 class StreamScorer:
-    """Scores a stream frame by frame with a trained model, as offline scoring would.
+    """Scores a stream frame by frame with a :class:`~vadkit.scoring.core.WindowScorer` (a run's
+    model or a bundle's engine), as offline scoring would.
 
     Each pushed frame is preprocessed like the run's training data (colour and size, with
-    :func:`vadkit.data.sources.preprocess`); the scorer keeps the last T of them, and every new
-    frame completes a window of T+1 frames that scores it. Windows that arrive together
-    (:meth:`push_many`, e.g. when the model fell behind a live source) run as one batch of up to
-    ``max_batch``. The network runs without autograd.
+    :func:`vadkit.data.sources.preprocess_native`); the scorer keeps the last T of them, and
+    every new frame completes a window of T+1 frames that scores it. Windows that arrive
+    together (:meth:`push_many`, e.g. when the model fell behind a live source) run as one batch
+    of up to ``max_batch``.
 
     Frames pushed with their times are checked for gaps: when two consecutive frames are more
     than ``max_gap`` frame intervals apart (or time runs backwards), the window restarts at the
@@ -83,8 +81,11 @@ class StreamScorer:
     to :attr:`gaps`.
 
     Args:
-        model: the run's :class:`~vadkit.model.VADModel` (moved to ``device``).
-        config: the run's resolved config (clip length, frame size and colour, score defaults).
+        scorer: what scores the windows: :class:`vadkit.inference.scorer.ModelScorer` (a run's
+            model, see :func:`vadkit.stream.session.open_for_stream`) or
+            :class:`vadkit.runtime.scorer.EngineScorer` (a bundle).
+        settings: the run's settings (frame size and colour, score defaults), or its resolved
+            config.
         error: the error measure of the tasks that compare frames (default ``score.error``).
         alphas: fusion weights, as ``vadkit evaluate --alphas`` (default ``score.alphas``).
         calibration: a :class:`Calibration` of the run; None gives raw scores only.
@@ -93,8 +94,6 @@ class StreamScorer:
         threshold: the fused alert threshold (default: the calibration's percentile).
         quantile: the percentile of the fused calibration scores used as threshold (default the
             calibration's own).
-        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
-        precision: ``auto`` (fp32), ``fp32``, ``bf16``, ``fp16``.
         max_batch: the most windows run in one batch.
         max_gap: frame intervals between consecutive frames beyond which the window restarts
             (:data:`~vadkit.stream.gaps.DEFAULT_MAX_GAP`; 0 or None: never).
@@ -103,17 +102,20 @@ class StreamScorer:
 
     Example::
 
-        config, model, calibration = load_for_stream("runs/ped2")  # the scored weights
-        scorer = StreamScorer(model, config, calibration=calibration)
+        opened = open_for_stream("runs/ped2")  # the scored weights and their calibration
+        scorer = StreamScorer(opened.scorer, opened.settings, calibration=opened.calibration)
         for frame in frames:  # uint8 (H, W, 3) or (H, W)
             for score in scorer.push(frame):
                 print(score.frame, score.fused, score.alert)
+
+    ``StreamScorer(model, config, device=..., precision=...)`` with a
+    :class:`~vadkit.model.VADModel`, the form of vadkit 0.1, still works (deprecated).
     """
 
     def __init__(
         self,
-        model: VADModel,
-        config: Mapping[str, Any],
+        scorer: WindowScorer,
+        settings: Settings | Mapping[str, Any],
         *,
         error: str | None = None,
         alphas: Any = None,
@@ -121,41 +123,41 @@ class StreamScorer:
         normalizer: str | None = None,
         threshold: float | None = None,
         quantile: float | None = None,
-        device: str = "auto",
-        precision: str = "auto",
         max_batch: int = 8,
         max_gap: int | None = DEFAULT_MAX_GAP,
         frame_interval: float | None = None,
+        device: str | None = None,
+        precision: str | None = None,
     ) -> None:
-        from vadkit.config import Settings
-        from vadkit.inference.score import applicable_errors, make_runtime
-
         if int(max_batch) < 1:
             raise ConfigError(f"max_batch = {max_batch} must be at least 1.", hint="E.g. 8")
-        settings = Settings.from_config(dict(config))
+        settings = (
+            settings if isinstance(settings, Settings) else Settings.from_config(dict(settings))
+        )
         sset = settings.score
-        self.clip_length = settings.data.clip_length
-        height, width = settings.data.hw
+        self.error = error or sset.error
+        if not isinstance(scorer, WindowScorer):  # a VADModel: the form of vadkit 0.1
+            scorer = _compat.model_stream_scorer(scorer, settings, self.error, device, precision)
+        elif device is not None or precision is not None:
+            raise ConfigError(
+                "device and precision belong to the scorer, not to StreamScorer.",
+                hint="Build the scorer on its device and precision (open_for_stream(..., "
+                "device=, precision=)).",
+            )
+        self.scorer = scorer
+        self.settings = settings
+        self.clip_length = scorer.clip_length
+        height, width, self.channels = scorer.frame_shape
         self.size = (height, width)
         self.color = settings.data.color
         self.max_batch = int(max_batch)
-        self.runtime = make_runtime(
-            device,
-            precision if precision != "auto" else sset.precision,
-            settings.train.channels_last,
-        )
-        self.model = model
-        self.runtime.prepare(model)
-        model.eval()
-        self.tasks = list(model.tasks)
-        self.channels = int(model.backbone.in_channels)
-        self.error = error or sset.error
-        uses_error = any(t.uses_error for t in model.tasks.values())
-        frame_shape = (self.channels, height, width)
-        self.errors = (
-            applicable_errors([self.error], frame_shape, self.runtime.device) if uses_error else {}
-        )
-        self.keys = {t: _score_key(model.tasks[t], self.error) for t in self.tasks}
+        self.tasks = scorer.tasks
+        if scorer.error_tasks and self.error not in scorer.errors:
+            raise ConfigError(
+                f"Error measure {self.error!r} is not one this scorer computes.",
+                hint=f"Available: {', '.join(scorer.errors) or 'none'}.",
+            )
+        self.keys = stream_keys(scorer, self.error)
         self._calibrate(sset, alphas, calibration, normalizer, threshold, quantile)
         self._start(max_gap, frame_interval)
 
@@ -174,7 +176,7 @@ class StreamScorer:
         #: score (a task without maps adds its normalized score as a flat plane).
         self.keep_maps = False
         #: The anomaly maps of the batch :meth:`_columns` yielded last (empty unless keep_maps).
-        self._batch_maps: dict[str, dict[str, torch.Tensor]] = {}
+        self._batch_maps: Mapping[StreamKey, np.ndarray] = {}
 
     def _calibrate(
         self,
@@ -311,43 +313,18 @@ class StreamScorer:
     def _columns(self, frames: np.ndarray) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         """``(scored, raw)`` per batch of the windows of ``frames``: the index of the frame each
         window scores, and each task's raw scores (float64) for this scorer's error measure."""
-        import torch
-
-        from vadkit.data.windows import sliding_windows
-
-        with torch.inference_mode():
-            for positions, batch in sliding_windows(
-                frames,
-                self.clip_length,
-                self.max_batch,
-                device=self.runtime.device,
-                memory_format=self.runtime.memory_format,
-            ):
-                if self.keep_maps and self.normalizers:
-                    scores, self._batch_maps = self.model.window_maps(
-                        batch, self.errors, autocast=self.runtime.autocast()
-                    )
-                else:
-                    scores = self.model.window_scores(
-                        batch, self.errors, autocast=self.runtime.autocast()
-                    )
-                yield (
-                    positions,
-                    {
-                        task: scores[task][key].double().cpu().numpy()
-                        for task, key in self.keys.items()
-                    },
-                )
+        maps = self.keep_maps and bool(self.normalizers) and self.scorer.supports_maps
+        for positions, scores in sliding_scores(self.scorer, frames, self.max_batch, maps=maps):
+            self._batch_maps = scores.maps
+            yield positions, {task: scores.stream(task, key) for task, key in self.keys.items()}
 
     def _fused_map(
-        self, maps: Mapping[str, Mapping[str, torch.Tensor]], j: int, normalized: dict[str, float]
+        self, maps: Mapping[StreamKey, np.ndarray], j: int, normalized: dict[str, float]
     ) -> np.ndarray:
         """Window ``j``'s fused anomaly map (see :attr:`keep_maps`)."""
         total: np.ndarray | None = None
         planes = {
-            t: m[self.error][j].mean(dim=0).double().cpu().numpy()
-            for t, m in maps.items()
-            if self.error in m
+            k.task: np.asarray(m[j], np.float64) for k, m in maps.items() if k.key == self.error
         }
         shape = next(iter(planes.values())).shape if planes else (1, 1)
         for task, weight in self.alphas.items():

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ParamSpec
 
+from vadkit.config import Settings
 from vadkit.data.live import FrameReader, SourceError
 from vadkit.errors import DataError
 from vadkit.stream.alerts import Alert, AlertTracker, write_peak_pictures
@@ -35,6 +36,8 @@ from vadkit.stream.reference import DEFAULT_WINDOWS, calibrate
 from vadkit.stream.scorer import FrameScore, StreamScorer
 
 if TYPE_CHECKING:
+    from vadkit.compute.device import Runtime
+    from vadkit.inference.scorer import ModelScorer
     from vadkit.model import VADModel
 
 _P = ParamSpec("_P")
@@ -257,12 +260,31 @@ def _broken_record(error: SourceError, frame: int) -> dict[str, Any]:
 @dataclass
 class StreamRun:
     """A run loaded for streaming: its config, its model with the weights it scores, their
-    record (:func:`~vadkit.inference.weights.load_scored_model`) and a calibration made with them."""
+    record (:func:`~vadkit.inference.weights.load_scored_model`), a calibration made with them,
+    and the runtime (device, precision) the model scores on."""
 
     config: dict[str, Any]
     model: VADModel
     weights: dict[str, Any]
     calibration: Calibration
+    runtime: Runtime
+
+    @property
+    def settings(self) -> Settings:
+        """The run's settings, typed."""
+        return Settings.from_config(self.config)
+
+    def scorer(self, error: str | None = None) -> ModelScorer:
+        """The window scorer of the model on :attr:`runtime`, scoring the tasks that compare
+        frames with ``error`` only (default ``score.error``): what a stream needs."""
+        from vadkit.inference.scorer import ModelScorer, applicable_errors
+
+        settings = self.settings
+        measure = error or settings.score.error
+        uses_error = any(t.uses_error for t in self.model.task_map.values())
+        shape = (settings.data.channels, *settings.data.hw)
+        errors = applicable_errors([measure], shape, self.runtime.device) if uses_error else {}
+        return ModelScorer(self.model, errors, self.runtime)
 
 
 def open_for_stream(
@@ -280,7 +302,8 @@ def open_for_stream(
     on_calibrating: Callable[[str], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> StreamRun:
-    """The run with the weights it scores and a calibration that fits them.
+    """The run with the weights it scores, a calibration that fits them, and the runtime it
+    scores on (``device``; ``precision`` ``auto`` is the run's ``score.precision``).
 
     The weights are those ``vadkit score`` scores (``weights``, default the run's
     ``score.weights``: the moving average when the run kept one, else ``checkpoint``; resolved by
@@ -290,10 +313,15 @@ def open_for_stream(
     is told why. A calibration that is used as it is keeps its own normalizer: the scorer refits
     another on its stored scores.
     """
+    from vadkit.inference.scorer import scoring_runtime
     from vadkit.inference.weights import load_scored_model
 
     run_dir = Path(run_dir)
     config, model, used = load_scored_model(run_dir, weights=weights, checkpoint=checkpoint)
+    settings = Settings.from_config(config)
+    asked = precision if precision != "auto" else settings.score.precision
+    runtime = scoring_runtime(device, asked, settings.train.channels_last)
+    runtime.prepare(model)
     reason = "--calibrate was given" if recalibrate else None
     cal = None
     if not recalibrate:
@@ -323,7 +351,9 @@ def open_for_stream(
             precision=precision,
             on_progress=on_progress,
         )
-    return StreamRun(config=dict(config), model=model, weights=used, calibration=cal)
+    return StreamRun(
+        config=dict(config), model=model, weights=used, calibration=cal, runtime=runtime
+    )
 
 
 def _as_tuple(

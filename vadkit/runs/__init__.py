@@ -1,0 +1,1 @@
+"""Run folders: their files, checkpoints and the model a run's config describes."""
