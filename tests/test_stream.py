@@ -102,10 +102,13 @@ def clip(normal_frames: np.ndarray, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _scorer(run: Path, **kw) -> StreamScorer:
+    from vadkit.inference.scorer import ModelScorer, applicable_errors, scoring_runtime
     from vadkit.runs.folder import load_model
 
     config, model = load_model(run)
-    return StreamScorer(model, config, device="cpu", precision="fp32", **kw)
+    runtime = scoring_runtime("cpu", "fp32")
+    errors = applicable_errors([kw.get("error", "bpe")], (1, 32, 32))
+    return StreamScorer(ModelScorer(model, errors, runtime), config, **kw)
 
 
 # -- equality with offline scoring ---------------------------------------------------------------
@@ -145,13 +148,13 @@ def test_stream_scores_equal_offline_scores(run: Path, clip: Path) -> None:
     # catching up: several frames at once run as batches of up to max_batch windows
     batched = _scorer(run, max_batch=4, error="psnr")
     calls: list[int] = []
-    encode = batched.model.backbone.encode
+    encode = batched.scorer.model.backbone.encode
 
     def counting(x):
         calls.append(int(x.shape[0]))
         return encode(x)
 
-    batched.model.backbone.encode = counting
+    batched.scorer.model.backbone.encode = counting
     got = []
     for i in range(0, len(frames), 5):
         got += batched.push_many(frames[i : i + 5])
@@ -198,7 +201,7 @@ def test_calibration_scores_training_windows(run: Path, tmp_path: Path) -> None:
     videos = list(open_videos(config["data"]["root"], "training", size=(32, 32), progress=False))
     picks = select_windows([v.num_frames for v in videos], T, 5)
     for i, (v, s) in enumerate(picks):
-        scorer = StreamScorer(model, config, device="cpu", precision="fp32")
+        scorer = _scorer(copy)
         frames = videos[v].frames(np.arange(s, s + T + 1))
         (score,) = scorer.push_many(list(frames), preprocessed=True)
         for task in ("vcr", "ffp", "prp"):
@@ -494,7 +497,7 @@ def test_engine_stream_is_a_deprecated_alias(monkeypatch: pytest.MonkeyPatch) ->
     import vadkit.stream
 
     monkeypatch.delitem(sys.modules, "vadkit.engine.stream", raising=False)
-    with pytest.warns(DeprecationWarning, match="import from vadkit.stream"):
+    with pytest.warns(DeprecationWarning, match="vadkit.engine.stream is deprecated"):
         old = importlib.import_module("vadkit.engine.stream")
     for name in vadkit.stream.__all__:
         assert getattr(old, name) is getattr(vadkit.stream, name), name

@@ -18,11 +18,12 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vadkit.config import ScoreSettings
+from vadkit.config.request import Request
 from vadkit.config.settings import MapSettings
 from vadkit.errors import ConfigError
 from vadkit.inference.maps import MapCollector, check_map_error
@@ -82,7 +83,7 @@ def score_videos(
 
 
 @dataclass(frozen=True)
-class ScoreRequest:
+class ScoreRequest(Request):
     """What ``vadkit score RUN`` is asked to do (every field optional).
 
     Data: ``data`` (a dataset root; default the run's ``data.root``, or the synthetic scene) and
@@ -113,24 +114,7 @@ class ScoreRequest:
     maps: bool = False
     weights: str | None = None
 
-    @classmethod
-    def of(cls, request: ScoreRequest | None, options: Mapping[str, Any]) -> ScoreRequest:
-        """``request``, or one made of keyword ``options`` (an unknown one is a ConfigError)."""
-        if request is not None and options:
-            raise ConfigError(
-                "Give a ScoreRequest or keyword options, not both.",
-                hint="score_run(RUN, ScoreRequest(...)) or score_run(RUN, name=...)",
-            )
-        if request is not None:
-            return request
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"score_run() got unknown option(s): {', '.join(unknown)}.",
-                hint=f"Options: {', '.join(sorted(known))}.",
-            )
-        return cls(**options)
+    taken_by: ClassVar[str] = "score_run"
 
     def check(self) -> None:
         """The combinations that make no sense, refused before anything is loaded."""

@@ -32,8 +32,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
-from vadkit.storage.io import atomic_write, file_digest, replace_file, write_bytes
 from vadkit.errors import CheckpointError
+from vadkit.storage.io import atomic_write, file_digest, replace_file, write_bytes
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last"

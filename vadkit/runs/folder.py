@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vadkit.config import Config, Settings, coerce_params, dumps_toml, load_toml, validate_config
+from vadkit.errors import CheckpointError as CheckpointError
+from vadkit.errors import ConfigError
 
 # The run folder's checkpoints live in vadkit.runs.checkpoints; re-exported here.
 from vadkit.runs.checkpoints import (
@@ -86,8 +88,6 @@ from vadkit.runs.checkpoints import (
     weights_spec as weights_spec,
 )
 from vadkit.storage.io import write_text
-from vadkit.errors import CheckpointError as CheckpointError
-from vadkit.errors import ConfigError
 
 CONFIG_FILE = "config.toml"
 VERSIONS_FILE = "versions.json"

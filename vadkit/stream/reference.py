@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from vadkit.config.request import Request
 from vadkit.config.settings import DEFAULT_WINDOWS
 from vadkit.errors import ConfigError, DataError
 from vadkit.scoring.core import VideoLike, WindowScorer, picked_scores, select_windows
@@ -62,37 +64,57 @@ def calibration_scores(
     return scores.by_task(), total
 
 
+@dataclass(frozen=True)
+class CalibrationRequest(Request):
+    """How to calibrate a run (every field optional).
+
+    ``data``: the dataset whose training split is scored (default: the run's ``data.root``, or
+    the synthetic scene); ``windows`` windows spread evenly over it, ``batch_size`` at a time
+    (default ``score.batch_size``). ``normalizer``: the registered normalizer stored to be fitted
+    on the scores (default ``score.normalizer``); the fused threshold is the ``quantile``-th
+    percentile for ``error`` and ``alphas`` (default ``score.error``, ``score.alphas``). The
+    weights are those the run scores (``weights``, default ``score.weights``, and
+    ``checkpoint``: see :func:`~vadkit.inference.weights.load_scored_model`); ``device`` and
+    ``precision`` those of scoring (``auto``: the run's ``score.precision``).
+    """
+
+    checkpoint: str = "last"
+    weights: str | None = None
+    data: str | Path | None = None
+    windows: int = DEFAULT_WINDOWS
+    quantile: float = DEFAULT_QUANTILE
+    error: str | None = None
+    alphas: Any = None
+    normalizer: str | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int | None = None
+
+    taken_by: ClassVar[str] = "calibrate"
+
+
 def calibrate(
     run_dir: str | Path,
+    request: CalibrationRequest | None = None,
     *,
     model: VADModel | None = None,
     config: Mapping[str, Any] | None = None,
-    checkpoint: str = "last",
-    weights: str | None = None,
     scored: Mapping[str, Any] | None = None,
-    data: str | Path | None = None,
-    windows: int = DEFAULT_WINDOWS,
-    quantile: float = DEFAULT_QUANTILE,
-    error: str | None = None,
-    alphas: Any = None,
-    normalizer: str | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    batch_size: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    **options: Any,
 ) -> Calibration:
     """Calibrate a run for streaming on normal data and write ``RUN/calibration.json``.
 
-    Scores ``windows`` windows spread evenly over the training split of ``data`` (default: the
-    run's ``data.root``, or the synthetic scene), with every error measure the run can use, and
-    stores the raw scores, the registered ``normalizer`` to fit on them (default: the run's
-    ``score.normalizer``) and the fused threshold (``quantile``-th percentile, for ``error`` and
-    ``alphas``, default the run's ``score.error`` and ``score.alphas``). The weights are those
-    the run scores (``weights``, default ``score.weights``, and ``checkpoint``: see
-    :func:`~vadkit.inference.weights.load_scored_model`); ``model`` and ``config`` may be given when
-    already loaded, with ``scored``, the record of their weights (without it they must be
-    ``checkpoint``'s).
+    ``request`` (a :class:`CalibrationRequest`), or its fields as keyword ``options``, says how.
+    Scores windows spread evenly over the training split, with every error measure the run can
+    use, and stores the raw scores, the normalizer to fit on them and the fused threshold.
+    ``model`` and ``config`` may be given when already loaded, with ``scored``, the record of
+    their weights (without it they must be ``checkpoint``'s). ``on_progress(done, windows)``.
     """
+    req = CalibrationRequest.of(request, options)
+    checkpoint, weights, data, windows = req.checkpoint, req.weights, req.data, req.windows
+    quantile, error, alphas, normalizer = req.quantile, req.error, req.alphas, req.normalizer
+    device, precision, batch_size = req.device, req.precision, req.batch_size
     from vadkit._version import __version__
     from vadkit.config import Settings
     from vadkit.data import default_data_root, open_videos
