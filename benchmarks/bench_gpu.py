@@ -2,7 +2,7 @@
 structure, at 256x256 and 64x64, for each precision and batch size, on one CUDA GPU.
 
 The variants are those of the CPU benchmarks, reused from them (``bench_train_speed.py``: the
-authors' step, a bare hand-written step, :class:`vadkit.training.trainer.TrainStep`;
+authors' step, a bare hand-written step, :class:`vadkit.training.step.TrainStep`;
 ``bench_score_speed.py``: the authors' scoring loop, a bare loop,
 :func:`vadkit.inference.score.score_videos`), here on the GPU: the same model, weights and batches
 for every variant, repetitions interleaved, time taken between ``torch.cuda.synchronize()``
@@ -59,7 +59,7 @@ def train_table(size: int, batch: int, warmup: int, reps: int) -> list[str]:
     from vadkit.compute.device import Runtime
     from vadkit.config import resolve_config
     from vadkit.runs import folder as runs
-    from vadkit.training.trainer import TrainStep
+    from vadkit.training.step import TrainStep
 
     config = resolve_config(
         overrides=[f"data.size=[{size},{size}]", "data.stride=4", f"train.batch_size={batch}"]

@@ -3,7 +3,7 @@ for a training step, and the peak memory real steps take.
 
 For each setting, one fresh process on synthetic windows does what ``Trainer.setup`` does (model,
 optimizer, step, data, then the probe of :func:`~vadkit.training.budget.project_memory` on one
-window) and then runs real training steps (:class:`~vadkit.training.trainer.TrainStep`) on the
+window) and then runs real training steps (:class:`~vadkit.training.step.TrainStep`) on the
 loader's first batch. Measured: the peak resident memory (``ru_maxrss``) less the resident memory
 after the probe (what the memory check sees as used), plus the parameters (which the projection
 counts): the memory the check has to foresee.
@@ -78,7 +78,7 @@ def child(size: int, batch: int, precision: str, root: Path, steps: int) -> dict
     from vadkit.data import make_train_loader
     from vadkit.runs import folder as runs
     from vadkit.training import budget
-    from vadkit.training.trainer import TrainStep
+    from vadkit.training.step import TrainStep
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     config = _config(size, batch, precision)

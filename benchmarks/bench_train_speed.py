@@ -9,7 +9,7 @@ the ratios of clips/s. Variants:
   code (VCR: encode+decode; FFP: encode+decode again, then the head; PRP: encode its view).
 * ``bare <setting>``: a hand-written step of the same model (one encoder and one decoder pass
   for the shared clip, one encoder pass for PRP's view), in the same setting as the vadkit step.
-* ``vadkit <setting>``: :class:`vadkit.training.trainer.TrainStep`, as ``vadkit train`` runs it.
+* ``vadkit <setting>``: :class:`vadkit.training.step.TrainStep`, as ``vadkit train`` runs it.
 
 Settings: ``lean`` (fp32, contiguous), ``channels-last`` (fp32, channels_last_3d: the default on
 CPU) and ``bf16`` (bf16 autocast + channels-last). Run from the repository root::
@@ -36,14 +36,14 @@ from vadkit.compute.device import AUTO_PRECISION, Runtime
 from vadkit.config import resolve_config
 from vadkit.model import VADModel
 from vadkit.runs import folder as runs
-from vadkit.training.trainer import TrainStep
+from vadkit.training.step import TrainStep
 
 Step = Callable[[Batch], object]
 
 HEADER = """# Training speed
 
 Written by `benchmarks/bench_train_speed.py` (the command is under each table). It times one
-training step of vadkit (`vadkit.training.trainer.TrainStep`, what `vadkit train` runs) against a
+training step of vadkit (`vadkit.training.step.TrainStep`, what `vadkit train` runs) against a
 bare hand-written step of the same model in the same precision, and against the structure of the
 authors' code (fp32, an encoder and decoder pass per head, so the decoder runs twice). Required:
 vadkit's default step at least 0.85x a bare step and at least 1.8x the authors' structure.

@@ -22,7 +22,8 @@ import torch
 from vadkit.compute import distributed
 from vadkit.config import resolve_config
 from vadkit.runs import folder as runs
-from vadkit.training.trainer import Callback, Trainer
+from vadkit.training.callbacks import Callback
+from vadkit.training.trainer import Trainer
 
 
 class _Signal(Callback):

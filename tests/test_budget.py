@@ -20,7 +20,9 @@ from vadkit.config import resolve_config
 from vadkit.errors import ConfigError
 from vadkit.runs import folder as runs
 from vadkit.training import budget
-from vadkit.training.trainer import Trainer, TrainStep, resolve_train_config
+from vadkit.training.launch import resolve_train_config
+from vadkit.training.step import TrainStep
+from vadkit.training.trainer import Trainer
 
 # 2 videos of 24-30 frames (the tiny_scene fixture), windows of 8+1 frames every 2 frames: about
 # 20 windows, 5-6 batches of 4 per epoch (enough for the 5 steps a projection measures).

@@ -10,7 +10,8 @@ from sklearn.metrics import roc_auc_score
 
 from vadkit.components import SCORE_KEY
 from vadkit.errors import ConfigError, DataError
-from vadkit.evaluation.evaluate import evaluate_run, evaluate_scores, relabel
+from vadkit.evaluation.evaluate import evaluate_run, evaluate_scores
+from vadkit.evaluation.groundtruth import relabel
 from vadkit.scoring.core import VideoScores
 from vadkit.scoring.fusion import fuse, get_normalizer, resolve_alphas
 from vadkit.scoring.scoreset import load_scores, save_score_set

@@ -41,7 +41,7 @@ def _config(*extra: str) -> dict:
 def _trained(config: dict, seed: int = 0) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
     """A tiny model after one Adam step on random data, so that weights and state are not fresh."""
     from vadkit.testing import tiny_batch
-    from vadkit.training.trainer import TrainStep
+    from vadkit.training.step import TrainStep
 
     torch.manual_seed(seed)
     model = runs.build_model(config)

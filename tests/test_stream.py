@@ -192,7 +192,7 @@ def test_calibration_scores_training_windows(run: Path, tmp_path: Path) -> None:
     assert read_calibration(copy) is not None
     assert cal.windows == 5 and cal.meta["data"]["windows_used"] == 5
     assert cal.meta["weights"]["sha256"] == weights_digest(copy / "checkpoints/last.safetensors")
-    config, model = load_model(copy)
+    config, _model = load_model(copy)
     assert cal.meta["data"]["root"] == str(Path(config["data"]["root"]))
     assert set(cal.scores) == {"vcr", "ffp", "prp"} and set(cal.scores["prp"]) == {SCORE_KEY}
     assert {"mse", "bpe", "psnr"} <= set(cal.scores["vcr"])

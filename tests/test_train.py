@@ -15,7 +15,9 @@ from vadkit.config import resolve_config
 from vadkit.errors import CheckpointError, ConfigError
 from vadkit.runs import folder as runs
 from vadkit.testing import tiny_batch
-from vadkit.training.trainer import Trainer, TrainingDiverged, TrainStep, resolve_train_config
+from vadkit.training.launch import resolve_train_config
+from vadkit.training.step import TrainingDiverged, TrainStep
+from vadkit.training.trainer import Trainer
 
 TINY = [
     *TINY_MODEL,

@@ -21,7 +21,8 @@ from safetensors.torch import load_file
 from vadkit.config import resolve_config
 from vadkit.errors import ConfigError
 from vadkit.runs import folder as runs
-from vadkit.training.trainer import Callback, Trainer, TrainingInterrupted
+from vadkit.training.callbacks import Callback, TrainingInterrupted
+from vadkit.training.trainer import Trainer
 
 # 2 videos of 24-30 frames, windows of 8+1 frames every 2 frames: about 20 windows, 5-6 batches of
 # 4 per epoch; a checkpoint every 2 steps, so the first epoch has mid-epoch checkpoints.

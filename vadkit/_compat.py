@@ -23,7 +23,8 @@ from typing import Any
 #: The vadkit version in which the old paths below stop working.
 REMOVED_IN = "0.3.0"
 
-#: Old module -> its new place (one module), or the modules whose public names it re-exported.
+#: Old module -> its new place (one module), or the modules whose public names it re-exported
+#: (``"module:a,b"``: only the names ``a`` and ``b`` of that module).
 MOVED_MODULES: dict[str, str | tuple[str, ...]] = {
     "vadkit.engine.io": "vadkit.storage.io",
     "vadkit.engine.folders": "vadkit.storage.folders",
@@ -43,7 +44,12 @@ MOVED_MODULES: dict[str, str | tuple[str, ...]] = {
     "vadkit.engine.runs": "vadkit.runs.folder",
     "vadkit.engine.checkpoints": "vadkit.runs.checkpoints",
     "vadkit.engine.metricslog": "vadkit.runs.metricslog",
-    "vadkit.engine.train": "vadkit.training.trainer",
+    "vadkit.engine.train": (
+        "vadkit.training.trainer",
+        "vadkit.training.launch",
+        "vadkit.training.step",
+        "vadkit.training.callbacks",
+    ),
     "vadkit.engine.step": "vadkit.training.step",
     "vadkit.engine.callbacks": "vadkit.training.callbacks",
     "vadkit.engine.optim": "vadkit.training.optim",
@@ -56,7 +62,7 @@ MOVED_MODULES: dict[str, str | tuple[str, ...]] = {
     "vadkit.engine.pixeleval": "vadkit.evaluation.pixeleval",
     "vadkit.engine.demo": "vadkit.demo",
     # moved in vadkit 0.1 already; the decoder went to vadkit.data.live
-    "vadkit.engine.stream": ("vadkit.stream", "vadkit.data.live"),
+    "vadkit.engine.stream": ("vadkit.stream", "vadkit.data.live:FrameReader,check_source"),
 }
 
 #: Names the old package ``vadkit.engine`` itself exported, and the module that has them now.
@@ -86,8 +92,17 @@ def _merged(name: str, sources: Sequence[str]) -> types.ModuleType:
     module = types.ModuleType(name, f"Deprecated alias of {', '.join(sources)}.")
     exported: list[str] = []
     for source in reversed(sources):
-        target = importlib.import_module(source)
-        names = getattr(target, "__all__", None) or [n for n in vars(target) if n[0] != "_"]
+        path, _, listed = source.partition(":")
+        target = importlib.import_module(path)
+        names = listed.split(",") if listed else list(getattr(target, "__all__", None) or [])
+        if not names:  # no __all__: what the module defines itself
+            names = [
+                n
+                for n, v in vars(target).items()
+                if n[0] != "_"
+                and not isinstance(v, types.ModuleType)
+                and getattr(v, "__module__", path) == path
+            ]
         for attr in names:
             setattr(module, attr, getattr(target, attr))
         exported = [*names, *(n for n in exported if n not in names)]
@@ -133,7 +148,7 @@ class MovedModuleFinder(importlib.abc.MetaPathFinder):
         elif fullname in MOVED_MODULES:
             new = MOVED_MODULES[fullname]
             sources = (new,) if isinstance(new, str) else new
-            _warn(fullname, " and ".join(sources))
+            _warn(fullname, " and ".join(s.partition(":")[0] for s in sources))
             module = (
                 importlib.import_module(new) if isinstance(new, str) else _merged(fullname, new)
             )

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from vadkit.model import VADModel
     from vadkit.scoring.core import VideoScores
     from vadkit.scoring.scoreset import ScoreSet
-    from vadkit.training.trainer import Callback
+    from vadkit.training.callbacks import Callback
 
 
 def train(
@@ -61,10 +61,11 @@ def train(
         settings: dotted keys to values, e.g. ``{"train.lr": 1e-3, "data.size": [64, 64]}``.
         overrides: ``"key=value"`` items as ``--set`` takes them.
         resume: a run folder to continue (only ``epochs`` may change).
-        callbacks: :class:`vadkit.training.trainer.Callback` objects (progress, logging).
+        callbacks: :class:`vadkit.training.callbacks.Callback` objects (progress, logging).
         verbose: show the data layer's progress while it decodes videos the first time.
     """
-    from vadkit.training.trainer import Trainer, default_run_dir, resolve_train_config
+    from vadkit.training.launch import default_run_dir, resolve_train_config
+    from vadkit.training.trainer import Trainer
 
     flags: dict[str, Any] = dict(settings or {})
     flags.update({"recipe": recipe, "data.root": None if data is None else str(data)})

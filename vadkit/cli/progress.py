@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 class ProgressBar:
     """A rich progress bar per epoch, with per-task losses and clips/s.
 
-    A :class:`vadkit.training.trainer.Callback` by its methods (not by inheritance, so that the CLI
+    A :class:`vadkit.training.callbacks.Callback` by its methods (not by inheritance, so that the CLI
     starts without importing torch).
     """
 

@@ -20,7 +20,7 @@ from vadkit.cli.common import (
 from vadkit.cli.progress import ProgressBar
 
 if TYPE_CHECKING:
-    from vadkit.training.trainer import Callback
+    from vadkit.training.callbacks import Callback
 
 
 @app.command("train")
@@ -116,12 +116,9 @@ def train_cmd(
     """Train a model on normal videos and write a run folder (config, checkpoints, metrics)."""
     from vadkit.compute import distributed
     from vadkit.runs import folder as runs
-    from vadkit.training.trainer import (
-        Trainer,
-        TrainingInterrupted,
-        default_run_dir,
-        resolve_train_config,
-    )
+    from vadkit.training.callbacks import TrainingInterrupted
+    from vadkit.training.launch import default_run_dir, resolve_train_config
+    from vadkit.training.trainer import Trainer
 
     if nproc is not None:  # every process must agree on one run folder
         fresh = out is None and resume is None

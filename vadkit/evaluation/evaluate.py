@@ -16,7 +16,6 @@ import numpy as np
 
 from vadkit.components import ScoreNormalizer
 from vadkit.errors import ConfigError
-from vadkit.evaluation.groundtruth import relabel as relabel  # re-exported (moved there)
 from vadkit.evaluation.groundtruth import require_labels, with_ground_truth
 from vadkit.metrics import frame_metrics, macro_auroc, micro_auroc
 from vadkit.scoring.core import VideoScores

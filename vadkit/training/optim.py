@@ -28,7 +28,6 @@ import torch
 from torch import nn
 
 from vadkit.config import TrainSettings
-from vadkit.config.settings import SCHEDULES as SCHEDULES
 from vadkit.errors import CheckpointError
 
 

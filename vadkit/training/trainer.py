@@ -34,17 +34,9 @@ from vadkit.runs.folder import Progress
 from vadkit.runs.metricslog import MetricsLog
 from vadkit.storage.lock import HOLDER_FILE, LOCK_FILE, run_lock
 from vadkit.training import budget, parallel
-from vadkit.training.callbacks import Callback as Callback
-from vadkit.training.callbacks import TrainingInterrupted as TrainingInterrupted
-from vadkit.training.launch import RESUMABLE as RESUMABLE
-from vadkit.training.launch import RUNS_FOLDER as RUNS_FOLDER
-from vadkit.training.launch import default_run_dir as default_run_dir
-from vadkit.training.launch import resolve_train_config as resolve_train_config
+from vadkit.training.callbacks import Callback, TrainingInterrupted
 from vadkit.training.optim import Optimization
-from vadkit.training.step import TOTAL as TOTAL
-from vadkit.training.step import Determinism, LossMeter
-from vadkit.training.step import TrainingDiverged as TrainingDiverged
-from vadkit.training.step import TrainStep as TrainStep
+from vadkit.training.step import TOTAL, Determinism, LossMeter, TrainingDiverged, TrainStep
 
 LoaderFactory = Callable[..., Iterable[Batch]]
 
