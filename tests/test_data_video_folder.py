@@ -308,6 +308,14 @@ def test_check_says_why_when_another_layout_also_matches(tmp_path, capsys):
     reason = json.loads(text)["splits"]["training"]["format_reason"]
     assert reason.startswith("training/ holds 1 video file and 1 frame folder, and only this")
     assert reason.endswith("also matched: videos (priority 0); video-folder has priority 1")
+    (tmp_path / "training" / "b").rename(tmp_path / "b")  # video files only: `videos` reads them
+    code, text, _ = run(capsys, "data", "check", str(tmp_path), "--json", "--clip-length", "2")
+    assert json.loads(text)["splits"]["training"]["format"] == "videos"
+    args = ("--json", "--clip-length", "2", "--format", "video-folder")
+    code, text, _ = run(capsys, "data", "check", str(tmp_path), *args)
+    training = json.loads(text)["splits"]["training"]
+    assert training["format"] == "video-folder"
+    assert training["format_reason"] == "named explicitly (format video-folder)"
 
 
 def test_check_reports_bad_labels_and_foreign_files_with_their_fix(tmp_path, capsys):
