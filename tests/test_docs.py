@@ -33,6 +33,7 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -659,7 +660,9 @@ def run_script(script: Path, work: Path, env: dict[str, str]) -> subprocess.Comp
     return out
 
 
-SCRIPTS = [s for s in sorted(SHELL.glob("*.sh")) if s.name != "first_plugin.sh"]
+#: Scripts with a test of their own (they need what the generic run does not make).
+OWN_TESTS = ("first_plugin.sh", "own_footage.sh")
+SCRIPTS = [s for s in sorted(SHELL.glob("*.sh")) if s.name not in OWN_TESTS]
 
 
 @pytest.mark.slow
@@ -717,6 +720,65 @@ def test_first_plugin_tutorial_from_the_docs(fresh_env, tmp_path, docs_cache):
     env.update(PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
     out = run_script(SHELL / "first_plugin.sh", work, env)
     assert "mae" in out.stdout and "example" in out.stdout
+
+
+def footage_from_scene(scene: Path, out: Path) -> dict[str, np.ndarray]:
+    """The synthetic scene as "your own footage": each video an .mp4 file in ``out/train`` or
+    ``out/test`` (encoded with PyAV), and its test labels as ``out/labels.csv`` (0-based,
+    inclusive ranges); returns the labels per test video."""
+    import av
+    from PIL import Image
+
+    for split, folder in (("training", "train"), ("testing", "test")):
+        (out / folder).mkdir(parents=True)
+        for video in sorted((scene / split / "frames").iterdir()):
+            frames = [np.asarray(Image.open(f).convert("RGB")) for f in sorted(video.iterdir())]
+            with av.open(str(out / folder / f"cam{video.name}.mp4"), "w") as container:
+                stream = container.add_stream("mpeg4", rate=10)
+                stream.height, stream.width = frames[0].shape[:2]
+                stream.pix_fmt = "yuv420p"
+                for image in frames:
+                    container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+                container.mux(stream.encode())
+    meta = json.loads((scene / "scene.json").read_text())
+    labels = np.load(scene / meta["labels"])
+    per_video, rows, offset = {}, ["video,start,end"], 0
+    for video in meta["test_videos"]:
+        name, mask = f"cam{video['video']}", labels[offset : offset + video["frames"]]
+        offset += video["frames"]
+        per_video[name] = mask
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], mask, [0]])))
+        rows += [f"{name},{a},{b - 1}" for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    (out / "labels.csv").write_text("\n".join(rows) + "\n")
+    return per_video
+
+
+@pytest.mark.slow
+def test_own_footage_tutorial_trains_on_mp4_files(tmp_path, docs_cache, tiny_scene):
+    """The shell session of "Train on your own footage", on a folder of .mp4 files made here."""
+    work = workdir(tmp_path)
+    labels = footage_from_scene(tiny_scene, work / "footage")
+    shim = make_shim(tmp_path / "bin", [sys.executable, "-m", "vadkit"])
+    path = f"{shim.parent}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = script_env(docs_cache, path)
+    env["FOOTAGE"] = "footage"
+    out = run_script(SHELL / "own_footage.sh", work, env)
+    text = " ".join(out.stdout.split())
+    assert "layout video-folder, because train/ holds 2 video files and 0 frame folders" in text
+    assert "test/cam01.mp4" in text and "video file" in text
+    run = work / "runs" / "footage"
+    (scores,) = [p for p in (run / "scores").iterdir() if (p / "set.json").is_file()]
+    where = json.loads((scores / "set.json").read_text())["ground_truth_at"]
+    assert where["format"] == "video-folder"
+    assert [name for name, _ in where["videos"]] == sorted(labels)
+    assert [count for _, count in where["videos"]] == [len(labels[n]) for n in sorted(labels)]
+    (evaluation,) = run.rglob("evaluation.json")
+    result = json.loads(evaluation.read_text())
+    assert result["protocol"]["ground_truth"] == str((work / "footage" / "labels.csv").resolve())
+    for video in result["per_video"]:  # the CSV's 0-based ranges are the scene's own labels
+        scored = labels[video["name"]][-video["frames_scored"] :]
+        assert video["anomalous_frames"] == int(scored.sum()) > 0
+    assert "AUROC" in out.stdout
 
 
 # -- pages generated at build time, and the build itself ------------------------------------------

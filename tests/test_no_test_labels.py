@@ -43,7 +43,7 @@ LABEL_READERS = {
     "vadkit.data.labels": (
         *("read_labels", "label_kind", "find_label_candidates", "read_mat_intervals"),
         *("read_ucsd_m", "read_concatenated", "read_frame_masks", "read_pixel_masks"),
-        "_vol_label_from_mat",
+        *("_vol_label_from_mat", "read_csv_ranges", "is_ranges_csv"),
     ),
     "vadkit.data.video": ("read_labels", "find_label_candidates"),
     "vadkit.data.masks": ("find_pixel_masks", "_read_vol_label", "_read_bmp_folder"),

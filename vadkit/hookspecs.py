@@ -105,7 +105,8 @@ def register_datasets(register: Register) -> None:
     """Register dataset formats: readers that find videos, frames and labels under a folder.
 
     Called once when the dataset registry is first used. A format subclasses
-    :class:`vadkit.data.DatasetFormat`.
+    :class:`vadkit.data.DatasetFormat`. Format names may contain single hyphens
+    (``video-folder``).
 
     Example::
 

@@ -50,8 +50,12 @@ _HOOKS_HINT = (
 )
 
 
+#: Kinds whose names may hold single hyphens (``luss-ae-paper``, ``video-folder``).
+HYPHENATED_KINDS = frozenset({"recipes", "datasets"})
+
+
 def _new_registry(kind: str) -> Registry[Any]:
-    return Registry(kind, RECIPE_NAME_RULE if kind == "recipes" else NAME_RULE)
+    return Registry(kind, RECIPE_NAME_RULE if kind in HYPHENATED_KINDS else NAME_RULE)
 
 
 class PluginLoadWarning(UserWarning):

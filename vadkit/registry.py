@@ -23,7 +23,7 @@ from vadkit.errors import RegistryError
 T = TypeVar("T")
 
 NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*$")
-#: Recipes are named like methods and their variants (``luss-ae-paper``): hyphens are allowed.
+#: Recipes (``luss-ae-paper``) and dataset formats (``video-folder``) may hold single hyphens.
 RECIPE_NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 
 

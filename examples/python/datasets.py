@@ -86,4 +86,19 @@ train = open_videos(avenue, "training", size=(32, 32), cache_dir=cache, progress
 print(train.format, [v.name for v in train])  # avenue ['01']
 # --8<-- [end:avenue]
 
+# --8<-- [start:video-folder]
+# Your own footage: <root>/{train,test}/ holding video files and frame folders, mixed;
+# labels.csv: anomalous frame ranges, 0-based and inclusive (a video without a line is normal)
+own = work / "own"
+write_video(own / "train" / "gate.mp4", frames_of("training", "01"))
+shutil.copytree(scene / "training" / "frames" / "02", own / "train" / "yard")
+write_video(own / "test" / "gate.mp4", frames_of("testing", "01"))
+shutil.copytree(scene / "testing" / "frames" / "02", own / "test" / "yard")
+(own / "labels.csv").write_text("video,start,end\ngate,10,15\nyard,0,3\nyard,18,19\n")
+train = open_videos(own, "training", size=(32, 32), cache_dir=cache, progress=False)
+print(train.format, [v.name for v in train])  # video-folder ['gate', 'yard']
+test = open_videos(own, "testing", size=(32, 32), cache_dir=cache, progress=False)
+print(Path(test.ground_truth).name, [int(v.labels.sum()) for v in test])  # labels.csv [6, 6]
+# --8<-- [end:video-folder]
+
 shutil.rmtree(work)

@@ -110,6 +110,31 @@ def _summary_table(report: dict[str, Any]) -> Table:
     return table
 
 
+#: `vadkit data check` lists each video of a split with at most this many (all of them: --json).
+VIDEO_ROWS = 20
+
+
+def _videos_table(split: str, info: dict[str, Any]) -> Table:
+    """One row per video of a split: kind, path, frames, size and anomalous frames."""
+    rows = info["video_list"]
+    files, folders = info["video_files"], info["frame_folders"]
+    kinds = f"{files} video file{'s' * (files != 1)}, {folders} frame folder{'s' * (folders != 1)}"
+    table = Table(title=f"{split} videos ({kinds})", title_justify="left")
+    for column in ("video", "kind", "path", "frames", "size"):
+        table.add_column(column, overflow="fold", justify="right" if column == "frames" else "left")
+    anomalous = info.get("anomalous_frames_per_video")
+    if anomalous is not None:
+        table.add_column("anomalous frames", justify="right")
+    for row in rows[:VIDEO_ROWS]:
+        cells = [row["name"], row["kind"], row["path"], f"{row['frames']:,}", row["resolution"]]
+        if anomalous is not None:
+            cells.append(f"{anomalous.get(row['name'], 0):,}")
+        table.add_row(*(plain(_fmt(c)) for c in cells))
+    if len(rows) > VIDEO_ROWS:
+        table.caption = f"and {len(rows) - VIDEO_ROWS} more (--json lists every video)"
+    return table
+
+
 @data_app.command("check")
 def check_cmd(
     root: Annotated[Path, typer.Argument(help="Dataset root folder.")],
@@ -127,7 +152,8 @@ def check_cmd(
     ] = False,
     json_out: JsonFlag = False,
 ) -> None:
-    """Summarise a dataset (videos, frames, resolution, labels) and report every problem found.
+    """Summarise a dataset (layout and why, videos, frames, resolution, labels) and report every
+    problem found, with its fix.
 
     Exits with code 2 when a problem of level "error" is found.
     """
@@ -145,6 +171,14 @@ def check_cmd(
         print_json(report)
     else:
         console.print(_summary_table(report))
+        for split, info in report["splits"].items():
+            console.print(
+                f"[bold]{escape(split)}[/bold]: layout [bold]{escape(info['format'])}[/bold], "
+                f"because {escape(info['format_reason'])}.",
+                soft_wrap=True,
+            )
+            if info["video_list"]:
+                console.print(_videos_table(split, info))
         problems = report["problems"]
         if not problems:
             console.print("[green]No problems found.[/green]")

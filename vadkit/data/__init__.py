@@ -22,6 +22,7 @@ _LAZY = {
     "DatasetFormat": "vadkit.data.formats",
     "FrameFolders": "vadkit.data.formats",
     "VideoFiles": "vadkit.data.formats",
+    "VideoFolder": "vadkit.data.formats",
     "AvenueVideos": "vadkit.data.formats",
     "UCSDOriginal": "vadkit.data.formats",
     "resolve_format": "vadkit.data.formats",
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
         FrameFolders,
         UCSDOriginal,
         VideoFiles,
+        VideoFolder,
         resolve_format,
     )
     from vadkit.data.labels import find_label_candidates, read_labels
@@ -105,6 +107,7 @@ __all__ = [
     "Video",
     "VideoFile",
     "VideoFiles",
+    "VideoFolder",
     "VideoSet",
     "check_dataset",
     "collate",

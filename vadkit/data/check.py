@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vadkit.config.settings import DataSettings
-from vadkit.data.formats import SPLITS, resolve_format
+from vadkit.data.formats import SPLITS, DatasetFormat, detect_formats, resolve_format
 from vadkit.data.labels import find_label_candidates, read_labels
 from vadkit.data.sources import FrameFolder, FrameSource, VideoFile, same_size_frames
 from vadkit.errors import DataError
@@ -38,6 +38,26 @@ class _VideoInfo:
     frames: int
     resolution: str | None
     ok: bool
+
+
+def _kind(source: FrameSource) -> str:
+    """What a video is on disk: ``"video file"`` (decoded with PyAV) or ``"frame folder"``."""
+    if isinstance(source, VideoFile):
+        return "video file"
+    return "frame folder" if isinstance(source, FrameFolder) else type(source).__name__
+
+
+def _why(root: Path, split: str, name: str, fmt: DatasetFormat, named: bool) -> str:
+    """Why ``fmt`` reads ``root``'s ``split``: named, or what it found and what else matched."""
+    if named:
+        return f"named explicitly (format {name})"
+    reason = fmt.explain(root, split)
+    matches = detect_formats(root, split)
+    chosen = next((d.priority for d in matches if d.name == name), fmt.priority)
+    others = [f"{d.name} (priority {d.priority})" for d in matches if d.name != name]
+    if others:
+        return f"{reason}; also matched: {', '.join(others)}; {name} has priority {chosen}"
+    return f"{reason}; no other layout matches"
 
 
 def _inspect(source: FrameSource, decode: bool) -> _VideoInfo:
@@ -107,9 +127,10 @@ def check_dataset(
     """Check the ``splits`` of the dataset at ``root``; returns a JSON-ready report.
 
     ``decode`` decodes every frame (finds corrupt files; slower), otherwise only the file
-    listings and the first frame's header are read. The report holds, per split: the format,
-    videos, frames, resolutions, frames per video, short videos, ground truth used and anomalous
-    frames; then every problem found and ``ok`` (no error-level problem).
+    listings and the first frame's header are read. The report holds, per split: the format and
+    why it was chosen, videos (each with its kind, file or frame folder, path, frames and
+    resolution), frames, resolutions, short videos, ground truth used and anomalous frames (per
+    video too); then every problem found and ``ok`` (no error-level problem).
     """
     root = Path(root).expanduser()
     problems: list[Problem] = []
@@ -130,7 +151,11 @@ def check_dataset(
         )
 
     for split, (fmt_name, fmt) in detected.items():
-        sources = fmt.list_videos(root, split)
+        try:
+            sources = fmt.list_videos(root, split)
+        except DataError as exc:
+            problems.append(Problem("error", exc.message, exc.hint, split))
+            sources = []
         infos: list[_VideoInfo] = []
         with _progress(progress, len(sources)) as bar:
             for source in sources:
@@ -143,7 +168,20 @@ def check_dataset(
                     bar.advance(bar.task_ids[0])
         summary: dict[str, Any] = {
             "format": fmt_name,
+            "format_reason": _why(root, split, fmt_name, fmt, bool(format)),
             "videos": len(infos),
+            "video_files": sum(_kind(s) == "video file" for s in sources),
+            "frame_folders": sum(_kind(s) == "frame folder" for s in sources),
+            "video_list": [
+                {
+                    "name": i.name,
+                    "kind": _kind(s),
+                    "path": _relative(s.path, root),
+                    "frames": i.frames,
+                    "resolution": i.resolution,
+                }
+                for s, i in zip(sources, infos, strict=True)
+            ],
             "frames": sum(i.frames for i in infos),
             "resolution": sorted({i.resolution for i in infos if i.resolution}),
             "frames_per_video": {i.name: i.frames for i in infos},
@@ -155,7 +193,7 @@ def check_dataset(
             "label_coverage": 0.0,
             "anomalous_frames": None,
         }
-        if not sources:
+        if not sources and not any(p.split == split and p.severity == "error" for p in problems):
             problems.append(Problem("error", f"'{root}' has no {split} videos.", None, split))
         for info in infos:
             if info.ok and info.frames < clip_length + 1:
@@ -193,6 +231,13 @@ def check_dataset(
     report["problems"] = [asdict(p) for p in problems]
     report["ok"] = not any(p.severity == "error" for p in problems)
     return report
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _check_labels(

@@ -9,6 +9,7 @@ the ``datasets`` registry by :mod:`vadkit.data.plugin`; a plugin adds its own by
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -37,8 +38,10 @@ class DatasetFormat:
 
     Subclasses implement :meth:`detect` and :meth:`list_videos`, and may extend
     :meth:`label_dirs` (folders searched for ground truth). ``priority`` breaks ties when
-    several formats detect the same root: the highest wins. The constructor takes keyword-only
-    parameters with defaults, like every component.
+    several formats detect the same root: the highest wins; a format whose preference depends on
+    the root overrides :meth:`priority_for`, and :meth:`explain` says why it reads a root
+    (``vadkit data check`` shows it). The constructor takes keyword-only parameters with
+    defaults, like every component.
     """
 
     priority: ClassVar[int] = 0
@@ -56,6 +59,15 @@ class DatasetFormat:
     def label_dirs(self, root: Path, split: str) -> list[Path]:
         """Folders searched, in order, for the split's ground truth."""
         return [root, root / split]
+
+    def priority_for(self, root: Path, split: str) -> int:
+        """This format's priority for ``root``'s ``split``, which it detects: ``priority``,
+        unless the format ranks some roots above or below others."""
+        return self.priority
+
+    def explain(self, root: Path, split: str) -> str:
+        """Why this format reads ``root``'s ``split``, in one sentence (``vadkit data check``)."""
+        return f"the folder matches its layout {self.layout}" if self.layout else "it detects it"
 
     @property
     def name(self) -> str:
@@ -190,21 +202,206 @@ class UCSDOriginal(DatasetFormat):
         return [root, root / self._DIRS[split]]
 
 
-def resolve_format(root: Path, split: str, format: str | None = None) -> tuple[str, DatasetFormat]:
-    """The registered format named ``format``, or the one that detects ``root``'s ``split``."""
+#: The folder names the ``video-folder`` layout reads for each split, the short name first.
+VIDEO_FOLDER_SPLITS: dict[str, tuple[str, str]] = {
+    "training": ("train", "training"),
+    "testing": ("test", "testing"),
+}
+
+
+class VideoFolder(DatasetFormat):
+    """Your own footage: <root>/{train,test}/ holding video files and frame folders, mixed.
+
+    A video is a file (.mp4, .avi, .mkv, ...; decoded with PyAV) or a folder of frame images
+    directly in the split's folder; its name is the file's stem or the folder's name, and videos
+    are ordered by name (numbers by value). The split folders are ``train/`` and ``test/``, or
+    vadkit's own ``training/`` and ``testing/``. Test labels are optional: ``<root>/labels.csv``
+    (anomalous frame ranges: ``video,start,end``, 0-based and inclusive) or ``<root>/labels/``
+    (one ``<video>.npy`` of 0/1 per frame).
+
+    Detection prefers this layout only where it is the one reading of a folder: always for
+    ``train/`` and ``test/``; for ``training/`` and ``testing/`` when one holds a frame folder
+    directly (``training/<video>/<frame>.jpg``, which no other layout reads). A ``training/`` of
+    video files only is left to ``videos``, which reads it the same way (``data.format =
+    "video-folder"`` reads it as this layout).
+    """
+
+    priority = 1
+    layout = "<root>/{train,test}/<video>.{mp4,avi,...} or <video>/<frame>.{jpg,png,...}"
+
+    def __init__(self, *, extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> None:
+        self.extensions = tuple(
+            e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions
+        )
+
+    def split_dirs(self, root: Path, split: str) -> list[Path]:
+        """The split's folders that exist: ``train/`` and/or ``training/`` (likewise for test)."""
+        return [
+            root / name
+            for name in VIDEO_FOLDER_SPLITS[check_split(split)]
+            if (root / name).is_dir()
+        ]
+
+    def _is_video_file(self, path: Path) -> bool:
+        return path.is_file() and path.suffix.lower() in self.extensions
+
+    def _split_dir(self, root: Path, split: str) -> Path:
+        dirs = self.split_dirs(root, split)
+        if len(dirs) > 1:
+            raise DataError(
+                f"'{root}' has both {dirs[0].name}/ and {dirs[1].name}/; the video-folder layout "
+                "reads one folder per split.",
+                hint="Move the videos into one of them and remove the other.",
+            )
+        if not dirs:
+            short, long = VIDEO_FOLDER_SPLITS[split]
+            raise DataError(
+                f"'{root}' has no {short}/ or {long}/ folder.",
+                hint=f"Put the {split} videos in <root>/{short}/.",
+            )
+        return dirs[0]
+
+    def _kinds(self, folder: Path) -> tuple[int, int]:
+        """How many video files and frame folders ``folder`` holds directly."""
+        files = folders = 0
+        for p in folder.iterdir():
+            if is_ignored(p):
+                continue
+            if self._is_video_file(p):
+                files += 1
+            elif p.is_dir() and _has_images(p):
+                folders += 1
+        return files, folders
+
+    def _holds_video(self, folder: Path) -> bool:
+        return any(
+            self._is_video_file(p) or (p.is_dir() and _has_images(p))
+            for p in folder.iterdir()
+            if not is_ignored(p)
+        )
+
+    def detect(self, root: Path, split: str) -> bool:
+        return any(self._holds_video(d) for d in self.split_dirs(root, split))
+
+    def priority_for(self, root: Path, split: str) -> int:
+        """``priority`` where no other layout reads the folder, else below ``videos``: when
+        both split names exist, or for a ``training/`` (``testing/``) of video files only."""
+        dirs = self.split_dirs(root, split)
+        if len(dirs) != 1:
+            return -1
+        if dirs[0].name == VIDEO_FOLDER_SPLITS[split][0]:
+            return self.priority
+        return self.priority if self._kinds(dirs[0])[1] else -1
+
+    def explain(self, root: Path, split: str) -> str:
+        dirs = self.split_dirs(root, split)
+        if len(dirs) != 1:
+            return f"it reads {' and '.join(d.name + '/' for d in dirs)}"
+        files, folders = self._kinds(dirs[0])
+        name = dirs[0].name
+        what = (
+            f"{name}/ holds {files} video file{'s' * (files != 1)} and {folders} frame "
+            f"folder{'s' * (folders != 1)}"
+        )
+        if folders and name != VIDEO_FOLDER_SPLITS[split][0]:
+            return f"{what}, and only this layout reads frame folders directly in {name}/"
+        return what
+
+    def list_videos(self, root: Path, split: str) -> list[FrameSource]:
+        folder = self._split_dir(root, split)
+        videos: list[FrameSource] = []
+        seen: dict[str, Path] = {}
+        for path in _sorted_children(folder):
+            if path.is_dir():
+                if not _has_images(path) and any(p.is_dir() for p in path.iterdir()):
+                    raise DataError(
+                        f"'{path}' holds folders, not frame images.",
+                        hint=f"A video of this layout is a video file or a folder of frames "
+                        f"directly in {folder.name}/ ({folder.name}/<video>/<frame>.jpg): move "
+                        "the frame folders up one level.",
+                    )
+                video: FrameSource = FrameFolder(path.name, path)
+            elif self._is_video_file(path):
+                video = VideoFile(path.stem, path)
+            else:
+                raise DataError(
+                    f"'{path}' is neither a video file ({', '.join(self.extensions)}) nor a "
+                    "folder of frames.",
+                    hint=f"Move it out of {folder.name}/ (labels go in the dataset root: "
+                    "labels.csv or labels/<video>.npy), or convert it to one of these formats.",
+                )
+            if video.name in seen:
+                raise DataError(
+                    f"'{seen[video.name]}' and '{path}' are both video '{video.name}'.",
+                    hint="Rename one of them: a video's name is its file name without extension "
+                    "or its folder's name, and labels are matched by name.",
+                )
+            seen[video.name] = path
+            videos.append(video)
+        return videos
+
+    def label_dirs(self, root: Path, split: str) -> list[Path]:
+        return [root]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A format that detects a root's split: its registered name, the format, its priority."""
+
+    name: str
+    format: DatasetFormat
+    priority: int
+
+
+def _scan(root: Path, split: str) -> tuple[list[Detection], list[str]]:
+    """Every registered format that detects ``root``'s ``split``, the highest priority first,
+    and every format's layout line (for the hint when none does)."""
     import warnings
 
     from vadkit.plugins import get_host
 
+    found: list[Detection] = []
+    layouts: list[str] = []
+    for entry in get_host().registry("datasets").entries():
+        try:
+            fmt = entry.create()
+            layouts.append(f"{entry.name}: {fmt.layout or entry.summary}")
+            if fmt.detect(root, split):
+                found.append(Detection(entry.name, fmt, fmt.priority_for(root, split)))
+        except VadkitError:
+            raise
+        except Exception as exc:  # a broken third-party format must not stop detection
+            warnings.warn(
+                f"Dataset format '{entry.name}' (plugin '{entry.plugin}') failed to detect "
+                f"'{root}': {type(exc).__name__}: {exc}",
+                stacklevel=3,
+            )
+    found.sort(key=lambda d: -d.priority)
+    return found, layouts
+
+
+def _check_root(root: Path, split: str) -> None:
     check_split(split)
     if not root.is_dir():
         raise DataError(
             f"Dataset root '{root}' does not exist or is not a folder.",
             hint="Pass the folder that holds the dataset's training/ and testing/ parts.",
         )
-    registry = get_host().registry("datasets")
+
+
+def detect_formats(root: Path, split: str) -> list[Detection]:
+    """Every registered format that detects ``root``'s ``split``, the preferred one first."""
+    _check_root(root, split)
+    return _scan(root, split)[0]
+
+
+def resolve_format(root: Path, split: str, format: str | None = None) -> tuple[str, DatasetFormat]:
+    """The registered format named ``format``, or the one that detects ``root``'s ``split``."""
+    from vadkit.plugins import get_host
+
+    _check_root(root, split)
     if format:
-        fmt = registry.create(format)
+        fmt = get_host().registry("datasets").create(format)
         if not fmt.detect(root, split):
             raise DataError(
                 f"'{root}' has no {split} videos in the '{format}' layout"
@@ -212,34 +409,18 @@ def resolve_format(root: Path, split: str, format: str | None = None) -> tuple[s
                 hint="Check the root folder, or leave out the format to detect it.",
             )
         return format, fmt
-    found: list[tuple[int, str, DatasetFormat]] = []
-    layouts: list[str] = []
-    for entry in registry.entries():
-        try:
-            fmt = entry.create()
-            layouts.append(f"{entry.name}: {fmt.layout or entry.summary}")
-            if fmt.detect(root, split):
-                found.append((fmt.priority, entry.name, fmt))
-        except VadkitError:
-            raise
-        except Exception as exc:  # a broken third-party format must not stop detection
-            warnings.warn(
-                f"Dataset format '{entry.name}' (plugin '{entry.plugin}') failed to detect "
-                f"'{root}': {type(exc).__name__}: {exc}",
-                stacklevel=2,
-            )
+    found, layouts = _scan(root, split)
     if not found:
         raise DataError(
             f"'{root}' has no {split} videos in any known layout.",
             hint="Known layouts: " + "; ".join(layouts) + ". Pass the dataset's root folder, "
             "or name its format (`vadkit list datasets`).",
         )
-    found.sort(key=lambda t: -t[0])
-    best = [t for t in found if t[0] == found[0][0]]
+    best = [d for d in found if d.priority == found[0].priority]
     if len(best) > 1:
-        names = ", ".join(t[1] for t in best)
+        names = ", ".join(d.name for d in best)
         raise DataError(
             f"'{root}' matches several dataset formats for {split}: {names}.",
             hint="Name the format to use (format=NAME or --format NAME).",
         )
-    return found[0][1], found[0][2]
+    return found[0].name, found[0].format

@@ -5,7 +5,10 @@ Supported, detected next to the data or named explicitly:
 * ``.mat`` with a ``gt`` cell (UCSD): per test video one or more ``[start; end]`` frame ranges,
   1-based and inclusive;
 * UCSD's own ``UCSDped*.m`` script (``TestVideoFile{end+1}.gt_frame = [61:180];``);
-* a folder of per-video ``.npy`` frame masks (ShanghaiTech ``test_frame_mask/``);
+* a folder of per-video ``.npy`` frame masks (ShanghaiTech ``test_frame_mask/``, the
+  ``labels/`` folder of the ``video-folder`` layout);
+* a CSV file of anomalous frame ranges, ``video,start,end``, 0-based and inclusive
+  (:mod:`vadkit.data.ranges`);
 * one concatenated ``frame_labels_*.npy``, split by the videos' frame counts;
 * a folder of Avenue pixel-mask files ``<N>_label.mat`` (``volLabel``; a frame is anomalous iff
   any pixel of its mask is set).
@@ -24,11 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
+from vadkit.data.ranges import is_ranges_csv, read_csv_ranges
 from vadkit.data.sources import is_ignored, natural_key
 from vadkit.errors import DataError
 
 #: ``(video name, number of frames)`` for every video of a split, in the split's order.
 VideoCounts = Sequence[tuple[str, int]]
+
+#: Folders of per-video masks looked for in a dataset's label folders.
+LABEL_FOLDERS = ("test_frame_mask", "testing_label_mask", "labels")
 
 _HINT_LABELS = (
     "Use the label file made for this dataset (pass it explicitly with --labels), "
@@ -46,6 +53,8 @@ def label_kind(path: Path) -> str | None:
             return "frame_masks"
         return None
     suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "ranges_csv" if is_ranges_csv(path) else None
     if suffix == ".npy":
         return "concatenated"
     if suffix == ".m":
@@ -75,14 +84,16 @@ def _mat_variables(path: Path) -> set[str]:
 def find_label_candidates(dirs: Sequence[Path]) -> list[Path]:
     """Ground-truth files and folders found in ``dirs``, the preferred one first.
 
-    Order: per-video masks, pixel masks, ``.mat`` intervals, UCSD ``.m``, concatenated ``.npy``.
+    Order: per-video masks, CSV ranges, pixel masks, ``.mat`` intervals, UCSD ``.m``,
+    concatenated ``.npy``. Folders of masks are looked for under the names ``test_frame_mask``,
+    ``testing_label_mask`` and ``labels``.
     """
     found: dict[str, list[Path]] = {}
     seen: set[Path] = set()
     for folder in dirs:
         if not folder.is_dir():
             continue
-        for name in ("test_frame_mask", "testing_label_mask"):
+        for name in LABEL_FOLDERS:
             sub = folder / name
             if sub.is_dir() and sub not in seen and (kind := label_kind(sub)):
                 seen.add(sub)
@@ -90,14 +101,14 @@ def find_label_candidates(dirs: Sequence[Path]) -> list[Path]:
         for path in sorted(folder.iterdir(), key=lambda p: natural_key(p.name)):
             if path in seen or not path.is_file() or is_ignored(path):
                 continue
-            if path.suffix.lower() in (".mat", ".m") or (
+            if path.suffix.lower() in (".mat", ".m", ".csv") or (
                 path.suffix == ".npy" and path.name.startswith("frame_labels")
             ):
                 kind = label_kind(path)
-                if kind in ("intervals", "ucsd_m", "concatenated"):
+                if kind in ("intervals", "ucsd_m", "concatenated", "ranges_csv"):
                     seen.add(path)
                     found.setdefault(kind, []).append(path)
-    order = ("frame_masks", "pixel_masks", "intervals", "ucsd_m", "concatenated")
+    order = ("frame_masks", "ranges_csv", "pixel_masks", "intervals", "ucsd_m", "concatenated")
     return [p for kind in order for p in found.get(kind, [])]
 
 
@@ -115,6 +126,8 @@ def read_labels(
             f"Ground-truth file '{path}' does not exist.", hint="Check the path given as labels."
         )
     kind = label_kind(path)
+    if kind is None and path.is_file() and path.suffix.lower() == ".csv":
+        kind = "ranges_csv"  # named explicitly: its reader says what is wrong with it
     readers = {
         "intervals": read_mat_intervals,
         "ucsd_m": read_ucsd_m,
@@ -122,12 +135,14 @@ def read_labels(
         "frame_masks": read_frame_masks,
         "pixel_masks": read_pixel_masks,
         "pixel_mask": read_pixel_masks,
+        "ranges_csv": read_csv_ranges,
     }
     if kind is None:
         raise DataError(
             f"'{path}' is not a ground-truth file vadkit can read.",
             hint="Use a .mat file with 'gt' intervals, a UCSD .m file, a frame_labels_*.npy file, "
-            "a folder of per-video .npy masks, or a folder of Avenue <N>_label.mat masks.",
+            "a CSV file with the columns video,start,end, a folder of per-video .npy masks, or a "
+            "folder of Avenue <N>_label.mat masks.",
         )
     if kind in ("pixel_masks", "pixel_mask"):
         return read_pixel_masks(path, videos, cache_dir=cache_dir)

@@ -14,3 +14,4 @@ def register_datasets(register: Register) -> None:
     register("videos", "vadkit.data.formats:VideoFiles")
     register("avenue", "vadkit.data.formats:AvenueVideos")
     register("ucsd", "vadkit.data.formats:UCSDOriginal")
+    register("video-folder", "vadkit.data.formats:VideoFolder")
