@@ -412,6 +412,7 @@ def test_a_plugin_dataset_in_its_own_format_and_the_listing(tmp_path, server, ca
     assert {"ucsd", "avenue", "shanghaitech", "tiny"} <= set(names)
     assert names["tiny"]["plugin"] == "localdata" and names["ucsd"]["plugin"] == "formats"
     assert names["ucsd"]["archives"][0]["size"] is None  # unknown, said as such
+    assert "--archive FILE" in names["shanghaitech"]["manual"] and names["ucsd"]["manual"] is None
 
     code, out, err = download(
         capsys, plugin, "tiny", tmp_path / "d", "--json", "--no-keep-archives"

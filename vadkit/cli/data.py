@@ -176,6 +176,7 @@ def _list_downloads(found: dict[str, RegisteredDownload], json_out: bool) -> Non
                     "title": r.download.title,
                     "automatic": r.download.automatic,
                     "homepage": r.download.homepage,
+                    "manual": r.download.manual,
                     "plugin": r.plugin,
                     "archives": [
                         {"file": a.file, "size": a.size, "sha256": a.sha256, "urls": list(a.urls)}
