@@ -136,8 +136,11 @@ def download_dataset(
         _install(registered, uses, folder, report)
     if not keep_archives:
         _drop_downloaded(uses, store, download.name)
-    roots = [folder / r if r != "." else folder for r in download.roots]
-    return DownloadResult(download.name, download.title, folder, roots, uses)
+    return DownloadResult(download.name, download.title, folder, _roots(folder, download), uses)
+
+
+def _roots(folder: Path, download: DatasetDownload) -> list[Path]:
+    return [folder / r if r != "." else folder for r in download.roots]
 
 
 # -- the archives --------------------------------------------------------------------------------
@@ -314,8 +317,9 @@ def _finished(folder: Path, download: DatasetDownload) -> DownloadResult | None:
         for a in record.get("archives", [])
         if isinstance(a, dict)
     ]
-    roots = [folder / r if r != "." else folder for r in download.roots]
-    return DownloadResult(download.name, download.title, folder, roots, uses, existed=True)
+    return DownloadResult(
+        download.name, download.title, folder, _roots(folder, download), uses, existed=True
+    )
 
 
 def _install(

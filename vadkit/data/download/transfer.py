@@ -152,19 +152,24 @@ def _copy(
         fh.truncate()
         reporter.progress(task, done, total)
         try:
-            while block := response.read(_BLOCK):
-                fh.write(block)
+            while True:
+                try:
+                    block = response.read(_BLOCK)
+                except (OSError, http.client.HTTPException) as exc:  # reset, timeout, cut body
+                    raise MirrorFailed(
+                        f"the connection dropped after {_of(done, total)} ({type(exc).__name__})"
+                    ) from None
+                if not block:
+                    break
+                try:
+                    fh.write(block)
+                except OSError as exc:  # the disk, not the network: name the file
+                    raise OSError(exc.errno, exc.strerror or str(exc), str(part)) from exc
                 done += len(block)
                 reporter.progress(task, done, total)
-        except (OSError, http.client.HTTPException) as exc:
-            if isinstance(exc, OSError) and exc.filename is not None:
-                raise  # the disk, not the network: the command line names the file
-            raise MirrorFailed(
-                f"the connection dropped after {_of(done, total)} ({type(exc).__name__})"
-            ) from None
         finally:
-            fh.flush()
             with contextlib.suppress(OSError):
+                fh.flush()
                 os.fsync(fh.fileno())
     if total is not None and done < total:
         raise MirrorFailed(f"the connection dropped after {_of(done, total)}")
