@@ -42,6 +42,15 @@ class DataError(VadkitError, ValueError):
     """Data that cannot be read: a corrupt frame, a label file of the wrong length, ..."""
 
 
+class DownloadError(VadkitError):
+    """A dataset that could not be fetched: every mirror failed or the connection dropped.
+
+    Exit code 1, not 2: nothing is wrong with the command or the data on disk, and the same
+    command run again resumes where this one stopped."""
+
+    exit_code = 1
+
+
 class CheckpointError(VadkitError):
     """A checkpoint that is missing, corrupt or made for another model."""
 

@@ -106,13 +106,33 @@ def register_datasets(register: Register) -> None:
 
     Called once when the dataset registry is first used. A format subclasses
     :class:`vadkit.data.DatasetFormat`. Format names may contain single hyphens
-    (``video-folder``).
+    (``video-folder``). A registration may also carry the downloads of datasets
+    whose tree the format reads, with the optional keyword ``download=`` (a
+    :class:`vadkit.data.download.DatasetDownload`, or a list of them): ``vadkit data download
+    NAME`` then fetches, verifies and lays them out. A registration without it is a format as
+    before.
 
     Example::
+
+        from vadkit.data.download import Archive, DatasetDownload, Place
+
+        CAMPUS = DatasetDownload(
+            name="campus",
+            title="Campus clips",
+            archives=(
+                Archive(
+                    "campus-1.0.tar.gz",
+                    sha256="5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+                    urls=("https://example.org/campus-1.0.tar.gz",),  # mirrors, in order
+                ),
+            ),
+            places=(Place("campus-1.0", "."),),  # the archive's folder becomes DIR/campus
+        )
 
         @vadkit.hookimpl
         def register_datasets(register):
             register("my_layout", "my_plugin.data:MyLayout")
+            register("campus_clips", "my_plugin.data:CampusClips", download=CAMPUS)
     """
 
 

@@ -1,20 +1,23 @@
-"""``vadkit data``: check a dataset, generate the synthetic scene."""
+"""``vadkit data``: download a dataset, check one, generate the synthetic scene."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from vadkit.cli.app import app
-from vadkit.cli.common import JsonFlag, console, plain, print_json
+from vadkit.cli.common import JsonFlag, QuietOpt, console, err_console, plain, print_json
 from vadkit.config.settings import DataSettings
 
+if TYPE_CHECKING:
+    from vadkit.data.download import DownloadResult, RegisteredDownload
+
 data_app = typer.Typer(
-    help="Check datasets and generate the synthetic scene.",
+    help="Download and check datasets, and generate the synthetic scene.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -191,6 +194,142 @@ def check_cmd(
                 console.print(f"  [dim]{escape(p['hint'])}[/dim]", soft_wrap=True)
     if not report["ok"]:
         raise typer.Exit(code=2)
+
+
+def _size(size: int | None) -> str:
+    return "size unknown" if size is None else f"{size:,} bytes"
+
+
+def _list_downloads(found: dict[str, RegisteredDownload], json_out: bool) -> None:
+    rows = sorted(found.values(), key=lambda r: r.download.name)
+    if json_out:
+        print_json(
+            [
+                {
+                    "name": r.download.name,
+                    "title": r.download.title,
+                    "automatic": r.download.automatic,
+                    "homepage": r.download.homepage,
+                    "manual": r.download.manual,
+                    "plugin": r.plugin,
+                    "archives": [
+                        {"file": a.file, "size": a.size, "sha256": a.sha256, "urls": list(a.urls)}
+                        for a in r.download.archives
+                    ],
+                }
+                for r in rows
+            ]
+        )
+        return
+    table = Table(title="Datasets vadkit can download", title_justify="left")
+    table.add_column("name", style="bold cyan")
+    table.add_column("dataset")
+    table.add_column("archives")
+    table.add_column("fetched")
+    table.add_column("plugin", style="magenta")
+    for r in rows:
+        d = r.download
+        archives = "\n".join(f"{a.file} ({_size(a.size)})" for a in d.archives)
+        fetched = "automatically" if d.automatic else "by hand, --archive FILE"
+        if d.manual and d.automatic:
+            fetched += " (see below)"
+        table.add_row(plain(d.name), plain(d.title), plain(archives), fetched, plain(r.plugin))
+    console.print(table)
+    for r in rows:
+        if r.download.manual:
+            console.print(f"{r.download.name}: {r.download.manual}", markup=False)
+    console.print("Download one with: vadkit data download NAME --to DIR", markup=False)
+
+
+def _print_result(result: DownloadResult, registered: RegisteredDownload) -> None:
+    if result.existed:
+        console.print(
+            f"[bold]{plain(result.folder)}[/bold] is already there: an earlier download "
+            "finished it, nothing was fetched.",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"Downloaded [bold]{plain(result.name)}[/bold] ({plain(result.title)}) into "
+            f"[bold]{plain(result.folder)}[/bold].",
+            soft_wrap=True,
+        )
+        kept = [a for a in result.archives if a.source != "given with --archive"]
+        if kept and kept[0].path.exists():
+            size = sum(a.path.stat().st_size for a in kept if a.path.exists())
+            console.print(
+                f"The archives are kept in {plain(kept[0].path.parent)} ({size:,} bytes; "
+                "checked again whenever they are used): delete them, or pass "
+                "--no-keep-archives next time, to free the space.",
+                style="dim",
+            )
+    for note in registered.download.notes:
+        console.print(f"Note: {plain(note)}")
+    for root in result.roots:
+        console.print(f"Check it with: vadkit data check {root}", markup=False, soft_wrap=True)
+
+
+@data_app.command("download")
+def download_cmd(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Dataset to download (leave out to list those vadkit can download)."),
+    ] = None,
+    to: Annotated[
+        Path,
+        typer.Option(
+            "--to",
+            help="Folder that receives the dataset folder NAME (and vadkit-archives/, the "
+            "downloaded archives).",
+        ),
+    ] = Path("."),
+    archive: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--archive",
+            help="An archive you downloaded yourself (repeat for several): checked against its "
+            "sha256 and read where it is.",
+            show_default=False,
+        ),
+    ] = None,
+    keep_archives: Annotated[
+        bool,
+        typer.Option(
+            "--keep-archives/--no-keep-archives",
+            help="Keep the downloaded archives once the dataset is in place.",
+        ),
+    ] = True,
+    quiet: QuietOpt = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Download a dataset into DIR/NAME, in a layout `vadkit data check` reads.
+
+    Mirrors are tried in order and transfers resume; every archive is checked against its
+    sha256 each time it is used, and extracted only inside DIR/NAME.
+
+    Exit code 2: a wrong checksum (the file is kept aside, never used), a refused archive or a
+    folder in the way. Exit code 1: no mirror worked (run it again to resume).
+    """
+    from vadkit.cli.progress import TransferBars
+    from vadkit.data.download import download_dataset, find_download, registered_downloads
+
+    if name is None:
+        _list_downloads(registered_downloads(), json_out)
+        return
+    registered = find_download(name)
+    bars = TransferBars(quiet=quiet)
+    try:
+        result = download_dataset(
+            name, to, archives=list(archive or []), keep_archives=keep_archives, reporter=bars
+        )
+    finally:
+        bars.stop()
+    if json_out:
+        print_json(result.as_dict())
+        return
+    _print_result(result, registered)
+    if not quiet and result.existed and archive:
+        err_console.print("(--archive was not needed.)", style="dim")
 
 
 app.add_typer(data_app, name="data")

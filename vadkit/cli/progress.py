@@ -2,7 +2,8 @@
 
 ``vadkit train`` and ``vadkit demo`` show :class:`ProgressBar`; ``vadkit score`` and
 ``vadkit demo`` show :class:`LazyBar`; ``vadkit watch`` and ``vadkit export`` show
-:class:`CalibrationBar` while a run is calibrated.
+:class:`CalibrationBar` while a run is calibrated; ``vadkit data download`` shows
+:class:`TransferBars`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
+from rich.text import Text
 
 from vadkit.cli.common import console, err_console, plain
 
@@ -154,3 +158,54 @@ class CalibrationBar(LazyBar):
     def update(self, done: int, total: int) -> None:
         if not self.quiet:
             super().update(done, total)
+
+
+class TransferBars:
+    """The bars of ``vadkit data download``, on stderr: one per archive downloaded, verified and
+    extracted, in bytes (a total the server did not give shows as a count without a bar).
+
+    A :class:`vadkit.data.download.Reporter`: notes print as lines above the bars (a warning in
+    yellow); ``quiet`` keeps only the warnings.
+    """
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.live: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
+
+    def _live(self) -> Progress:
+        if self.live is None:
+            self.live = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=err_console,
+            )
+            self.live.start()
+        return self.live
+
+    def note(self, text: str, *, warning: bool = False) -> None:
+        if self.quiet and not warning:
+            return
+        line = Text("warning: ", style="yellow") if warning else Text()
+        line.append(text, style="" if warning else "dim")
+        (self.live.console if self.live is not None else err_console).print(line, soft_wrap=True)
+
+    def progress(self, task: str, done: int, total: int | None) -> None:
+        if self.quiet:
+            return
+        live = self._live()
+        if task not in self.tasks:
+            self.tasks[task] = live.add_task(task, total=total)
+        live.update(self.tasks[task], completed=done, total=total)
+
+    def finish(self, task: str) -> None:
+        if task in self.tasks and self.live is not None:
+            self.live.stop_task(self.tasks.pop(task))
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None

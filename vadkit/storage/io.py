@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -87,10 +87,15 @@ def replace_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> No
     _fsync_dir(Path(dst).parent)
 
 
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+def file_digest(path: str | os.PathLike[str], progress: Callable[[int], None] | None = None) -> str:
+    """SHA-256 of a file's bytes (read in 1 MiB blocks); ``progress`` is told the bytes read so
+    far after each block."""
     h = hashlib.sha256()
+    done = 0
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
+            if progress is not None:
+                done += len(block)
+                progress(done)
     return h.hexdigest()
