@@ -27,6 +27,12 @@ NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*$")
 RECIPE_NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 
 
+def closest_name(name: str, names: Iterable[str]) -> str | None:
+    """The name of ``names`` closest to ``name`` (a likely typo of it), or None."""
+    close = difflib.get_close_matches(str(name), list(names), n=1, cutoff=0.5)
+    return close[0] if close else None
+
+
 def _doc_summary(doc: str | None) -> str:
     if not doc:
         return ""
@@ -146,7 +152,7 @@ class Registry(Generic[T]):
         **extras: Any,
     ) -> Entry[T]:
         """Register ``target`` under ``name``; a name already taken is an error naming both."""
-        if not isinstance(name, str) or not self.name_rule.match(name):
+        if not isinstance(name, str) or not self.name_rule.fullmatch(name):
             allowed = "digits, underscores" + (
                 " and single hyphens" if self.name_rule is RECIPE_NAME_RULE else ""
             )
@@ -194,8 +200,8 @@ class Registry(Generic[T]):
         except KeyError:
             pass
         available = sorted(self._entries)
-        close = difflib.get_close_matches(str(name), available, n=1, cutoff=0.5)
-        hint = f"Did you mean '{close[0]}'? " if close else ""
+        close = closest_name(name, available)
+        hint = f"Did you mean '{close}'? " if close else ""
         hint += (
             f"Available {self.kind}: {', '.join(available)}."
             if available
