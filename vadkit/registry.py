@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from vadkit.errors import RegistryError
+from vadkit.installation import missing_dependency
 
 T = TypeVar("T")
 
@@ -106,6 +107,10 @@ class Entry(Generic[T]):
                 for part in attr.split("."):
                     obj = getattr(obj, part)
             except (ImportError, AttributeError) as exc:
+                if isinstance(exc, ImportError):  # torch in the light install: not the plugin
+                    missing = missing_dependency(exc, f"The {self.kind[:-1]} '{self.name}'")
+                    if missing is not None:
+                        raise missing from exc
                 raise RegistryError(
                     f"The {self.kind[:-1]} '{self.name}' of plugin '{self.plugin}' points to "
                     f"'{self.target}', which cannot be imported: {exc}",
