@@ -67,6 +67,12 @@ def tiny_run(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> vadk
     return vadkit.train(tiny_scene, out, recipe="luss-ae", epochs=1, settings=TINY_RUN_SETTINGS)
 
 
+#: Put first on PYTHONPATH, this folder makes an interpreter the light install: the full
+#: install's packages that requirements-runtime.txt leaves out (torch, matplotlib, ...) cannot be
+#: imported there (tests/notorch/sitecustomize.py).
+LIGHT_INSTALL = Path(__file__).resolve().parent / "notorch"
+
+
 def run_cli(args: list[str]) -> int:
     """Run ``vadkit ARGS`` in this process; returns its exit code."""
     from vadkit.cli import main

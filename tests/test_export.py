@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import LIGHT_INSTALL as NOTORCH
 from conftest import quiet_machine, run_cli
 from test_stream import _error, write_video
 
@@ -25,7 +26,6 @@ from vadkit.scoring.scoreset import load_scores
 from vadkit.storage.io import file_digest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTORCH = Path(__file__).resolve().parent / "notorch"
 #: 16 frames at 64x64: the smallest clip whose CAE3D latent OpenVINO's ONNX reader takes for
 #: PRP's ceil-mode pooling (docs/reference/bundle.md, "Limits"); the scene's frames are upscaled.
 TINY = [

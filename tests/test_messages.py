@@ -117,6 +117,64 @@ def test_plugin_error_in_the_plugins_table_prints_literally(
     assert "[/x] broke [bold] at [height, width]" in err  # the warning line, unwrapped
 
 
+# -- control characters in names ------------------------------------------------------------------
+#: Every option that takes a name, by command: (command, option, arguments before the option).
+NAME_OPTIONS = [
+    ("score", "--name", ["RUN"]),
+    ("evaluate", "--scores", ["RUN"]),
+    ("search", "--scores", ["RUN"]),
+    ("report", "--scores", ["RUN"]),
+    ("evaluate", "--error", ["RUN"]),
+    ("search", "--normalizer", ["RUN"]),
+    ("watch", "--normalizer", ["RUN", "clip.mp4"]),
+    ("watch", "--error", ["RUN", "clip.mp4"]),
+    ("maps", "--error", ["RUN", "01"]),
+    ("train", "--recipe", []),
+    ("train", "--tasks", []),
+    ("train", "--error", []),
+    ("train", "--normalizer", []),
+    ("train", "--backbone", []),
+]
+CONTROL_VALUES = {
+    "newline": ("clips\n", "'\\n'"),
+    "escape": ("te\x1b[31mst", "'\\x1b'"),
+    "tab": ("a\tb", "'\\t'"),
+    "bidi-override": ("abc\u202edcba", "'\\u202e'"),
+}
+
+
+@pytest.mark.parametrize("value", list(CONTROL_VALUES))
+@pytest.mark.parametrize(
+    ("command", "option", "before"), NAME_OPTIONS, ids=[f"{c}{o}" for c, o, _ in NAME_OPTIONS]
+)
+def test_a_name_with_a_control_character_is_refused_in_one_line(
+    command: str,
+    option: str,
+    before: list[str],
+    value: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text, shown = CONTROL_VALUES[value]
+    run_dir = tmp_path / "run"
+    args = [str(run_dir) if a == "RUN" else a for a in before]
+    out = ["--out", str(run_dir)] if command == "train" else []
+    code, _, err = run(capsys, command, *args, option, text, *out)
+    assert code == 2
+    assert flat(f"{option} {text!r} contains a control character ({shown})") in flat(err)
+    assert text not in err and "Traceback" not in err
+    assert not run_dir.exists()  # refused before anything is written
+
+
+def test_a_score_set_name_ending_in_a_newline_is_no_plain_folder_name() -> None:
+    from vadkit.errors import ConfigError
+    from vadkit.scoring.scoreset import check_set_name
+
+    assert check_set_name("clips-2") == "clips-2"
+    with pytest.raises(ConfigError, match="not a plain folder name"):
+        check_set_name("clips\n")
+
+
 # -- warnings -------------------------------------------------------------------------------------
 def test_cli_warning_is_one_plain_line_and_library_keeps_pythons(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,3 +225,159 @@ def test_a_register_commands_hook_that_raises_is_contained(tmp_path: Path) -> No
     strict = plugins.configure(plugins=[str(bad), str(good)], strict=True)
     with pytest.raises(PluginError, match="bad_cmds"):
         strict.register_commands(typer.Typer())
+
+
+# -- sys.exit, KeyboardInterrupt and other BaseExceptions of a plugin's own code ------------------
+BASE_EXCEPTIONS = {
+    "sys-exit": ("import sys\nsys.exit(3)\n", "raised SystemExit(3) (sys.exit)"),
+    "keyboard-interrupt": ("raise KeyboardInterrupt('mine')\n", "raised KeyboardInterrupt: mine"),
+    "base-exception": (
+        "class Farewell(BaseException):\n    pass\nraise Farewell('bye')\n",
+        "raised Farewell: bye",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BASE_EXCEPTIONS))
+def test_a_plugin_that_exits_or_interrupts_at_import_is_contained(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body, raised = BASE_EXCEPTIONS[case]
+    path = tmp_path / "leaver.py"
+    path.write_text(body)
+    code, out, err = run(capsys, "--plugin", str(path), "list", "errors", "--json")
+    assert code == 0  # not vadkit's exit code 3, nor Ctrl-C's 130
+    assert {"bpe", "mse"} <= {row["name"] for row in json.loads(out)}
+    (line,) = warning_lines(err)
+    assert "'leaver' was not loaded" in line and raised in line and "--block leaver" in line
+    code, out, _ = run(capsys, "--plugin", str(path), "plugins", "--json")
+    row = {r["name"]: r for r in json.loads(out)}["leaver"]
+    assert code == 0 and row["status"] == "failed" and raised in row["error"]
+    code, _, err = run(capsys, "--strict-plugins", "--plugin", str(path), "list", "errors")
+    assert code == 2 and "vadkit plugin 'leaver'" in err and "Traceback" not in err
+
+
+def test_an_installed_plugin_or_a_hook_that_calls_sys_exit_is_contained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fake_distribution(tmp_path / "site", "quitter", "import sys\nsys.exit('bye')\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    hooks = write_plugin(
+        tmp_path,
+        "hooky",
+        """
+        import sys
+
+        @vadkit.hookimpl
+        def register_errors(register):
+            sys.exit(5)
+
+        @vadkit.hookimpl
+        def register_commands(app):
+            raise KeyboardInterrupt
+        """,
+    )
+    code, out, err = run(capsys, "--plugin", str(hooks), "list", "errors", "--json")
+    assert code == 0 and "bpe" in {row["name"] for row in json.loads(out)}
+    text = " ".join(warning_lines(err))
+    assert "'quitter' was not loaded: importing it raised SystemExit('bye')" in text
+    assert "its hook register_errors raised SystemExit(5)" in text and "--block hooky" in text
+    with pytest.warns(plugins.PluginLoadWarning) as caught:  # the CLI adds commands once
+        plugins.configure(plugins=[str(hooks)]).register_commands(typer.Typer())
+    assert any("register_commands raised KeyboardInterrupt" in str(w.message) for w in caught)
+
+
+def _signal_plugin(folder: Path, swallow: bool) -> Path:
+    """A plugin that presses Ctrl-C on its own process while it is imported (a user's Ctrl-C
+    arriving then), and catches the KeyboardInterrupt when ``swallow``."""
+    kill = "os.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\n"
+    body = textwrap.indent(kill, "    ") if swallow else kill
+    if swallow:
+        body = f"try:\n{body}except KeyboardInterrupt:\n    pass\n"
+    path = folder / "slowpoke.py"
+    path.write_text("import os, signal, time\n" + body)
+    return path
+
+
+@pytest.mark.parametrize("swallow", [False, True], ids=["raised", "swallowed-by-the-plugin"])
+def test_a_real_ctrl_c_while_plugins_load_still_stops_vadkit(swallow: bool, tmp_path: Path) -> None:
+    path = _signal_plugin(tmp_path, swallow)
+    code = "import sys; from vadkit.cli import main; sys.argv[0] = 'vadkit'; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--plugin", str(path), "list", "errors"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 130, done.stderr
+    assert "Interrupted." in done.stderr and "Traceback" not in done.stderr
+    assert "slowpoke" not in done.stderr  # stopped, not reported as a broken plugin
+
+
+def test_plugin_loading_leaves_the_sigint_handler_as_it_found_it(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGINT)
+    path = tmp_path / "leaver.py"
+    path.write_text("raise KeyboardInterrupt\n")
+    try:
+        with pytest.warns(plugins.PluginLoadWarning, match="leaver"):
+            plugins.configure(plugins=[str(path)])
+    except KeyboardInterrupt:  # would end the whole pytest session
+        pytest.fail("the plugin's own KeyboardInterrupt escaped plugin loading")
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+# -- --strict-plugins and a measure that raises ---------------------------------------------------
+RAISING_MEASURE = '''
+class Raising(vadkit.ErrorMeasure):
+    """Fails on every pair of frames."""
+
+    def forward(self, pred, real):
+        raise RuntimeError("no measure today")
+
+@vadkit.hookimpl
+def register_errors(register):
+    register("raising_err", Raising)
+'''
+
+
+def test_strict_plugins_make_a_measure_that_raises_an_error_naming_it_and_its_plugin(
+    tmp_path: Path,
+) -> None:
+    from vadkit.inference.scorer import applicable_errors
+
+    path = write_plugin(tmp_path, "shaky_measures", RAISING_MEASURE)
+    plugins.configure(plugins=[str(path)])
+    with pytest.warns(plugins.PluginLoadWarning) as caught:
+        kept = applicable_errors(None, (1, 32, 32))
+    assert "raising_err" not in kept and {"bpe", "mse"} <= set(kept)
+    (text,) = (str(w.message) for w in caught)
+    assert "error measure 'raising_err' (plugin 'shaky_measures') left out" in text
+    assert "no measure today" in text
+    plugins.configure(plugins=[str(path)], strict=True)
+    with pytest.raises(PluginError) as info:
+        applicable_errors(None, (1, 32, 32))
+    error = info.value
+    assert error.exit_code == 2
+    assert "'raising_err' (plugin 'shaky_measures')" in error.message
+    assert "no measure today" in error.message and "--block shaky_measures" in str(error.hint)
+
+
+# -- --block of a name that is no plugin ----------------------------------------------------------
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_blocking_a_name_that_is_no_plugin_warns_naming_it_and_the_plugins(
+    how: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["plugins", "--json"]
+    if how == "flag":
+        args = ["--block", "lus", *args]
+    else:
+        monkeypatch.setenv(plugins.ENV_BLOCK, "lus")
+    code, out, err = run(capsys, *args)
+    assert code == 0
+    assert {r["name"]: r["status"] for r in json.loads(out)}["luss"] == "loaded"
+    (line,) = warning_lines(err)
+    assert "--block 'lus'" in line and "names no plugin" in line
+    assert "Did you mean 'luss'?" in line and "formats, luss" in line
+    monkeypatch.delenv(plugins.ENV_BLOCK, raising=False)
+    code, _, err = run(capsys, "--block", "formats", "plugins")  # a real one: no warning
+    assert code == 0 and warning_lines(err) == []

@@ -55,7 +55,7 @@ def test_unknown_name_without_close_match_has_no_suggestion():
     assert "Did you mean" not in str(info.value)
 
 
-@pytest.mark.parametrize("bad", ["Upper", "1abc", "with-dash", "", "a b"])
+@pytest.mark.parametrize("bad", ["Upper", "1abc", "with-dash", "", "a b", "trailing\n"])
 def test_invalid_names_rejected(bad):
     reg: Registry = Registry("errors")
     with pytest.raises(RegistryError, match="not a valid name"):

@@ -13,26 +13,35 @@ The CLI sets the same through ``--plugin``, ``--block`` and ``--strict-plugins``
 A broken plugin is contained: one that fails to import or implements a hook wrongly is not loaded;
 a registration with an invalid name, a taken name or a built-in's name is left out. Each problem is
 one :class:`PluginLoadWarning` naming the plugin and ``--block NAME``; ``vadkit plugins`` shows it.
+"Fails" means anything the plugin's own code raises, ``sys.exit``, ``KeyboardInterrupt`` and other
+``BaseException`` included; only a real Ctrl-C stops vadkit (:func:`_plugin_code` tells them
+apart). A component that loads but cannot be used is left out with a warning
+(:func:`component_left_out`), an error under strict plugins. A blocked name that is no plugin is
+one :class:`PluginBlockWarning` listing the plugins.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata as metadata
 import importlib.util
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pluggy
 
 from vadkit import hookspecs
 from vadkit.errors import PluginError, RegistryError
-from vadkit.registry import NAME_RULE, RECIPE_NAME_RULE, Registry
+from vadkit.registry import NAME_RULE, RECIPE_NAME_RULE, Registry, closest_name
 
 ENTRY_POINT_GROUP = "vadkit"
 DISTRIBUTION = "vadkit"
@@ -59,12 +68,98 @@ def _new_registry(kind: str) -> Registry[Any]:
 
 
 class PluginLoadWarning(UserWarning):
-    """A plugin could not be loaded (or one of its registrations was left out); vadkit goes on
-    with the others."""
+    """A plugin could not be loaded (or one of its registrations or components was left out);
+    vadkit goes on with the others."""
+
+
+class PluginBlockWarning(UserWarning):
+    """``--block`` (or ``VADKIT_BLOCK_PLUGINS``) names no plugin: a typo blocks nothing."""
 
 
 class _ImportFailed(Exception):
     """A one-off plugin that exists but raised when imported (contained like an entry point)."""
+
+
+class _Escaped(Exception):
+    """A ``BaseException`` that is not an ``Exception`` (``sys.exit``'s ``SystemExit``, a
+    ``KeyboardInterrupt`` the plugin raised itself, ...) raised by a plugin's own code, carried as
+    an ordinary exception so that it is contained like any other."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+def _raised(exc: BaseException) -> str:
+    """``raised TYPE: message`` for what a plugin's code raised (the original of an escaped one)."""
+    if isinstance(exc, _Escaped):
+        exc = exc.original
+    if isinstance(exc, SystemExit):
+        return f"raised SystemExit({exc.code!r}) (sys.exit)"
+    text = str(exc)
+    return f"raised {type(exc).__name__}: {text}" if text else f"raised {type(exc).__name__}"
+
+
+class _SigintWatch:
+    """While a plugin's code runs in the main thread: remember what a real SIGINT made the
+    process's own handler raise (``KeyboardInterrupt`` with Python's default handler).
+
+    Only a Python-level handler turns SIGINT into an exception, and Python runs it in the main
+    thread only; so with no such handler (``SIG_IGN``, ``SIG_DFL``), or in another thread, no
+    exception can come from Ctrl-C and nothing is installed. The watch wraps the handler it finds
+    and puts it back when done (unless the plugin installed its own meanwhile).
+    """
+
+    def __init__(self) -> None:
+        self.interrupt: BaseException | None = None
+        self._previous: Callable[[int, FrameType | None], Any] | None = None
+
+    def __enter__(self) -> _SigintWatch:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        assert self._previous is not None
+        try:
+            self._previous(signum, frame)
+        except BaseException as exc:
+            self.interrupt = exc
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None and signal.getsignal(signal.SIGINT) == self._handle:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+@contextlib.contextmanager
+def _plugin_code() -> Iterator[None]:
+    """Run a plugin's own code (its import, a ``register_*`` hook) so that whatever it raises can
+    be contained.
+
+    An ``Exception`` passes unchanged. Any other ``BaseException`` (``sys.exit``,
+    ``KeyboardInterrupt``, ``GeneratorExit``, a class of the plugin's) comes out as
+    :class:`_Escaped`, an ``Exception`` the callers contain like the others: a plugin cannot stop
+    vadkit, nor pass its own exit code off as vadkit's. Only a real Ctrl-C (SIGINT) stops vadkit:
+    when SIGINT's handler raised while the code ran (:class:`_SigintWatch`), that exception goes
+    on, also when the plugin caught it and raised something else, or swallowed it.
+    """
+    with _SigintWatch() as sigint:
+        try:
+            yield
+        except BaseException as exc:
+            if sigint.interrupt is None:
+                if isinstance(exc, Exception):
+                    raise
+                raise _Escaped(exc) from exc
+            if exc is sigint.interrupt:
+                raise
+            raise sigint.interrupt from exc
+        if sigint.interrupt is not None:
+            raise sigint.interrupt
 
 
 @dataclass
@@ -121,11 +216,14 @@ class PluginHost:
         self.plugins: dict[str, PluginInfo] = {}
         self.registries: dict[str, Registry[Any]] = {k: _new_registry(k) for k in KINDS}
         self._filled: set[str] = set()
+        #: Entry points of other distributions, not loaded because autoloading is off.
+        self._not_autoloaded: set[str] = set()
         for name in self.blocked:
             self.pm.set_blocked(name)
         self._load_entry_points(autoload)
         for spec in extra:
             self.add_plugin(spec)
+        self._check_blocked_names()
 
     # -- loading --------------------------------------------------------------------------
     def _load_entry_points(self, autoload: bool) -> None:
@@ -134,6 +232,7 @@ class PluginHost:
             dist_name = dist.name if dist is not None else None
             version = dist.version if dist is not None else None
             if not autoload and dist_name != DISTRIBUTION:
+                self._not_autoloaded.add(ep.name)
                 continue
             if ep.name in self.plugins:  # the same distribution seen twice on sys.path
                 continue
@@ -142,10 +241,10 @@ class PluginHost:
                 self.plugins[ep.name] = PluginInfo(ep.name, version, source, status="blocked")
             else:
                 try:
-                    obj = ep.load()
+                    with _plugin_code():
+                        obj = ep.load()
                 except Exception as exc:
-                    error = f"importing it raised {type(exc).__name__}: {exc}"
-                    self._fail(ep.name, version, source, error)
+                    self._fail(ep.name, version, source, f"importing it {_raised(exc)}")
                 else:
                     self._register(obj, ep.name, version, source)
             self.plugins[ep.name].distribution = dist_name
@@ -186,6 +285,22 @@ class PluginHost:
         self.registries = {k: _new_registry(k) for k in KINDS}
         return self.plugins[name]
 
+    def _check_blocked_names(self) -> None:
+        """One warning per blocked name that is no plugin (a typo would block nothing), naming
+        the plugins there are and the closest one. A warning even when strict: the name blocks
+        nothing, and a broken plugin it failed to block is an error of its own then."""
+        known = sorted({*self.plugins, *self._not_autoloaded})
+        for name in sorted(self.blocked - set(known)):
+            close = closest_name(name, known)
+            guess = f" Did you mean '{close}'?" if close else ""
+            listed = ", ".join(known) if known else "none"
+            warnings.warn(
+                f"--block {name!r} (or {ENV_BLOCK}) names no plugin, so it blocks nothing.{guess}"
+                f" The plugins are: {listed} (`vadkit plugins` lists them).",
+                PluginBlockWarning,
+                stacklevel=4,
+            )
+
     def _blocked(self, name: str, source: str) -> PluginInfo:
         info = PluginInfo(name, None, source, status="blocked")
         self.plugins[name] = info
@@ -211,13 +326,15 @@ class PluginHost:
                 raise PluginError(f"Cannot load plugin file '{spec}'.", hint="Is it a Python file?")
             module = importlib.util.module_from_spec(module_spec)
             try:
-                module_spec.loader.exec_module(module)
+                with _plugin_code():
+                    module_spec.loader.exec_module(module)
             except Exception as exc:
-                raise _ImportFailed(f"importing it raised {type(exc).__name__}: {exc}") from exc
+                raise _ImportFailed(f"importing it {_raised(exc)}") from exc
             sys.modules[module_spec.name] = module
             return module
         try:
-            module = importlib.import_module(spec)
+            with _plugin_code():
+                module = importlib.import_module(spec)
         except ModuleNotFoundError as exc:
             if exc.name != spec:  # the module exists; something it imports does not
                 raise _ImportFailed(f"importing it raised ModuleNotFoundError: {exc}") from exc
@@ -226,7 +343,7 @@ class PluginHost:
                 hint="Check the module name and that it is installed in this environment.",
             ) from exc
         except Exception as exc:
-            raise _ImportFailed(f"importing it raised {type(exc).__name__}: {exc}") from exc
+            raise _ImportFailed(f"importing it {_raised(exc)}") from exc
         return module
 
     # -- problems -------------------------------------------------------------------------
@@ -323,12 +440,12 @@ class PluginHost:
             return None
 
         try:
-            function(register=register)
+            with _plugin_code():
+                function(register=register)
         except Exception as exc:
             if isinstance(exc, PluginError) and self.strict:
                 raise
-            error = f"its hook register_{reg.kind} raised {type(exc).__name__}: {exc}"
-            self._problem(plugin, "failed", error)
+            self._problem(plugin, "failed", f"its hook register_{reg.kind} {_raised(exc)}")
 
     def fill_all(self) -> None:
         for kind in KINDS:
@@ -338,11 +455,12 @@ class PluginHost:
         """Call every plugin's ``register_commands(app)``; one that raises is contained."""
         for impl in self.pm.hook.register_commands.get_hookimpls():
             try:
-                impl.function(**{arg: app for arg in impl.argnames})
+                with _plugin_code():
+                    impl.function(**{arg: app for arg in impl.argnames})
             except Exception as exc:
                 if isinstance(exc, PluginError) and self.strict:
                     raise
-                error = f"its hook register_commands raised {type(exc).__name__}: {exc}"
+                error = f"its hook register_commands {_raised(exc)}"
                 self._problem(impl.plugin_name, "failed", error)
 
 
@@ -396,6 +514,30 @@ def get_host() -> PluginHost:
             host.fill_all()
         _host = host
     return _host
+
+
+#: How a message names a component of each kind ("error measure 'pse'").
+_COMPONENT_WORDS = {"errors": "error measure"}
+
+
+def component_left_out(kind: str, name: str, reason: str) -> None:
+    """A registered component that a command cannot use (it cannot be built, or it fails a
+    probe) is left out: one warning naming it and its plugin. Under strict plugins
+    (``--strict-plugins``, ``VADKIT_STRICT_PLUGINS=1``) a :class:`PluginError` instead (exit 2):
+    CI would otherwise pass with a measure silently missing from every score set."""
+    host = get_host()
+    registry = host.registry(kind)
+    plugin = registry.get(name).plugin if name in registry else None
+    what = f"{_COMPONENT_WORDS.get(kind, registry.singular)} '{name}'"
+    of = f" (plugin '{plugin}')" if plugin else ""
+    if host.strict:
+        fix = f"Fix the plugin '{plugin}' or block it with --block {plugin}. " if plugin else ""
+        raise PluginError(
+            f"The {what}{of} cannot be used: {reason}.",
+            hint=f"{fix}(An error because plugins are strict; without --strict-plugins it is "
+            "left out with a warning.)",
+        )
+    warnings.warn(f"{what}{of} left out: {reason}", PluginLoadWarning, stacklevel=3)
 
 
 def reset() -> None:

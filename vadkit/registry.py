@@ -19,12 +19,19 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from vadkit.errors import RegistryError
+from vadkit.installation import missing_dependency
 
 T = TypeVar("T")
 
 NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*$")
 #: Recipes (``luss-ae-paper``) and dataset formats (``video-folder``) may hold single hyphens.
 RECIPE_NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
+
+
+def closest_name(name: str, names: Iterable[str]) -> str | None:
+    """The name of ``names`` closest to ``name`` (a likely typo of it), or None."""
+    close = difflib.get_close_matches(str(name), list(names), n=1, cutoff=0.5)
+    return close[0] if close else None
 
 
 def _doc_summary(doc: str | None) -> str:
@@ -100,6 +107,10 @@ class Entry(Generic[T]):
                 for part in attr.split("."):
                     obj = getattr(obj, part)
             except (ImportError, AttributeError) as exc:
+                if isinstance(exc, ImportError):  # torch in the light install: not the plugin
+                    missing = missing_dependency(exc, f"The {self.kind[:-1]} '{self.name}'")
+                    if missing is not None:
+                        raise missing from exc
                 raise RegistryError(
                     f"The {self.kind[:-1]} '{self.name}' of plugin '{self.plugin}' points to "
                     f"'{self.target}', which cannot be imported: {exc}",
@@ -146,7 +157,7 @@ class Registry(Generic[T]):
         **extras: Any,
     ) -> Entry[T]:
         """Register ``target`` under ``name``; a name already taken is an error naming both."""
-        if not isinstance(name, str) or not self.name_rule.match(name):
+        if not isinstance(name, str) or not self.name_rule.fullmatch(name):
             allowed = "digits, underscores" + (
                 " and single hyphens" if self.name_rule is RECIPE_NAME_RULE else ""
             )
@@ -194,8 +205,8 @@ class Registry(Generic[T]):
         except KeyError:
             pass
         available = sorted(self._entries)
-        close = difflib.get_close_matches(str(name), available, n=1, cutoff=0.5)
-        hint = f"Did you mean '{close[0]}'? " if close else ""
+        close = closest_name(name, available)
+        hint = f"Did you mean '{close}'? " if close else ""
         hint += (
             f"Available {self.kind}: {', '.join(available)}."
             if available

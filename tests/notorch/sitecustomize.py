@@ -1,16 +1,23 @@
-"""Put this folder first on PYTHONPATH and ``import torch`` fails in that interpreter: the test of
-the torch-free runtime (tests/test_export.py) runs ``vadkit score/watch BUNDLE`` that way."""
+"""Put this folder first on PYTHONPATH and that interpreter is the light install: the packages of
+vadkit's full install that requirements-runtime.txt leaves out (torch and what needs it, einops,
+safetensors, matplotlib) cannot be imported. Importing one raises ModuleNotFoundError naming it,
+as in an environment where it is not installed. tests/test_export.py and tests/test_light_install.py
+run the CLI this way."""
 
 import sys
 
+#: Top-level modules of the full install's dependencies that the light install lacks.
+BLOCKED = ("torch", "torchvision", "timm", "einops", "safetensors", "matplotlib")
 
-class _NoTorch:
+
+class _LightInstall:
     def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError(
-                f"importing {name} is blocked in this test: the runtime needs no torch"
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(
+                f"No module named {name!r} (blocked in this test: the light install lacks it)",
+                name=name,
             )
         return None
 
 
-sys.meta_path.insert(0, _NoTorch())
+sys.meta_path.insert(0, _LightInstall())

@@ -13,6 +13,7 @@ from vadkit._version import __version__
 from vadkit.cli import components
 from vadkit.cli.common import cli_warnings, err_console, invoked_args, show_error
 from vadkit.errors import StorageError, VadkitError
+from vadkit.installation import missing_dependency
 
 app = typer.Typer(
     name="vadkit",
@@ -98,12 +99,13 @@ def _mount_optional() -> None:
                 raise
 
 
-def _global_plugin_args(argv: Sequence[str]) -> None:
+def _global_plugin_args(argv: Sequence[str]) -> str | None:
     """Apply --plugin/--block/--no-autoload/--strict-plugins before plugin commands are
-    collected."""
+    collected; returns the command's name (None when there is none)."""
     extra: list[str] = []
     block: list[str] = []
     no_auto = strict = False
+    command = None
     it = iter(argv)
     for arg in it:
         if arg in ("--plugin", "-p", "--block"):
@@ -119,6 +121,7 @@ def _global_plugin_args(argv: Sequence[str]) -> None:
         elif arg == "--strict-plugins":
             strict = True
         elif not arg.startswith("-"):
+            command = arg
             break  # the command name: what follows belongs to it
     plugins.configure(
         plugins=extra,
@@ -126,15 +129,16 @@ def _global_plugin_args(argv: Sequence[str]) -> None:
         autoload=False if no_auto else None,
         strict=True if strict else None,
     )
+    return command
 
 
 _commands_added = False
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point: domain errors, and the operating system's refusals (permission,
-    a file in the path, read-only, disk full), become one message and exit code 2; warnings print
-    as one line each."""
+    """Console-script entry point: domain errors, the operating system's refusals (permission,
+    a file in the path, read-only, disk full) and a package this install lacks (the light
+    install's torch) become one message and exit code 2; warnings print as one line each."""
     with cli_warnings():
         _main(list(sys.argv[1:] if argv is None else argv))
 
@@ -142,8 +146,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _main(args: list[str]) -> None:
     global _commands_added
     invoked_args[:] = args
+    command = None
     try:
-        _global_plugin_args(args)
+        command = _global_plugin_args(args)
         if not _commands_added:
             _mount_optional()
             plugins.get_host().register_commands(app)
@@ -156,6 +161,12 @@ def _main(args: list[str]) -> None:
         error = StorageError.from_os_error(exc)
         show_error(error)
         raise SystemExit(error.exit_code) from None
+    except ImportError as exc:  # a lazy import of a package this install lacks (light install)
+        missing = missing_dependency(exc, f"vadkit {command}" if command else "This command")
+        if missing is None:
+            raise
+        show_error(missing)
+        raise SystemExit(missing.exit_code) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/yellow]")
         raise SystemExit(130) from None

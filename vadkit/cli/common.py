@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import unicodedata
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,16 +17,50 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from vadkit.errors import VadkitError
+from vadkit.errors import ConfigError, VadkitError
 
 console = Console()
 err_console = Console(stderr=True)
+
+#: Invisible characters that reorder how text is shown (bidirectional embeddings, overrides and
+#: isolates): a name holding one prints as another.
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def control_characters(text: str) -> list[str]:
+    """The control characters of ``text``, each once: C0 and C1 controls (a newline, a tab, an
+    escape sequence's ESC, DEL), the line and paragraph separators, and the bidirectional
+    controls. Other invisible characters (the joiners of emoji sequences) are left alone."""
+    found = [
+        ch for ch in text if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS
+    ]
+    return list(dict.fromkeys(found))
+
+
+def plain_name(param: typer.CallbackParam, value: object) -> object:
+    """Option callback of every option that takes a name (``--name``, ``--scores``, ``--error``,
+    ``--normalizer``, ...): a value with a control character is refused in one line naming it
+    (written as Python would, so that the character shows), exit 2. A name becomes a folder, a
+    file or a line of a log, where a newline or an escape sequence would forge another."""
+    for text in value if isinstance(value, list | tuple) else [value]:
+        if isinstance(text, str) and (found := control_characters(text)):
+            option = max(param.opts, key=len) if param.opts else str(param.name)
+            chars = ", ".join(repr(ch) for ch in found)
+            raise ConfigError(
+                f"{option} {text!r} contains a control character ({chars}).",
+                hint="Names are plain text: type it again without the control character.",
+            )
+    return value
+
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 # Arguments and options shared by the commands that score and evaluate a run.
 RunArg = Annotated[Path, typer.Argument(help="Run folder written by `vadkit train`.")]
-ScoreSetOpt = Annotated[str, typer.Option("--scores", help="Score set to use (RUN/scores/<name>).")]
+ScoreSetOpt = Annotated[
+    str,
+    typer.Option("--scores", help="Score set to use (RUN/scores/<name>).", callback=plain_name),
+]
 
 # Options shared by the commands that load a run's weights (score, watch, maps, export).
 CheckpointOpt = Annotated[
@@ -58,13 +93,19 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress displ
 ErrorOpt = Annotated[
     str | None,
     typer.Option(
-        "--error", help="Error measure (default: the run's score.error).", show_default=False
+        "--error",
+        help="Error measure (default: the run's score.error).",
+        show_default=False,
+        callback=plain_name,
     ),
 ]
 NormOpt = Annotated[
     str | None,
     typer.Option(
-        "--normalizer", help="Per-video normalizer (default: the run's).", show_default=False
+        "--normalizer",
+        help="Per-video normalizer (default: the run's).",
+        show_default=False,
+        callback=plain_name,
     ),
 ]
 SmoothOpt = Annotated[

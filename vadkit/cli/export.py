@@ -17,7 +17,6 @@ from vadkit.cli.common import (
     WeightsOpt,
     console,
     err_console,
-    fail,
     plain,
     print_json,
 )
@@ -55,14 +54,6 @@ def export_cmd(
 ) -> None:
     """Export a run as a bundle: the network with its error measures, and bundle.json."""
     from vadkit.export import export_run
-
-    try:
-        import torch  # noqa: F401  (export traces the PyTorch model)
-    except ImportError:
-        fail(
-            "vadkit export needs the full install (torch): this one only scores bundles.",
-            hint='Export on the machine that trained the run (pip install "vadkit[deploy]").',
-        )
 
     bar = CalibrationBar(quiet or json_out)
 

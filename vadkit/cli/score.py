@@ -20,6 +20,7 @@ from vadkit.cli.common import (
     launch_processes,
     nproc_option,
     plain,
+    plain_name,
     print_json,
 )
 from vadkit.cli.progress import LazyBar
@@ -85,6 +86,7 @@ def score_cmd(
             "--name",
             help="Score set name (default: 'testing' for a dataset, 'videos' for files).",
             show_default=False,
+            callback=plain_name,
         ),
     ] = None,
     maps: Annotated[

@@ -16,6 +16,7 @@ from vadkit.cli.common import (
     nproc_option,
     parse_csv,
     plain,
+    plain_name,
 )
 from vadkit.cli.progress import ProgressBar
 
@@ -42,16 +43,25 @@ def train_cmd(
             help="Recipe to start from (default: the one made for the data; "
             "`vadkit list recipes`).",
             show_default=False,
+            callback=plain_name,
         ),
     ] = None,
     tasks: Annotated[
         str | None,
-        typer.Option("--tasks", metavar="NAMES", help="Comma-separated task names (tasks.names)."),
+        typer.Option(
+            "--tasks",
+            metavar="NAMES",
+            help="Comma-separated task names (tasks.names).",
+            callback=plain_name,
+        ),
     ] = None,
     error: Annotated[
         str | None,
         typer.Option(
-            "--error", metavar="NAME", help="Error measure scoring will use (score.error)."
+            "--error",
+            metavar="NAME",
+            help="Error measure scoring will use (score.error).",
+            callback=plain_name,
         ),
     ] = None,
     normalizer: Annotated[
@@ -60,11 +70,17 @@ def train_cmd(
             "--normalizer",
             metavar="NAME",
             help="Score normalizer scoring will use (score.normalizer).",
+            callback=plain_name,
         ),
     ] = None,
     backbone: Annotated[
         str | None,
-        typer.Option("--backbone", metavar="NAME", help="Backbone name (model.backbone)."),
+        typer.Option(
+            "--backbone",
+            metavar="NAME",
+            help="Backbone name (model.backbone).",
+            callback=plain_name,
+        ),
     ] = None,
     config: Annotated[
         Path | None,

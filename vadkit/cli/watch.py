@@ -23,6 +23,7 @@ from vadkit.cli.common import (
     err_console,
     fail,
     plain,
+    plain_name,
     print_json,
 )
 from vadkit.cli.progress import CalibrationBar
@@ -127,6 +128,7 @@ def watch_cmd(
             help="Normalizer fitted on the calibration scores that rescales live scores "
             "(default: the calibration's; a new calibration: the run's score.normalizer).",
             show_default=False,
+            callback=plain_name,
         ),
     ] = None,
     alphas: AlphasOpt = None,

@@ -8,6 +8,7 @@ The test labels are read here (:mod:`vadkit.evaluation.groundtruth`), not when s
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,16 @@ def plot_video(
     return path
 
 
+def plots_unavailable() -> str | None:
+    """Why no plot can be drawn here (matplotlib is not installed, as in the light install), or
+    None when it can."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return "matplotlib is not installed (pip install matplotlib draws them)"
+    return None
+
+
 def write_plots(out_dir: Path, scores: ScoreSet, evaluation: Mapping[str, Any]) -> list[Path]:
     """One PNG per video under ``out_dir``, of the streams the evaluation measured (normalised,
     smoothed if it was, fused); returns their paths."""
@@ -236,7 +247,8 @@ def evaluate_run(
     plots: bool = True,
     smooth: float | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a scored run, write ``RUN/evaluation.json`` and (optionally) ``RUN/plots/``.
+    """Evaluate a scored run, write ``RUN/evaluation.json`` and (optionally) ``RUN/plots/``;
+    without matplotlib the plots are skipped with a warning (``plots_skipped`` says why).
 
     The test labels are read here, from where the score set records its ground truth
     (:func:`~vadkit.evaluation.groundtruth.with_ground_truth`); ``data``/``labels`` read them from
@@ -249,7 +261,11 @@ def evaluate_run(
     )
     result["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     result["run"] = str(run_dir)
-    if plots:
+    why_not = plots_unavailable() if plots else None
+    if why_not:  # the light install: the numbers without the pictures
+        warnings.warn(f"plots skipped: {why_not}", stacklevel=2)
+        result["plots_skipped"] = why_not
+    elif plots:
         out = run_dir / PLOTS_DIR if name == "testing" else run_dir / PLOTS_DIR / name
         write_plots(out, scores, result)
         result["plots"] = str(out)

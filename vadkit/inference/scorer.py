@@ -11,7 +11,6 @@ scoring uses (:func:`scoring_runtime`).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,9 +58,10 @@ def applicable_errors(
     ``(C, H, W)``.
 
     A measure that cannot be built with its defaults or fails on a probe pair of frames is left
-    out with a warning (an explicitly named one is an error).
+    out with a warning, an error under strict plugins (an explicitly named one is an error).
     """
     from vadkit.api import create_error, list_errors
+    from vadkit.plugins import component_left_out
 
     wanted = list(names) if names else list_errors()
     probe = torch.zeros((2, *frame_shape), device=device)
@@ -79,7 +79,7 @@ def applicable_errors(
                     f"The error measure '{name}' cannot score frames of shape {frame_shape}: {exc}",
                     hint="Pick another with --error; `vadkit list errors` shows them.",
                 ) from None
-            warnings.warn(f"error measure '{name}' left out: {exc}", stacklevel=2)
+            component_left_out("errors", name, str(exc))  # an error under strict plugins
             continue
         out[name] = err
     return out

@@ -41,7 +41,6 @@ import numpy as np
 
 from vadkit.components import SCORE_KEY
 from vadkit.errors import ConfigError, DataError
-from vadkit.registry import NAME_RULE
 from vadkit.scoring.core import VideoScores
 from vadkit.scoring.fusion import fuse, get_normalizer, normalized_streams
 from vadkit.scoring.scorefiles import (
@@ -63,6 +62,9 @@ INDEX_FILE = "index.json"
 SET_FILE = "set.json"
 #: The layout version of score sets, the record's ``format``.
 FORMAT_VERSION = 2
+#: A score set's name: a plain folder name (letters, digits, '-' and '_'; the whole name, so a
+#: trailing newline is refused too).
+SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,7 +224,7 @@ def load_scores(run_dir: str | Path, name: str = "testing") -> ScoreSet:
     if not run_dir.is_dir():
         raise DataError(f"Run folder {run_dir} does not exist.", hint="Check the path.")
     base = scores_dir(run_dir)
-    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+    if SET_NAME.fullmatch(name):
         wait_for_swap(base / name)  # a set a killed writer moved aside is put back
     if (base / name / SET_FILE).is_file():
         meta = read_set_record(base / name)
@@ -287,7 +289,7 @@ def safe_file_stem(name: str) -> str:
 
 
 def check_set_name(name: str) -> str:
-    if not NAME_RULE.match(name) and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_-]*$", name):
+    if not SET_NAME.fullmatch(name):
         raise ConfigError(
             f"Score set name {name!r} is not a plain folder name.",
             hint="Use letters, digits, '-' and '_' only, e.g. --name clips",
