@@ -30,6 +30,7 @@ from vadkit.runtime.engines import Engine, open_engine
 from vadkit.runtime.windows import score_frames, split_output
 from vadkit.scoring.finite import leave_out_nonfinite
 from vadkit.scoring.scoreset import VideoScores, check_set_name, save_score_set
+from vadkit.storage.lock import locked
 
 
 def score_bundle_videos(
@@ -73,6 +74,7 @@ def score_bundle_videos(
         yield VideoScores(name=video.name, num_frames=n, frames=frames, labels=None, raw=raw)
 
 
+@locked("vadkit score")  # score sets go into the bundle folder: one writer at a time
 def score_bundle(
     bundle_dir: str | Path,
     *,
@@ -160,6 +162,7 @@ def score_bundle(
             "sha256": bundle.meta["run"]["weights_sha256"],
         },
         "runtime": engine.describe(),
+        "bundle_sha256": bundle.digest,  # bundle.json as read (runtime.bundle.Bundle.digest)
         "batch_size": bs,
         "total_frames": int(sum(int(v.num_frames) for v in videos)),
         "vadkit": __version__,

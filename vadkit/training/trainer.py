@@ -32,7 +32,7 @@ from vadkit.errors import ConfigError
 from vadkit.runs import folder as runs
 from vadkit.runs.folder import Progress
 from vadkit.runs.metricslog import MetricsLog
-from vadkit.storage.lock import HOLDER_FILE, LOCK_FILE, run_lock
+from vadkit.storage.lock import LOCK_FILES, run_lock
 from vadkit.training import budget, parallel
 from vadkit.training.callbacks import Callback as Callback
 from vadkit.training.callbacks import TrainingInterrupted as TrainingInterrupted
@@ -47,9 +47,6 @@ from vadkit.training.step import TrainingDiverged as TrainingDiverged
 from vadkit.training.step import TrainStep as TrainStep
 
 LoaderFactory = Callable[..., Iterable[Batch]]
-
-
-LOCK_FILES = (LOCK_FILE, HOLDER_FILE)
 
 
 def _default_loader(windows: Any, **kwargs: Any) -> Iterable[Batch]:
