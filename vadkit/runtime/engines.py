@@ -267,6 +267,15 @@ def open_engine(bundle: Bundle, device: str = "auto", precision: str = "auto") -
         )
     dev = str(device).strip().lower()
     int8_file = bundle.meta.int8.file if bundle.meta.int8 else None
+    in_int8 = prec == "int8" or (prec == "auto" and int8_kept(bundle, "openvino"))
+    refused = openvino_refusal(bundle)
+    if dev == "openvino" and refused is not None and not in_int8:  # its own rule ran int8
+        raise ConfigError(
+            f"Bundle '{bundle.path}' does not run on OpenVINO: its export found OpenVINO "
+            f"unusable for this graph ({refused}).",
+            hint="Use --device onnxruntime, or leave out --device (the bundle's default, "
+            f"{bundle.meta.runtime}).",
+        )
     if prec == "int8":  # its own file, read by the runtimes its rule kept it for
         runtime = _int8_runtime(bundle, dev)
         path: str | None = str(bundle.file(str(int8_file)))
@@ -276,14 +285,6 @@ def open_engine(bundle: Bundle, device: str = "auto", precision: str = "auto") -
             prec = "int8" if int8_kept(bundle, runtime) else "fp32"
         int8 = prec == "int8"
         path = str(bundle.file(str(int8_file))) if int8 else _file_for(bundle, runtime)
-        refused = openvino_refusal(bundle) if runtime == "openvino" and not int8 else None
-        if refused is not None:
-            raise ConfigError(
-                f"Bundle '{bundle.path}' does not run on OpenVINO: its export found OpenVINO "
-                f"unusable for this graph ({refused}).",
-                hint="Use --device onnxruntime (or leave out --device: the bundle's default, "
-                f"{bundle.meta.runtime}).",
-            )
     assert path is not None
     engine: OpenVinoEngine | OnnxRuntimeEngine
     if runtime == "openvino":
