@@ -57,18 +57,30 @@ from bench_score_speed import AUTHORS, authors_variant, build_model, vadkit_vari
 from bench_stream import run_config
 from runtime_page import RANK_RULE, default_runtime, goals, page
 
+from vadkit._version import __version__
 from vadkit.data import Video
-from vadkit.export.graph import ScoringGraph
+from vadkit.export.graph import INPUT_NAME, ScoringGraph
 from vadkit.export.onnx import export_onnx
 from vadkit.export.quantize import quantize_int8, rule_streams
 from vadkit.export.writer import PARITY_RTOL, relative_difference
 from vadkit.inference.scorer import ModelScorer, applicable_errors, scoring_runtime
 from vadkit.inference.validation import rank_agreement
 from vadkit.runtime.bundle import Bundle
+from vadkit.runtime.bundlemeta import (
+    BundleMeta,
+    Defaults,
+    EngineCheck,
+    ErrorInfo,
+    ExportInfo,
+    InputSpec,
+    ModelFile,
+    RunSource,
+)
 from vadkit.runtime.engines import Engine, OnnxRuntimeEngine, OpenVinoEngine, installed
 from vadkit.runtime.scorer import EngineScorer
 from vadkit.runtime.stream import BundleStreamScorer
 from vadkit.scoring.core import WindowScores, sliding_scores, sliding_view
+from vadkit.storage.io import file_digest
 from vadkit.stream import Calibration, StreamScorer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,19 +122,38 @@ def window_batches(frames: np.ndarray, t: int, bs: int) -> Iterator[np.ndarray]:
         yield np.ascontiguousarray(windows[s0 : s0 + bs])
 
 
-def bench_meta(graph: ScoringGraph, size: int, t: int, errors: dict[str, Any]) -> dict[str, Any]:
-    """The parts of ``bundle.json`` a stream scorer reads."""
-    return {
-        "config": run_config(size, t, "fp32"),
-        "clip_length": t,
-        "size": [size, size],
-        "color": "gray",
-        "channels": 1,
-        "tasks": ["vcr", "ffp", "prp"],
-        "error_tasks": ["vcr", "ffp"],
-        "errors": {k: {"higher_is_anomalous": e.higher_is_anomalous} for k, e in errors.items()},
-        "outputs": graph.outputs,
-    }
+def bench_meta(
+    graph: ScoringGraph, errors: dict[str, Any], onnx: Path, calibration: Calibration
+) -> BundleMeta:
+    """The ``bundle.json`` of the benchmark's graph, as ``vadkit export`` writes it (the run, the
+    export checks and the plugins made up: a stream scorer does not read them)."""
+    t, (height, width) = graph.clip_length, graph.frame_hw
+    not_run = EngineCheck(checked=False, why="not checked by the benchmark")
+    return BundleMeta(
+        created="",
+        vadkit=__version__,
+        run=RunSource("(benchmark)", "(random weights)", None, file_digest(onnx)),
+        input=InputSpec(
+            INPUT_NAME, ("batch", *graph.window_shape), "uint8", "(batch, T+1, H, W, C)"
+        ),
+        clip_length=t,
+        size=(height, width),
+        color="gray",
+        channels=graph.channels,
+        tasks=("vcr", "ffp", "prp"),
+        error_tasks=("vcr", "ffp"),
+        errors={k: ErrorInfo(bool(e.higher_is_anomalous)) for k, e in errors.items()},
+        outputs=tuple(graph.outputs),
+        defaults=Defaults(ERROR, calibration.normalizer, dict(calibration.alphas)),
+        calibration=calibration.to_json(),
+        config=run_config(height, t, "fp32"),
+        models={"onnxruntime": ModelFile(onnx.name)},
+        precisions=("fp32",),
+        runtime="onnxruntime",
+        export=ExportInfo("torch.onnx.export (TorchScript)", not_run, not_run),
+        plugins={},
+        files={onnx.name: file_digest(onnx)},
+    )
 
 
 def flat(scores: Scores) -> dict[str, np.ndarray]:
@@ -206,7 +237,7 @@ def one_size(size: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     rules = {n: rank_rule(ref, o, calibration) for n, o in outputs.items() if n != TORCH32}
     times = timed(scoring, args.repeats)
     # streaming: one frame per push, frames already preprocessed (what the reader hands over)
-    bundle = Bundle(tmp, bench_meta(graph, size, t, errors))
+    bundle = Bundle(tmp, bench_meta(graph, errors, onnx, calibration))
     stream_frames = list(frames[: t + args.stream_windows])
 
     def streamer(make: Callable[[], Any]) -> Callable:

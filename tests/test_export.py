@@ -91,7 +91,7 @@ def clip(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_export_writes_a_self_describing_bundle(run: Path, bundle: Path) -> None:
     meta = json.loads((bundle / "bundle.json").read_text())
-    assert meta["kind"] == "vadkit-bundle" and meta["format"] == 1
+    assert meta["kind"] == "vadkit-bundle" and meta["format"] == 2
     assert meta["input"]["shape"] == ["batch", 17, 64, 64, 1] and meta["input"]["dtype"] == "uint8"
     assert (meta["clip_length"], meta["size"], meta["color"]) == (16, [64, 64], "gray")
     assert meta["tasks"] == ["vcr", "ffp", "prp"] and meta["error_tasks"] == ["vcr", "ffp"]

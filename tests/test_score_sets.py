@@ -26,7 +26,7 @@ from vadkit.scoring.scoreset import (
     rebuild_index,
     save_score_set,
 )
-from vadkit.storage.folders import leftover_path, recover
+from vadkit.storage.folders import leftover_path, mark, recover
 
 A = "a" * 64  # the "checkpoint" of a set: the SHA-256 of its weights
 B = "b" * 64
@@ -165,8 +165,10 @@ def test_leftovers_of_a_dead_scorer_are_cleaned_or_put_back(tmp_path: Path) -> N
     pid = dead_pid()
     staging = leftover_path(live, "staging", pid)
     staging.mkdir()
+    mark(staging, "testing", "staging", pid)  # as staged_folder made it
     (staging / "01.npz").write_bytes(b"half a file")
     # killed between its two renames: the live set was moved aside, the new one not yet in place
+    mark(live, "testing", "old", pid)
     os.replace(live, leftover_path(live, "old", pid))
     assert evaluate_scores(load_scores(tmp_path)) == before  # a reader puts it back
     assert live.is_dir() and not leftover_path(live, "old", pid).exists()
@@ -181,8 +183,10 @@ def test_leftovers_of_a_live_writer_are_left_alone(tmp_path: Path) -> None:
     try:
         theirs = leftover_path(folder / "testing", "staging", other.pid)
         theirs.mkdir(parents=True)
+        mark(theirs, "testing", "staging", other.pid)
         moved = leftover_path(folder / "clips", "old", other.pid)  # mid-swap: no live 'clips'
         moved.mkdir()
+        mark(moved, "clips", "old", other.pid)
         assert recover(folder) == [] and theirs.is_dir() and moved.is_dir()
     finally:
         other.kill()
@@ -195,6 +199,7 @@ def test_own_id_leftovers_are_stale_unless_this_process_is_writing_them(tmp_path
     leftover bearing this process's id is from an earlier process unless it is being written."""
     scored(tmp_path, A)
     live = tmp_path / "scores" / "testing"
+    mark(live, "testing", "old")
     os.replace(live, leftover_path(live, "old"))  # an earlier process with this id, killed
     assert [v.name for v in load_scores(tmp_path).videos] == ["01", "02", "03"]  # put back
     seen: list[bool] = []

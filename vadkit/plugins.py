@@ -31,7 +31,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -40,7 +40,7 @@ from typing import Any
 import pluggy
 
 from vadkit import hookspecs
-from vadkit.errors import PluginError, RegistryError
+from vadkit.errors import ConfigError, PluginError, RegistryError, VadkitError
 from vadkit.registry import NAME_RULE, RECIPE_NAME_RULE, Registry, closest_name
 
 ENTRY_POINT_GROUP = "vadkit"
@@ -545,3 +545,44 @@ def reset() -> None:
     global _host
     _host = None
     _settings.update(extra=[], block=[], autoload=None, strict=None)
+
+
+# -- plugins a run or a bundle was made with ---------------------------------------------------
+def missing_plugins(recorded: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The plugins a record names that are not loaded now: ``name``, ``version``,
+    ``distribution`` (None when not recorded) and ``status`` (``not installed``, ``blocked``,
+    ``failed``). ``recorded`` is shaped as a run's ``versions.json``: ``plugins`` (name ->
+    version) and ``distributions`` (name -> the distribution ``pip install`` takes)."""
+    loaded = get_host().plugins
+    versions = recorded.get("plugins") or {}
+    dists = recorded.get("distributions") or {}
+    return [
+        {"name": n, "version": v, "distribution": dists.get(n), "status": "not installed"}
+        | ({"status": loaded[n].status} if n in loaded else {})
+        for n, v in sorted(versions.items())
+        if n not in loaded or loaded[n].status != "loaded"
+    ]
+
+
+def missing_plugin_error(
+    exc: VadkitError, missing: Sequence[Mapping[str, Any]], made: str = "run"
+) -> ConfigError:
+    """``exc`` (an unknown component) with the plugins ``missing`` that the ``made`` (``run``,
+    ``bundle``) was made with, and the fix for each: ``pip install DIST==VERSION``, stop
+    blocking it, or install the package that provides it."""
+    said, fixes = [], []
+    for p in missing:
+        name, version, dist = p["name"], p["version"], p["distribution"]
+        status = "failed to load" if p["status"] == "failed" else p["status"]
+        said.append(f"plugin '{name}' {version or '(version not recorded)'} ({status} here)")
+        if p["status"] == "blocked":
+            fixes.append(f"stop blocking '{name}' (--block, VADKIT_BLOCK_PLUGINS)")
+        elif dist:
+            fixes.append(f"pip install {dist}{f'=={version}' if version else ''}")
+        else:
+            fixes.append(f"install the package that provides the vadkit plugin '{name}', or "
+                         "load its module or file with --plugin")  # fmt: skip
+    return ConfigError(
+        f"{exc.message} This {made} was made with {'; '.join(said)}.",
+        hint=f"To use the {made}, {'; '.join(fixes)}.",
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,9 @@ from vadkit.cli.common import (
     print_json,
 )
 from vadkit.cli.progress import CalibrationBar
+
+if TYPE_CHECKING:
+    from vadkit.runtime.bundlemeta import Int8Record
 
 
 @app.command("export")
@@ -80,29 +83,32 @@ def export_cmd(
         bar.stop()
     target = out if out is not None else Path(run) / "bundle"
     if json_out:
-        print_json(meta | {"calibration": "(omitted)", "config": "(omitted)", "path": str(target)})
+        record = meta.to_json()
+        print_json(
+            record | {"calibration": "(omitted)", "config": "(omitted)", "path": str(target)}
+        )
         return
-    size = sum((target / name).stat().st_size for name in meta["files"])
+    size = sum((target / name).stat().st_size for name in meta.files)
     console.print(
-        f"Exported [bold]{plain(run)}[/] ({meta['run']['checkpoint']}) -> [bold]{plain(target)}[/]: "
-        f"{', '.join(meta['files'])} ({size / 1e6:.1f} MB), tasks {', '.join(meta['tasks'])}, "
-        f"outputs {len(meta['outputs'])}, default runtime {meta['runtime']}."
+        f"Exported [bold]{plain(run)}[/] ({meta.run.checkpoint}) -> [bold]{plain(target)}[/]: "
+        f"{', '.join(meta.files)} ({size / 1e6:.1f} MB), tasks {', '.join(meta.tasks)}, "
+        f"outputs {len(meta.outputs)}, default runtime {meta.runtime}."
     )
-    if "int8" in meta:
-        console.print(_int8_line(meta["int8"]))
+    if meta.int8 is not None:
+        console.print(_int8_line(meta.int8))
     console.print(f"Next: vadkit watch {target} VIDEO_OR_URL", markup=False)
 
 
-def _int8_line(record: dict[str, Any]) -> str:
+def _int8_line(record: Int8Record) -> str:
     """What became of the int8 model: kept for which engines, each one's rank agreement."""
-    rule = record["rule"]
+    rule = record.rule
     parts = []
-    for name, found in rule["runtimes"].items():
-        lowest = found.get("lowest_spearman")
-        value = found.get("why") if lowest is None else f"lowest Spearman {lowest:.4f}"
-        parts.append(f"{name} {'kept' if found['kept'] else 'not kept'} ({plain(value)})")
-    head = "[bold]int8[/]" if record["kept"] else "[yellow]int8 not kept[/]"
+    for name, found in rule.runtimes.items():
+        lowest = found.lowest_spearman
+        value = found.why if lowest is None else f"lowest Spearman {lowest:.4f}"
+        parts.append(f"{name} {'kept' if found.kept else 'not kept'} ({plain(str(value))})")
+    head = "[bold]int8[/]" if record.kept else "[yellow]int8 not kept[/]"
     return (
-        f"{head}: {'; '.join(parts)}; rule: Spearman >= {rule['min_spearman']} on "
-        f"{rule['windows']} windows from {plain(rule['windows_from'])}."
+        f"{head}: {'; '.join(parts)}; rule: Spearman >= {rule.min_spearman} on "
+        f"{rule.windows} windows from {plain(rule.windows_from)}."
     )

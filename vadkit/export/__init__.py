@@ -5,7 +5,9 @@
 shape, colour and frame size, the tasks and the error measure of each output, the fusion
 defaults, the calibration (normalizer statistics and threshold, fitted on the run's training
 windows as ``watch`` fits them), the vadkit version, the checkpoint's SHA-256 and every file's
-checksum. :mod:`vadkit.runtime` reads it. The format is in ``docs/reference/bundle.md``.
+checksum. :mod:`vadkit.runtime` reads it. The format is in ``docs/reference/bundle.md``;
+where a bundle may be written (never over what export did not write) is
+:mod:`vadkit.export.target`.
 """
 
 from __future__ import annotations

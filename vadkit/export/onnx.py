@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from vadkit.components import ErrorMeasure
-from vadkit.errors import ConfigError
+from vadkit.errors import ConfigError, StorageError
 from vadkit.export.graph import INPUT_NAME, ScoringGraph
 from vadkit.model import VADModel
 
@@ -74,11 +74,19 @@ def _fails(module: nn.Module, args: tuple[Tensor, ...]) -> str | None:
 
 
 def culprit(graph: ScoringGraph) -> str | None:
-    """The first component whose own export fails, as ``"kind 'name' (why)"``, or None."""
+    """The first component whose own export fails, as ``"kind 'name' (why)"``, or None.
+
+    Each probe traces outside inference mode (also when the caller is inside it), on ordinary
+    tensors: the tracer cannot record an inference tensor, and every component would then be
+    blamed for that instead of its own fault."""
+    with torch.inference_mode(False), torch.no_grad():
+        return _culprit(graph)
+
+
+def _culprit(graph: ScoringGraph) -> str | None:
     model = graph.model
     windows = torch.zeros((2, *graph.window_shape), dtype=torch.uint8)
-    with torch.inference_mode():
-        clip = torch.zeros((2, *model.clip_shape))
+    clip = torch.zeros((2, *model.clip_shape))
     frame = clip[:, :, 0]
     for name, err in graph.errors.items():
         why = _fails(_Call(lambda a, b, e=err: e(a, b), err), (frame, frame + 0.1))
@@ -105,7 +113,8 @@ def culprit(graph: ScoringGraph) -> str | None:
 
 def export_onnx(graph: ScoringGraph, path: Path) -> None:
     """Write ``graph`` to ``path`` (dynamic batch, fixed window); an :class:`ExportError` names
-    the component that cannot be exported."""
+    the component that cannot be exported, a :class:`StorageError` the file the operating
+    system refused to write (a full disk is not a component's fault)."""
     windows = torch.zeros((2, *graph.window_shape), dtype=torch.uint8)
     axes = {name: {0: "batch"} for name in [INPUT_NAME, *graph.outputs]}
     try:
@@ -117,6 +126,9 @@ def export_onnx(graph: ScoringGraph, path: Path) -> None:
             output_names=graph.outputs,
             dynamic_axes=axes,
         )
+    except OSError as exc:  # writing the file, not tracing the graph
+        named = exc if exc.filename else OSError(exc.errno, exc.strerror or str(exc), str(path))
+        raise StorageError.from_os_error(named) from None
     except Exception as exc:
         who = culprit(graph) or f"the scoring graph ({type(exc).__name__}: {exc})"
         raise ExportError(

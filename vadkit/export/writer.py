@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import importlib.util
 import json
+import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,20 @@ from typing import Any
 import numpy as np
 
 from vadkit.errors import ConfigError
-from vadkit.runtime.bundle import BUNDLE_FILE, BUNDLE_FORMAT, DEFAULT_RUNTIME
+from vadkit.export.target import check_target
+from vadkit.runtime.bundle import BUNDLE_FILE, DEFAULT_RUNTIME, is_bundle
+from vadkit.runtime.bundlemeta import (
+    BundleMeta,
+    Defaults,
+    EngineCheck,
+    ErrorInfo,
+    ExportInfo,
+    InputSpec,
+    ModelFile,
+    PluginNeed,
+    RunSource,
+)
+from vadkit.storage.lock import run_lock
 
 FORMATS = ("onnx", "openvino")
 #: ``--precision`` of ``vadkit export``: the exact graph, or also an int8 one (vadkit.export.quantize).
@@ -72,7 +88,7 @@ def export_run(
     on_calibrating: Callable[[str], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_quantizing: Callable[[], None] | None = None,
-) -> dict[str, Any]:
+) -> BundleMeta:
     """Export ``run_dir`` as a bundle in ``out`` (default ``RUN/bundle``), with the weights the run
     scores (``weights``, default ``score.weights``, and ``checkpoint``: resolved by
     :func:`~vadkit.inference.weights.load_scored_model`, as ``vadkit score`` resolves them).
@@ -83,16 +99,12 @@ def export_run(
     ``calibration_data`` or the run's training data). ``precision="int8"`` adds an int8 model,
     kept for the engines whose scores rank windows like fp32's (:mod:`vadkit.export.quantize`;
     ``on_quantizing`` is called before that pass). Returns the ``bundle.json`` written.
-    """
-    from vadkit._version import __version__
-    from vadkit.config import Settings
-    from vadkit.export.graph import INPUT_NAME, ScoringGraph
-    from vadkit.export.onnx import OPSET, ExportError, declared_limits, export_onnx, export_openvino
-    from vadkit.inference.scorer import applicable_errors
-    from vadkit.storage.folders import staged_folder
-    from vadkit.storage.io import file_digest
-    from vadkit.stream.session import open_for_stream
 
+    ``out`` is replaced as a whole, so it must be new, empty, or a bundle holding only what its
+    export wrote (:func:`~vadkit.export.target.check_target`). The run's lock is held when the
+    bundle goes inside the run folder, and the old bundle's (the lock ``vadkit score BUNDLE``
+    takes) while it is replaced.
+    """
     fmt = str(format).strip().lower()
     if fmt not in FORMATS:
         raise ConfigError(
@@ -106,6 +118,55 @@ def export_run(
         )
     require_packages(fmt, prec)
     run_dir = Path(run_dir)
+    target = Path(out) if out is not None else run_dir / "bundle"
+    check_target(target, run_dir)  # before anything is computed
+    with contextlib.ExitStack() as locks:
+        if run_dir.is_dir() and _inside(target, run_dir):
+            locks.enter_context(run_lock(run_dir, "vadkit export"))
+        if is_bundle(target):  # no `vadkit score` writes into it while it is replaced
+            locks.enter_context(run_lock(target, "vadkit export"))
+        check_target(target, run_dir)  # what it holds now, under the locks
+        return _export(
+            run_dir,
+            target,
+            fmt,
+            prec,
+            checkpoint=checkpoint,
+            weights=weights,
+            calibration_data=calibration_data,
+            on_calibrating=on_calibrating,
+            on_progress=on_progress,
+            on_quantizing=on_quantizing,
+        )
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep)
+
+
+def _export(
+    run_dir: Path,
+    target: Path,
+    fmt: str,
+    prec: str,
+    *,
+    checkpoint: str,
+    weights: str | None,
+    calibration_data: str | Path | None,
+    on_calibrating: Callable[[str], None] | None,
+    on_progress: Callable[[int, int], None] | None,
+    on_quantizing: Callable[[], None] | None,
+) -> BundleMeta:
+    from vadkit._version import __version__
+    from vadkit.config import Settings
+    from vadkit.export.graph import INPUT_NAME, ScoringGraph
+    from vadkit.export.onnx import OPSET, ExportError, declared_limits, export_onnx, export_openvino
+    from vadkit.inference.scorer import applicable_errors
+    from vadkit.runs.folder import versions
+    from vadkit.storage.folders import MARKER, staged_folder
+    from vadkit.storage.io import file_digest
+    from vadkit.stream.session import open_for_stream
+
     opened = open_for_stream(
         run_dir,
         checkpoint=checkpoint,
@@ -130,15 +191,11 @@ def export_run(
             hint="Train the run without it to deploy it (docs/reference/bundle.md, 'Limits').",
         )
     graph = ScoringGraph(model, errors).eval()
-    target = Path(out) if out is not None else run_dir / "bundle"
-    if (target / "config.toml").exists():
-        raise ConfigError(
-            f"--out '{target}' is a run folder.", hint="Choose a new folder for the bundle."
-        )
+    used = versions(config)
     with staged_folder(target) as staging:
         onnx_path = staging / "model.onnx"
         export_onnx(graph, onnx_path)
-        models: dict[str, dict[str, str]] = {"onnxruntime": {"file": "model.onnx"}}
+        models = {"onnxruntime": ModelFile("model.onnx")}
         probe = np.random.default_rng(0).integers(0, 256, (3, *graph.window_shape), dtype=np.uint8)
         parity = _parity_at_export(graph, onnx_path, probe)
         runtime, openvino = _default_runtime(graph, onnx_path, probe)
@@ -152,56 +209,55 @@ def export_run(
         if fmt == "openvino":
             export_openvino(onnx_path, staging / "model.xml")
             onnx_path.unlink()
-            models = {"openvino": {"file": "model.xml", "weights": "model.bin"}}
-        files = sorted(p.name for p in staging.iterdir())
-        meta: dict[str, Any] = {
-            "kind": "vadkit-bundle",
-            "format": BUNDLE_FORMAT,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "vadkit": __version__,
-            "run": {
-                "path": str(run_dir),
-                "checkpoint": str(opened.weights["checkpoint"]),
-                "weights": opened.weights.get("mode"),
-                "weights_sha256": opened.weights["sha256"],
+            models = {"openvino": ModelFile("model.xml", "model.bin")}
+        files = sorted(p.name for p in staging.iterdir() if p.name != MARKER)
+        meta = BundleMeta(
+            created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            vadkit=__version__,
+            run=RunSource(
+                path=str(run_dir),
+                checkpoint=str(opened.weights["checkpoint"]),
+                weights=opened.weights.get("mode"),
+                weights_sha256=opened.weights["sha256"],
+            ),
+            input=InputSpec(
+                name=INPUT_NAME,
+                shape=("batch", *graph.window_shape),
+                dtype="uint8",
+                layout="(batch, T+1, H, W, C): T+1 consecutive frames per window",
+            ),
+            clip_length=graph.clip_length,
+            size=(height, width),
+            color=dset.color,
+            channels=channels,
+            tasks=tuple(model.tasks),
+            error_tasks=tuple(error_tasks),
+            errors={k: ErrorInfo(bool(e.higher_is_anomalous)) for k, e in errors.items()},
+            outputs=tuple(graph.outputs),
+            defaults=Defaults(sset.error, sset.normalizer, dict(calibration.alphas)),
+            calibration=calibration.to_json(),
+            config=dict(config),
+            models=models,
+            precisions=("fp32", "int8") if int8 and int8["kept"] else ("fp32",),
+            runtime=runtime,
+            export=ExportInfo(
+                exporter=f"torch.onnx.export (TorchScript), opset {OPSET}",
+                parity_at_export=parity,
+                openvino=openvino,
+            ),
+            plugins={
+                name: PluginNeed(version, used["distributions"].get(name))
+                for name, version in used["plugins"].items()
             },
-            "input": {
-                "name": INPUT_NAME,
-                "shape": ["batch", *graph.window_shape],
-                "dtype": "uint8",
-                "layout": "(batch, T+1, H, W, C): T+1 consecutive frames per window",
-            },
-            "clip_length": graph.clip_length,
-            "size": [height, width],
-            "color": dset.color,
-            "channels": channels,
-            "tasks": list(model.tasks),
-            "error_tasks": error_tasks,
-            "errors": {
-                k: {"higher_is_anomalous": bool(e.higher_is_anomalous)} for k, e in errors.items()
-            },
-            "outputs": graph.outputs,
-            "defaults": {
-                "error": sset.error,
-                "normalizer": sset.normalizer,
-                "alphas": calibration.alphas,
-            },
-            "calibration": calibration.to_json(),
-            "config": dict(config),
-            "models": models,
-            "precisions": ["fp32", "int8"] if int8 and int8["kept"] else ["fp32"],
-            "runtime": runtime,
-            "export": {
-                "exporter": "torch.onnx.export (TorchScript), opset " + str(OPSET),
-                "parity_at_export": parity,
-                "openvino": openvino,
-            },
-            "files": {name: file_digest(staging / name) for name in files},
-        }
+            files={name: file_digest(staging / name) for name in files},
+        )
+        record = meta.to_json()
         if int8 is not None:
-            meta["int8"] = int8
+            record["int8"] = json.loads(json.dumps(int8, default=_json_default))
+        # checked as the runtime will read it back (a bug here is caught before it is written)
+        meta = BundleMeta.from_json(record, str(target / BUNDLE_FILE))
         with open(staging / BUNDLE_FILE, "w", encoding="utf-8") as fh:
-            json.dump(meta, fh, indent=1, default=_json_default)
+            json.dump(meta.to_json(), fh, indent=1)
             fh.write("\n")
     return meta
 
@@ -212,43 +268,53 @@ def _json_default(value: Any) -> Any:
     return json_default(value)
 
 
-def _default_runtime(
-    graph: Any, onnx_path: Path, windows: np.ndarray
-) -> tuple[str, dict[str, Any]]:
+def _default_runtime(graph: Any, onnx_path: Path, windows: np.ndarray) -> tuple[str, EngineCheck]:
     """The bundle's default runtime: :data:`DEFAULT_RUNTIME` when it is OpenVINO, installed, and
-    compiles this graph with fp32 parity; else ONNX Runtime. Also what was found about OpenVINO."""
+    compiles this graph with fp32 parity; else ONNX Runtime. Also what was found about OpenVINO
+    (``--device openvino`` refuses a bundle whose export found it unusable, saying why)."""
     from vadkit.runtime.engines import OpenVinoEngine, installed
 
     if not installed("openvino"):
-        return "onnxruntime", {"checked": False, "why": "openvino is not installed"}
+        return "onnxruntime", EngineCheck(checked=False, why="openvino is not installed")
     try:
         diffs = check_parity(graph, OpenVinoEngine(str(onnx_path)), windows)
     except Exception as exc:  # OpenVINO's frontend raises its own kinds
         why = " ".join(str(exc).split())
-        return "onnxruntime", {"usable": False, "why": why[-400:]}
+        return "onnxruntime", EngineCheck(checked=True, usable=False, why=why[-400:])
     worst = max(diffs.values())
-    usable = worst <= PARITY_RTOL
-    info = {"usable": usable, "max_rel_diff": worst}
+    usable = worst <= PARITY_RTOL  # False for NaN too
+    info = EngineCheck(
+        checked=True,
+        usable=usable,
+        max_rel_diff=worst if math.isfinite(worst) else None,
+        windows=int(windows.shape[0]),
+        why=None
+        if usable
+        else f"its scores differ from PyTorch's by {worst:.2e} (relative), more than "
+        f"{PARITY_RTOL:g}",
+    )
     return (DEFAULT_RUNTIME if usable else "onnxruntime"), info
 
 
-def _parity_at_export(graph: Any, onnx_path: Path, windows: np.ndarray) -> dict[str, Any]:
+def _parity_at_export(graph: Any, onnx_path: Path, windows: np.ndarray) -> EngineCheck:
     """ONNX Runtime against PyTorch on a few random windows; an error beyond
     :data:`PARITY_RTOL` stops the export (a graph that would score differently)."""
     from vadkit.export.onnx import ExportError
     from vadkit.runtime.engines import OnnxRuntimeEngine, installed
 
     if not installed("onnxruntime"):
-        return {"checked": False, "why": "onnxruntime is not installed"}
+        return EngineCheck(checked=False, why="onnxruntime is not installed")
     diffs = check_parity(
         graph, OnnxRuntimeEngine(str(onnx_path), ["CPUExecutionProvider"]), windows
     )
     worst = max(diffs, key=lambda k: diffs[k])
-    if diffs[worst] > PARITY_RTOL:
+    if not diffs[worst] <= PARITY_RTOL:  # NaN too
         raise ExportError(
             f"The exported graph's '{worst}' scores differ from PyTorch's by {diffs[worst]:.2e} "
             f"(relative), more than {PARITY_RTOL:g}.",
             hint="Report it with the run's config; the component behind that output does not "
             "export faithfully.",
         )
-    return {"checked": True, "windows": int(windows.shape[0]), "max_rel_diff": diffs[worst]}
+    return EngineCheck(
+        checked=True, usable=True, max_rel_diff=diffs[worst], windows=int(windows.shape[0])
+    )

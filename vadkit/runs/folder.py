@@ -155,7 +155,9 @@ def read_config(run_dir: str | Path) -> Config:
         missing = missing_plugins(run_dir) if "Unknown " in exc.message else []
         if not missing:
             raise
-        raise _missing_plugin_error(exc, missing) from None
+        from vadkit.plugins import missing_plugin_error
+
+        raise missing_plugin_error(exc, missing, "run") from None
 
 
 def versions(config: Config) -> dict[str, Any]:
@@ -211,40 +213,15 @@ def record_resume_versions(run_dir: str | Path, config: Config, epoch: int) -> b
 
 # -- a run that needs a plugin that is not loaded -----------------------------------------------
 def missing_plugins(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Plugins that the run's ``versions.json`` records but that are not loaded now: ``name``,
-    ``version``, ``distribution`` (None in older runs) and ``status`` (e.g. ``blocked``)."""
-    from vadkit.plugins import get_host
+    """Plugins that the run's ``versions.json`` records but that are not loaded now
+    (:func:`vadkit.plugins.missing_plugins`)."""
+    from vadkit.plugins import missing_plugins as not_loaded
 
     try:
         recorded = json.loads((Path(run_dir) / VERSIONS_FILE).read_text())
     except (OSError, ValueError):
         return []
-    loaded, dists = get_host().plugins, recorded.get("distributions") or {}
-    return [
-        {"name": n, "version": v, "distribution": dists.get(n), "status": "not installed"}
-        | ({"status": loaded[n].status} if n in loaded else {})
-        for n, v in sorted((recorded.get("plugins") or {}).items())
-        if n not in loaded or loaded[n].status != "loaded"
-    ]
-
-
-def _missing_plugin_error(exc: ConfigError, missing: list[dict[str, Any]]) -> ConfigError:
-    said, fixes = [], []
-    for p in missing:
-        name, version, dist = p["name"], p["version"], p["distribution"]
-        status = "failed to load" if p["status"] == "failed" else p["status"]
-        said.append(f"plugin '{name}' {version or '(version not recorded)'} ({status} here)")
-        if p["status"] == "blocked":
-            fixes.append(f"stop blocking '{name}' (--block, VADKIT_BLOCK_PLUGINS)")
-        elif dist:
-            fixes.append(f"pip install {dist}{f'=={version}' if version else ''}")
-        else:
-            fixes.append(f"install the package that provides the vadkit plugin '{name}', or "
-                         "load its module or file with --plugin")  # fmt: skip
-    return ConfigError(
-        f"{exc.message} This run was made with {'; '.join(said)}.",
-        hint=f"To use the run, {'; '.join(fixes)}.",
-    )
+    return not_loaded(recorded) if isinstance(recorded, dict) else []
 
 
 # -- the shared entry point for scoring ---------------------------------------------------------

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from vadkit.errors import ConfigError
-from vadkit.runtime.bundle import RUNTIMES, Bundle
+from vadkit.errors import ConfigError, DataError
+from vadkit.runtime.bundle import BUNDLE_FILE, RUNTIMES, Bundle
 
 #: Engine names accepted by :func:`open_engine` (``--device``): a runtime, or a device.
 DEVICES = ("auto", "cpu", "cuda", "onnxruntime", "openvino")
@@ -79,6 +79,10 @@ class OnnxRuntimeEngine:
         self.session = ort.InferenceSession(path, sess_options=options, providers=chosen)
         self.input = self.session.get_inputs()[0].name
         self.outputs = [o.name for o in self.session.get_outputs()]
+        #: The input's shape in the model file (None for a dynamic dimension).
+        self.input_shape = tuple(
+            d if isinstance(d, int) else None for d in self.session.get_inputs()[0].shape
+        )
 
     def run(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         values = self.session.run(self.outputs, {self.input: np.ascontiguousarray(windows)})
@@ -128,6 +132,10 @@ class OpenVinoEngine:
         self.compiled = core.compile_model(core.read_model(path), device, config)
         self.request = self.compiled.create_infer_request()
         self.outputs = [port.get_any_name() for port in self.compiled.outputs]
+        self.input_shape = tuple(
+            d.get_length() if d.is_static else None
+            for d in self.compiled.inputs[0].get_partial_shape()
+        )
         self.version = ov.get_version()
 
     def run(self, windows: np.ndarray) -> dict[str, np.ndarray]:
@@ -163,11 +171,13 @@ def choose_runtime(bundle: Bundle, device: str = "auto") -> str:
                 hint="Export it with --format onnx (every runtime reads it).",
             )
         return dev
-    preferred = [str(bundle.meta.get("runtime", "")), *RUNTIMES]
+    preferred = [bundle.meta.runtime, *RUNTIMES]
     if dev == "cuda":
         preferred = ["onnxruntime"]
     for name in preferred:
-        if name in RUNTIMES and installed(name) and _file_for(bundle, name) is not None:
+        if name == "openvino" and openvino_refusal(bundle) is not None:
+            continue  # export found it cannot run this graph exactly
+        if installed(name) and _file_for(bundle, name) is not None:
             return name
     raise ConfigError(
         f"No runtime that can read bundle '{bundle.path}' is installed.",
@@ -191,25 +201,34 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 def int8_kept(bundle: Bundle, runtime: str) -> bool:
     """Whether the bundle's int8 model passed its rule for ``runtime`` (recorded at export)."""
-    record = bundle.meta.get("int8") or {}
-    return bool(record.get("file")) and runtime in record.get("kept", [])
+    record = bundle.meta.int8
+    return record is not None and bool(record.file) and runtime in record.kept
+
+
+def openvino_refusal(bundle: Bundle) -> str | None:
+    """Why the bundle's fp32 graph must not run on OpenVINO: export compiled it there and found
+    it unusable (a failure, or scores off PyTorch's); None when it was usable or not checked."""
+    found = bundle.meta.export.openvino
+    if found.usable is not False:
+        return None
+    return found.why or "its scores did not match PyTorch's"
 
 
 def _int8_refusal(bundle: Bundle, runtime: str) -> ConfigError:
-    record = bundle.meta.get("int8")
-    if not record:
+    record = bundle.meta.int8
+    if record is None:
         return ConfigError(
             f"Bundle '{bundle.path}' has no int8 model.",
             hint="Export one: vadkit export RUN --precision int8 --out DIR",
         )
-    found = record["rule"]["runtimes"].get(runtime, {})
-    lowest = found.get("lowest_spearman")
-    why = found.get("why") or (
+    found = record.rule.runtimes.get(runtime)
+    lowest = None if found is None else found.lowest_spearman
+    why = (found.why if found is not None else None) or (
         f"the rank agreement of its scores with fp32's (lowest Spearman "
         f"{'-' if lowest is None else f'{lowest:.4f}'}) is below the "
-        f"{record['rule']['min_spearman']} its rule asks"
+        f"{record.rule.min_spearman} its rule asks"
     )
-    kept = ", ".join(record.get("kept", []))
+    kept = ", ".join(record.kept)
     return ConfigError(
         f"Bundle '{bundle.path}' keeps no int8 model for {runtime}: {why}.",
         hint=f"Use --precision fp32{f', or --device {kept}' if kept else ''}.",
@@ -223,7 +242,7 @@ def _int8_runtime(bundle: Bundle, device: str) -> str:
         raise ConfigError(
             f"Device {device!r} is not one a bundle runs on.", hint=f"Use {', '.join(DEVICES)}."
         )
-    kept = [r for r in (bundle.meta.get("int8") or {}).get("kept", []) if installed(r)]
+    kept = [r for r in (bundle.meta.int8.kept if bundle.meta.int8 else ()) if installed(r)]
     if device in RUNTIMES:
         if not installed(device):
             raise ConfigError(f"{device} is not installed.", hint=_INSTALL[device])
@@ -249,24 +268,58 @@ def open_engine(bundle: Bundle, device: str = "auto", precision: str = "auto") -
             hint=f"Use {', '.join(PRECISIONS)}.",
         )
     dev = str(device).strip().lower()
+    int8_file = bundle.meta.int8.file if bundle.meta.int8 else None
+    in_int8 = prec == "int8" or (prec == "auto" and int8_kept(bundle, "openvino"))
+    refused = openvino_refusal(bundle)
+    if dev == "openvino" and refused is not None and not in_int8:  # its own rule ran int8
+        raise ConfigError(
+            f"Bundle '{bundle.path}' does not run on OpenVINO: its export found OpenVINO "
+            f"unusable for this graph ({refused}).",
+            hint="Use --device onnxruntime, or leave out --device (the bundle's default, "
+            f"{bundle.meta.runtime}).",
+        )
     if prec == "int8":  # its own file, read by the runtimes its rule kept it for
         runtime = _int8_runtime(bundle, dev)
-        path: str | None = str(bundle.file(bundle.meta["int8"]["file"]))
+        path: str | None = str(bundle.file(str(int8_file)))
     else:
         runtime = choose_runtime(bundle, device)
         if prec == "auto":
             prec = "int8" if int8_kept(bundle, runtime) else "fp32"
         int8 = prec == "int8"
-        path = str(bundle.file(bundle.meta["int8"]["file"])) if int8 else _file_for(bundle, runtime)
+        path = str(bundle.file(str(int8_file))) if int8 else _file_for(bundle, runtime)
     assert path is not None
+    engine: OpenVinoEngine | OnnxRuntimeEngine
     if runtime == "openvino":
-        return OpenVinoEngine(path, precision=prec)
-    if prec == "bf16":
+        engine = OpenVinoEngine(path, precision=prec)
+    elif prec == "bf16":
         raise ConfigError(
             "ONNX Runtime runs bundles in fp32 or int8, not bf16.",
             hint="Leave out --precision, or use --device openvino --precision bf16.",
         )
-    providers = ["CPUExecutionProvider"] if str(device).lower() == "cpu" else None
-    if str(device).lower() == "cuda":
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return OnnxRuntimeEngine(path, providers, precision=prec)
+    else:
+        providers = ["CPUExecutionProvider"] if str(device).lower() == "cpu" else None
+        if str(device).lower() == "cuda":
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        engine = OnnxRuntimeEngine(path, providers, precision=prec)
+    check_graph(bundle, engine, path)
+    return engine
+
+
+def check_graph(bundle: Bundle, engine: OpenVinoEngine | OnnxRuntimeEngine, path: str) -> None:
+    """The model file takes the windows and gives the outputs ``bundle.json`` says (a
+    :class:`DataError` naming the fields that disagree with it)."""
+    window = (bundle.meta.clip_length + 1, *bundle.meta.size, bundle.meta.channels)
+    if engine.input_shape[1:] != window:
+        raise DataError(
+            f"'{bundle.file(BUNDLE_FILE)}': fields 'clip_length', 'size' and 'channels' make "
+            f"windows {list(window)}, but '{path}' takes {list(engine.input_shape[1:])}.",
+            hint="The file was edited. Copy the whole bundle folder again (or export the run "
+            "again).",
+        )
+    if sorted(engine.outputs) != sorted(bundle.meta.outputs):
+        raise DataError(
+            f"'{bundle.file(BUNDLE_FILE)}': field 'outputs' {list(bundle.meta.outputs)} is not "
+            f"what '{path}' gives ({engine.outputs}).",
+            hint="The file was edited. Copy the whole bundle folder again (or export the run "
+            "again).",
+        )

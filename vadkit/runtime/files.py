@@ -21,8 +21,10 @@ from vadkit.runtime.engines import open_engine
 from vadkit.runtime.scorer import EngineScorer
 from vadkit.scoring.core import check_frames_mode, check_scorable, score_videos
 from vadkit.scoring.scoreset import check_set_name, save_score_set
+from vadkit.storage.lock import locked
 
 
+@locked("vadkit score")  # score sets go into the bundle folder: one writer at a time
 def score_bundle(
     bundle_dir: str | Path,
     *,
@@ -89,28 +91,29 @@ def score_bundle(
         "size": list(bundle.size),
         "color": bundle.color,
         "tasks": tasks,
-        "error_tasks": list(bundle.meta["error_tasks"]),
+        "error_tasks": list(bundle.meta.error_tasks),
         "errors": {
             k: {
-                "higher_is_anomalous": v["higher_is_anomalous"],
-                "stored": "as is" if v["higher_is_anomalous"] else "negated",
+                "higher_is_anomalous": v.higher_is_anomalous,
+                "stored": "as is" if v.higher_is_anomalous else "negated",
                 "module": "bundle graph",
             }
-            for k, v in bundle.meta["errors"].items()
+            for k, v in bundle.meta.errors.items()
         },
         "defaults": {
             "error": sset.error,
             "normalizer": sset.normalizer,
-            "alphas": bundle.meta["defaults"]["alphas"],
+            "alphas": dict(bundle.meta.defaults.alphas),
             "presets": sset.presets,
             "smooth": sset.smooth,
         },
-        "checkpoint": bundle.meta["run"]["checkpoint"],
+        "checkpoint": bundle.meta.run.checkpoint,
         "weights": {
-            "checkpoint": bundle.meta["run"]["checkpoint"],
-            "sha256": bundle.meta["run"]["weights_sha256"],
+            "checkpoint": bundle.meta.run.checkpoint,
+            "sha256": bundle.meta.run.weights_sha256,
         },
         "runtime": scorer.describe(),
+        "bundle_sha256": bundle.digest,  # bundle.json as read (runtime.bundle.Bundle.digest)
         "batch_size": bs,
         "total_frames": int(sum(int(v.num_frames) for v in videos)),
         "vadkit": __version__,

@@ -24,9 +24,10 @@ from vadkit.stream.scorer import StreamScorer
 def bundle_calibration(bundle: Bundle, engine: Engine | None = None) -> Calibration:
     """The calibration stored in the bundle for ``engine``: for its int8 model, the one made of
     that engine's int8 scores (``int8.calibrations``), else the fp32 one."""
-    record = bundle.meta["calibration"]
-    if engine is not None and getattr(engine, "precision", "fp32") == "int8":
-        record = (bundle.meta.get("int8") or {}).get("calibrations", {}).get(engine.name, record)
+    record = bundle.meta.calibration
+    int8 = bundle.meta.int8
+    if engine is not None and engine.precision == "int8" and int8 is not None:
+        record = int8.calibrations.get(engine.name, record)
     return Calibration.from_json(record, bundle.file("bundle.json"))
 
 

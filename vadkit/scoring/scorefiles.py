@@ -22,6 +22,7 @@ SETTINGS_KEYS = (
     *("source", "root", "split", "format", "files", "ground_truth", "ground_truth_at"),
     "frames_mode",
     *("clip_length", "size", "color", "tasks", "error_tasks", "errors", "defaults", "runtime"),
+    "bundle_sha256",  # a bundle's score sets: the bundle.json that scored them
 )
 ID_KEYS = ("identity.weights_sha256", "identity.settings_sha256")
 #: The record key of the dataset layout a set was scored from (a ``datasets`` registry name).

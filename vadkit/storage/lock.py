@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,9 @@ R = TypeVar("R")
 
 LOCK_FILE = ".vadkit.lock"
 HOLDER_FILE = ".vadkit.lock.json"
+#: The files of the lock in a locked folder (a folder's other content is its own).
+LOCK_FILES = (LOCK_FILE, HOLDER_FILE)
+_HELD: set[tuple[str, int]] = set()  # (folder, thread) of the locks this process holds
 
 
 class RunLockedError(ConfigError):
@@ -67,9 +71,15 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[None]:
 
     Raises :class:`RunLockedError` (exit 2 from the CLI) naming the holder when another live
     process holds it. A folder that does not exist is created for the lock, and removed again
-    if the block leaves nothing else in it (a refused run leaves no folder behind).
+    if the block leaves nothing else in it (a refused run leaves no folder behind). A thread
+    that holds a folder's lock may take it again (``vadkit export`` holds the run's lock and
+    calibrates it): the inner block runs under the outer lock.
     """
     folder = Path(run_dir)
+    key = (os.path.realpath(folder), threading.get_ident())
+    if key in _HELD:
+        yield
+        return
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     note = folder / HOLDER_FILE
@@ -102,8 +112,10 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[None]:
             ),
             encoding="utf-8",
         )
+        _HELD.add(key)
         yield
     finally:
+        _HELD.discard(key)
         with contextlib.suppress(OSError):
             note.unlink()
         lock.release()

@@ -32,16 +32,13 @@ from vadkit.errors import ConfigError
 from vadkit.runs import folder as runs
 from vadkit.runs.folder import Progress
 from vadkit.runs.metricslog import MetricsLog
-from vadkit.storage.lock import HOLDER_FILE, LOCK_FILE, run_lock
+from vadkit.storage.lock import LOCK_FILES, run_lock
 from vadkit.training import budget, parallel
 from vadkit.training.callbacks import Callback, TrainingInterrupted
 from vadkit.training.optim import Optimization
 from vadkit.training.step import TOTAL, Determinism, LossMeter, TrainingDiverged, TrainStep
 
 LoaderFactory = Callable[..., Iterable[Batch]]
-
-
-LOCK_FILES = (LOCK_FILE, HOLDER_FILE)
 
 
 def _default_loader(windows: Any, **kwargs: Any) -> Iterable[Batch]:
