@@ -18,6 +18,7 @@ from vadkit.errors import ConfigError, DataError
 from vadkit.inference.framemaps import frame_maps
 from vadkit.inference.maps import check_map_error, fuse_maps
 from vadkit.inference.mapviews import overlay
+from vadkit.inference.scorer import ModelScorer
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -122,12 +123,9 @@ def test_fused_map_pools_to_the_fused_score_of_the_score_set(tiny_run: vadkit.Ru
     detector = tiny_run.load(device="cpu", precision="fp32")
     s = tiny_run.settings
     native = window_maps(
-        detector.model,
+        ModelScorer(detector.model, {"bpe": create_error("bpe")}, detector.runtime),
         _frames_of(tiny_run, scored.name),
-        clip_length=s.data.clip_length,
-        errors={"bpe": create_error("bpe")},
         error="bpe",
-        runtime=detector.runtime,
         batch_size=32,
         frames_mode=s.score.frames,
     )

@@ -290,19 +290,22 @@ def test_evaluate_names_the_ground_truth_it_cannot_find(run: Path, tiny_scene: P
 
 def test_precision_falls_back_to_fp32_when_ranks_disagree(run: Path):
     from vadkit.api import create_error
-    from vadkit.inference.scorer import scoring_runtime
+    from vadkit.inference.scorer import ModelScorer, scoring_runtime
     from vadkit.inference.validation import choose_precision
 
     config = runs.read_config(run)
     _, model = runs.load_model(run)
-    bf16 = scoring_runtime("cpu", "bf16")
-    errors = {"bpe": create_error("bpe")}
-    chosen, record = choose_precision(model, config, bf16, errors)
+    errors = {"bpe": create_error("bpe"), "mse": create_error("mse")}
+    bf16 = ModelScorer(model, errors, scoring_runtime("cpu", "bf16"))
+    chosen, record = choose_precision(bf16, config)
     values = [a["spearman"] for a in record["agreement"].values() if a["spearman"] is not None]
-    assert 0 < record["windows"] <= 16 + 15 and values  # whole batches up to 16 windows
-    assert chosen.precision == ("bf16" if min(values) >= 0.99 else "fp32")
+    limit = config["score"]["agreement_windows"]
+    assert 0 < record["windows"] <= limit and values  # windows spread evenly, at most the limit
+    assert set(record["agreement"]) == {"vcr/bpe", "ffp/bpe", "prp/score"}  # the default measure
+    assert chosen.runtime.precision == ("bf16" if min(values) >= 0.99 else "fp32")
+    assert chosen.errors == ["bpe", "mse"]  # the chosen scorer keeps every measure
     config["score"]["agreement_min"] = 1.0 + 1e-9  # no real agreement reaches it
-    assert choose_precision(model, config, bf16, errors)[0].precision == "fp32"
+    assert choose_precision(bf16, config)[0].runtime.precision == "fp32"
 
 
 def test_the_rank_rule_computed_by_hand():

@@ -103,13 +103,13 @@ def hidden(run: Path) -> list[str]:
 def test_rescore_interrupted_after_two_videos_keeps_the_previous_set(
     run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vadkit.inference.score as score
+    import vadkit.scoring.core as core
 
     before = evaluation(run, capsys)
     assert record(run)["identity"]["weights_sha256"] == sha256(
         run / "checkpoints" / "epoch_0001.safetensors"
     )
-    scorer = score.score_videos
+    scorer = core.score_videos
 
     def interrupted(*args, **kwargs):
         for i, video in enumerate(scorer(*args, **kwargs)):
@@ -117,7 +117,7 @@ def test_rescore_interrupted_after_two_videos_keeps_the_previous_set(
                 raise KeyboardInterrupt  # Ctrl+C after two of the three videos
             yield video
 
-    monkeypatch.setattr(score, "score_videos", interrupted)
+    monkeypatch.setattr(core, "score_videos", interrupted)  # the loop score_run runs
     assert run_cli(["score", str(run), "--checkpoint", "2", "--quiet"]) == 130
     assert evaluation(run, capsys) == before
     assert before["protocol"]["checkpoint_sha256"] == sha256(

@@ -113,7 +113,6 @@ def score_cmd(
 
     With --nproc N (or under torchrun) the videos are split over the processes; the score set
     is the one a single process writes."""
-    from vadkit.inference.score import score_run
     from vadkit.runtime.bundle import is_bundle
 
     bundle = is_bundle(run)
@@ -150,6 +149,8 @@ def score_cmd(
                 on_progress=bar.update if bar else None,
             )
         else:
+            from vadkit.inference.score import score_run
+
             result = score_run(
                 run,
                 data=data,

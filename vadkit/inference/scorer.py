@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from vadkit.components import Batch, ErrorMeasure
-from vadkit.compute.device import Runtime, native_bf16_cpu, resolve_precision, select_device
+from vadkit.compute import device as compute
+from vadkit.compute.device import Runtime, resolve_precision, select_device
 from vadkit.data.windows import sliding_batch, window_batch
 from vadkit.errors import ConfigError
 from vadkit.model import VADModel
@@ -42,7 +43,7 @@ def scoring_runtime(
     dev = select_device(device, key="score.device")
     if str(precision).strip().lower() == "auto":
         prec = SCORE_AUTO_PRECISION.get(dev.type, "fp32")
-        if prec == "bf16" and dev.type == "cpu" and not native_bf16_cpu():
+        if prec == "bf16" and dev.type == "cpu" and not compute.native_bf16_cpu():
             prec = "fp32"
     else:
         prec = resolve_precision(precision, dev, key="score.precision")
