@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import numpy as np
 import torch
 
 from vadkit.components import Batch
@@ -42,7 +43,7 @@ from vadkit.training.launch import default_run_dir as default_run_dir
 from vadkit.training.launch import resolve_train_config as resolve_train_config
 from vadkit.training.optim import Optimization
 from vadkit.training.step import TOTAL as TOTAL
-from vadkit.training.step import Determinism, LossMeter
+from vadkit.training.step import Determinism, LossMeter, StepLosses
 from vadkit.training.step import TrainingDiverged as TrainingDiverged
 from vadkit.training.step import TrainStep as TrainStep
 
@@ -157,14 +158,16 @@ class Trainer:
                 )
 
     def setup(self) -> None:
-        """Build model, optimizer and step, open the data, check the memory a step will take,
-        then load the last checkpoint (when resuming) or start the run folder: bad data and a
-        run too large for the machine leave no half-made run behind."""
+        """Build the model, check the memory a step will take, then open the data, build
+        optimizer and step, and load the last checkpoint (when resuming) or start the run folder:
+        a run too large for the machine writes nothing (no frame cache, no run folder), and bad
+        data leaves no half-made run behind."""
         distributed.on_main(self._check_run_dir)  # rank 0 judges the folder for every rank
         train = self.config["train"]
         torch.manual_seed(int(train["seed"]))
         self.model = runs.build_model(self.config)
         self.runtime.prepare(self.model)
+        self._check_memory()  # before the data is opened: its first opening fills the cache
         self.optim = Optimization(
             self.model, Settings.from_config(self.config).train, self._updates_per_epoch()
         )
@@ -174,7 +177,6 @@ class Trainer:
             self.model, self.optimizer, self.config["tasks"]["weights"], self.runtime, self.scaler
         )
         self._windows()
-        self._check_memory()
         if self.resume:
             self._restore()
         elif self.world.is_main:
@@ -206,28 +208,52 @@ class Trainer:
 
         The probe runs on a copy of the model with the random state restored (see
         :func:`vadkit.training.budget.project_memory`), so it leaves training bit-identical. The
-        available memory is read after it: what the probe made resident counts as used.
+        available memory is read after it: what the probe made resident counts as used. Unless
+        the Trainer was given its windows, the window is one of the data's shape
+        (:meth:`_probe_windows`): the memory a step takes depends on the shapes alone, and the
+        data is not opened (nor its frames cached) for a run that is then refused.
         """
         train = self.config["train"]
         device = self.runtime.device
         if not train["memory_check"]:
             self.available_memory = budget.available_memory(device)
             return
-        assert self.step_fn is not None
         probe = self.loader_factory(
-            self._windows(), batch_size=1, epoch=0, skip_batches=0, workers=0, pin_memory=False
+            self.windows if self.windows is not None else self._probe_windows(),
+            batch_size=1,
+            epoch=0,
+            skip_batches=0,
+            workers=0,
+            pin_memory=False,
         )
         window = next(iter(probe), None)
         if window is None:  # no training windows: the data layer has said why
             return
-        self.memory = budget.project_memory(self.step_fn, window)
-        del window, probe
-        self.available_memory = budget.available_memory(device)
-        budget.check_memory(
-            self.memory,
-            self.available_memory,
+        del probe
+        forward = StepLosses(self.model, self.config["tasks"]["weights"], self.runtime)
+        self.memory, self.available_memory = budget.guard_memory(
+            forward,
+            window,
             batch_size=int(train["batch_size"]),
             size=self.config["data"]["size"],
+        )
+
+    def _probe_windows(self) -> Any:
+        """One training window of the data's shape (``data.size``, ``data.color``,
+        ``data.clip_length`` + 1 frames) with the model's task views, its frames all zero."""
+        from vadkit.data import TrainWindows
+        from vadkit.data.sources import COLORS, check_color, check_size
+        from vadkit.data.video import Video
+
+        data = self.config["data"]
+        span = int(data["clip_length"]) + 1
+        height, width = check_size(data["size"])
+        frames = np.zeros((span, height, width, COLORS[check_color(data["color"])]), np.uint8)
+        return TrainWindows(
+            [Video.from_array("memory probe", frames)],
+            clip_length=span - 1,
+            tasks=self.model.task_map,
+            seed=int(self.config["train"]["seed"]),
         )
 
     def _restore(self) -> None:
