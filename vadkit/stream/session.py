@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, ParamSpec
 
 from vadkit.data.live import FrameReader, SourceError
 from vadkit.errors import DataError
+from vadkit.storage.lock import lock_runs_written
 from vadkit.stream.alerts import Alert, AlertTracker, write_peak_pictures
 from vadkit.stream.calibration import (
     CALIBRATION_FILE,
@@ -286,8 +287,8 @@ def open_for_stream(
     ``score.weights``: the moving average when the run kept one, else ``checkpoint``; resolved by
     :func:`~vadkit.inference.weights.load_scored_model`). ``RUN/calibration.json`` is used when it
     was made with these weights; otherwise (or with ``recalibrate``) the run is calibrated
-    first, with ``normalizer`` (default: the run's ``score.normalizer``), and ``on_calibrating``
-    is told why. A calibration that is used as it is keeps its own normalizer: the scorer refits
+    first, with ``normalizer`` (default: the run's ``score.normalizer``), under the run's lock
+    (it writes ``RUN/calibration.json``), and ``on_calibrating`` is told why. A calibration that is used as it is keeps its own normalizer: the scorer refits
     another on its stored scores.
     """
     from vadkit.inference.weights import load_scored_model
@@ -310,19 +311,20 @@ def open_for_stream(
     if cal is None:
         if on_calibrating is not None:
             on_calibrating(reason or "")
-        cal = calibrate(
-            run_dir,
-            model=model,
-            config=config,
-            scored=used,
-            data=calibration_data,
-            windows=calibration_windows,
-            quantile=DEFAULT_QUANTILE if quantile is None else quantile,
-            normalizer=normalizer,
-            device=device,
-            precision=precision,
-            on_progress=on_progress,
-        )
+        with lock_runs_written(calibration_path(run_dir), [run_dir], "vadkit watch --calibrate"):
+            cal = calibrate(
+                run_dir,
+                model=model,
+                config=config,
+                scored=used,
+                data=calibration_data,
+                windows=calibration_windows,
+                quantile=DEFAULT_QUANTILE if quantile is None else quantile,
+                normalizer=normalizer,
+                device=device,
+                precision=precision,
+                on_progress=on_progress,
+            )
     return StreamRun(config=dict(config), model=model, weights=used, calibration=cal)
 
 
