@@ -12,6 +12,7 @@ from vadkit import plugins
 from vadkit._version import __version__
 from vadkit.cli import components
 from vadkit.cli.common import cli_warnings, err_console, invoked_args, show_error
+from vadkit.compute.reports import report_failure
 from vadkit.errors import StorageError, VadkitError
 
 app = typer.Typer(
@@ -150,12 +151,20 @@ def _main(args: list[str]) -> None:
             _commands_added = True
         app(args=args, prog_name="vadkit", standalone_mode=True)
     except VadkitError as exc:
-        show_error(exc)
+        if not report_failure("error", exc.exit_code, exc.message, hint=exc.hint):
+            show_error(exc)
         raise SystemExit(exc.exit_code) from None
     except OSError as exc:
         error = StorageError.from_os_error(exc)
-        show_error(error)
+        if not report_failure("error", error.exit_code, error.message, hint=error.hint):
+            show_error(error)
         raise SystemExit(error.exit_code) from None
     except KeyboardInterrupt:
-        err_console.print("[yellow]Interrupted.[/yellow]")
+        if not report_failure("interrupted", 130, "Interrupted."):
+            err_console.print("[yellow]Interrupted.[/yellow]")
         raise SystemExit(130) from None
+    except Exception as exc:  # a bug, or a peer's failure seen by this process
+        message = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+        if report_failure("crash", 1, message, error=exc):  # under --nproc: told once
+            raise SystemExit(1) from None
+        raise

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from vadkit.compute.reports import RankFailure
 from vadkit.errors import VadkitError
 
 console = Console()
@@ -123,7 +124,8 @@ invoked_args: list[str] = []
 
 def launch_processes(nproc: int | None, extra: list[str] | None = None) -> None:
     """With ``--nproc N`` outside a distributed launch: run this command again on N processes
-    (its arguments less ``--nproc``, plus ``extra``) and exit with their status."""
+    (its arguments less ``--nproc``, plus ``extra``) and exit with their status, a failure told
+    once (:func:`show_failure`): not once per process, and without a traceback."""
     if nproc is None:
         return
     from vadkit.compute import distributed
@@ -131,7 +133,22 @@ def launch_processes(nproc: int | None, extra: list[str] | None = None) -> None:
     if distributed.current().distributed:
         return
     args = distributed.strip_option(invoked_args, NPROC_FLAGS) + list(extra or [])
-    raise typer.Exit(distributed.launch(nproc, args))
+    launched = distributed.launch(nproc, args)
+    if launched.failure is not None:
+        show_failure(launched.failure)
+    raise typer.Exit(launched.exit_code)
+
+
+def show_failure(failure: RankFailure) -> None:
+    """How one of the processes of ``--nproc`` failed, as one process would have said it: a
+    vadkit error's panel, ``Interrupted.``, or one line naming the rank, the exception and the
+    file that holds its traceback."""
+    if failure.kind == "error":
+        show_error(VadkitError(failure.message, hint=failure.hint))
+    elif failure.kind == "interrupted":
+        err_console.print("[yellow]Interrupted.[/yellow]")
+    else:
+        err_console.print(Text(f"vadkit: {failure.line()}", style="red"), soft_wrap=True)
 
 
 def parse_csv(value: str | None) -> list[str]:

@@ -15,6 +15,7 @@ import math
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -284,7 +285,37 @@ class Trainer:
         if self.world.is_main:
             runs.write_config(self.run_dir, self.config)  # train.epochs may have grown
             self.metrics.truncate(progress.step)
+            before = self.metrics.world_size()
         self._log({"event": "resumed", **asdict(progress)})
+        if self.world.is_main and before != self.world.size:
+            self._world_size_changed(before, progress)
+
+    def _world_size_changed(self, before: int, progress: Progress) -> None:
+        """Warn (once: rank 0) and record in ``metrics.jsonl`` that the run resumes on another
+        number of processes than its last session: the global batch and the schedule's steps
+        per epoch change, so the run no longer follows the one it started as."""
+        batch = int(self.config["train"]["batch_size"])
+        now = self.world.size
+        self._log(
+            {
+                "event": "world_size_changed",
+                **asdict(progress),
+                "from_world_size": before,
+                "world_size": now,
+                "from_global_batch": before * batch,
+                "global_batch": now * batch,
+            }
+        )
+        where = f" mid-epoch (epoch {progress.epoch + 1}, batch {progress.batch})" * bool(
+            progress.batch
+        )
+        warnings.warn(
+            f"'{self.run_dir}' was trained on {before} process(es) and resumes{where} on {now}: "
+            f"the global batch changes from {before * batch} to {now * batch} and the "
+            "learning-rate schedule's steps per epoch with it, so the run will not match one "
+            f"trained on {before} throughout (recorded in {runs.METRICS_FILE})",
+            stacklevel=2,
+        )
 
     def _shard(self) -> dict[str, int]:
         """The loader arguments that give this process its shard of an epoch (none alone)."""
