@@ -4,18 +4,48 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+import typer.core
 
 from vadkit import plugins
 from vadkit._version import __version__
 from vadkit.cli import components
-from vadkit.cli.common import cli_warnings, err_console, invoked_args, show_error
+from vadkit.cli.common import (
+    cli_warnings,
+    err_console,
+    interruptible,
+    invoked_args,
+    show_error,
+)
 from vadkit.compute.reports import report_failure
 from vadkit.errors import StorageError, VadkitError
 
+if TYPE_CHECKING:
+    from typer._click.core import Context as ClickContext  # the Click that Typer carries
+
+
+def _interrupted() -> None:
+    """Say ``Interrupted.`` (under ``--nproc``: report it, for the launcher to say once)."""
+    if not report_failure("interrupted", 130, "Interrupted."):
+        err_console.print("[yellow]Interrupted.[/yellow]")
+
+
+class _Commands(typer.core.TyperGroup):
+    """The root command group: Ctrl-C inside a command is one line and exit 130 (Typer alone
+    would exit 130 silently)."""
+
+    def invoke(self, ctx: ClickContext) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # train's own stop (TrainingInterrupted) is said by train
+            _interrupted()
+            raise typer.Exit(130) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="vadkit",
     help="Video anomaly detection with pluggable backbones, tasks, error measures and normalizers.",
     no_args_is_help=True,
@@ -135,8 +165,8 @@ _commands_added = False
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: domain errors, and the operating system's refusals (permission,
     a file in the path, read-only, disk full), become one message and exit code 2; warnings print
-    as one line each."""
-    with cli_warnings():
+    as one line each; Ctrl-C (SIGINT, also to a background job) exits 130."""
+    with cli_warnings(), interruptible():
         _main(list(sys.argv[1:] if argv is None else argv))
 
 
@@ -159,9 +189,8 @@ def _main(args: list[str]) -> None:
         if not report_failure("error", error.exit_code, error.message, hint=error.hint):
             show_error(error)
         raise SystemExit(error.exit_code) from None
-    except KeyboardInterrupt:
-        if not report_failure("interrupted", 130, "Interrupted."):
-            err_console.print("[yellow]Interrupted.[/yellow]")
+    except KeyboardInterrupt:  # before a command runs (e.g. while plugins load)
+        _interrupted()
         raise SystemExit(130) from None
     except Exception as exc:  # a bug, or a peer's failure seen by this process
         message = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,6 +207,29 @@ def cli_warnings() -> Iterator[None]:
         warnings.simplefilter("default")  # each distinct warning once per command
         warnings.showwarning = show_warning
         yield
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGINT raises :class:`KeyboardInterrupt` inside the block, also in a process that started
+    with it ignored: a shell starts background jobs (``vadkit score ... &``) so, and Python then
+    installs no handler, so ``kill -INT`` would do nothing. Every command runs in it (the
+    entry point, :func:`vadkit.cli.app.main`): an interrupted ``score`` exits 130 keeping the
+    previous set, ``watch`` closes its alerts. The disposition found is restored afterwards;
+    elsewhere than in the main thread nothing changes. (``train`` installs its own handler,
+    which stops after the step in progress.)"""
+    ignored = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    )
+    if not ignored:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def fail(message: str, hint: str | None = None) -> NoReturn:
