@@ -4,13 +4,14 @@ the measured projection after the first steps."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from conftest import TINY_MODEL, quiet_machine
+from conftest import TINY_MODEL, quiet_machine, run_cli
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
@@ -198,6 +199,83 @@ def test_too_little_memory_stops_before_the_run_folder(
         _config(tiny_scene, "train.memory_check=false"), run, handle_signals=False
     ).fit()
     assert summary["epochs"] == 1 and (run / "checkpoints" / "last.safetensors").is_file()
+
+
+def test_a_refused_run_writes_no_frame_cache(
+    tiny_scene: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard runs before the data is opened: a refused run leaves the cache as it was."""
+    cache, run = tmp_path / "cache", tmp_path / "run"
+    monkeypatch.setenv("VADKIT_CACHE", str(cache))
+    monkeypatch.setenv(budget.MEMORY_ENV, "1000000")
+    with pytest.raises(ConfigError, match="Training would need about "):
+        Trainer(_config(tiny_scene), run, handle_signals=False).fit()
+    assert not run.exists()
+    assert not cache.exists() or not any(cache.rglob("*")), sorted(cache.rglob("*"))
+    monkeypatch.delenv(budget.MEMORY_ENV)
+    Trainer(_config(tiny_scene), run, handle_signals=False).fit()  # the check passes: cached
+    assert any(cache.rglob("*.u8"))
+
+
+ALLOCATION_FAILURES = [
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    RuntimeError(
+        "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: "
+        "you tried to allocate 4294967296 bytes."
+    ),
+    MemoryError(),
+]
+
+
+@pytest.mark.parametrize("failure", ALLOCATION_FAILURES, ids=["cuda", "cpu", "python"])
+def test_an_allocation_failure_inside_the_probe_is_a_refusal(
+    failure: BaseException, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _Tiny()
+    step = TrainStep(model, torch.optim.Adam(model.parameters()), {"x": 1.0}, Runtime(CPU))
+
+    def no_memory(batch: Batch) -> dict[str, Tensor]:
+        raise failure
+
+    monkeypatch.setattr(_Tiny, "training_losses", lambda self, batch: no_memory(batch))
+    window = _window()
+    rng = torch.get_rng_state()
+    with pytest.raises(ConfigError) as info:
+        budget.guard_memory(step, window, batch_size=16, size=[8, 8])
+    message, hint = info.value.message, str(info.value.hint)
+    assert message.startswith("Training would need ")
+    assert "train.batch_size = 16 and data.size = [8, 8]" in message
+    assert "ran out of memory" in message and "\n" not in message
+    assert "one window alone does not fit; e.g. --set 'data.size=[4,4]'" in hint
+    assert "--ignore-memory" in hint
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert budget.is_allocation_failure(failure)
+    other = RuntimeError("mat1 and mat2 shapes cannot be multiplied")  # a bug, not memory
+    assert not budget.is_allocation_failure(other)
+    monkeypatch.setattr(_Tiny, "training_losses", lambda self, batch: (_ for _ in ()).throw(other))
+    with pytest.raises(RuntimeError, match="shapes cannot"):
+        budget.guard_memory(step, window, batch_size=16, size=[8, 8])
+
+
+def test_train_refuses_in_one_line_when_the_probe_runs_out_of_memory(
+    tiny_scene: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def out_of_memory(step: Any, window: Batch) -> budget.SavedBytes:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(budget, "_probe", out_of_memory)
+    cache, run = tmp_path / "cache", tmp_path / "run"
+    monkeypatch.setenv("VADKIT_CACHE", str(cache))
+    sets = [f"--set={item}" for item in TINY]
+    code = run_cli(["train", "--data", str(tiny_scene), "--out", str(run), "--quiet", *sets])
+    err = " ".join(re.sub(r"[│╭╮╰╯─]", " ", capsys.readouterr().err).split())  # the panel's text
+    assert code == 2, err
+    assert "Training would need more memory" in err and "ran out of memory" in err
+    assert "Traceback" not in err
+    assert not run.exists() and not cache.exists()
 
 
 def test_available_memory(monkeypatch: pytest.MonkeyPatch) -> None:

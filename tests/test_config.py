@@ -74,6 +74,49 @@ def test_resolved_config_round_trips_through_toml() -> None:
     assert "[tasks.params.prp]" in text and "[model.params]" in text
 
 
+def test_a_path_with_an_emoji_round_trips_through_a_run_folder(tmp_path: Path) -> None:
+    """Characters outside the Basic Multilingual Plane are written as they are: a JSON-style
+    escape would be a surrogate pair, which TOML does not allow (the file would not read)."""
+    from vadkit.runs.folder import read_config, write_config
+
+    root = 'datasets/🎥 clips/ünïcode "quoted" back\\slash\ttab'
+    cfg = resolve_config(flags={"data.root": root, "recipe": "luss-ae"})
+    text = dumps_toml(cfg)
+    assert "🎥" in text and "\\ud83c" not in text.lower()
+    assert tomllib.loads(text) == cfg
+    write_config(tmp_path / "run", cfg)
+    assert read_config(tmp_path / "run")["data"]["root"] == root
+
+
+def test_toml_leaves_none_out_and_names_a_value_it_cannot_write() -> None:
+    from vadkit.config.toml import toml_value
+
+    config = {
+        "top": None,
+        "a": {"x": None, "y": 1, "inner": {"z": None, "w": [1, 2.5, "s", True]}},
+        "rows": [{"k": 1, "n": None}],
+        "weird key": {"é": -1e-5},
+    }
+    text = dumps_toml(config)
+    assert 'w = [1, 2.5, "s", true]' in text  # arrays on one line
+    assert tomllib.loads(text) == {
+        "a": {"y": 1, "inner": {"w": [1, 2.5, "s", True]}},
+        "rows": [{"k": 1}],
+        "weird key": {"é": -1e-5},
+    }
+    with pytest.raises(ConfigError, match=r"a\.b = PosixPath\('x'\) cannot be written to TOML"):
+        dumps_toml({"a": {"b": Path("x")}})
+    with pytest.raises(ConfigError, match=r"a\.b = None cannot be written"):
+        dumps_toml({"a": {"b": [1, None]}})  # a list cannot leave an item out
+    assert [toml_value(v) for v in ([64, 64], "bpe", 1e-5, True, {"a": 1, "b c": [1]})] == [
+        "[64, 64]",
+        '"bpe"',
+        "1e-05",
+        "true",
+        '{a = 1, "b c" = [1]}',
+    ]
+
+
 def test_resolution_order_defaults_file_set_flags(tmp_path: Path) -> None:
     file = tmp_path / "run.toml"
     file.write_text(

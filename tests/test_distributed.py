@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -289,6 +291,157 @@ def test_rank_killed_or_stopped_then_restarted_matches_uninterrupted(
         for key, value in state.items():
             assert torch.equal(value, sb["optimizer"]["state"][pid][key]), f"Adam {key} differs"
     assert steps(two_by_8) == steps(run)
+
+
+def test_a_run_resumed_on_another_number_of_processes_warns_once_and_records_it(
+    scene: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """1 process for an epoch, resumed on 2 (``--nproc 2``) for the next, then on 1 again: each
+    change of the number of processes is one warning (from rank 0 alone) and one
+    ``world_size_changed`` record in metrics.jsonl with both sizes and global batches."""
+    from vadkit.training.trainer import resolve_train_config
+
+    run = tmp_path / "run"
+    settings = [*TINY, "train.batch_size=8", "train.epochs=1", 'train.schedule="constant"']
+    Trainer(resolve_config(overrides=settings, flags={"data.root": str(scene)}), run).fit()
+    cmd = [sys.executable, "-m", "vadkit", "train", "--resume", str(run), "--epochs", "2"]
+    out = subprocess.run(
+        [*cmd, "--nproc", "2", "-q"], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-4000:]
+    said = [line for line in out.stderr.splitlines() if "resumes" in line]
+    assert len(said) == 1, out.stderr[-4000:]  # once, not once per rank
+    assert (
+        said[0].startswith("warning: ") and "trained on 1 process(es) and resumes on 2" in said[0]
+    )
+    assert "global batch changes from 8 to 16" in said[0]
+    _, config = resolve_train_config(resume=run, flags={"train.epochs": 3})
+    with pytest.warns(UserWarning, match=r"trained on 2 process\(es\) and resumes on 1"):
+        Trainer(config, run, resume=True).fit()
+    records = [json.loads(x) for x in (run / runs.METRICS_FILE).read_text().splitlines()]
+    changes = [
+        {k: r[k] for k in ("step", "from_world_size", "world_size", "global_batch")}
+        for r in records
+        if r["event"] == "world_size_changed"
+    ]
+    # 48 windows: 6 steps of 8 on one process, 3 of 2 x 8 on two
+    assert changes == [
+        {"step": 6, "from_world_size": 1, "world_size": 2, "global_batch": 16},
+        {"step": 9, "from_world_size": 2, "world_size": 1, "global_batch": 8},
+    ]
+
+
+# -- a failure or Ctrl-C under --nproc is told once --------------------------------------------
+def _launched(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """``vadkit ARGS`` as a user starts it (its own session: a terminal's Ctrl-C reaches the
+    launcher, which passes it on to the processes it started in sessions of their own)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vadkit", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _untidy(err: str) -> list[str]:
+    """What must not reach the user: tracebacks, a rank's prefixed lines, the elastic agent's."""
+    marks = ("Traceback", "[rank", "torch/distributed", "ChildFailedError", "SignalException")
+    return [line for line in err.splitlines() if any(mark in line for mark in marks)]
+
+
+def test_one_ranks_vadkit_error_under_nproc_is_told_once_without_a_traceback(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Rank 0 finds the data root missing (it opens the data first, the others wait for it);
+    rank 1 then fails in its barrier, its peer gone. One panel, exit 2, nothing else."""
+    temp = tmp_path / "temp"  # where the launcher keeps the processes' reports
+    temp.mkdir()
+    proc = _launched(
+        [
+            "train",
+            "--nproc",
+            "2",
+            "--data",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        dict(env, TMPDIR=str(temp)),
+    )
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 2, err
+    flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", err).split())  # the panel's text
+    assert flat.count("vadkit: error") == 1 and flat.count("is not a folder") == 1, err
+    assert not _untidy(err), err
+    assert not list(temp.glob("vadkit-launch-*"))  # the reports are gone with the launch
+
+
+def test_a_crash_under_nproc_is_one_line_naming_the_rank_and_its_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A launched process that fails on a bug reports it and prints nothing; the launcher tells
+    the failure that explains the others: a vadkit error before any crash, else the first crash,
+    in one line naming the rank and the file that keeps its traceback."""
+    from conftest import run_cli
+
+    from vadkit import plugins
+    from vadkit.cli.common import show_failure
+    from vadkit.compute import reports
+
+    def broken() -> None:
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setenv(reports.REPORT_ENV, str(tmp_path))
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr(plugins, "get_host", broken)
+    assert run_cli(["plugins"]) == 1
+    assert capsys.readouterr().err == ""  # said by the launcher, not here
+    (crash,) = reports.read_failures(tmp_path)
+    assert (crash.rank, crash.kind, crash.exit_code) == (1, "crash", 1)
+    assert crash.message == "RuntimeError: boom" and crash.traceback is not None
+    assert "Traceback" in Path(crash.traceback).read_text()
+    show_failure(crash)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "rank 1 failed: RuntimeError: boom (traceback: " in err
+    monkeypatch.setenv("RANK", "0")
+    assert reports.report_failure("error", 2, "Run 'x' has no scores yet.", hint="vadkit score x")
+    assert reports.first_failure(reports.read_failures(tmp_path)).kind == "error"  # the cause
+    monkeypatch.delenv(reports.REPORT_ENV)
+    assert not reports.report_failure("crash", 1, "elsewhere: printed as before")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals are POSIX")
+def test_ctrl_c_under_nproc_saves_and_ends_with_one_line_and_exit_130(
+    scene: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    run = tmp_path / "run"
+    args = ["train", "--nproc", "2", "--data", str(scene), "--out", str(run), "-q"]
+    for item in [*TINY, "train.batch_size=8", "train.epochs=400", 'train.schedule="constant"']:
+        args += ["--set", item]
+    proc = _launched(args, env)
+    try:
+        last = run / "checkpoints" / "last.safetensors"
+        deadline = time.monotonic() + 400
+        while not last.is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert last.is_file() and proc.poll() is None, proc.communicate()[1][-3000:]
+        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C: the launcher's
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    said = [line for line in err.splitlines() if "Interrupted" in line]
+    assert len(said) == 1 and "checkpoint saved" in said[0], err  # rank 0's line, once
+    assert not _untidy(err), err
+    records = [json.loads(x) for x in (run / runs.METRICS_FILE).read_text().splitlines()]
+    stop = [r for r in records if r["event"] == "interrupted"]
+    assert len(stop) == 1  # both ranks stopped after one agreed step; rank 0 saved it
+    state = runs.read_state(run / "checkpoints" / "last.state.pt")
+    assert state["progress"]["step"] == stop[0]["step"]
 
 
 def free_port() -> int:

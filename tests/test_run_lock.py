@@ -1,7 +1,9 @@
-"""One writer per run folder: the lock of train, score and search, and train --out's refusal."""
+"""One writer per run folder: the lock of train, score and search (and of maps, report and watch's
+calibration when they write into the run), and train --out's refusal."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from vadkit.cli import main
 from vadkit.storage.lock import HOLDER_FILE, RunLockedError, run_lock
@@ -30,21 +33,28 @@ def _unboxed(text: str) -> str:
     return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
 
 
+@contextlib.contextmanager
+def holding(run: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another live process holds the lock of ``run`` inside the block."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture
 def held(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
     """A run folder whose lock another live process holds."""
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.toml").write_text("")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(run)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-    try:
+    with holding(run) as proc:
         yield run, proc
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_a_second_writer_is_refused_naming_the_holder(held) -> None:
@@ -103,3 +113,72 @@ def test_a_refused_run_leaves_no_folder_behind(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), run_lock(out, "vadkit train"):
         raise RuntimeError("bad settings")
     assert not out.exists()
+
+
+# -- commands that write into a run only sometimes: maps, report, watch's calibration ---------
+def _refused(capsys: pytest.CaptureFixture[str], proc: subprocess.Popen[str]) -> bool:
+    err = _unboxed(capsys.readouterr().err)
+    return "is being written by" in err and str(proc.pid) in err and "Traceback" not in err
+
+
+def test_a_report_inside_a_run_takes_its_lock_and_one_written_elsewhere_does_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_score_sets import scored
+
+    from vadkit.config import resolve_config
+    from vadkit.runs.folder import write_config
+
+    run = tmp_path / "run"
+    write_config(run, resolve_config(flags={"recipe": "luss-ae"}))
+    scored(run)  # a score set with labels: a report needs no data, no weights with --no-maps
+    elsewhere = tmp_path / "elsewhere" / "page.html"
+    elsewhere.parent.mkdir()
+    with holding(run) as proc:
+        assert run_cli(["report", str(run), "--no-maps"]) == 2  # RUN/report.html
+        assert _refused(capsys, proc)
+        assert not (run / "report.html").exists()
+        inside = run / "pages" / "page.html"
+        assert run_cli(["report", str(run), "--no-maps", "--out", str(inside)]) == 2
+        assert _refused(capsys, proc)
+        assert run_cli(["report", str(run), "--no-maps", "--out", str(elsewhere)]) == 0
+        assert elsewhere.is_file()  # read while another writes: no lock taken
+    assert run_cli(["report", str(run), "--no-maps"]) == 0
+    assert (run / "report.html").is_file()
+
+
+@pytest.fixture(scope="module")
+def real_run(tiny_run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tiny trained run (tests/conftest.py), on one torch thread and a private cache."""
+    from conftest import quiet_machine
+
+    with quiet_machine(tmp_path_factory.mktemp("cache")):
+        yield Path(tiny_run.path)
+
+
+def test_maps_into_a_run_take_its_lock(
+    real_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with holding(real_run) as proc:
+        assert run_cli(["maps", str(real_run), "02", "--frames", "9:11", "--device", "cpu"]) == 2
+        assert _refused(capsys, proc)
+        assert not (real_run / "maps").exists()
+        out = tmp_path / "maps"
+        args = ["maps", str(real_run), "02", "--frames", "9:11", "--device", "cpu", "--json"]
+        assert run_cli([*args, "--out", str(out)]) == 0  # written elsewhere: no lock taken
+        assert any(out.glob("*.png"))
+
+
+def test_watch_calibration_takes_the_run_lock(
+    real_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calibrate = ["watch", str(real_run), "--calibrate", "--calibration-windows", "4"]
+    calibrate += ["--device", "cpu", "--quiet"]
+    stored = real_run / "calibration.json"
+    before = stored.read_bytes() if stored.is_file() else None
+    with holding(real_run) as proc:
+        assert run_cli(calibrate) == 2
+        assert _refused(capsys, proc)
+    assert (stored.read_bytes() if stored.is_file() else None) == before  # nothing written
+    assert run_cli(calibrate) == 0
+    assert (real_run / "calibration.json").is_file()

@@ -19,7 +19,9 @@ from vadkit.errors import ConfigError, DataError
 from vadkit.evaluation.evaluate import evaluate_scores
 from vadkit.metrics import frame_metrics
 from vadkit.scoring.core import VideoScores
+from vadkit.scoring.scorefiles import RECORD_DIGEST
 from vadkit.scoring.scoreset import (
+    FORMAT_VERSION,
     SET_FILE,
     list_score_sets,
     load_scores,
@@ -88,7 +90,7 @@ def test_every_file_records_the_checkpoint_and_settings_of_the_set(tmp_path: Pat
     record = scored(tmp_path)
     folder = tmp_path / "scores" / "testing"
     on_disk = json.loads((folder / SET_FILE).read_text())
-    assert on_disk["identity"]["weights_sha256"] == A and on_disk["format"] == 2
+    assert on_disk["identity"]["weights_sha256"] == A and on_disk["format"] == FORMAT_VERSION == 3
     settings = on_disk["identity"]["settings"]
     assert settings["frames_mode"] == "protocol" and settings["defaults"]["error"] == "mse"
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
@@ -252,7 +254,88 @@ def test_an_edited_record_is_refused(tmp_path: Path) -> None:
     record = json.loads(path.read_text())
     record["identity"]["settings"]["frames_mode"] = "all"
     path.write_text(json.dumps(record))
-    with pytest.raises(DataError, match="was edited"):
+    with pytest.raises(DataError, match="edited by hand"):
+        load_scores(tmp_path)
+
+
+def format_2(record: dict) -> dict:
+    """``record`` as the previous layout wrote it: format 2, no record digest, no data_format."""
+    old = {k: v for k, v in record.items() if k != "data_format"}
+    old["identity"] = {k: v for k, v in record["identity"].items() if k != RECORD_DIGEST}
+    return dict(old, format=2)
+
+
+def _edit(path: str, value: object):
+    """An edit of the record at ``path`` (keys and list indices separated by dots)."""
+
+    def edit(record: dict) -> None:
+        *parents, last = path.split(".")
+        target = record
+        for key in parents:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        if value is DELETE:
+            del target[int(last) if isinstance(target, list) else last]
+        elif isinstance(target, list):
+            target[int(last)] = value
+        else:
+            target[last] = value
+
+    return edit
+
+
+DELETE = object()
+#: Values of set.json that evaluation and the report read, each edited by hand.
+EDITS = {
+    "a video's scored frames": _edit("videos.0.frames_scored", 1),
+    "a video's file": _edit("videos.0.file", "testing/02.npz"),
+    "a video left out of the list": _edit("videos.2", DELETE),
+    "the frames scored": _edit("frames_scored", 10**6),
+    "the anomalous frames": _edit("anomalous_frames", 0),
+    "the total frames": _edit("total_frames", 7),
+    "the default fusion weights": _edit("defaults.alphas", {"vcr": 0, "ffp": 0, "prp": 1}),
+    "the default error measure": _edit("defaults.error", "psnr"),
+    "the default smoothing": _edit("defaults.smooth", 4.0),
+    "the error measures scored": _edit("errors", {"mse": {}}),
+    "a measure left out": _edit("left_out_errors", {"psnr": "NaN in video 01"}),
+    "the error tasks": _edit("error_tasks", ["vcr"]),
+    "the ground truth": _edit("ground_truth", "other.npy"),
+    "the frames mode": _edit("frames_mode", "all"),
+    "the checkpoint": _edit("weights.checkpoint", "3"),
+    "the digest itself": _edit(f"identity.{RECORD_DIGEST}", "0" * 64),
+    "the digest removed": _edit(f"identity.{RECORD_DIGEST}", DELETE),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_an_edit_of_any_value_evaluate_reads_is_refused_naming_the_record(
+    tmp_path: Path, edit
+) -> None:
+    scored(tmp_path, A)
+    path = tmp_path / "scores" / "testing" / SET_FILE
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record, indent=2))
+    with pytest.raises(DataError) as exc:
+        load_scores(tmp_path)
+    assert str(path) in exc.value.message and "edited by hand" in exc.value.message
+    assert f"vadkit score {tmp_path}" in str(exc.value.hint)
+
+
+def test_a_record_of_the_previous_format_still_loads(tmp_path: Path) -> None:
+    """Format 2 sealed only the settings: such a record loads, its settings still checked."""
+    scored(tmp_path, A)
+    path = tmp_path / "scores" / "testing" / SET_FILE
+    new = json.loads(path.read_text())
+    assert new["format"] == FORMAT_VERSION and len(new["identity"][RECORD_DIGEST]) == 64
+    before = evaluate_scores(load_scores(tmp_path))["results"]
+    path.write_text(json.dumps(format_2(new), indent=2))
+    old = load_scores(tmp_path)
+    assert old.meta["format"] == 2 and [v.name for v in old.videos] == ["01", "02", "03"]
+    assert evaluate_scores(old)["results"] == before
+    edited = format_2(new)
+    edited["identity"]["settings"]["frames_mode"] = "all"
+    path.write_text(json.dumps(edited))
+    with pytest.raises(DataError, match="edited by hand"):
         load_scores(tmp_path)
 
 
@@ -290,7 +373,7 @@ def test_the_index_is_a_cache_of_the_records(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"(?s)no score set 'clips'.*Score sets: testing"):
         load_scores(tmp_path, "clips")
     assert list(rebuild_index(tmp_path)["sets"]) == ["testing"]
-    assert json.loads((tmp_path / "scores" / "index.json").read_text())["format"] == 2
+    assert json.loads((tmp_path / "scores" / "index.json").read_text())["format"] == FORMAT_VERSION
 
 
 def test_a_set_of_vadkit_0_1_still_loads_with_a_warning(tmp_path: Path) -> None:
@@ -328,14 +411,13 @@ def test_the_datasets_format_survives_a_save_and_load(tmp_path: Path) -> None:
     path = tmp_path / "scores" / "testing" / SET_FILE
     on_disk = json.loads(path.read_text())
     # the record's "format" stays the set's layout version (readers of old sets rely on it)
-    assert on_disk["format"] == 2 and on_disk["data_format"] == "shanghaitech"
+    assert on_disk["format"] == FORMAT_VERSION and on_disk["data_format"] == "shanghaitech"
     assert on_disk["identity"]["settings"]["format"] == "shanghaitech"  # hashed as before
     loaded = load_scores(tmp_path)
-    assert loaded.data_format == "shanghaitech" and loaded.meta["format"] == 2
+    assert loaded.data_format == "shanghaitech" and loaded.meta["format"] == FORMAT_VERSION
     # a format-2 set saved before the fix (its "format" overwritten, no data_format) still
     # loads, and its dataset format is read back from the settings its identity hashed
-    del on_disk["data_format"]
-    path.write_text(json.dumps(on_disk))
+    path.write_text(json.dumps(format_2(on_disk)))
     old = load_scores(tmp_path)
     assert old.meta["format"] == 2 and old.data_format == "shanghaitech"
     # a set whose meta names no dataset format (as one of video files) has none

@@ -178,6 +178,87 @@ def test_rescore_killed_with_sigkill_keeps_the_previous_set(
     )
 
 
+HANG_AFTER_TWO = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import vadkit.scoring.scoreset as scoreset
+    from vadkit.cli import main
+
+    write, count = scoreset.write_video_scores, [0]
+
+    def write_then_hang(path, video, extra=None):
+        write(path, video, extra)
+        count[0] += 1
+        if count[0] == 2:  # two of three videos written: wait for the signal
+            Path(sys.argv[1]).write_text(str(path.parent))
+            time.sleep(600)
+
+    scoreset.write_video_scores = write_then_hang
+    main(sys.argv[2:])
+    """
+)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals are POSIX")
+def test_a_background_rescore_stopped_with_sigint_exits_130_and_keeps_the_previous_set(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``vadkit score RUN &`` starts with SIGINT ignored (as a shell starts background jobs);
+    ``kill -INT`` still stops it: exit 130, one line, the previous set whole, nothing left."""
+    import vadkit_luss
+
+    before = evaluation(run, capsys)
+    marker = tmp_path / "two-written"
+    paths = [Path(vadkit.__file__).parents[1], Path(vadkit_luss.__file__).parents[1]]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, paths)))
+    args = ["score", str(run), "--checkpoint", "2", "--quiet", "--device", "cpu"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HANG_AFTER_TWO, str(marker), *args],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # a background job
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), f"the scorer did not reach its second video (rc {proc.poll()})"
+        os.kill(proc.pid, signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail("kill -INT did not stop the background score (SIGINT still ignored)")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert err.strip() == "Interrupted." and "Traceback" not in err
+    assert not Path(marker.read_text()).exists() and hidden(run) == []  # staging removed
+    assert evaluation(run, capsys) == before  # the previous set, whole
+
+
+def test_interruptible_restores_sigint_only_where_it_was_ignored() -> None:
+    from vadkit.cli.common import interruptible
+
+    found = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with interruptible():
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the signal arrives here
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # as found
+        mine = signal.signal(signal.SIGINT, lambda signum, frame: None)
+        with interruptible():  # a handler of its own is left alone
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        del mine
+    finally:
+        signal.signal(signal.SIGINT, found)
+
+
 # -- a mixed set -------------------------------------------------------------------------------
 def test_a_set_with_a_file_from_another_checkpoint_is_refused_naming_it(
     run: Path, capsys: pytest.CaptureFixture[str]

@@ -4,18 +4,49 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+import typer.core
 
 from vadkit import plugins
 from vadkit._version import __version__
 from vadkit.cli import components
-from vadkit.cli.common import cli_warnings, err_console, invoked_args, show_error
+from vadkit.cli.common import (
+    cli_warnings,
+    err_console,
+    interruptible,
+    invoked_args,
+    show_error,
+)
+from vadkit.compute.reports import report_failure
 from vadkit.errors import StorageError, VadkitError
 from vadkit.installation import missing_dependency
 
+if TYPE_CHECKING:
+    from typer._click.core import Context as ClickContext  # the Click that Typer carries
+
+
+def _interrupted() -> None:
+    """Say ``Interrupted.`` (under ``--nproc``: report it, for the launcher to say once)."""
+    if not report_failure("interrupted", 130, "Interrupted."):
+        err_console.print("[yellow]Interrupted.[/yellow]")
+
+
+class _Commands(typer.core.TyperGroup):
+    """The root command group: Ctrl-C inside a command is one line and exit 130 (Typer alone
+    would exit 130 silently)."""
+
+    def invoke(self, ctx: ClickContext) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # train's own stop (TrainingInterrupted) is said by train
+            _interrupted()
+            raise typer.Exit(130) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="vadkit",
     help="Video anomaly detection with pluggable backbones, tasks, error measures and normalizers.",
     no_args_is_help=True,
@@ -138,8 +169,9 @@ _commands_added = False
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: domain errors, the operating system's refusals (permission,
     a file in the path, read-only, disk full) and a package this install lacks (the light
-    install's torch) become one message and exit code 2; warnings print as one line each."""
-    with cli_warnings():
+    install's torch) become one message and exit code 2; warnings print as one line each; Ctrl-C
+    (SIGINT, also to a background job) exits 130."""
+    with cli_warnings(), interruptible():
         _main(list(sys.argv[1:] if argv is None else argv))
 
 
@@ -155,18 +187,26 @@ def _main(args: list[str]) -> None:
             _commands_added = True
         app(args=args, prog_name="vadkit", standalone_mode=True)
     except VadkitError as exc:
-        show_error(exc)
+        if not report_failure("error", exc.exit_code, exc.message, hint=exc.hint):
+            show_error(exc)
         raise SystemExit(exc.exit_code) from None
     except OSError as exc:
         error = StorageError.from_os_error(exc)
-        show_error(error)
+        if not report_failure("error", error.exit_code, error.message, hint=error.hint):
+            show_error(error)
         raise SystemExit(error.exit_code) from None
     except ImportError as exc:  # a lazy import of a package this install lacks (light install)
         missing = missing_dependency(exc, f"vadkit {command}" if command else "This command")
         if missing is None:
             raise
-        show_error(missing)
+        if not report_failure("error", missing.exit_code, missing.message, hint=missing.hint):
+            show_error(missing)
         raise SystemExit(missing.exit_code) from None
-    except KeyboardInterrupt:
-        err_console.print("[yellow]Interrupted.[/yellow]")
+    except KeyboardInterrupt:  # before a command runs (e.g. while plugins load)
+        _interrupted()
         raise SystemExit(130) from None
+    except Exception as exc:  # a bug, or a peer's failure seen by this process
+        message = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+        if report_failure("crash", 1, message, error=exc):  # under --nproc: told once
+            raise SystemExit(1) from None
+        raise

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
+import threading
 import unicodedata
 import warnings
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from vadkit.compute.reports import RankFailure
 from vadkit.errors import ConfigError, VadkitError
 
 console = Console()
@@ -164,7 +167,8 @@ invoked_args: list[str] = []
 
 def launch_processes(nproc: int | None, extra: list[str] | None = None) -> None:
     """With ``--nproc N`` outside a distributed launch: run this command again on N processes
-    (its arguments less ``--nproc``, plus ``extra``) and exit with their status."""
+    (its arguments less ``--nproc``, plus ``extra``) and exit with their status, a failure told
+    once (:func:`show_failure`): not once per process, and without a traceback."""
     if nproc is None:
         return
     from vadkit.compute import distributed
@@ -172,7 +176,22 @@ def launch_processes(nproc: int | None, extra: list[str] | None = None) -> None:
     if distributed.current().distributed:
         return
     args = distributed.strip_option(invoked_args, NPROC_FLAGS) + list(extra or [])
-    raise typer.Exit(distributed.launch(nproc, args))
+    launched = distributed.launch(nproc, args)
+    if launched.failure is not None:
+        show_failure(launched.failure)
+    raise typer.Exit(launched.exit_code)
+
+
+def show_failure(failure: RankFailure) -> None:
+    """How one of the processes of ``--nproc`` failed, as one process would have said it: a
+    vadkit error's panel, ``Interrupted.``, or one line naming the rank, the exception and the
+    file that holds its traceback."""
+    if failure.kind == "error":
+        show_error(VadkitError(failure.message, hint=failure.hint))
+    elif failure.kind == "interrupted":
+        err_console.print("[yellow]Interrupted.[/yellow]")
+    else:
+        err_console.print(Text(f"vadkit: {failure.line()}", style="red"), soft_wrap=True)
 
 
 def parse_csv(value: str | None) -> list[str]:
@@ -229,6 +248,29 @@ def cli_warnings() -> Iterator[None]:
         warnings.simplefilter("default")  # each distinct warning once per command
         warnings.showwarning = show_warning
         yield
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGINT raises :class:`KeyboardInterrupt` inside the block, also in a process that started
+    with it ignored: a shell starts background jobs (``vadkit score ... &``) so, and Python then
+    installs no handler, so ``kill -INT`` would do nothing. Every command runs in it (the
+    entry point, :func:`vadkit.cli.app.main`): an interrupted ``score`` exits 130 keeping the
+    previous set, ``watch`` closes its alerts. The disposition found is restored afterwards;
+    elsewhere than in the main thread nothing changes. (``train`` installs its own handler,
+    which stops after the step in progress.)"""
+    ignored = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    )
+    if not ignored:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def fail(message: str, hint: str | None = None) -> NoReturn:

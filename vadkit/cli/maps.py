@@ -64,24 +64,28 @@ def maps_cmd(
     json_out: JsonFlag = False,
 ) -> None:
     """Draw the anomaly maps of a video: each task's and the fused one over every frame (PNG),
-    and the fused overlays as an MP4."""
+    and the fused overlays as an MP4. Drawn inside the run (the default), they are written
+    under the run's lock."""
     from vadkit.inference.framemaps import frame_maps
     from vadkit.inference.mapviews import write_map_views
     from vadkit.scoring.scoreset import safe_file_stem
+    from vadkit.storage.lock import lock_runs_written
 
     span = parse_frames(frames)
-    maps = frame_maps(
-        run,
-        video,
-        span,
-        checkpoint=checkpoint,
-        weights=weights,
-        error=error,
-        normalizer=normalizer,
-        device=device,
-    )
-    folder = out if out is not None else Path(run) / "maps" / safe_file_stem(maps.video)
-    written = write_map_views(maps, folder)
+    target = out if out is not None else Path(run) / "maps"
+    with lock_runs_written(target, [run], "vadkit maps"):  # pictures inside the run: its writer
+        maps = frame_maps(
+            run,
+            video,
+            span,
+            checkpoint=checkpoint,
+            weights=weights,
+            error=error,
+            normalizer=normalizer,
+            device=device,
+        )
+        folder = out if out is not None else Path(run) / "maps" / safe_file_stem(maps.video)
+        written = write_map_views(maps, folder)
     result = {
         "video": maps.video,
         "frames": [int(maps.frames[0]), int(maps.frames[-1]) + 1],

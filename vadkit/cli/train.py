@@ -200,10 +200,11 @@ def train_cmd(
             )
         raise typer.Exit(stop.exit_code) from None
     except KeyboardInterrupt:  # a second Ctrl-C: the last checkpoint is intact
-        err_console.print(
-            f"[yellow]Interrupted.[/yellow] Continue from the last checkpoint with: "
-            f"vadkit train --resume {plain(run_dir)}"
-        )
+        if world.is_main:  # said once, not once per process
+            err_console.print(
+                f"[yellow]Interrupted.[/yellow] Continue from the last checkpoint with: "
+                f"vadkit train --resume {plain(run_dir)}"
+            )
         raise typer.Exit(130) from None
     finally:
         if bar is not None:

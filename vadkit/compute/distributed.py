@@ -26,14 +26,17 @@ import contextlib
 import datetime as _dt
 import os
 import signal
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from vadkit.compute.reports import REPORT_ENV, RankFailure, first_failure, read_failures
 from vadkit.errors import ConfigError, VadkitError
 
 T = TypeVar("T")
@@ -129,10 +132,28 @@ def restarting() -> bool:
     return _env_int(RESTART_ENV, 0) > 0
 
 
-def launch(nproc: int, args: Sequence[str], *, max_restarts: int = 0) -> int:
+@dataclass(frozen=True)
+class Launched:
+    """How :func:`launch` ended: the exit code for the command, and the failure to tell the
+    user once (None when the processes succeeded, or when one of them has said it itself, as
+    rank 0 of an interrupted training does)."""
+
+    exit_code: int
+    failure: RankFailure | None = None
+
+
+def launch(nproc: int, args: Sequence[str], *, max_restarts: int = 0) -> Launched:
     """Run ``python -m vadkit ARGS`` on ``nproc`` local processes through torch's elastic
-    launcher (what ``torchrun --standalone --nproc-per-node N -m vadkit ARGS`` does); returns the
-    exit code (that of the first process that failed)."""
+    launcher (what ``torchrun --standalone --nproc-per-node N -m vadkit ARGS`` does).
+
+    The processes report a failure to the launcher instead of printing it
+    (:mod:`vadkit.compute.reports`), and the launcher's own log lines are silenced: a failure is
+    told once, by the caller, from :attr:`Launched.failure`. A vadkit error keeps its exit code
+    (2), an interrupt exits 130 (128 + the signal), any other failure 1.
+    """
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser
     from torch.distributed.run import run as elastic_run
@@ -147,12 +168,42 @@ def launch(nproc: int, args: Sequence[str], *, max_restarts: int = 0) -> int:
             *args,
         ]
     )
+    folder = Path(tempfile.mkdtemp(prefix="vadkit-launch-"))
+    before = os.environ.get(REPORT_ENV)
+    os.environ[REPORT_ENV] = str(folder)  # the processes inherit the launcher's environment
+    logging.disable(logging.CRITICAL)  # the elastic agent's lines: the failure is told once
+    unreported: RankFailure | None = None
+    keep: str | None = None  # the traceback of the crash that is told
     try:
-        elastic_run(options)
-    except ChildFailedError as exc:
-        codes = [f.exitcode for f in exc.failures.values() if f.exitcode]
-        return next((c for c in codes if c > 0), 1)
-    return 0
+        try:
+            elastic_run(options)
+            return Launched(0)
+        except ChildFailedError as exc:
+            rank, process = min(exc.failures.items(), key=lambda item: item[1].timestamp)
+            code = process.exitcode
+            signame = process.signal_name()
+            exit_code = 128 - code if code < 0 else code or 1
+            said = f"killed by {signame}" if code < 0 else f"exit code {code}"
+            unreported = RankFailure(int(rank), "crash", exit_code, f"the process ended ({said})")
+        except SignalException as exc:  # the launcher was told to stop: so were the processes
+            exit_code = 128 + int(exc.sigval)
+        failure = first_failure(read_failures(folder))
+        if failure is None:  # nothing reported: said by the process itself, or killed
+            silent = exit_code in (130, 128 + signal.SIGTERM) or unreported is None
+            return Launched(exit_code, None if silent else unreported)
+        keep = failure.traceback
+        return Launched(failure.exit_code, failure)
+    finally:
+        logging.disable(logging.NOTSET)
+        if before is None:
+            os.environ.pop(REPORT_ENV, None)
+        else:
+            os.environ[REPORT_ENV] = before
+        for path in folder.glob("*"):
+            if str(path) != keep:  # the told crash's traceback stays, for the user to read
+                path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
 
 
 def strip_option(args: Sequence[str], names: Sequence[str]) -> list[str]:

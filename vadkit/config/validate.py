@@ -27,7 +27,7 @@ from vadkit.config.settings import (
     Config,
     default_config,
 )
-from vadkit.config.toml import _toml_value
+from vadkit.config.toml import toml_value
 from vadkit.errors import ConfigError, RegistryError
 
 
@@ -86,12 +86,12 @@ def _check_scalar(key: str, value: Any, default: Any) -> Any:
     if not ok:
         raise ConfigError(
             f"Config key '{key}' must be {_type_name(default)}, not {value!r}.",
-            hint=f"For example: --set {key}={_toml_value(default, key)}",
+            hint=f"For example: --set {key}={toml_value(default, key)}",
         )
     if isinstance(default, float) and not math.isfinite(value):
         raise ConfigError(
             f"Config key '{key}' must be a finite number, not {value!r}.",
-            hint=f"For example: --set {key}={_toml_value(default, key)}",
+            hint=f"For example: --set {key}={toml_value(default, key)}",
         )
     return float(value) if isinstance(default, float) else value
 
@@ -102,7 +102,7 @@ def _check_min(key: str, value: float, low: float, strict: bool = False) -> None
         example = DEFAULTS.get(key.split(".")[0], {}).get(key.split(".")[-1], low)
         raise ConfigError(
             f"Config key '{key}' must be {bound}, not {value}.",
-            hint=f"For example: --set {key}={_toml_value(example, key)}",
+            hint=f"For example: --set {key}={toml_value(example, key)}",
         )
 
 

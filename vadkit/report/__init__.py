@@ -20,7 +20,7 @@ from vadkit.report.collect import ReportOptions, RunData, collect_run
 from vadkit.report.segments import Segment, top_segments
 
 if TYPE_CHECKING:
-    from vadkit.report.images import MapSource
+    from vadkit.report.images import MapSource, Picture
 
 REPORT_FILE = "report.html"
 
@@ -73,20 +73,41 @@ def write_report(
     own by default, as in ``vadkit evaluate``) and the segment rule. The anomaly-map overlays
     are read from the score set when it stores them (``vadkit score --maps``) and computed
     otherwise (:class:`vadkit.report.images.MapSource`); ``maps=False`` leaves them out (frames
-    only; no network pass). ``on_stage(text)`` is told what is being done.
+    only; no network pass). ``on_stage(text)`` is told what is being done. A report written
+    inside a run folder holds that run's lock while it is made (one writer per run folder).
     """
-    from vadkit.inference.weights import recorded_weights
-    from vadkit.report.images import FrameSource, MapSource, segment_pictures
     from vadkit.report.render import render_report
     from vadkit.storage.io import write_text
+    from vadkit.storage.lock import lock_runs_written
 
     if not 1 <= len(runs) <= 2:
         raise ConfigError(
             f"A report shows one run or compares two, not {len(runs)}.",
             hint="vadkit report RUN, or vadkit report RUN_A RUN_B",
         )
-    data = [collect_run(r, options) for r in runs]
-    pictures, notes, kinds = [], [], []
+    path = Path(out) if out is not None else default_report_path(runs)
+    if path.is_dir():
+        raise ConfigError(
+            f"'{path}' is a folder.", hint="Pass a file name with --out, e.g. report.html"
+        )
+    with lock_runs_written(path, runs, "vadkit report"):  # a page inside a run: its writer
+        data = [collect_run(r, options) for r in runs]
+        pictures, notes, kinds = _pictures(data, maps, on_stage)
+        page = render_report(data, pictures, notes)
+        write_text(path, page)
+    return Report(path=path, size=len(page.encode("utf-8")), runs=data, notes=notes, maps=kinds)
+
+
+def _pictures(
+    data: list[RunData], maps: bool, on_stage: Callable[[str], None] | None
+) -> tuple[list[list[list[Picture]]], list[str], list[str]]:
+    """Each run's segment pictures, its notes (what is missing) and where its maps come from."""
+    from vadkit.inference.weights import recorded_weights
+    from vadkit.report.images import FrameSource, MapSource, segment_pictures
+
+    pictures: list[list[list[Picture]]] = []
+    notes: list[str] = []
+    kinds: list[str] = []
     for run in data:
         frames = FrameSource(run.scores.meta)
         map_source = (
@@ -111,14 +132,7 @@ def write_report(
         notes.append("; ".join(p for p in problems if p))
         kinds.append(kind)
         run.maps_origin = _origin(map_source)
-    path = Path(out) if out is not None else default_report_path(runs)
-    if path.is_dir():
-        raise ConfigError(
-            f"'{path}' is a folder.", hint="Pass a file name with --out, e.g. report.html"
-        )
-    page = render_report(data, pictures, notes)
-    write_text(path, page)
-    return Report(path=path, size=len(page.encode("utf-8")), runs=data, notes=notes, maps=kinds)
+    return pictures, notes, kinds
 
 
 def _origin(source: MapSource | None) -> str:

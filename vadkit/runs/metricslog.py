@@ -54,3 +54,21 @@ class MetricsLog:
             if int(record.get("step", 0)) <= step:
                 kept.append(line + "\n")
         write_text(self.path, "".join(kept))
+
+    def world_size(self) -> int:
+        """How many processes trained the last session the file records: the ``world_size`` of
+        the ``world`` record a session with several processes logs when it starts (after its
+        ``resumed`` record, when it resumed), 1 for a session that logged none."""
+        size = 1
+        if not self.path.exists():
+            return size
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if record.get("event") == "resumed":  # a new session: one process until it says
+                size = 1
+            elif record.get("event") == "world":
+                size = int(record.get("world_size", 1))
+        return size

@@ -2,7 +2,11 @@
 
 Every file of a set records the SHA-256 of the weights that scored it and of the scoring
 settings (:data:`SETTINGS_KEYS` of the set's record); :func:`identity_problem` says how a file
-disagrees with its set. The layout is described in :mod:`vadkit.scoring.scoreset`.
+disagrees with its set. The record itself is sealed (:func:`seal_record`): the SHA-256 of all of
+it, every value ``vadkit evaluate`` and ``vadkit report`` read (videos, frame counts, defaults,
+error measures, left-out measures, ground truth, ...), is kept in its identity, and
+:func:`check_record` refuses a record edited by hand. The layout is described in
+:mod:`vadkit.scoring.scoreset`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ SETTINGS_KEYS = (
     "bundle_sha256",  # a bundle's score sets: the bundle.json that scored them
 )
 ID_KEYS = ("identity.weights_sha256", "identity.settings_sha256")
+#: The identity key of the SHA-256 of the whole record (records of layout format 3 on).
+RECORD_DIGEST = "record_sha256"
+#: The first layout version whose records are sealed; records of format 2 hash their settings
+#: only (they still load, checked as they were).
+SEALED_SINCE = 3
 #: The record key of the dataset layout a set was scored from (a ``datasets`` registry name).
 DATA_FORMAT = "data_format"
 
@@ -39,11 +48,52 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+def canonical_json(data: Any) -> str:
+    """The one text of ``data`` that is hashed: keys sorted, no spaces."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=json_default)
+
+
 def settings_identity(meta: Mapping[str, Any]) -> dict[str, Any]:
     """The scoring settings of a record (:data:`SETTINGS_KEYS`) and their SHA-256."""
     settings = {k: meta[k] for k in SETTINGS_KEYS if k in meta}
-    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=json_default)
+    text = canonical_json(settings)
     return {"settings": json.loads(text), "settings_sha256": sha256(text)}
+
+
+def _record_digest(record: Mapping[str, Any]) -> str:
+    identity = record.get("identity")
+    unsealed = dict(record)
+    if isinstance(identity, Mapping):
+        unsealed["identity"] = {k: v for k, v in identity.items() if k != RECORD_DIGEST}
+    return sha256(canonical_json(unsealed))
+
+
+def seal_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` as the JSON data it is written as, with the SHA-256 of all of it (less that
+    digest) in ``identity.record_sha256``: an edit of any value a reader uses is seen."""
+    sealed: dict[str, Any] = json.loads(json.dumps(record, default=json_default))
+    sealed["identity"][RECORD_DIGEST] = _record_digest(sealed)
+    return sealed
+
+
+def check_record(record: Mapping[str, Any], path: Path) -> None:
+    """Raise :class:`DataError` naming ``path`` when the sealed record was edited by hand (a
+    changed value, or a removed digest). Records of format 2 carry no seal; their settings are
+    checked by :func:`expected_identity`."""
+    identity = record.get("identity")
+    recorded = identity.get(RECORD_DIGEST) if isinstance(identity, Mapping) else None
+    version = record.get("format")
+    old = isinstance(version, int) and not isinstance(version, bool) and version < SEALED_SINCE
+    if recorded is None and old:
+        return
+    if recorded != _record_digest(record):
+        what = "its digest is missing" if recorded is None else "it no longer matches its digest"
+        raise DataError(
+            f"The score set record {path} was edited by hand: {what}, so the scores and "
+            "settings it describes cannot be trusted.",
+            hint=f"Re-score the set: vadkit score {path.parent.parent.parent} (do not edit "
+            "set.json by hand).",
+        )
 
 
 def sha256(text: str) -> str:
@@ -75,11 +125,10 @@ def expected_identity(meta: Mapping[str, Any]) -> tuple[str, str] | None:
     if not isinstance(identity, Mapping):
         return None
     recorded = identity.get("settings_sha256")
-    text = json.dumps(identity.get("settings"), sort_keys=True, separators=(",", ":"))
-    if recorded != sha256(text):
+    if recorded != sha256(canonical_json(identity.get("settings"))):
         raise DataError(
-            f"The record of score set '{meta.get('name')}' was edited: its settings no longer "
-            "match their digest.",
+            f"The record of score set '{meta.get('name')}' was edited by hand: its settings no "
+            "longer match their digest.",
             hint="Re-score the set with `vadkit score RUN`; do not edit set.json by hand.",
         )
     return (str(identity.get("weights_sha256") or ""), str(recorded))

@@ -1,6 +1,6 @@
 """Score sets on disk: what ``vadkit score`` writes and ``vadkit evaluate`` reads (no torch).
 
-Layout (format 2)::
+Layout (format 3; format 2 had no ``identity.record_sha256``)::
 
     RUN/scores/<set>/set.json      the set's record: settings, videos, identity (the truth)
     RUN/scores/<set>/<video>.npz   one file per video
@@ -12,7 +12,10 @@ that every score grows with abnormality), ``norm.<task>.<key>`` (the default err
 streams rescaled by the run's default normalizer), ``fused`` (the run's default error,
 normalizer and weights) and its identity: ``identity.weights_sha256`` (SHA-256 of the weights
 that scored it) and ``identity.settings_sha256`` (of the scoring settings, recorded in
-``set.json``). :func:`load_scores` refuses a set whose files disagree with its record.
+``set.json``). :func:`load_scores` refuses a set whose files disagree with its record, and a
+record edited by hand (its identity holds the SHA-256 of all of it,
+:func:`vadkit.scoring.scorefiles.seal_record`; records of format 2 still load, their settings
+checked as before).
 Scored with ``--maps``, a file also holds ``maps.<task>`` (float16 ``[F, h, w]``: each error-based
 task's raw anomaly map of every scored frame, for the record's ``maps.error``, at the reduced size
 ``maps.size``; :mod:`vadkit.inference.maps`).
@@ -46,12 +49,14 @@ from vadkit.scoring.fusion import fuse, get_normalizer, normalized_streams
 from vadkit.scoring.scorefiles import (
     DATA_FORMAT,
     ID_KEYS,
+    check_record,
     dataset_format,
     drop_errors,
     expected_identity,
     identity_problem,
     json_default,
     read_arrays,
+    seal_record,
     settings_identity,
     write_arrays,
 )
@@ -60,8 +65,8 @@ from vadkit.storage.folders import staged_folder, wait_for_swap
 SCORES_DIR = "scores"
 INDEX_FILE = "index.json"
 SET_FILE = "set.json"
-#: The layout version of score sets, the record's ``format``.
-FORMAT_VERSION = 2
+#: The layout version of score sets, the record's ``format`` (3: the record is sealed).
+FORMAT_VERSION = 3
 #: A score set's name: a plain folder name (letters, digits, '-' and '_'; the whole name, so a
 #: trailing newline is refused too).
 SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -197,7 +202,7 @@ def list_score_sets(run_dir: str | Path) -> list[str]:
 
 
 def read_set_record(folder: Path) -> dict[str, Any]:
-    """A set's ``set.json``."""
+    """A set's ``set.json``, refused when it was edited by hand (:func:`check_record`)."""
     path = folder / SET_FILE
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -211,6 +216,7 @@ def read_set_record(folder: Path) -> dict[str, Any]:
             f"{path} is not a vadkit score set record.",
             hint=f"Re-score the set: vadkit score {folder.parent.parent}",
         )
+    check_record(record, path)
     return record
 
 
@@ -369,6 +375,7 @@ def save_score_set(
         left_out = set(record.get("left_out_errors", {}))
         if left_out:
             drop_errors(staging, entries, left_out, defaults["error"])
+        record = seal_record(record)
         write_json(staging / SET_FILE, record)
     rebuild_index(run_dir)
     return record

@@ -1,4 +1,8 @@
-"""One writer per run folder: an exclusive lock that ``train``, ``score`` and ``search`` take.
+"""One writer per run folder: an exclusive lock that every command writing into a run takes.
+
+``train``, ``score`` and ``search`` always write into the run; ``maps``, ``report`` and the
+calibration of ``watch`` take the lock when what they write lies inside the run folder
+(:func:`lock_runs_written`: a report written elsewhere leaves the run alone, and needs no lock).
 
 The lock is ``RUN/.vadkit.lock`` held with ``filelock`` (an OS file lock: the kernel releases it
 when the holder exits or is killed). Beside it, ``RUN/.vadkit.lock.json`` says who holds it (pid,
@@ -17,7 +21,7 @@ import socket
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -125,19 +129,23 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[None]:
                 folder.rmdir()  # only when empty
 
 
-def locked(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Decorate an engine function whose first argument is a run folder: it runs under the lock.
+def _writer_here(run_dir: Path) -> bool:
+    """Whether this process locks ``run_dir``: a folder (not a run: the caller says so), and
+    in a torchrun launch only on rank 0 (``RANK``): the ranks are one writer, and rank 0 alone
+    writes (the others would be refused by their own rank 0)."""
+    other_rank = os.environ.get("RANK", "0").strip() not in ("", "0")  # torchrun's
+    return run_dir.is_dir() and not other_rank
 
-    In a torchrun launch only rank 0 (``RANK``) takes it: the ranks are one writer, and rank 0
-    alone writes (the others would be refused by their own rank 0).
-    """
+
+def locked(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate an engine function whose first argument is a run folder: it runs under the lock
+    (on rank 0 of a torchrun launch; see :func:`_writer_here`)."""
 
     def wrap(function: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(function)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             run_dir = Path(args[0] if args else kwargs["run_dir"])  # type: ignore[arg-type]
-            other_rank = os.environ.get("RANK", "0").strip() not in ("", "0")  # torchrun's
-            if not run_dir.is_dir() or other_rank:  # not a run: the function says so
+            if not _writer_here(run_dir):
                 return function(*args, **kwargs)
             with run_lock(run_dir, command):
                 return function(*args, **kwargs)
@@ -145,3 +153,29 @@ def locked(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return run
 
     return wrap
+
+
+def is_inside(path: str | Path, folder: str | Path) -> bool:
+    """True when ``path`` (which need not exist yet) is ``folder`` or lies inside it, links
+    resolved."""
+    return Path(path).resolve().is_relative_to(Path(folder).resolve())
+
+
+@contextlib.contextmanager
+def lock_runs_written(
+    target: str | Path, run_dirs: Iterable[str | Path], command: str
+) -> Iterator[None]:
+    """Hold the lock of every run folder of ``run_dirs`` that ``target`` (the file or folder
+    the block writes) lies inside, for ``command``; none when it is written elsewhere.
+
+    A command that reads runs and writes one file (``report``, ``maps``) is a writer of a run
+    only when it writes into it. Raises :class:`RunLockedError` as :func:`run_lock` does.
+    """
+    chosen: dict[Path, Path] = {}  # one lock per folder, however it was named
+    for run_dir in map(Path, run_dirs):
+        if _writer_here(run_dir) and is_inside(target, run_dir):
+            chosen.setdefault(run_dir.resolve(), run_dir)
+    with contextlib.ExitStack() as stack:
+        for run_dir in chosen.values():
+            stack.enter_context(run_lock(run_dir, command))
+        yield

@@ -22,6 +22,7 @@ from vadkit.config.settings import DEFAULT_WINDOWS
 from vadkit.errors import ConfigError, DataError
 from vadkit.scoring.core import VideoLike, WindowScorer, picked_scores, select_windows
 from vadkit.scoring.fusion import default_alphas, resolve_alphas
+from vadkit.storage.lock import locked
 from vadkit.stream.calibration import (
     DEFAULT_QUANTILE,
     Calibration,
@@ -93,6 +94,7 @@ class CalibrationRequest(Request):
     taken_by: ClassVar[str] = "calibrate"
 
 
+@locked("vadkit watch --calibrate")  # it writes RUN/calibration.json
 def calibrate(
     run_dir: str | Path,
     request: CalibrationRequest | None = None,

@@ -309,9 +309,9 @@ def open_for_stream(
     ``score.weights``: the moving average when the run kept one, else ``checkpoint``; resolved by
     :func:`~vadkit.inference.weights.load_scored_model`). ``RUN/calibration.json`` is used when it
     was made with these weights; otherwise (or with ``recalibrate``) the run is calibrated
-    first, with ``normalizer`` (default: the run's ``score.normalizer``), and ``on_calibrating``
-    is told why. A calibration that is used as it is keeps its own normalizer: the scorer refits
-    another on its stored scores.
+    first, with ``normalizer`` (default: the run's ``score.normalizer``), under the run's lock
+    (it writes ``RUN/calibration.json``), and ``on_calibrating`` is told why. A calibration that
+    is used as it is keeps its own normalizer: the scorer refits another on its stored scores.
     """
     from vadkit.inference.scorer import scoring_runtime
     from vadkit.inference.weights import load_scored_model

@@ -12,7 +12,9 @@ where ``fixed`` holds the saved tensors that do not grow with the batch (the low
 of the weights that autocast makes) and ``headroom`` (:data:`HEADROOM`) what a step holds beyond
 its saved tensors, measured. :func:`check_memory` stops a run whose projection exceeds what the
 machine has (:func:`available_memory`, read after the probe, less :data:`RESERVE`) with a
-:class:`~vadkit.errors.ConfigError`, before the run folder is written.
+:class:`~vadkit.errors.ConfigError`, before the run folder is written. :func:`guard_memory` does
+both, and refuses the same way when the probe itself runs out of memory (an allocation failure
+inside it is a refusal, never a crash).
 
 Measured agreement (``benchmarks/bench_memory.py``, ``docs/benchmarks/train-memory.md``: the
 ``luss-ae`` model, ``cae3d`` widths 96-128-256-256, 16-frame grey clips, channels-last on the
@@ -49,7 +51,7 @@ from vadkit.errors import ConfigError
 
 if TYPE_CHECKING:
     from vadkit.components import Batch
-    from vadkit.training.step import TrainStep
+    from vadkit.training.step import StepLosses
 
 #: Environment variable that overrides the available memory, in bytes (for tests, and for a
 #: machine whose memory vadkit cannot see, e.g. one shared with other jobs).
@@ -206,7 +208,7 @@ class MemoryProjection:
         return max(0, math.floor((budget - self.fixed) / self.per_window))
 
 
-def _probe(step: TrainStep, window: Batch) -> SavedBytes:
+def _probe(step: StepLosses, window: Batch) -> SavedBytes:
     """Forward and backward pass of a copy of the step's model, with the random state kept."""
     device = step.runtime.device
     devices = []
@@ -224,7 +226,7 @@ def _probe(step: TrainStep, window: Batch) -> SavedBytes:
 
 
 def project_memory(
-    step: TrainStep, window: Batch, *, headroom: float | None = None
+    step: StepLosses, window: Batch, *, headroom: float | None = None
 ) -> MemoryProjection:
     """Project the peak memory of ``step`` from one forward and backward pass on ``window``.
 
@@ -364,22 +366,84 @@ def check_memory(
     budget = available * (1 - RESERVE)
     if needed <= budget:
         return
-    where = (
-        "this machine has" if projection.device == "cpu" else f"the device {projection.device} has"
-    )
     reserve = f", of which vadkit leaves {RESERVE:.0%} free" if needed <= available else ""
     fits = projection.largest_batch(budget)
+    raise _refusal(
+        f"Training would need about {format_bytes(needed)} at train.batch_size = {batch_size} "
+        f"and data.size = {list(size)}; {_where(projection.device)} {format_bytes(available)} "
+        f"available{reserve}.",
+        size=size,
+        fits=fits,
+    )
+
+
+def _where(device: str) -> str:
+    return "this machine has" if device == "cpu" else f"the device {device} has"
+
+
+def _refusal(message: str, *, size: Iterable[int], fits: int = 0) -> ConfigError:
+    """The guard's refusal: ``message`` and the one hint (a batch size that fits, else half the
+    frame size, or the way to train anyway)."""
     if fits > 0:
         lower = f"e.g. --set train.batch_size={fits}"
     else:
         half = ",".join(str(int(n) // 2) for n in size)
         lower = f"one window alone does not fit; e.g. --set 'data.size=[{half}]'"
-    raise ConfigError(
-        f"Training would need about {format_bytes(needed)} at train.batch_size = {batch_size} "
-        f"and data.size = {list(size)}; {where} {format_bytes(available)} available{reserve}.",
+    return ConfigError(
+        message,
         hint=f"Lower train.batch_size or data.size ({lower}), or train anyway with "
         "--ignore-memory (--set train.memory_check=false).",
     )
+
+
+#: Words of the RuntimeError an allocator raises when it cannot allocate (torch's CPU allocator:
+#: "DefaultCPUAllocator: not enough memory"; older CUDA builds: "CUDA out of memory").
+_ALLOCATION_FAILURES = ("not enough memory", "out of memory")
+
+
+def is_allocation_failure(exc: BaseException) -> bool:
+    """True when ``exc`` says an allocation failed: :class:`MemoryError`,
+    :class:`torch.OutOfMemoryError`, or an allocator's :class:`RuntimeError`."""
+    if isinstance(exc, MemoryError | torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(
+        words in str(exc).lower() for words in _ALLOCATION_FAILURES
+    )
+
+
+def guard_memory(
+    step: StepLosses, window: Batch, *, batch_size: int, size: Iterable[int]
+) -> tuple[MemoryProjection, int | None]:
+    """Project a step's memory from ``window`` (:func:`project_memory`) and check it against what
+    the device has (:func:`available_memory`, read after the probe; :func:`check_memory`).
+
+    Returns the projection and the available bytes. An allocation failure inside the probe is
+    refused with the same :class:`ConfigError` as a projection that is too large: one window's
+    pass did not fit, so no batch does.
+    """
+    size = list(size)
+    device = step.runtime.device
+    failure = None
+    try:
+        projection = project_memory(step, window)
+    except (MemoryError, RuntimeError) as exc:
+        if not is_allocation_failure(exc):
+            raise
+        failure = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+    if failure is not None:  # out of the except block: the probe's tensors are freed by now
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        available = available_memory(device)
+        has = f"{_where(str(device))} {format_bytes(available)} available" if available else ""
+        raise _refusal(
+            f"Training would need more memory than is available at train.batch_size = {batch_size} "
+            f"and data.size = {size}: one window's forward and backward pass ran out of memory "
+            f"({failure[:200]}){'; ' + has if has else ''}.",
+            size=size,
+        )
+    available = available_memory(device)
+    check_memory(projection, available, batch_size=batch_size, size=size)
+    return projection, available
 
 
 # -- the measured projection --------------------------------------------------------------------

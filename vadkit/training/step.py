@@ -21,26 +21,17 @@ class TrainingDiverged(VadkitError):
     """The loss became NaN or infinite."""
 
 
-class TrainStep:
-    """One optimisation step: every task's loss on one batch, weighted sum, backward, update.
+class StepLosses:
+    """The forward pass of a training step: every task's loss on one batch and their weighted sum.
 
-    The encoder runs once on the shared clip (and once on each task's own view), the decoder at
-    most once per input (see :meth:`vadkit.model.VADModel.training_losses`).
+    Apart from :class:`TrainStep` so that the memory probe (:mod:`vadkit.training.budget`) can run
+    it before the optimizer exists (which needs the data opened; the probe must not).
     """
 
-    def __init__(
-        self,
-        model: Any,
-        optimizer: torch.optim.Optimizer,
-        weights: Mapping[str, float],
-        runtime: Runtime,
-        scaler: torch.amp.GradScaler | None = None,
-    ) -> None:
+    def __init__(self, model: Any, weights: Mapping[str, float], runtime: Runtime) -> None:
         self.model = model
-        self.optimizer = optimizer
         self.weights = dict(weights)
         self.runtime = runtime
-        self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
         self._non_blocking = runtime.device.type == "cuda"
         self._memory_format = torch.channels_last_3d if runtime.channels_last else None
 
@@ -60,6 +51,26 @@ class TrainStep:
         total = sum(self.weights[name] * loss.float() for name, loss in losses.items())
         assert isinstance(total, Tensor)
         return total, losses
+
+
+class TrainStep(StepLosses):
+    """One optimisation step: every task's loss on one batch, weighted sum, backward, update.
+
+    The encoder runs once on the shared clip (and once on each task's own view), the decoder at
+    most once per input (see :meth:`vadkit.model.VADModel.training_losses`).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        optimizer: torch.optim.Optimizer,
+        weights: Mapping[str, float],
+        runtime: Runtime,
+        scaler: torch.amp.GradScaler | None = None,
+    ) -> None:
+        super().__init__(model, weights, runtime)
+        self.optimizer = optimizer
+        self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
 
     def __call__(self, batch: Batch) -> dict[str, Tensor]:
         """Run one step; returns the detached losses (``"loss"`` = weighted total, per task)."""

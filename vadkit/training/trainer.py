@@ -15,12 +15,14 @@ import math
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import numpy as np
 import torch
 
 from vadkit.components import Batch
@@ -36,7 +38,14 @@ from vadkit.storage.lock import LOCK_FILES, run_lock
 from vadkit.training import budget, parallel
 from vadkit.training.callbacks import Callback, TrainingInterrupted
 from vadkit.training.optim import Optimization
-from vadkit.training.step import TOTAL, Determinism, LossMeter, TrainingDiverged, TrainStep
+from vadkit.training.step import (
+    TOTAL,
+    Determinism,
+    LossMeter,
+    StepLosses,
+    TrainingDiverged,
+    TrainStep,
+)
 
 LoaderFactory = Callable[..., Iterable[Batch]]
 
@@ -146,14 +155,16 @@ class Trainer:
                 )
 
     def setup(self) -> None:
-        """Build model, optimizer and step, open the data, check the memory a step will take,
-        then load the last checkpoint (when resuming) or start the run folder: bad data and a
-        run too large for the machine leave no half-made run behind."""
+        """Build the model, check the memory a step will take, then open the data, build
+        optimizer and step, and load the last checkpoint (when resuming) or start the run folder:
+        a run too large for the machine writes nothing (no frame cache, no run folder), and bad
+        data leaves no half-made run behind."""
         distributed.on_main(self._check_run_dir)  # rank 0 judges the folder for every rank
         train = self.config["train"]
         torch.manual_seed(int(train["seed"]))
         self.model = runs.build_model(self.config)
         self.runtime.prepare(self.model)
+        self._check_memory()  # before the data is opened: its first opening fills the cache
         self.optim = Optimization(
             self.model, Settings.from_config(self.config).train, self._updates_per_epoch()
         )
@@ -163,7 +174,6 @@ class Trainer:
             self.model, self.optimizer, self.config["tasks"]["weights"], self.runtime, self.scaler
         )
         self._windows()
-        self._check_memory()
         if self.resume:
             self._restore()
         elif self.world.is_main:
@@ -195,28 +205,52 @@ class Trainer:
 
         The probe runs on a copy of the model with the random state restored (see
         :func:`vadkit.training.budget.project_memory`), so it leaves training bit-identical. The
-        available memory is read after it: what the probe made resident counts as used.
+        available memory is read after it: what the probe made resident counts as used. Unless
+        the Trainer was given its windows, the window is one of the data's shape
+        (:meth:`_probe_windows`): the memory a step takes depends on the shapes alone, and the
+        data is not opened (nor its frames cached) for a run that is then refused.
         """
         train = self.config["train"]
         device = self.runtime.device
         if not train["memory_check"]:
             self.available_memory = budget.available_memory(device)
             return
-        assert self.step_fn is not None
         probe = self.loader_factory(
-            self._windows(), batch_size=1, epoch=0, skip_batches=0, workers=0, pin_memory=False
+            self.windows if self.windows is not None else self._probe_windows(),
+            batch_size=1,
+            epoch=0,
+            skip_batches=0,
+            workers=0,
+            pin_memory=False,
         )
         window = next(iter(probe), None)
         if window is None:  # no training windows: the data layer has said why
             return
-        self.memory = budget.project_memory(self.step_fn, window)
-        del window, probe
-        self.available_memory = budget.available_memory(device)
-        budget.check_memory(
-            self.memory,
-            self.available_memory,
+        del probe
+        forward = StepLosses(self.model, self.config["tasks"]["weights"], self.runtime)
+        self.memory, self.available_memory = budget.guard_memory(
+            forward,
+            window,
             batch_size=int(train["batch_size"]),
             size=self.config["data"]["size"],
+        )
+
+    def _probe_windows(self) -> Any:
+        """One training window of the data's shape (``data.size``, ``data.color``,
+        ``data.clip_length`` + 1 frames) with the model's task views, its frames all zero."""
+        from vadkit.data import TrainWindows
+        from vadkit.data.sources import COLORS, check_color, check_size
+        from vadkit.data.video import Video
+
+        data = self.config["data"]
+        span = int(data["clip_length"]) + 1
+        height, width = check_size(data["size"])
+        frames = np.zeros((span, height, width, COLORS[check_color(data["color"])]), np.uint8)
+        return TrainWindows(
+            [Video.from_array("memory probe", frames)],
+            clip_length=span - 1,
+            tasks=self.model.task_map,
+            seed=int(self.config["train"]["seed"]),
         )
 
     def _restore(self) -> None:
@@ -247,7 +281,37 @@ class Trainer:
         if self.world.is_main:
             runs.write_config(self.run_dir, self.config)  # train.epochs may have grown
             self.metrics.truncate(progress.step)
+            before = self.metrics.world_size()
         self._log({"event": "resumed", **asdict(progress)})
+        if self.world.is_main and before != self.world.size:
+            self._world_size_changed(before, progress)
+
+    def _world_size_changed(self, before: int, progress: Progress) -> None:
+        """Warn (once: rank 0) and record in ``metrics.jsonl`` that the run resumes on another
+        number of processes than its last session: the global batch and the schedule's steps
+        per epoch change, so the run no longer follows the one it started as."""
+        batch = int(self.config["train"]["batch_size"])
+        now = self.world.size
+        self._log(
+            {
+                "event": "world_size_changed",
+                **asdict(progress),
+                "from_world_size": before,
+                "world_size": now,
+                "from_global_batch": before * batch,
+                "global_batch": now * batch,
+            }
+        )
+        where = f" mid-epoch (epoch {progress.epoch + 1}, batch {progress.batch})" * bool(
+            progress.batch
+        )
+        warnings.warn(
+            f"'{self.run_dir}' was trained on {before} process(es) and resumes{where} on {now}: "
+            f"the global batch changes from {before * batch} to {now * batch} and the "
+            "learning-rate schedule's steps per epoch with it, so the run will not match one "
+            f"trained on {before} throughout (recorded in {runs.METRICS_FILE})",
+            stacklevel=2,
+        )
 
     def _shard(self) -> dict[str, int]:
         """The loader arguments that give this process its shard of an epoch (none alone)."""
