@@ -299,7 +299,7 @@ def test_a_run_resumed_on_another_number_of_processes_warns_once_and_records_it(
     """1 process for an epoch, resumed on 2 (``--nproc 2``) for the next, then on 1 again: each
     change of the number of processes is one warning (from rank 0 alone) and one
     ``world_size_changed`` record in metrics.jsonl with both sizes and global batches."""
-    from vadkit.training.trainer import resolve_train_config
+    from vadkit.training.launch import resolve_train_config
 
     run = tmp_path / "run"
     settings = [*TINY, "train.batch_size=8", "train.epochs=1", 'train.schedule="constant"']

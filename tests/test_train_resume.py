@@ -128,7 +128,8 @@ CRASH_SCRIPT = textwrap.dedent(
     import torch
     torch.set_num_threads(int(sys.argv[3]))
     from vadkit.config import resolve_config
-    from vadkit.training.trainer import Callback, Trainer
+    from vadkit.training.callbacks import Callback
+    from vadkit.training.trainer import Trainer
 
     class KillAfterFirstMidEpochCheckpoint(Callback):
         armed = False
