@@ -318,15 +318,24 @@ def test_ucsd_downloads_into_its_layout_and_passes_data_check(tmp_path, server, 
     url = serve(served, base, "UCSD_Anomaly_Dataset.tar.gz", data)
     archives = {"UCSD_Anomaly_Dataset.tar.gz": {"urls": [url], "sha256": sha256(data)}}
     plugin = write_plugin(tmp_path, {"ucsd_local": {"base": "ucsd", "archives": archives}})
+    from vadkit.storage.folders import STAGING, mark
+
     to = tmp_path / "data"
     to.mkdir()
-    (to / ".ucsd_local.staging-999999999").mkdir()  # a killed run's staging folder
+    killed = to / ".ucsd_local.staging-999999999"  # a killed run's staging folder (its marker)
+    killed.mkdir()
+    mark(killed, "ucsd_local", STAGING, pid=999999999)
+    (to / ".ucsd_local.staging-888888888").mkdir()  # a user's folder of that shape: kept
 
     code, out, err = download(capsys, plugin, "ucsd_local", to)
     assert code == 0, err
     folder = to / "ucsd_local"
     assert "vadkit data check" in out and str(folder / "UCSDped2") in flat(out)
-    assert sorted(p.name for p in to.iterdir()) == ["ucsd_local", "vadkit-archives"]
+    assert sorted(p.name for p in to.iterdir()) == [
+        ".ucsd_local.staging-888888888",
+        "ucsd_local",
+        "vadkit-archives",
+    ]
     assert sorted(p.name for p in folder.iterdir()) == [
         ".vadkit-download.json",
         "UCSDped1",
