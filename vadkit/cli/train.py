@@ -115,7 +115,7 @@ def train_cmd(
 ) -> None:
     """Train a model on normal videos and write a run folder (config, checkpoints, metrics)."""
     from vadkit.compute import distributed
-    from vadkit.runs import folder as runs
+    from vadkit.runs.checkpoints import checkpoint_path
     from vadkit.training.trainer import (
         Trainer,
         TrainingInterrupted,
@@ -149,7 +149,7 @@ def train_cmd(
     quiet = quiet or not world.is_main
     # started again by torchrun (--max-restarts) after a failure: continue from the checkpoint
     resuming = resume is not None or (
-        distributed.restarting() and runs.checkpoint_path(run_dir).is_file()
+        distributed.restarting() and checkpoint_path(run_dir).is_file()
     )
     bar = None if quiet else ProgressBar()
     trainer = Trainer(

@@ -161,9 +161,9 @@ def export_run(
             "vadkit": __version__,
             "run": {
                 "path": str(run_dir),
-                "checkpoint": str(opened.weights["checkpoint"]),
-                "weights": opened.weights.get("mode"),
-                "weights_sha256": opened.weights["sha256"],
+                "checkpoint": opened.weights.checkpoint,
+                "weights": opened.weights.mode,
+                "weights_sha256": opened.weights.sha256,
             },
             "input": {
                 "name": INPUT_NAME,
