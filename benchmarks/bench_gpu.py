@@ -58,7 +58,7 @@ def train_table(size: int, batch: int, warmup: int, reps: int) -> list[str]:
 
     from vadkit.compute.device import Runtime
     from vadkit.config import resolve_config
-    from vadkit.runs import folder as runs
+    from vadkit.runs import model as run_model
     from vadkit.training.step import TrainStep
 
     config = resolve_config(
@@ -66,7 +66,7 @@ def train_table(size: int, batch: int, warmup: int, reps: int) -> list[str]:
     )
     weights = dict(config["tasks"]["weights"])
     torch.manual_seed(0)
-    base = runs.build_model(config)
+    base = run_model.build_model(config)
     cuda = torch.device("cuda")
     batches = [b.to(cuda) for b in _batches(config, count=2)]
 

@@ -63,10 +63,10 @@ def _config(size: int, batch: int, precision: str) -> dict:
 
 def _windows(config: dict, root: Path):  # type: ignore[no-untyped-def]
     from vadkit.data import TrainWindows, open_videos
-    from vadkit.runs import folder as runs
+    from vadkit.runs import model as run_model
 
     videos = open_videos(root, "training", size=tuple(config["data"]["size"]), color="gray")
-    tasks = runs.build_model(config).task_map
+    tasks = run_model.build_model(config).task_map
     return TrainWindows(videos, clip_length=16, stride=4, tasks=tasks, seed=0)
 
 
@@ -76,7 +76,7 @@ def child(size: int, batch: int, precision: str, root: Path, steps: int) -> dict
 
     from vadkit.compute.device import Runtime
     from vadkit.data import make_train_loader
-    from vadkit.runs import folder as runs
+    from vadkit.runs import model as run_model
     from vadkit.training import budget
     from vadkit.training.step import TrainStep
 
@@ -84,7 +84,7 @@ def child(size: int, batch: int, precision: str, root: Path, steps: int) -> dict
     config = _config(size, batch, precision)
     train = config["train"]
     torch.manual_seed(0)
-    model = runs.build_model(config)
+    model = run_model.build_model(config)
     runtime = Runtime.from_config("cpu", train["precision"], train["channels_last"])
     runtime.prepare(model)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)

@@ -35,7 +35,7 @@ from vadkit.components import Batch, Features
 from vadkit.compute.device import AUTO_PRECISION, Runtime
 from vadkit.config import resolve_config
 from vadkit.model import VADModel
-from vadkit.runs import folder as runs
+from vadkit.runs import model as run_model
 from vadkit.training.step import TrainStep
 
 Step = Callable[[Batch], object]
@@ -64,7 +64,7 @@ def _batches(config: dict, count: int) -> list[Batch]:
         default_data_root(), "training", size=tuple(data["size"]), color=data["color"],
         progress=False,
     )  # fmt: skip
-    model = runs.build_model(config)
+    model = run_model.build_model(config)
     windows = TrainWindows(
         videos, clip_length=data["clip_length"], stride=data["stride"], tasks=model.task_map
     )
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     weights = dict(config["tasks"]["weights"])
     torch.manual_seed(0)
-    base = runs.build_model(config)
+    base = run_model.build_model(config)
     batches = _batches(config, count=2)
     cpu = torch.device("cpu")
     settings = {

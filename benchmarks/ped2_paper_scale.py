@@ -44,10 +44,10 @@ GRACE = 60
 
 
 def _progress(run: Path) -> dict[str, int] | None:
-    from vadkit.runs import folder as runs
+    from vadkit.runs import checkpoints
 
-    state = runs.state_path(run)
-    return runs.read_state(state)["progress"] if state.is_file() else None
+    state = checkpoints.state_path(run)
+    return checkpoints.read_state(state)["progress"] if state.is_file() else None
 
 
 def _epochs(run: Path) -> int:

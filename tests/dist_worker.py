@@ -21,7 +21,7 @@ import torch
 
 from vadkit.compute import distributed
 from vadkit.config import resolve_config
-from vadkit.runs import folder as runs
+from vadkit.runs import checkpoints
 from vadkit.training.callbacks import Callback
 from vadkit.training.trainer import Trainer
 
@@ -46,7 +46,7 @@ def main() -> None:
     for when, rank, step, name in spec.get("signals", []):
         if when == attempt:
             callbacks.append(_Signal(int(rank), int(step), int(getattr(signal, name))))
-    resume = distributed.restarting() and runs.checkpoint_path(run).is_file()
+    resume = distributed.restarting() and checkpoints.checkpoint_path(run).is_file()
     Trainer(config, run, resume=resume, callbacks=callbacks, handle_signals=True).fit()
 
 

@@ -30,7 +30,9 @@ from vadkit.config import resolve_config
 from vadkit.data.sampling import TrainWindows, make_train_loader
 from vadkit.data.shards import shard_order
 from vadkit.data.video import Video
+from vadkit.runs import checkpoints
 from vadkit.runs import folder as runs
+from vadkit.runs import model as run_model
 from vadkit.training.trainer import Trainer
 
 WORKER = Path(__file__).with_name("dist_worker.py")
@@ -208,7 +210,7 @@ def test_two_processes_of_8_train_like_one_of_16(one_by_16: Path, two_by_8: Path
     wb = load_file(two_by_8 / "checkpoints" / "last.safetensors")
     assert wa.keys() == wb.keys()
     config = runs.read_config(one_by_16)
-    model = runs.build_model(config)
+    model = run_model.build_model(config)
     before_bn = set()
     modules = dict(model.named_modules())
     for name, module in modules.items():
@@ -284,8 +286,8 @@ def test_rank_killed_or_stopped_then_restarted_matches_uninterrupted(
     wa = load_file(two_by_8 / "checkpoints" / "last.safetensors")
     wb = load_file(run / "checkpoints" / "last.safetensors")
     assert all(torch.equal(wa[k], wb[k]) for k in wa), "weights differ after the restart"
-    sa = runs.read_state(two_by_8 / "checkpoints" / "last.state.pt")
-    sb = runs.read_state(run / "checkpoints" / "last.state.pt")
+    sa = checkpoints.read_state(two_by_8 / "checkpoints" / "last.state.pt")
+    sb = checkpoints.read_state(run / "checkpoints" / "last.state.pt")
     assert sa["progress"] == sb["progress"]
     for pid, state in sa["optimizer"]["state"].items():
         for key, value in state.items():
@@ -440,7 +442,7 @@ def test_ctrl_c_under_nproc_saves_and_ends_with_one_line_and_exit_130(
     records = [json.loads(x) for x in (run / runs.METRICS_FILE).read_text().splitlines()]
     stop = [r for r in records if r["event"] == "interrupted"]
     assert len(stop) == 1  # both ranks stopped after one agreed step; rank 0 saved it
-    state = runs.read_state(run / "checkpoints" / "last.state.pt")
+    state = checkpoints.read_state(run / "checkpoints" / "last.state.pt")
     assert state["progress"]["step"] == stop[0]["step"]
 
 

@@ -17,7 +17,7 @@ from vadkit.components import Batch
 from vadkit.compute import distributed
 from vadkit.compute.device import Runtime
 from vadkit.config import resolve_config
-from vadkit.runs import folder as runs
+from vadkit.runs import model as run_model
 from vadkit.training import parallel
 from vadkit.training.step import TrainStep
 
@@ -84,7 +84,7 @@ def test_channels_last_step_runs_on_the_meta_device() -> None:
     of every task) on the meta device, which computes shapes and memory formats only."""
     config = resolve_config(overrides=TINY)
     with torch.device("meta"):
-        model = runs.build_model(config)
+        model = run_model.build_model(config)
     runtime = Runtime(torch.device("meta"), "fp32", channels_last=True)
     runtime.prepare(model)
     weights5d = [p for p in model.parameters() if p.dim() == 5]
@@ -155,7 +155,7 @@ def test_compile_setting_runs_the_step_through_torch_compile(
     monkeypatch.setattr(torch, "compile", fake_compile)
     config = resolve_config(overrides=TINY)
     torch.manual_seed(0)
-    model = runs.build_model(config)
+    model = run_model.build_model(config)
     cpu = torch.device("cpu")
     wrapped = parallel.wrap_for_training(
         model, cpu, world=distributed.World(), sync_bn=True, compile=True

@@ -342,9 +342,9 @@ def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
     last = weights_digest(run / "checkpoints" / "last.safetensors")
     assert ema != last
     _, model, used = load_scored_model(run)
-    assert (used["mode"], used["checkpoint"], used["sha256"]) == ("ema", "ema", ema)
-    assert load_scored_model(run, weights="last")[2]["sha256"] == last
-    assert load_scored_model(run, checkpoint="1")[2]["checkpoint"] == "1"  # named: the last mode
+    assert (used.mode, used.checkpoint, used.sha256) == ("ema", "ema", ema)
+    assert load_scored_model(run, weights="last")[2].sha256 == last
+    assert load_scored_model(run, checkpoint="1")[2].checkpoint == "1"  # named: the last mode
 
     # vadkit.load: the same weights, the same scores as the score set's
     record = _score(run, "loaded", precision="fp32", device="cpu")
@@ -369,7 +369,7 @@ def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
     assert calibration is not None and calibration.meta["weights"]["sha256"] == ema
     told: list[str] = []
     opened = open_for_stream(run, calibration_windows=4, on_calibrating=told.append)
-    assert opened.weights["sha256"] == ema and not told  # the calibration fits: kept
+    assert opened.weights.sha256 == ema and not told  # the calibration fits: kept
     other = open_for_stream(run, weights="last", calibration_windows=4, on_calibrating=told.append)
     assert other.calibration.meta["weights"]["sha256"] == last and "does not fit" in told[0]
     # load_for_stream: open_for_stream's parameters, its result as (config, model, calibration)

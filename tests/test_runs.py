@@ -16,7 +16,10 @@ from conftest import TINY_MODEL
 from vadkit.compute.device import Runtime
 from vadkit.config import resolve_config
 from vadkit.errors import CheckpointError, ConfigError
+from vadkit.runs import checkpoints
 from vadkit.runs import folder as runs
+from vadkit.runs import model as run_model
+from vadkit.runs import versions as run_versions
 from vadkit.storage.io import atomic_write, write_text
 
 TINY = [
@@ -44,9 +47,9 @@ def _trained(config: dict, seed: int = 0) -> tuple[torch.nn.Module, torch.optim.
     from vadkit.training.step import TrainStep
 
     torch.manual_seed(seed)
-    model = runs.build_model(config)
+    model = run_model.build_model(config)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    batch = tiny_batch(runs.clip_shape(config), batch=2, seed=seed)
+    batch = tiny_batch(run_model.clip_shape(config), batch=2, seed=seed)
     batch.views["prp"] = batch.clip.flip(2)
     batch.labels["prp"] = torch.tensor([0, 1])
     TrainStep(model, opt, config["tasks"]["weights"], Runtime(torch.device("cpu")))(batch)
@@ -81,16 +84,16 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     model, opt = _trained(config)
     runtime = Runtime(torch.device("cpu"), channels_last=True)  # saved from channels-last weights
     runtime.prepare(model)
-    spec = runs.model_spec(config)
-    progress = runs.Progress(epoch=1, batch=3, step=9)
+    spec = run_model.model_spec(config)
+    progress = checkpoints.Progress(epoch=1, batch=3, step=9)
     rng_at_save = torch.get_rng_state()
-    path = runs.save_checkpoint(tmp_path, model, spec, progress, optimizer=opt, epoch_copy=2)
+    path = checkpoints.save_checkpoint(tmp_path, model, spec, progress, optimizer=opt, epoch_copy=2)
     assert path == tmp_path / "checkpoints" / "last.safetensors"
     assert (tmp_path / "checkpoints" / "epoch_0002.safetensors").is_file()
-    assert not (tmp_path / "checkpoints" / runs.PENDING).exists()
+    assert not (tmp_path / "checkpoints" / checkpoints.PENDING).exists()
 
-    fresh = runs.build_model(config)
-    metadata = runs.load_weights(path, fresh, spec)
+    fresh = run_model.build_model(config)
+    metadata = checkpoints.load_weights(path, fresh, spec).metadata
     assert json.loads(metadata["vadkit"]) == spec
     assert spec["backbone"] == {"name": "cae3d", "params": config["model"]["params"]}
     assert [t["name"] for t in spec["tasks"]] == ["vcr", "ffp", "prp"]
@@ -100,7 +103,7 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     for key in mine:
         assert torch.equal(mine[key], theirs[key]), key
 
-    state = runs.read_state(tmp_path / "checkpoints" / "last.state.pt")
+    state = checkpoints.read_state(tmp_path / "checkpoints" / "last.state.pt")
     assert state["progress"] == {"epoch": 1, "batch": 3, "step": 9}
     opt2 = torch.optim.Adam(fresh.parameters(), lr=1e-3)
     opt2.load_state_dict(state["optimizer"])
@@ -114,8 +117,8 @@ def test_load_model_gives_the_trained_model_in_eval_mode(tmp_path: Path) -> None
     config = _config("score.error=mse")
     model, opt = _trained(config)
     runs.write_config(tmp_path, config)
-    runs.save_checkpoint(
-        tmp_path, model, runs.model_spec(config), runs.Progress(1, 0, 1), optimizer=opt,
+    checkpoints.save_checkpoint(
+        tmp_path, model, run_model.model_spec(config), checkpoints.Progress(1, 0, 1), optimizer=opt,
         epoch_copy=1,
     )  # fmt: skip
     loaded_config, loaded = runs.load_model(tmp_path)
@@ -135,36 +138,36 @@ def test_load_model_gives_the_trained_model_in_eval_mode(tmp_path: Path) -> None
 def test_checkpoint_of_another_model_is_refused(tmp_path: Path) -> None:
     small = _config()
     model, opt = _trained(small)
-    path = runs.save_checkpoint(
-        tmp_path, model, runs.model_spec(small), runs.Progress(), optimizer=opt
+    path = checkpoints.save_checkpoint(
+        tmp_path, model, run_model.model_spec(small), checkpoints.Progress(), optimizer=opt
     )
     wider = _config("model.params.channels=[8,8,16,32]")
     with pytest.raises(CheckpointError) as info:
-        runs.load_weights(path, runs.build_model(wider), runs.model_spec(wider))
+        checkpoints.load_weights(path, run_model.build_model(wider), run_model.model_spec(wider))
     assert str(path) in info.value.message and "backbone" in info.value.message
     assert "[8, 8, 16, 16]" in info.value.message and info.value.hint
 
     fewer = _config("tasks.names=vcr,ffp")
     with pytest.raises(CheckpointError, match="tasks is"):
-        runs.load_weights(path, runs.build_model(fewer), runs.model_spec(fewer))
+        checkpoints.load_weights(path, run_model.build_model(fewer), run_model.model_spec(fewer))
     # without a spec to compare, tensor names and shapes are checked
     with pytest.raises(CheckpointError) as info:
-        runs.load_weights(path, runs.build_model(wider))
+        checkpoints.load_weights(path, run_model.build_model(wider))
     assert "shapes differ" in info.value.message and "(32, 16, 3, 3, 3)" in info.value.message
     with pytest.raises(CheckpointError, match=r"unexpected tensors tasks\.prp"):
-        runs.load_weights(path, runs.build_model(fewer))
+        checkpoints.load_weights(path, run_model.build_model(fewer))
 
 
 def test_missing_and_damaged_checkpoints(tmp_path: Path) -> None:
-    model = runs.build_model(_config())
+    model = run_model.build_model(_config())
     with pytest.raises(CheckpointError, match="does not exist"):
-        runs.load_weights(tmp_path / "none.safetensors", model)
+        checkpoints.load_weights(tmp_path / "none.safetensors", model)
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
     with pytest.raises(CheckpointError, match="cannot be read"):
-        runs.load_weights(junk, model)
+        checkpoints.load_weights(junk, model)
     with pytest.raises(CheckpointError, match="does not exist"):
-        runs.read_state(tmp_path / "none.state.pt")
+        checkpoints.read_state(tmp_path / "none.state.pt")
 
 
 class _Payload:
@@ -186,84 +189,104 @@ def test_loading_a_state_never_runs_code(tmp_path: Path) -> None:
     assert marker.exists()
     marker.unlink()
     with pytest.raises(CheckpointError, match="cannot be read"):
-        runs.read_state(evil)
+        checkpoints.read_state(evil)
     assert not marker.exists()  # ...and vadkit never lets it
     other = tmp_path / "other.pt"
     torch.save({"format": 99}, other)
     with pytest.raises(CheckpointError, match="not a vadkit training state"):
-        runs.read_state(other)
+        checkpoints.read_state(other)
     plain = tmp_path / "plain.pt"
     with plain.open("wb") as fh:
         pickle.dump({"format": 1}, fh, protocol=2)
     with pytest.raises(CheckpointError, match="cannot be read"):
-        runs.read_state(plain)
+        checkpoints.read_state(plain)
 
 
 def test_a_save_killed_halfway_is_finished_or_undone(tmp_path: Path) -> None:
     config = _config()
-    spec = runs.model_spec(config)
+    spec = run_model.model_spec(config)
     model, opt = _trained(config)
     folder = tmp_path / "checkpoints"
-    runs.save_checkpoint(tmp_path, model, spec, runs.Progress(0, 2, 2), optimizer=opt)
+    checkpoints.save_checkpoint(tmp_path, model, spec, checkpoints.Progress(0, 2, 2), optimizer=opt)
     old = (folder / "last.safetensors").read_bytes()
 
     # killed after the new weights were staged but before the state was replaced: undone
-    new_bytes = runs.weights_bytes(model, spec, runs.Progress(0, 4, 4))
-    (folder / runs.PENDING).write_bytes(new_bytes)
-    runs.recover_checkpoint(tmp_path)
-    assert not (folder / runs.PENDING).exists()
+    new_bytes = checkpoints.weights_bytes(model, spec, checkpoints.Progress(0, 4, 4))
+    (folder / checkpoints.PENDING).write_bytes(new_bytes)
+    checkpoints.recover_checkpoint(tmp_path)
+    assert not (folder / checkpoints.PENDING).exists()
     assert (folder / "last.safetensors").read_bytes() == old
 
     # killed after the state was replaced but before the weights were: finished
-    runs.save_checkpoint(tmp_path, model, spec, runs.Progress(0, 4, 4), optimizer=opt)
+    checkpoints.save_checkpoint(tmp_path, model, spec, checkpoints.Progress(0, 4, 4), optimizer=opt)
     (folder / "last.safetensors").write_bytes(old)  # as if the last rename had not happened
-    (folder / runs.PENDING).write_bytes(new_bytes)
+    (folder / checkpoints.PENDING).write_bytes(new_bytes)
     with pytest.raises(CheckpointError, match="different steps"):
         _load_without_recovery(tmp_path, model, spec)
-    progress, _ = runs.load_training_checkpoint(tmp_path, model, spec)
-    assert progress == runs.Progress(0, 4, 4)
+    progress, _ = checkpoints.load_training_checkpoint(tmp_path, model, spec)
+    assert progress == checkpoints.Progress(0, 4, 4)
     assert (folder / "last.safetensors").read_bytes() == new_bytes
-    assert not (folder / runs.PENDING).exists()
+    assert not (folder / checkpoints.PENDING).exists()
 
 
 def _load_without_recovery(run: Path, model: torch.nn.Module, spec: dict) -> None:
-    pending = run / "checkpoints" / runs.PENDING
+    pending = run / "checkpoints" / checkpoints.PENDING
     hidden = pending.with_name("hidden")
     pending.rename(hidden)
     try:
-        runs.load_training_checkpoint(run, model, spec)
+        checkpoints.load_training_checkpoint(run, model, spec)
     finally:
         hidden.rename(pending)
 
 
+def test_the_old_runs_path_still_gives_every_name_it_had() -> None:
+    """``vadkit.engine.runs`` (deprecated) re-exported the checkpoint names too: it still gives
+    them, from the modules that define them now."""
+    import importlib
+    import sys
+
+    sys.modules.pop("vadkit.engine.runs", None)
+    with pytest.warns(DeprecationWarning, match="vadkit.engine.runs is deprecated"):
+        old = importlib.import_module("vadkit.engine.runs")
+    assert old.save_checkpoint is checkpoints.save_checkpoint
+    assert old.build_model is run_model.build_model and old.load_model is runs.load_model
+    assert old.versions is run_versions.versions and old.RunFolder is runs.RunFolder
+
+
 def test_versions_name_the_plugins_used(tmp_path: Path) -> None:
     config = _config()
-    runs.write_versions(tmp_path, config)
+    run_versions.write_versions(tmp_path, config)
     data = json.loads((tmp_path / "versions.json").read_text())
     assert data["torch"] == torch.__version__ and data["vadkit"] and data["python"]
     assert data["plugins"] == {"luss": data["plugins"]["luss"]} and data["plugins"]["luss"]
 
 
 def test_versions_name_the_distribution_of_each_plugin(tmp_path: Path) -> None:
-    runs.write_versions(tmp_path, _config())
+    run_versions.write_versions(tmp_path, _config())
     data = json.loads((tmp_path / "versions.json").read_text())
     assert data["distributions"] == {"luss": "vadkit"}  # what `pip install` takes
 
 
 def test_a_resumed_run_records_the_versions_it_continued_with(tmp_path: Path) -> None:
     config = _config()
-    runs.write_versions(tmp_path, config)
-    assert not runs.record_resume_versions(tmp_path, config, 3)  # same versions: nothing added
+    run_versions.write_versions(tmp_path, config)
+    assert not run_versions.record_resume_versions(
+        tmp_path, config, 3
+    )  # same versions: nothing added
     first = json.loads((tmp_path / "versions.json").read_text())
     first["torch"] = "2.10.0"  # as if trained under an older torch
     write_text(tmp_path / "versions.json", json.dumps(first))
-    assert runs.record_resume_versions(tmp_path, config, 3)
+    assert run_versions.record_resume_versions(tmp_path, config, 3)
     data = json.loads((tmp_path / "versions.json").read_text())
     assert data["torch"] == "2.10.0"  # the first session's versions stay
     assert [(r["from_epoch"], r["torch"]) for r in data["resumed"]] == [(3, torch.__version__)]
-    assert not runs.record_resume_versions(tmp_path, config, 5)  # unchanged since last resume
+    assert not run_versions.record_resume_versions(
+        tmp_path, config, 5
+    )  # unchanged since last resume
     (tmp_path / "versions.json").unlink()
-    assert runs.record_resume_versions(tmp_path, config, 5)  # a run without the file gets one
+    assert run_versions.record_resume_versions(
+        tmp_path, config, 5
+    )  # a run without the file gets one
     assert json.loads((tmp_path / "versions.json").read_text())["torch"] == torch.__version__
 
 
@@ -273,7 +296,7 @@ def _run_from_another_plugin(run: Path) -> None:
     config["tasks"]["names"] = ["vcr", "motion"]
     config["tasks"]["weights"]["motion"] = 1.0
     runs.write_config(run, config)
-    recorded = runs.versions(_config())
+    recorded = run_versions.versions(_config())
     recorded["plugins"]["example"] = "0.1.0"
     recorded["distributions"]["example"] = "vadkit-example-plugin"
     write_text(run / "versions.json", json.dumps(recorded))
@@ -281,7 +304,7 @@ def _run_from_another_plugin(run: Path) -> None:
 
 def test_a_run_whose_plugin_is_missing_names_it_and_the_fix(tmp_path: Path) -> None:
     _run_from_another_plugin(tmp_path)
-    assert [p["name"] for p in runs.missing_plugins(tmp_path)] == ["example"]
+    assert [p["name"] for p in run_versions.missing_plugins(tmp_path)] == ["example"]
     with pytest.raises(ConfigError) as caught:
         runs.load_model(tmp_path)
     message, hint = caught.value.message, caught.value.hint or ""
@@ -294,7 +317,7 @@ def test_a_run_whose_plugin_is_blocked_says_so(tmp_path: Path) -> None:
     from vadkit import plugins
 
     runs.write_config(tmp_path, _config())
-    runs.write_versions(tmp_path, _config())
+    run_versions.write_versions(tmp_path, _config())
     plugins.configure(block=["luss"])
     try:
         with pytest.raises(ConfigError) as caught:
@@ -310,8 +333,8 @@ def test_a_run_with_its_plugins_loaded_keeps_the_plain_error(tmp_path: Path) -> 
     config = _config()
     config["tasks"]["names"] = ["vcr", "nonesuch"]
     runs.write_config(tmp_path, config)
-    runs.write_versions(tmp_path, _config())
-    assert runs.missing_plugins(tmp_path) == []
+    run_versions.write_versions(tmp_path, _config())
+    assert run_versions.missing_plugins(tmp_path) == []
     with pytest.raises(ConfigError, match="Unknown task 'nonesuch'") as caught:
         runs.read_config(tmp_path)
     assert "This run was made with" not in caught.value.message

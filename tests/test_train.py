@@ -13,7 +13,9 @@ from vadkit.components import Batch
 from vadkit.compute.device import AUTO_PRECISION, Runtime, resolve_precision, select_device
 from vadkit.config import resolve_config
 from vadkit.errors import CheckpointError, ConfigError
+from vadkit.runs import checkpoints
 from vadkit.runs import folder as runs
+from vadkit.runs import model as run_model
 from vadkit.testing import tiny_batch
 from vadkit.training.launch import resolve_train_config
 from vadkit.training.step import TrainingDiverged, TrainStep
@@ -50,7 +52,7 @@ def _config(*extra: str, scene: Path | None = None) -> dict:
 
 
 def _batch(config: dict) -> Batch:
-    batch = tiny_batch(runs.clip_shape(config), batch=2, seed=1)
+    batch = tiny_batch(run_model.clip_shape(config), batch=2, seed=1)
     batch.views["prp"] = batch.clip.flip(2)
     batch.labels["prp"] = torch.tensor([0, 1])
     return batch
@@ -59,7 +61,7 @@ def _batch(config: dict) -> Batch:
 def test_step_minimises_the_weighted_sum_of_task_losses() -> None:
     config = _config()
     torch.manual_seed(0)
-    model = runs.build_model(config)
+    model = run_model.build_model(config)
     weights = {"vcr": 0.6, "ffp": 0.4, "prp": 0.0}
     prp_before = [p.detach().clone() for p in model.tasks["prp"].parameters()]
     vcr_ffp_before = [p.detach().clone() for p in model.backbone.parameters()]
@@ -87,7 +89,7 @@ def test_step_minimises_the_weighted_sum_of_task_losses() -> None:
 def test_bf16_autocast_step_on_cpu_keeps_fp32_weights() -> None:
     config = _config()
     torch.manual_seed(0)
-    model = runs.build_model(config)
+    model = run_model.build_model(config)
     runtime = Runtime(CPU, precision="bf16", channels_last=True)
     runtime.prepare(model)
     enc = model.backbone.state_dict(keep_vars=True)["encoder.0.weight"]
@@ -104,14 +106,14 @@ def test_bf16_autocast_step_on_cpu_keeps_fp32_weights() -> None:
 
 def test_channels_last_reaches_the_first_layer_of_a_grayscale_model() -> None:
     config = _config()
-    model = runs.build_model(config)
+    model = run_model.build_model(config)
     Runtime(CPU, channels_last=True).prepare(model)
     weight = model.backbone.state_dict(keep_vars=True)["encoder.0.weight"]  # (8, 1, 3, 3, 3)
     assert weight.stride(1) == 1  # explicit channels-last strides despite the single channel
     clip = _batch(config).clip.contiguous(memory_format=torch.channels_last_3d)
     out = model.backbone.encoder[0](clip)  # type: ignore[index,operator]
     assert not out.is_contiguous() and out.is_contiguous(memory_format=torch.channels_last_3d)
-    plain = runs.build_model(config)
+    plain = run_model.build_model(config)
     plain.load_state_dict(model.state_dict())
     assert torch.allclose(plain.backbone.encoder[0](clip), out, atol=1e-6)  # type: ignore[index,operator]
 
@@ -158,7 +160,7 @@ def test_trainer_writes_a_consistent_log(scene: Path, tmp_path: Path) -> None:
     mean = sum(r["loss"] for r in step_records) / steps  # log_steps=1: one record per step
     assert epoch["loss"] == pytest.approx(mean, rel=1e-5)
     assert epoch["batches"] == steps and set(epoch["losses"]) == {"vcr", "ffp", "prp"}
-    state = runs.read_state(run / "checkpoints" / "last.state.pt")
+    state = checkpoints.read_state(run / "checkpoints" / "last.state.pt")
     assert state["progress"] == {"epoch": 1, "batch": 0, "step": steps}
 
 
@@ -206,7 +208,7 @@ def test_resolve_train_config(scene: Path, tmp_path: Path) -> None:
 def test_mixed_precision_step_on_cuda(precision: str, tmp_path: Path) -> None:
     config = _config()
     torch.manual_seed(0)
-    model = runs.build_model(config)
+    model = run_model.build_model(config)
     runtime = Runtime.from_config("cuda", precision, True)
     runtime.prepare(model)
     scaler = runtime.grad_scaler()
@@ -217,9 +219,9 @@ def test_mixed_precision_step_on_cuda(precision: str, tmp_path: Path) -> None:
         out = step(_batch(config))
     assert torch.isfinite(out["loss"]).item()
     assert all(p.dtype == torch.float32 and p.is_cuda for p in model.parameters())
-    runs.save_checkpoint(
-        tmp_path, model, runs.model_spec(config), runs.Progress(0, 2, 2), optimizer=opt,
+    checkpoints.save_checkpoint(
+        tmp_path, model, run_model.model_spec(config), checkpoints.Progress(0, 2, 2), optimizer=opt,
         scaler=scaler,
     )  # fmt: skip
-    state = runs.read_state(tmp_path / "checkpoints" / "last.state.pt")
+    state = checkpoints.read_state(tmp_path / "checkpoints" / "last.state.pt")
     assert bool(state["scaler"]) == (precision == "fp16")

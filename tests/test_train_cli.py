@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_MODEL, quiet_machine, run_cli
 
+from vadkit.runs import checkpoints
 from vadkit.runs import folder as runs
 
 TINY = [
@@ -54,8 +55,11 @@ def test_train_writes_every_run_folder_file_then_resumes_longer(
     files = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
     assert files == [
         "checkpoints/epoch_0001.safetensors",
+        "checkpoints/epoch_0001.safetensors.sha256",
         "checkpoints/last.safetensors",
+        "checkpoints/last.safetensors.sha256",
         "checkpoints/last.state.pt",
+        "checkpoints/last.state.pt.sha256",
         "config.toml",
         "metrics.jsonl",
         "versions.json",
@@ -83,7 +87,7 @@ def test_train_writes_every_run_folder_file_then_resumes_longer(
     assert run_cli(["train", "--resume", str(run), "--epochs", "2", "--quiet"]) == 0
     assert (run / "checkpoints" / "epoch_0002.safetensors").is_file()
     assert tomllib.loads((run / "config.toml").read_text())["train"]["epochs"] == 2
-    state = runs.read_state(run / "checkpoints" / "last.state.pt")
+    state = checkpoints.read_state(run / "checkpoints" / "last.state.pt")
     assert state["progress"]["epoch"] == 2
 
 

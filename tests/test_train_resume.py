@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 
 from vadkit.config import resolve_config
 from vadkit.errors import ConfigError
+from vadkit.runs import checkpoints
 from vadkit.runs import folder as runs
 from vadkit.training.callbacks import Callback, TrainingInterrupted
 from vadkit.training.trainer import Trainer
@@ -87,8 +88,8 @@ def _assert_same_run(a: Path, b: Path) -> None:
     assert wa.keys() == wb.keys()
     for key in wa:
         assert torch.equal(wa[key], wb[key]), f"tensor {key} differs after resuming"
-    sa = runs.read_state(a / "checkpoints" / "last.state.pt")
-    sb = runs.read_state(b / "checkpoints" / "last.state.pt")
+    sa = checkpoints.read_state(a / "checkpoints" / "last.state.pt")
+    sb = checkpoints.read_state(b / "checkpoints" / "last.state.pt")
     assert sa["progress"] == sb["progress"]
     assert sa["progress"]["epoch"] == 2 and sa["progress"]["batch"] == 0
     for pid, state in sa["optimizer"]["state"].items():
@@ -163,7 +164,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(
         timeout=120,
     )  # fmt: skip
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    state = runs.read_state(run / "checkpoints" / "last.state.pt")
+    state = checkpoints.read_state(run / "checkpoints" / "last.state.pt")
     assert state["progress"] == {"epoch": 0, "batch": 2, "step": 2}  # killed at step 3
     with pytest.raises(ConfigError, match="already holds a training run"):
         Trainer(runs.read_config(run), run).setup()  # no silent restart over a run
@@ -187,7 +188,7 @@ class _SendSigint(Callback):
     def __init__(self, at_step: int) -> None:
         self.at_step = at_step
 
-    def on_step_end(self, trainer: Trainer, progress: runs.Progress) -> None:
+    def on_step_end(self, trainer: Trainer, progress: checkpoints.Progress) -> None:
         if progress.step == self.at_step:
             os.kill(os.getpid(), signal.SIGINT)
 
@@ -197,15 +198,15 @@ def test_ctrl_c_saves_then_resume_matches_uninterrupted(
 ) -> None:
     run = tmp_path / "run"
     per_epoch = (
-        runs.read_state(reference / "checkpoints" / "last.state.pt")["progress"]["step"] // 2
+        checkpoints.read_state(reference / "checkpoints" / "last.state.pt")["progress"]["step"] // 2
     )
     at = per_epoch + 3  # in the second epoch, one step past a mid-epoch checkpoint or two
     found = signal.getsignal(signal.SIGINT)  # SIG_IGN in a background job (`make test &`)
     with pytest.raises(TrainingInterrupted) as stop:
         Trainer(_config(scene), run, callbacks=[_SendSigint(at_step=at)]).fit()
     assert stop.value.exit_code == 130
-    assert stop.value.progress == runs.Progress(epoch=1, batch=3, step=at)
-    state = runs.read_state(run / "checkpoints" / "last.state.pt")
+    assert stop.value.progress == checkpoints.Progress(epoch=1, batch=3, step=at)
+    state = checkpoints.read_state(run / "checkpoints" / "last.state.pt")
     assert state["progress"] == {"epoch": 1, "batch": 3, "step": at}  # saved at the stop
     assert signal.getsignal(signal.SIGINT) is found  # the handler it found is restored
     Trainer(runs.read_config(run), run, resume=True).fit()
@@ -235,7 +236,7 @@ def test_cli_ctrl_c_exits_130_with_a_checkpoint(scene: Path, tmp_path: Path) -> 
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert "--resume" in err
-    progress = runs.read_state(state_file)["progress"]
+    progress = checkpoints.read_state(state_file)["progress"]
     assert progress["step"] >= 2
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1]) == {"event": "interrupted", **progress}

@@ -41,7 +41,12 @@ MOVED_MODULES: dict[str, str | tuple[str, ...]] = {
     "vadkit.engine.validation": "vadkit.inference.validation",
     "vadkit.engine.device": "vadkit.compute.device",
     "vadkit.engine.distributed": "vadkit.compute.distributed",
-    "vadkit.engine.runs": "vadkit.runs.folder",
+    "vadkit.engine.runs": (
+        "vadkit.runs.folder",
+        "vadkit.runs.model",
+        "vadkit.runs.versions",
+        "vadkit.runs.checkpoints",
+    ),
     "vadkit.engine.checkpoints": "vadkit.runs.checkpoints",
     "vadkit.engine.metricslog": "vadkit.runs.metricslog",
     "vadkit.engine.train": (
@@ -69,7 +74,7 @@ MOVED_MODULES: dict[str, str | tuple[str, ...]] = {
 MOVED_NAMES: dict[str, str] = {
     "atomic_write": "vadkit.storage.io",
     "Runtime": "vadkit.compute.device",
-    "build_model": "vadkit.runs.folder",
+    "build_model": "vadkit.runs.model",
     "load_model": "vadkit.runs.folder",
     "Trainer": "vadkit.training.trainer",
     "TrainStep": "vadkit.training.step",

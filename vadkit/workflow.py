@@ -408,4 +408,4 @@ def load(
     config, model, used = load_scored_model(
         run, weights=weights, checkpoint=checkpoint, prepare=runtime.prepare
     )
-    return Detector(model, Settings.from_config(config), runtime, used)
+    return Detector(model, Settings.from_config(config), runtime, used.to_json())

@@ -131,7 +131,7 @@ def train_cmd(
 ) -> None:
     """Train a model on normal videos and write a run folder (config, checkpoints, metrics)."""
     from vadkit.compute import distributed
-    from vadkit.runs import folder as runs
+    from vadkit.runs.checkpoints import checkpoint_path
     from vadkit.training.callbacks import TrainingInterrupted
     from vadkit.training.launch import default_run_dir, resolve_train_config
     from vadkit.training.trainer import Trainer
@@ -162,7 +162,7 @@ def train_cmd(
     quiet = quiet or not world.is_main
     # started again by torchrun (--max-restarts) after a failure: continue from the checkpoint
     resuming = resume is not None or (
-        distributed.restarting() and runs.checkpoint_path(run_dir).is_file()
+        distributed.restarting() and checkpoint_path(run_dir).is_file()
     )
     bar = None if quiet else ProgressBar()
     trainer = Trainer(

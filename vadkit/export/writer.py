@@ -162,7 +162,7 @@ def _export(
     from vadkit.export.graph import INPUT_NAME, ScoringGraph
     from vadkit.export.onnx import OPSET, ExportError, declared_limits, export_onnx, export_openvino
     from vadkit.inference.scorer import applicable_errors
-    from vadkit.runs.folder import versions
+    from vadkit.runs.versions import versions
     from vadkit.storage.folders import MARKER, staged_folder
     from vadkit.storage.io import file_digest
     from vadkit.stream.session import open_for_stream
@@ -216,9 +216,9 @@ def _export(
             vadkit=__version__,
             run=RunSource(
                 path=str(run_dir),
-                checkpoint=str(opened.weights["checkpoint"]),
-                weights=opened.weights.get("mode"),
-                weights_sha256=opened.weights["sha256"],
+                checkpoint=opened.weights.checkpoint,
+                weights=opened.weights.mode,
+                weights_sha256=opened.weights.sha256,
             ),
             input=InputSpec(
                 name=INPUT_NAME,

@@ -12,7 +12,7 @@ views), in training mode for BatchNorm only, without gradients.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 def epoch_checkpoints(run_dir: str | Path, last: int) -> list[Path]:
     """The ``last`` latest ``epoch_NNNN`` weight files of a run, oldest first."""
-    from vadkit.runs.folder import checkpoint_dir
+    from vadkit.runs.folder import RunFolder
 
-    found = sorted(checkpoint_dir(run_dir).glob("epoch_*.safetensors"))
+    found = RunFolder(run_dir).epoch_checkpoints()
     if last < 1:
         raise CheckpointError(
             f"Cannot average the last {last} checkpoints.", hint="Use --average-last 2 or more."
@@ -44,14 +44,18 @@ def epoch_checkpoints(run_dir: str | Path, last: int) -> list[Path]:
     return found[-last:]
 
 
-def average_weights(model: nn.Module, paths: Sequence[Path]) -> None:
+def average_weights(
+    model: nn.Module, paths: Sequence[Path], *, spec: Mapping[str, Any] | None = None
+) -> None:
     """Load into ``model`` the mean of the floating-point tensors of ``paths`` (in float64).
 
-    Integer buffers (BatchNorm's batch counters) are taken from the last file.
+    Integer buffers (BatchNorm's batch counters) are taken from the last file. Each file is
+    checked against its recorded digest (:func:`vadkit.runs.checkpoints.read_weights`), and
+    against the model ``spec`` of its run when given.
     """
-    from vadkit.runs.folder import load_weights, read_weights
+    from vadkit.runs.checkpoints import load_weights, read_weights
 
-    load_weights(paths[-1], model)  # checks the files fit the model; sets integer buffers
+    load_weights(paths[-1], model, spec)  # checks the files fit the model; sets integer buffers
     state = model.state_dict()
     sums = {
         k: torch.zeros_like(v, dtype=torch.float64)
@@ -127,14 +131,15 @@ def averaged_model(
     when empty) less its held-out validation videos (``data.val_videos``), windows every
     ``data.stride`` frames. Returns what was done, for the record, with ``sha256``: the digest of the averaged weights (:func:`~vadkit.runs.checkpoints.state_digest`).
     """
-    from vadkit.config import Settings
     from vadkit.data import TrainWindows, make_train_loader
     from vadkit.data.split import training_videos
     from vadkit.runs.checkpoints import state_digest
+    from vadkit.runs.folder import RunFolder
 
-    paths = epoch_checkpoints(run_dir, last)
-    average_weights(model, paths)
-    settings = Settings.from_config(config)
+    run = RunFolder(run_dir, config)
+    paths = epoch_checkpoints(run.path, last)
+    average_weights(model, paths, spec=run.spec)
+    settings = run.settings
     data = settings.data
     videos, _ = training_videos(config)  # never the held-out validation videos
     windows = TrainWindows(

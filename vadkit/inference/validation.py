@@ -89,8 +89,8 @@ def choose_weights(
     record of the choice (criterion, held-out videos, each candidate's losses, chosen)."""
     from vadkit.data import TrainWindows
     from vadkit.inference.average import averaged_model, epoch_checkpoints
-    from vadkit.runs.checkpoints import EMA, LAST, checkpoint_path, load_weights
-    from vadkit.runs.folder import model_spec
+    from vadkit.runs.checkpoints import EMA, LAST
+    from vadkit.runs.folder import RunFolder
 
     settings = Settings.from_config(config)
     require_validation_videos(settings)
@@ -102,12 +102,11 @@ def choose_weights(
         tasks=model.task_map,
         seed=settings.train.seed,
     )
-    spec = model_spec(config)
+    run = RunFolder(run_dir, config)
     candidates: dict[str, dict[str, Any]] = {}
     for name in (LAST, EMA):
-        path = checkpoint_path(run_dir, name)
-        if path.is_file():
-            load_weights(path, model, spec)
+        if run.has_checkpoint(name):
+            run.load_weights(model, name)
             candidates[name] = {
                 "losses": validation_loss(model, windows, settings.tasks.weights, batch_size)
             }
@@ -135,7 +134,7 @@ def choose_weights(
         made = averaged_model(run_dir, config, model, k, batch_size=batch_size)
         record.update(checkpoint=f"average of the last {k} epoch checkpoints", **made)
     else:
-        load_weights(checkpoint_path(run_dir, chosen), model, spec)
+        run.load_weights(model, chosen)
         record["checkpoint"] = chosen
     return record
 

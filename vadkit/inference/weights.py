@@ -4,37 +4,101 @@ moving average, or the candidate chosen on validation videos.
 :func:`load_scored_model` is the one place that decides it: ``vadkit score``, ``vadkit watch``,
 ``vadkit export`` and :func:`vadkit.load` all load a run through it, so by default they all use
 the weights the run's recipe scores (``score.weights``: the moving average when the run kept one,
-else the last checkpoint).
+else the last checkpoint). The weights are loaded through :class:`~vadkit.runs.folder.RunFolder`
+(each file checked against the digest recorded when it was saved), and what was loaded is
+recorded as a :class:`ScoredWeights`, kept in every score set, calibration and bundle made with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vadkit.config import Config, Settings
+from vadkit.config import Config
 from vadkit.errors import ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported when weights are loaded, not with this module
     from vadkit.model import VADModel
+    from vadkit.runs.checkpoints import LoadedWeights
+    from vadkit.runs.folder import RunFolder
 
 MODES = ("last", "ema", "auto")
 
 
+@dataclass(frozen=True)
+class ScoredWeights:
+    """Which weights a model holds and their identity: the record a score set keeps as
+    ``weights`` (:meth:`to_json`).
+
+    ``mode`` is how they were chosen (``last``, ``ema`` or ``auto``); ``checkpoint`` what was
+    loaded (a checkpoint name, or ``"average of the last K epoch checkpoints"``); ``sha256`` their
+    identity: the digest of the file (checked against the one recorded when it was saved), or of
+    the state dict for weights made in memory (an average); ``file`` the weights file when they
+    are one; ``averaged`` the epoch checkpoints averaged and ``batchnorm`` how their BatchNorm
+    statistics were re-estimated; ``choice`` the record of the ``auto`` choice (criterion,
+    held-out videos, each candidate's losses, the one chosen).
+    """
+
+    mode: str
+    checkpoint: str
+    sha256: str
+    file: str | None = None
+    averaged: tuple[str, ...] | None = None
+    batchnorm: Mapping[str, Any] | None = None
+    choice: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as score sets store it (keys in the order they always had)."""
+        out: dict[str, Any] = {"checkpoint": self.checkpoint, "mode": self.mode}
+        if self.choice is not None:
+            out["choice"] = dict(self.choice)
+        if self.averaged is not None:
+            out["averaged"] = list(self.averaged)
+        if self.batchnorm is not None:
+            out["batchnorm"] = dict(self.batchnorm)
+        if self.file is not None:
+            out["file"] = self.file
+        out["sha256"] = self.sha256
+        return out
+
+    @classmethod
+    def of_file(cls, mode: str, checkpoint: str, loaded: LoadedWeights) -> ScoredWeights:
+        """The record of one weights file loaded as it is."""
+        return cls(mode=mode, checkpoint=checkpoint, sha256=loaded.sha256, file=str(loaded.path))
+
+    @classmethod
+    def of_average(
+        cls,
+        mode: str,
+        checkpoint: str,
+        made: Mapping[str, Any],
+        choice: Mapping[str, Any] | None = None,
+    ) -> ScoredWeights:
+        """The record of an average of epoch checkpoints (``made``: what
+        :func:`~vadkit.inference.average.averaged_model` returns)."""
+        return cls(
+            mode=mode,
+            checkpoint=checkpoint,
+            sha256=str(made["sha256"]),
+            averaged=tuple(made["averaged"]),
+            batchnorm=made["batchnorm"],
+            choice=choice,
+        )
+
+
 def weights_mode(
-    run_dir: Path, weights: str | None, checkpoint: str, average_last: int | None
+    run: RunFolder, weights: str | None, checkpoint: str, average_last: int | None
 ) -> str:
     """``last``, ``ema`` or ``auto`` for ``--weights`` (default ``score.weights``; ``default``
     is ``ema`` when the run kept a moving average and no checkpoint is named, else ``last``)."""
-    from vadkit.runs.checkpoints import EMA, checkpoint_path
-    from vadkit.runs.folder import read_config
+    from vadkit.runs.checkpoints import EMA, LAST
 
-    settings = Settings.from_config(read_config(run_dir))
-    mode = weights or settings.score.weights
-    named = checkpoint != "last" or average_last is not None
+    mode = weights or run.settings.score.weights
+    named = checkpoint != LAST or average_last is not None
     if mode == "default":
-        mode = "ema" if not named and checkpoint_path(run_dir, EMA).is_file() else "last"
+        mode = "ema" if not named and run.has_checkpoint(EMA) else "last"
     if mode not in MODES:
         raise ConfigError(
             f"--weights {mode!r} is not one of 'default', 'last', 'ema', 'auto'.",
@@ -46,16 +110,16 @@ def weights_mode(
             "apply to --weights last.",
             hint="Leave out --checkpoint/--average-last, or pass --weights last.",
         )
-    if mode == "ema" and not checkpoint_path(run_dir, EMA).is_file():
+    if mode == "ema" and not run.has_checkpoint(EMA):
         raise ConfigError(
-            f"Run '{run_dir}' has no moving average of its weights ({EMA}.safetensors): it was "
+            f"Run '{run.path}' has no moving average of its weights ({EMA}.safetensors): it was "
             "trained without train.ema.",
             hint="Score its last checkpoint with --weights last.",
         )
     if mode == "auto":
         from vadkit.inference.validation import require_validation_videos
 
-        require_validation_videos(settings)  # before any weights are loaded
+        require_validation_videos(run.settings)  # before any weights are loaded
     return mode
 
 
@@ -67,7 +131,7 @@ def load_scored_model(
     average_last: int | None = None,
     batch_size: int | None = None,
     prepare: Callable[[VADModel], Any] | None = None,
-) -> tuple[Config, VADModel, dict[str, Any]]:
+) -> tuple[Config, VADModel, ScoredWeights]:
     """The run's config, its model holding the weights it scores, and their record.
 
     ``weights`` (default: the run's ``score.weights``) is resolved by :func:`weights_mode`:
@@ -76,88 +140,75 @@ def load_scored_model(
     the average of the last ``average_last`` epoch checkpoints); ``"ema"`` the moving average;
     ``"auto"`` the candidate chosen on the held-out validation videos. ``prepare(model)`` (e.g.
     :meth:`vadkit.compute.device.Runtime.prepare`) runs before weights are averaged or chosen, so
-    that this runs on its device, and again after. The record holds
-    ``mode``, ``checkpoint`` (what was loaded), ``sha256`` (the weights' identity: the file's
-    digest, or the state's for weights made in memory) and ``file`` when the weights are a file.
-    Raises :class:`~vadkit.errors.ConfigError` for a ``weights`` the run cannot give and
-    :class:`~vadkit.errors.CheckpointError` for a checkpoint that is missing or damaged.
+    that this runs on its device, and again after. The record is a :class:`ScoredWeights`
+    (``to_json()`` is what score sets store). Raises :class:`~vadkit.errors.ConfigError` for a
+    ``weights`` the run cannot give and :class:`~vadkit.errors.CheckpointError` for a checkpoint
+    that is missing, damaged (its bytes differ from the digest recorded when it was saved) or
+    made for another model.
     """
     from vadkit.runs.checkpoints import EMA
-    from vadkit.runs.folder import load_model
+    from vadkit.runs.folder import RunFolder
 
-    run_dir = Path(run_dir)
-    mode = weights_mode(run_dir, weights, checkpoint, average_last)
-    config, model = load_model(
-        run_dir, checkpoint=EMA if mode == "ema" else checkpoint, device="cpu"
-    )
+    run = RunFolder.open(run_dir)
+    mode = weights_mode(run, weights, checkpoint, average_last)
+    model, loaded = run.load_model(EMA if mode == "ema" else checkpoint, device="cpu")
     if prepare is not None:
         prepare(model)
-    bs = int(batch_size or Settings.from_config(config).score.batch_size)
+    bs = int(batch_size or run.settings.score.batch_size)
     used = load_scored_weights(
-        run_dir,
-        config,
-        model,
-        mode,
-        checkpoint=checkpoint,
-        average_last=average_last,
-        batch_size=bs,
-    )
+        run, model, mode, checkpoint=checkpoint, average_last=average_last, batch_size=bs,
+        loaded=loaded,
+    )  # fmt: skip
     if prepare is not None:
         prepare(model)
-    return config, model, used
+    return run.config, model, used
 
 
 def recorded_weights(meta: Mapping[str, Any]) -> dict[str, Any]:
     """The arguments of :func:`load_scored_model` (``weights``, ``checkpoint``, ``average_last``)
     that load again the weights a score set was scored with, from its record ``meta`` (a set
     that records no weights was scored from its ``checkpoint``)."""
-    from vadkit.runs.checkpoints import EMA
+    from vadkit.runs.checkpoints import EMA, LAST
 
     used = meta.get("weights") or {}
     if "averaged" in used:
         return {"weights": "last", "average_last": len(used["averaged"])}
-    checkpoint = str(used.get("checkpoint") or meta.get("checkpoint") or "last")
+    checkpoint = str(used.get("checkpoint") or meta.get("checkpoint") or LAST)
     if checkpoint == EMA:
         return {"weights": "ema"}
     return {"weights": "last", "checkpoint": checkpoint}
 
 
 def load_scored_weights(
-    run_dir: Path,
-    config: Config,
+    run: RunFolder,
     model: VADModel,
     mode: str,
     *,
     checkpoint: str,
     average_last: int | None,
     batch_size: int,
-) -> dict[str, Any]:
-    """Load the weights of ``mode`` into ``model`` (``last``/``ema`` are already loaded by
-    :func:`~vadkit.runs.folder.load_model`); returns their record for the score set."""
-    from vadkit.runs.checkpoints import EMA, checkpoint_path, weights_digest
+    loaded: LoadedWeights,
+) -> ScoredWeights:
+    """Load the weights of ``mode`` into ``model``, which holds ``loaded`` already (``last`` and
+    ``ema`` are loaded by :meth:`~vadkit.runs.folder.RunFolder.load_model`); returns their
+    record for the score set."""
+    from vadkit.runs.checkpoints import EMA
 
-    bs = batch_size
-    used: dict[str, Any] = {"checkpoint": checkpoint, "mode": mode}
     if mode == "auto":
         from vadkit.inference.validation import choose_weights
 
-        choice = choose_weights(run_dir, config, model, batch_size=bs)
-        used = {"checkpoint": choice.pop("checkpoint"), "mode": mode, "choice": choice}
-        for key in ("averaged", "batchnorm", "sha256"):
-            if key in choice:
-                used[key] = choice.pop(key)
-        if "sha256" not in used:
-            path = checkpoint_path(run_dir, used["checkpoint"])
-            used["file"] = str(path)
-            used["sha256"] = weights_digest(path)
-    elif average_last is not None:
+        choice = dict(choose_weights(run.path, run.config, model, batch_size=batch_size))
+        chosen = str(choice.pop("checkpoint"))
+        if "sha256" in choice:  # an average, made in memory: its record moves out of the choice
+            made = {key: choice.pop(key) for key in ("averaged", "batchnorm", "sha256")}
+            return ScoredWeights.of_average(mode, chosen, made, choice=choice)
+        path = run.checkpoint(chosen)
+        return ScoredWeights(mode, chosen, run.digest(chosen), file=str(path), choice=choice)
+    if average_last is not None:
         from vadkit.inference.average import averaged_model
 
-        used.update(averaged_model(run_dir, config, model, average_last, batch_size=bs))
-        used["checkpoint"] = f"average of the last {average_last} epoch checkpoints"
-    else:
-        used["checkpoint"] = EMA if mode == "ema" else checkpoint
-        path = checkpoint_path(run_dir, used["checkpoint"])
-        used["file"] = str(path)
-        used["sha256"] = weights_digest(path)
-    return used
+        made = averaged_model(run.path, run.config, model, average_last, batch_size=batch_size)
+        return ScoredWeights.of_average(
+            mode, f"average of the last {average_last} epoch checkpoints", made
+        )
+    return ScoredWeights.of_file(mode, EMA if mode == "ema" else checkpoint, loaded)

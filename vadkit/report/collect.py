@@ -19,7 +19,8 @@ from vadkit.errors import ConfigError
 from vadkit.evaluation.evaluate import FUSED, check_error_name, compute_streams, evaluate_scores
 from vadkit.evaluation.groundtruth import with_ground_truth
 from vadkit.report.segments import Segment, top_segments
-from vadkit.runs.folder import CONFIG_FILE, VERSIONS_FILE
+from vadkit.runs.folder import CONFIG_FILE
+from vadkit.runs.versions import VERSIONS_FILE
 from vadkit.scoring.fusion import check_smooth, get_normalizer, resolve_alphas
 from vadkit.scoring.scoreset import ScoreSet, load_scores
 

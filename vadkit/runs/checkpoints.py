@@ -6,19 +6,23 @@ Layout::
     RUN/checkpoints/last.state.pt        optimizer + progress (torch.save; loaded weights_only)
     RUN/checkpoints/epoch_0005.safetensors
     RUN/checkpoints/ema.safetensors      the weights' moving average (runs with train.ema)
+    RUN/checkpoints/NAME.sha256          beside each of them: the SHA-256 of its bytes
 
 Weights and training state are two files, so a checkpoint is saved in three atomic steps: the
 weights go to ``checkpoints/.pending.safetensors``, then the state replaces ``last.state.pt``,
 then the pending weights replace ``last.safetensors``. A process killed between two steps leaves
 either the old pair (the pending file's step differs from the state's: it is dropped) or a new
 state with its weights still pending (same step: they are moved into place) -- see
-:func:`recover_checkpoint`. Loading never runs code: weights are safetensors, and the state is
-read with ``torch.load(weights_only=True)``.
+:func:`recover_checkpoint`. Each file's digest is recorded beside it as it is written or moved
+(:mod:`vadkit.runs.digests`: the record matches the file at every moment of a save), and reading a
+file checks it: a file damaged after it was saved is a CheckpointError naming it. Loading never
+runs code: weights are safetensors, and the state is read with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -30,10 +34,12 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
+from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from vadkit.errors import CheckpointError
-from vadkit.storage.io import atomic_write, file_digest, replace_file, write_bytes
+from vadkit.runs import digests
+from vadkit.storage.io import file_digest, replace_file, write_bytes
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last"
@@ -66,6 +72,18 @@ class Progress:
     step: int = 0
 
 
+@dataclass(frozen=True)
+class LoadedWeights:
+    """What was read from a weights file: its ``path``, the ``sha256`` of the bytes read, whether
+    that digest was ``verified`` against the one recorded when the file was saved (False for a
+    file from before digests) and the file's safetensors ``metadata``."""
+
+    path: Path
+    sha256: str
+    verified: bool
+    metadata: dict[str, str]
+
+
 # -- weights ------------------------------------------------------------------------------------
 def weights_bytes(model: torch.nn.Module, spec: Mapping[str, Any], progress: Progress) -> bytes:
     """The model's state dict as safetensors bytes, with the spec and progress as metadata."""
@@ -78,24 +96,59 @@ def weights_bytes(model: torch.nn.Module, spec: Mapping[str, Any], progress: Pro
     return safetensors_save(tensors, metadata=metadata)
 
 
-def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and metadata of a safetensors file; a missing or damaged file is a CheckpointError."""
+def _missing(p: Path) -> CheckpointError:
+    return CheckpointError(
+        f"Checkpoint '{p}' does not exist.",
+        hint="Train first, or name a checkpoint that exists in the run's checkpoints/ folder.",
+    )
+
+
+def _unreadable(p: Path, exc: Exception) -> CheckpointError:
+    return CheckpointError(
+        f"Checkpoint '{p}' cannot be read: {exc}",
+        hint="The file is damaged or not a safetensors file; use another checkpoint.",
+    )
+
+
+def read_weights(
+    path: str | Path, *, warn: bool = True
+) -> tuple[dict[str, torch.Tensor], LoadedWeights]:
+    """Tensors of a safetensors file and what was read (:class:`LoadedWeights`).
+
+    The bytes are read once, checked against the digest recorded beside the file
+    (:func:`vadkit.runs.digests.verify`; a file without one is read after a warning, unless
+    ``warn`` is False) and parsed from memory, so the digest is that of the tensors returned. A
+    missing, damaged or unparsable file is a CheckpointError naming it.
+    """
     p = Path(path)
     if not p.is_file():
-        raise CheckpointError(
-            f"Checkpoint '{p}' does not exist.",
-            hint="Train first, or name a checkpoint that exists in the run's checkpoints/ folder.",
-        )
+        raise _missing(p)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise _unreadable(p, exc) from None
+    sha256 = digests.digest_of(data)
+    verified = digests.verify(p, sha256, warn=warn)
+    try:
+        tensors = safetensors_load(data)
+        size = int.from_bytes(data[:8], "little")  # the header safetensors has just parsed
+        metadata = dict(json.loads(data[8 : 8 + size]).get("__metadata__") or {})
+    except (SafetensorError, ValueError) as exc:
+        raise _unreadable(p, exc) from None
+    return tensors, LoadedWeights(p, sha256, verified, metadata)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The safetensors metadata of a weights file, from its header alone (not checked against
+    its digest: it names what the file claims to hold, e.g. to name a mismatched pair)."""
+    p = Path(path)
+    if not p.is_file():
+        raise _missing(p)
     try:
         with safe_open(str(p), framework="pt", device="cpu") as fh:
-            metadata = dict(fh.metadata() or {})
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+            return dict(fh.metadata() or {})
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"Checkpoint '{p}' cannot be read: {exc}",
-            hint="The file is damaged or not a safetensors file; use another checkpoint.",
-        ) from None
-    return tensors, metadata
+        raise _unreadable(p, exc) from None
 
 
 def weights_spec(metadata: Mapping[str, str], path: str | Path) -> dict[str, Any]:
@@ -120,14 +173,16 @@ def weights_progress(metadata: Mapping[str, str]) -> Progress | None:
 
 def load_weights(
     path: str | Path, model: torch.nn.Module, spec: Mapping[str, Any] | None = None
-) -> dict[str, str]:
-    """Load a safetensors checkpoint into ``model``; returns its metadata.
+) -> LoadedWeights:
+    """Load a safetensors checkpoint into ``model``; returns what was read (digest, metadata).
 
-    Raises :class:`CheckpointError` naming the file and the mismatch when the checkpoint was made
-    for another model: a different spec (when ``spec`` is given), or tensor names or shapes that
-    differ from ``model``'s.
+    Raises :class:`CheckpointError` naming the file when its bytes do not match the digest
+    recorded beside it (:func:`read_weights`), and naming the mismatch when the checkpoint was
+    made for another model: a different spec (when ``spec`` is given), or tensor names or shapes
+    that differ from ``model``'s.
     """
-    tensors, metadata = read_weights(path)
+    tensors, loaded = read_weights(path)
+    metadata = loaded.metadata
     if spec is not None:
         difference = _spec_difference(weights_spec(metadata, path), spec)
         if difference:
@@ -165,11 +220,21 @@ def load_weights(
     with torch.no_grad():
         for key, value in own.items():
             value.copy_(tensors[key])
-    return metadata
+    return loaded
 
 
 #: SHA-256 of a weights file's bytes: what a score set, a calibration or a bundle was made with.
 weights_digest = file_digest
+
+
+def weights_file_digest(path: str | Path) -> str:
+    """:func:`weights_digest` of ``path``, checked against the digest recorded beside it."""
+    p = Path(path)
+    if not p.is_file():
+        raise _missing(p)
+    sha256 = file_digest(p)
+    digests.verify(p, sha256)
+    return sha256
 
 
 def state_digest(model: torch.nn.Module) -> str:
@@ -232,12 +297,13 @@ def save_checkpoint(
     folder = checkpoint_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     data = weights_bytes(model, spec, progress)
+    digest = digests.digest_of(data)
     pending = folder / PENDING
-    write_bytes(pending, data)
+    _write(pending, data)
     if epoch_copy is not None:  # before the state: a resumed run can never skip writing it
-        write_bytes(folder / f"{epoch_name(epoch_copy)}{WEIGHTS_SUFFIX}", data)
+        _write(folder / f"{epoch_name(epoch_copy)}{WEIGHTS_SUFFIX}", data)
     if ema is not None:
-        write_bytes(folder / f"{EMA}{WEIGHTS_SUFFIX}", weights_bytes(ema, spec, progress))
+        _write(folder / f"{EMA}{WEIGHTS_SUFFIX}", weights_bytes(ema, spec, progress))
     state = {
         "format": STATE_FORMAT,
         "progress": asdict(progress),
@@ -249,41 +315,62 @@ def save_checkpoint(
         },
         **(extra or {}),
     }
-    with atomic_write(state_path(run_dir), "wb") as fh:
-        torch.save(state, fh)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    _write(state_path(run_dir), buffer.getvalue())
     last = folder / f"{LAST}{WEIGHTS_SUFFIX}"
-    replace_file(pending, last)
+    digests.replace(last, [digest], lambda: replace_file(pending, last))
+    digests.forget(pending)
     return last
 
 
+def _write(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically with its digest recorded beside it."""
+    digests.replace(path, [digests.digest_of(data)], lambda: write_bytes(path, data))
+
+
+def _move(src: Path, dst: Path) -> None:
+    """Replace ``dst`` by ``src`` (same folder), its recorded digest with it."""
+    try:
+        known = digests.recorded(src)
+    except CheckpointError:  # an unreadable record goes as no record
+        known = None
+    digests.replace(dst, known, lambda: replace_file(src, dst))
+    digests.forget(src)
+
+
 def recover_checkpoint(run_dir: str | Path) -> None:
-    """Finish or undo a checkpoint save that a killed process left half done."""
+    """Finish or undo a checkpoint save that a killed process left half done (and remove the
+    digest records whose file was never written)."""
     folder = checkpoint_dir(run_dir)
     pending = folder / PENDING
-    if not pending.exists():
-        return
-    state_file = state_path(run_dir)
-    try:
-        _, metadata = read_weights(pending)
-        pending_progress = weights_progress(metadata)
-        state_progress = Progress(**read_state(state_file)["progress"])
-    except (CheckpointError, TypeError, KeyError):
-        _drop_pending(pending, folder / f"{LAST}{WEIGHTS_SUFFIX}")
-        return
-    if pending_progress == state_progress:
-        replace_file(pending, folder / f"{LAST}{WEIGHTS_SUFFIX}")
-    else:
-        _drop_pending(pending, folder / f"{LAST}{WEIGHTS_SUFFIX}")
+    last = folder / f"{LAST}{WEIGHTS_SUFFIX}"
+    if pending.exists():
+        try:
+            _, loaded = read_weights(pending, warn=False)
+            pending_progress = weights_progress(loaded.metadata)
+            state_progress = Progress(**read_state(state_path(run_dir), warn=False)["progress"])
+        except (CheckpointError, TypeError, KeyError):
+            _drop_pending(pending, last)
+        else:
+            if pending_progress == state_progress:
+                _move(pending, last)
+            else:
+                _drop_pending(pending, last)
+    if folder.is_dir():
+        digests.remove_orphans(folder)
 
 
 def _drop_pending(pending: Path, last: Path) -> None:
     """Remove pending weights that no state goes with, unless they are the only weights left:
-    then they are kept as ``recovered.safetensors`` (never delete the only copy)."""
+    then they are kept as ``recovered.safetensors`` (never delete the only copy), with their
+    recorded digest."""
     if last.exists():
         pending.unlink(missing_ok=True)
+        digests.forget(pending)
         return
     kept = pending.with_name(f"recovered{WEIGHTS_SUFFIX}")
-    replace_file(pending, kept)
+    _move(pending, kept)
     warnings.warn(
         f"the only weights of the run were pending and their training state is unusable: "
         f"kept as '{kept}' (score them with --checkpoint recovered)",
@@ -291,8 +378,9 @@ def _drop_pending(pending: Path, last: Path) -> None:
     )
 
 
-def read_state(path: str | Path) -> dict[str, Any]:
-    """The training state saved beside the weights (``torch.load(weights_only=True)``)."""
+def read_state(path: str | Path, *, warn: bool = True) -> dict[str, Any]:
+    """The training state saved beside the weights (``torch.load(weights_only=True)``), its
+    bytes checked against their recorded digest first (as :func:`read_weights` does)."""
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(
@@ -300,7 +388,14 @@ def read_state(path: str | Path) -> dict[str, Any]:
             hint="The run has no checkpoint to resume from; train it again without --resume.",
         )
     try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
+        data = p.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(
+            f"Training state '{p}' cannot be read: {exc}", hint="Resume from another run."
+        ) from None
+    digests.verify(p, digests.digest_of(data), warn=warn)
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # PyTorch's text advises weights_only=False: never pass it on
         raise CheckpointError(
             f"Training state '{p}' cannot be read: it is not a vadkit checkpoint, or it was "
@@ -324,17 +419,22 @@ def read_state(path: str | Path) -> dict[str, Any]:
 def load_training_checkpoint(
     run_dir: str | Path, model: torch.nn.Module, spec: Mapping[str, Any]
 ) -> tuple[Progress, dict[str, Any]]:
-    """Load ``last`` weights into ``model``; returns the progress and the state to restore."""
+    """Load ``last`` weights into ``model``; returns the progress and the state to restore.
+
+    A half-done save is finished or undone first (:func:`recover_checkpoint`); weights and state
+    from different steps are refused before either is used, and both files are checked against
+    their recorded digests.
+    """
     recover_checkpoint(run_dir)
-    folder = checkpoint_dir(run_dir)
-    weights = folder / f"{LAST}{WEIGHTS_SUFFIX}"
+    weights = checkpoint_dir(run_dir) / f"{LAST}{WEIGHTS_SUFFIX}"
     state = read_state(state_path(run_dir))
-    metadata = load_weights(weights, model, spec)
     progress = Progress(**state["progress"])
-    if weights_progress(metadata) != progress:
+    claimed = weights_progress(read_metadata(weights))
+    if claimed != progress:
         raise CheckpointError(
-            f"'{weights}' (at {weights_progress(metadata)}) and its training state (at {progress}) "
+            f"'{weights}' (at {claimed}) and its training state (at {progress}) "
             "are from different steps.",
             hint="The run folder was changed by hand; resume from an untouched run.",
         )
+    load_weights(weights, model, spec)
     return progress, state

@@ -122,12 +122,13 @@ def calibrate(
     from vadkit.data import default_data_root, open_videos
     from vadkit.inference.scorer import ModelScorer, applicable_errors, scoring_runtime
     from vadkit.inference.weights import load_scored_model
-    from vadkit.runs.folder import checkpoint_path
+    from vadkit.runs.checkpoints import checkpoint_path
 
     run_dir = Path(run_dir)
     q = check_quantile(quantile)
     if model is None or config is None:
-        config, model, scored = load_scored_model(run_dir, weights=weights, checkpoint=checkpoint)
+        config, model, loaded = load_scored_model(run_dir, weights=weights, checkpoint=checkpoint)
+        scored = loaded.to_json()
     if scored is None:  # a model loaded by the caller from ``checkpoint``
         wpath = checkpoint_path(run_dir, checkpoint)
         scored = {

@@ -38,6 +38,7 @@ from vadkit.stream.scorer import FrameScore, StreamScorer
 if TYPE_CHECKING:
     from vadkit.compute.device import Runtime
     from vadkit.inference.scorer import ModelScorer
+    from vadkit.inference.weights import ScoredWeights
     from vadkit.model import VADModel
 
 _P = ParamSpec("_P")
@@ -265,7 +266,7 @@ class StreamRun:
 
     config: dict[str, Any]
     model: VADModel
-    weights: dict[str, Any]
+    weights: ScoredWeights
     calibration: Calibration
     runtime: Runtime
 
@@ -332,7 +333,7 @@ def open_for_stream(
         if cal is None and reason is None:
             reason = f"the run has no {CALIBRATION_FILE} yet"
         elif cal is not None:
-            stale = stale_reason(cal, model, used["sha256"])
+            stale = stale_reason(cal, model, used.sha256)
             if stale:
                 reason, cal = f"{calibration_path(run_dir)} does not fit: {stale}", None
     if cal is None:
@@ -342,7 +343,7 @@ def open_for_stream(
             run_dir,
             model=model,
             config=config,
-            scored=used,
+            scored=used.to_json(),
             data=calibration_data,
             windows=calibration_windows,
             quantile=DEFAULT_QUANTILE if quantile is None else quantile,

@@ -30,10 +30,11 @@ from vadkit.compute import distributed
 from vadkit.compute.device import Runtime
 from vadkit.config import Config, Settings
 from vadkit.data.split import validation_split
-from vadkit.errors import ConfigError
-from vadkit.runs import folder as runs
-from vadkit.runs.folder import Progress
+from vadkit.errors import CheckpointError, ConfigError
+from vadkit.runs.checkpoints import Progress, checkpoint_path, save_checkpoint
+from vadkit.runs.folder import CONFIG_FILE, METRICS_FILE, RunFolder, write_config
 from vadkit.runs.metricslog import MetricsLog
+from vadkit.runs.versions import record_resume_versions, write_versions
 from vadkit.storage.lock import LOCK_FILES, run_lock
 from vadkit.training import budget, parallel
 from vadkit.training.callbacks import Callback, TrainingInterrupted
@@ -102,7 +103,9 @@ class Trainer:
             train["precision"],
             train["channels_last"],
         )
-        self.spec = runs.model_spec(config)
+        #: The run folder being written (the config is this trainer's).
+        self.folder = RunFolder(self.run_dir, config)
+        self.spec = self.folder.spec
         self.progress = Progress()
         self.model: Any = None
         self.optimizer: torch.optim.Optimizer | None = None
@@ -114,7 +117,7 @@ class Trainer:
         self._agreed_signal: int | None = None
         self._saved_step = -1
         #: metrics.jsonl, written with each checkpoint (rank 0 writes every rank's records).
-        self.metrics = MetricsLog(self.run_dir / runs.METRICS_FILE, writer=self.world.is_main)
+        self.metrics = MetricsLog(self.run_dir / METRICS_FILE, writer=self.world.is_main)
         self._epoch_meter = LossMeter()
         self._window_meter = LossMeter()
         #: The memory projection made before the first step (None with train.memory_check off).
@@ -132,11 +135,11 @@ class Trainer:
                 method(self, *args)
 
     def _check_run_dir(self) -> None:
-        folder = runs.checkpoint_dir(self.run_dir)
+        folder = self.folder.checkpoints
         if self.resume:
-            if not (self.run_dir / runs.CONFIG_FILE).is_file():
+            if not (self.run_dir / CONFIG_FILE).is_file():
                 raise ConfigError(
-                    f"Cannot resume '{self.run_dir}': it has no {runs.CONFIG_FILE}.",
+                    f"Cannot resume '{self.run_dir}': it has no {CONFIG_FILE}.",
                     hint="Pass the folder of a run that `vadkit train` started.",
                 )
         elif folder.exists() and any(folder.iterdir()):
@@ -145,7 +148,7 @@ class Trainer:
                 hint=f"Continue it with: vadkit train --resume {self.run_dir}  "
                 "(or choose another --out).",
             )
-        elif not (self.run_dir / runs.CONFIG_FILE).is_file() and self.run_dir.is_dir():
+        elif not (self.run_dir / CONFIG_FILE).is_file() and self.run_dir.is_dir():
             others = [p.name for p in self.run_dir.iterdir() if p.name not in LOCK_FILES]
             if others:
                 raise ConfigError(
@@ -162,7 +165,7 @@ class Trainer:
         distributed.on_main(self._check_run_dir)  # rank 0 judges the folder for every rank
         train = self.config["train"]
         torch.manual_seed(int(train["seed"]))
-        self.model = runs.build_model(self.config)
+        self.model = self.folder.build_model()
         self.runtime.prepare(self.model)
         self._check_memory()  # before the data is opened: its first opening fills the cache
         self.optim = Optimization(
@@ -178,8 +181,8 @@ class Trainer:
             self._restore()
         elif self.world.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            runs.write_config(self.run_dir, self.config)
-            runs.write_versions(self.run_dir, self.config)
+            write_config(self.run_dir, self.config)
+            write_versions(self.run_dir, self.config)
             self.metrics.start()
         self.step_fn.model = parallel.wrap_for_training(
             self.model,
@@ -255,16 +258,16 @@ class Trainer:
 
     def _restore(self) -> None:
         assert self.optimizer is not None and self.scaler is not None
-        progress, state = runs.load_training_checkpoint(self.run_dir, self.model, self.spec)
+        progress, state = self.folder.load_training_state(self.model)
         if self.world.is_main:
-            runs.record_resume_versions(self.run_dir, self.config, progress.epoch)
+            record_resume_versions(self.run_dir, self.config, progress.epoch)
         assert self.optim is not None
         try:
             self.optim.load_state_dict(state, progress.step)
             if state.get("scaler") and self.scaler.is_enabled():
                 self.scaler.load_state_dict(state["scaler"])
         except (KeyError, ValueError) as exc:
-            raise runs.CheckpointError(
+            raise CheckpointError(
                 f"The optimizer state in '{self.run_dir}' does not fit this model: {exc}",
                 hint="Resume with the run's own config.toml.",
             ) from None
@@ -279,7 +282,7 @@ class Trainer:
         self.progress = progress
         self._saved_step = progress.step
         if self.world.is_main:
-            runs.write_config(self.run_dir, self.config)  # train.epochs may have grown
+            write_config(self.run_dir, self.config)  # train.epochs may have grown
             self.metrics.truncate(progress.step)
             before = self.metrics.world_size()
         self._log({"event": "resumed", **asdict(progress)})
@@ -309,7 +312,7 @@ class Trainer:
             f"'{self.run_dir}' was trained on {before} process(es) and resumes{where} on {now}: "
             f"the global batch changes from {before * batch} to {now * batch} and the "
             "learning-rate schedule's steps per epoch with it, so the run will not match one "
-            f"trained on {before} throughout (recorded in {runs.METRICS_FILE})",
+            f"trained on {before} throughout (recorded in {METRICS_FILE})",
             stacklevel=2,
         )
 
@@ -373,9 +376,9 @@ class Trainer:
         self.metrics.flush()
         if not self.world.is_main:  # every rank holds the same weights: rank 0 writes them
             self._saved_step = self.progress.step
-            return runs.checkpoint_path(self.run_dir)
+            return checkpoint_path(self.run_dir)
         optim_state = self.optim.extra_state()
-        path = runs.save_checkpoint(
+        path = save_checkpoint(
             self.run_dir,
             self.model,
             self.spec,
