@@ -19,10 +19,9 @@ from vadkit.storage.io import file_digest
 BUNDLE_FILE = "bundle.json"
 #: Version of the bundle layout written by this vadkit.
 BUNDLE_FORMAT = 1
-#: The inference engines a bundle can name, fastest first (docs/benchmarks/runtime.md, AMD EPYC,
-#: 2 cores: OpenVINO fp32 1.20x PyTorch fp32, ONNX Runtime fp32 1.20x, medians over 64 and 256
-#: pixels; OpenVINO 1.47x against 1.28x at 256, ONNX Runtime 1.12x against 0.93x at 64): the
-#: order tried when ``bundle.json`` names none that is installed.
+#: The inference engines a bundle can name, fastest first as measured by
+#: ``benchmarks/bench_runtime.py`` (``docs/benchmarks/runtime.md``, on the machine that page
+#: names): the order tried when ``bundle.json`` names none that is installed.
 RUNTIMES = ("openvino", "onnxruntime")
 #: The runtime `vadkit export` records as a bundle's default: the fastest with fp32 parity
 #: (OpenVINO only where it is installed and compiles the graph with parity, else ONNX Runtime).
