@@ -53,7 +53,8 @@ TINY_TRAIN = [
     "--set", "train.log_steps=1",
     "--epochs", "1",
 ]  # fmt: skip
-#: Backbone widths the shim adds when the run uses cae3d (the default backbone).
+#: Backbone widths the shim adds when the run uses cae3d (the default backbone): not when the
+#: command names a backbone or a recipe (a recipe names its backbone and sizes it).
 TINY_CAE3D = ["--set", "model.params.channels=[4,4,8,8]"]
 
 
@@ -623,7 +624,7 @@ def make_shim(folder: Path, real: list[str]) -> Path:
         'for arg in "$@"; do\n'
         '  if [ "$arg" = train ]; then\n'
         f"    extra=({shlex.join(TINY_TRAIN)})\n"
-        '    case " $* " in *" --backbone "*) ;; *)'
+        '    case " $* " in *" --backbone "*|*" --recipe "*) ;; *)'
         f" extra+=({shlex.join(TINY_CAE3D)}) ;; esac\n"
         '    case " $* " in *" --resume "*) extra=(--epochs 2) ;; esac\n'
         f'    exec {real_cmd} "$@" "${{extra[@]}}"\n'
@@ -717,6 +718,7 @@ def test_first_plugin_tutorial_from_the_docs(fresh_env, tmp_path, docs_cache):
     env.update(PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
     out = run_script(SHELL / "first_plugin.sh", work, env)
     assert "mae" in out.stdout and "example" in out.stdout
+    assert "arrow" in out.stdout  # the classifier task, trained by the plugin's recipe
 
 
 # -- pages generated at build time, and the build itself ------------------------------------------
