@@ -41,7 +41,13 @@ def searched_files() -> list[Path]:
 
 def test_the_pattern_finds_ratios_and_nothing_else():
     assert quoted_ratios("scores about 1.3x faster") == ["1.3x"]
-    assert quoted_ratios("2.3x, 1.20x and 4X; (1.5x) and 2x.") == ["2.3x", "1.20x", "4X", "1.5x", "2x"]
+    assert quoted_ratios("2.3x, 1.20x and 4X; (1.5x) and 2x.") == [
+        "2.3x",
+        "1.20x",
+        "4X",
+        "1.5x",
+        "2x",
+    ]
     assert quoted_ratios("1.3× faster") == ["1.3×"]
     for not_a_ratio in (
         "0x1234",
