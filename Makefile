@@ -28,6 +28,7 @@ lint: install
 	$(BIN)/mypy vadkit plugins
 
 docs: install
+	$(BIN)/python -m docs_src.generate --check   # the committed reference pages are current
 	$(BIN)/mkdocs build --strict
 
 docs-serve: install

@@ -37,6 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cli_runs
+from machine import cpu_record, cpus_line
 from ped2_seeds import PAGE as SEEDS_PAGE
 from ped2_seeds import grid, load_results, record_path, scored_set, train_args
 
@@ -99,9 +100,10 @@ def tables_4_5(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def table_2(
     opts: Any, results: Sequence[dict[str, Any]], weights: str, recorded: dict[str, Any]
-) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+) -> tuple[dict[str, float], dict[str, float], dict[str, str], dict[str, Any]]:
     """Per task subset: fused AUROC (BPE, min-max, the paper's weights over the subset's tasks),
-    training minutes and the run it comes from ("study" or "trained"); each run is scored with
+    training minutes, the run it comes from ("study" or "trained") and the CPU that trained it
+    (:func:`machine.cpu_record`; None when its record predates them); each run is scored with
     ``--weights WEIGHTS`` (the study's default scored weights). The full set is the study's run
     at ``opts.seed`` when the study has it, else trained like the others; a subset whose run
     folder is not here takes its values from ``recorded`` (the page's record, at the same seed
@@ -110,8 +112,9 @@ def table_2(
     out: dict[str, float] = {}
     minutes: dict[str, float] = {}
     origin: dict[str, str] = {}
+    cpus: dict[str, Any] = {}
     known, known_minutes = recorded.get("table_2", {}), recorded.get("table_2_minutes", {})
-    known_origin = recorded.get("table_2_runs", {})
+    known_origin, known_cpus = recorded.get("table_2_runs", {}), recorded.get("table_2_cpus", {})
     study_seed = {r["seed"]: r for r in results}.get(opts.seed)
     for subset in SUBSETS:
         tasks = subset.split(",")
@@ -120,6 +123,7 @@ def table_2(
             out[subset] = study_seed["sets"][weights]["eval"]["bpe/minmax"]["fused"]
             minutes[subset] = study_seed["train_seconds"] / 60
             origin[subset] = "study"
+            cpus[subset] = study_seed.get("cpu_record")
             continue
         run = opts.out / f"tasks_{'_'.join(tasks)}"
         done = run / "table2.json"
@@ -131,6 +135,7 @@ def table_2(
                 minutes[subset] = known_minutes[subset]
             if subset in known_origin:
                 origin[subset] = known_origin[subset]
+            cpus[subset] = known_cpus.get(subset)
             continue
         if not done.is_file() and opts.no_train:
             continue
@@ -153,11 +158,14 @@ def table_2(
 
             fused = float(res["results"]["fused"]["micro_auroc"])
             record = {"tasks": tasks, "weights": weights, "fused": fused}
+            record["cpu_record"] = cpu_record()
             write_text(done, json.dumps(record) + "\n")
-        out[subset] = json.loads(done.read_text())["fused"]
+        finished = json.loads(done.read_text())
+        out[subset] = finished["fused"]
         minutes[subset] = cli_runs.train_seconds(run) / 60
         origin[subset] = "trained"
-    return out, minutes, origin
+        cpus[subset] = finished.get("cpu_record")
+    return out, minutes, origin, cpus
 
 
 def page(
@@ -167,7 +175,9 @@ def page(
     origin: dict[str, str],
     seed: int,
     weights: str,
+    cpus: Sequence[dict[str, Any] | None] = (),
 ) -> str:
+    """The Markdown page; ``cpus``: the CPU records of the trainings behind its numbers."""
     t4, t5 = t45["table4"], t45["table5"]
     n = len(t45["seeds"])
     rows2 = [
@@ -252,7 +262,7 @@ compared, only the ordering of the rows.
 Each row is one training at seed {seed} with the seed study's settings (see
 [its page](ped2-seeds.md)), only the tasks differ. The CPU budget of this table is its
 training column: each run's own record of its epochs' wall time on 2 CPU cores ("-": not
-recorded).{again}{spread}
+recorded).{again}{spread} The trainings behind this page ran on: {cpus_line(cpus)}
 
 {" ".join(agree2)}
 
@@ -318,7 +328,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "run bench_ped2.py --seeds first"
         )
     same = record.get("seed") == opts.seed and record.get("weights") == weights
-    t2, minutes, origin = table_2(opts, results, weights, record if same else {})
+    t2, minutes, origin, cpus = table_2(opts, results, weights, record if same else {})
     from vadkit.storage.io import write_text
 
     done = {
@@ -328,9 +338,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "table_2": t2,
         "table_2_minutes": minutes,
         "table_2_runs": origin,
+        "table_2_cpus": cpus,
     }
     write_text(own, json.dumps(done, indent=1) + "\n")
-    write_text(opts.page, page(t45, t2, minutes, origin, opts.seed, weights))
+    trained = [cpus[s] for s in SUBSETS if s in cpus and origin.get(s) != "study"]
+    machines = [r.get("cpu_record") for r in results] + trained
+    write_text(opts.page, page(t45, t2, minutes, origin, opts.seed, weights, machines))
     print(f"Written: {opts.page} and its record")
     return done
 

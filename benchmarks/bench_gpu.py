@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_line, cpu_record
 from sidebyside import interleaved, speed_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         f"GPU: {torch.cuda.get_device_name()}; torch {torch.__version__}, CUDA "
         f"{torch.version.cuda}, Python {platform.python_version()}; {args.warmup} warm-up + "
         f"{args.reps} timed repetitions per variant; {time.perf_counter() - started:.0f} s in all.",
+        "",
+        cpu_line(cpu_record()),
         "",
         "Command (from the repository root):",
         "",

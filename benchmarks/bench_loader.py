@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -32,6 +31,9 @@ import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_record, describe_cpu
 
 REPO = Path(__file__).resolve().parents[1]
 PED2 = REPO.parent / "shared" / "datasets" / "ped2"
@@ -152,7 +154,7 @@ def main() -> None:
     from vadkit.data import generate_scene
 
     print(
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Machine: {describe_cpu(cpu_record())}; "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {args.device}, "
         f"load average {os.getloadavg()[0]:.1f} at start.\n"
         f"Command: python benchmarks/{Path(__file__).name} {shlex.join(sys.argv[1:])}\n"

@@ -18,13 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shlex
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_record, describe_cpu
 
 HEADER = """# Training memory
 
@@ -207,7 +209,7 @@ def main() -> None:
         ]
     lines += [
         "",
-        f"`{command}` on {platform.processor() or platform.machine()}, "
+        f"`{command}` on {describe_cpu(cpu_record())}; "
         f"torch {__import__('torch').__version__}, {os.environ.get('BENCH_THREADS', '2')} "
         "threads.",
         "",

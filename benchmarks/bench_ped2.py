@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cli_runs import repo_relative, train_or_resume, train_seconds, vadkit
+from machine import cpu_record, cpus_line
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "ped2"
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "average_last": AVERAGE_LAST,
         "bf16_minus_fp32_fused_bpe_minmax_points": round(100 * (bf16 - fp32), 3),
         "cpu_threads": os.cpu_count(),
+        "cpu_record": cpu_record(),
         "load_average": load,
         "train_args": train_args,
         "run": str(run),
@@ -374,7 +376,7 @@ checkpoint.
   {train["seed"]}, {rt["precision"]} on {rt["device"]} (`train.precision = "{train["precision"]}"`,
   channels-last {rt["channels_last"]}); {hours:.0f} minutes of
   training on {summary["cpu_threads"]} shared CPU cores (load average {summary["load_average"][0]:.1f}
-  when the script started).
+  when the script started). {cpus_line(r.get("cpu_record") for r in [summary, *summary.get("also", [])])}
 - Protocol: {proto["frames_scored"]} of {proto["total_frames"]} test frames scored (the first
   {proto["clip_length"]} of each video are not the last frame of any window), frame-level micro
   AUROC over all scored frames with thresholds common to all videos; weights

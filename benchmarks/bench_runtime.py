@@ -55,6 +55,7 @@ import numpy as np
 import torch
 from bench_score_speed import AUTHORS, authors_variant, build_model, vadkit_variant
 from bench_stream import run_config
+from machine import cpu_record
 from runtime_page import RANK_RULE, default_runtime, goals, page
 
 from vadkit._version import __version__
@@ -349,6 +350,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),
+            "cpu_record": cpu_record(),
             "torch": torch.__version__,
             "versions": _versions(),
             "python": platform.python_version(),

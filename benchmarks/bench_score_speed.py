@@ -42,6 +42,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_record, describe_cpu
+
 from vadkit.api import create_backbone, create_task, list_errors
 from vadkit.components import SCORE_KEY
 from vadkit.data import Video
@@ -254,6 +257,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),
+            "cpu_record": cpu_record(),
             "torch": torch.__version__,
             "python": platform.python_version(),
             "load_average": load,
@@ -314,7 +318,7 @@ Model: LUSS-AE (full-width 3DCAE with the vcr, ffp and prp heads; random weights
 change the speed) at {s["size"]} x {s["size"]}, T = {s["clip_length"]}; {s["windows"]} windows in
 batches of {s["batch_size"]}; every variant computes the same scores: vcr and ffp with every
 registered error measure ({", ".join(s["errors"])}) and prp's probability. Machine:
-{m["cpu"]}, {m["cores"]} cores, {s["threads"]} torch thread(s); torch {m["torch"]}, Python
+{describe_cpu(m.get("cpu_record"), f"{m['cpu']}, {m['cores']} cores")}; {s["threads"]} torch thread(s); torch {m["torch"]}, Python
 {m["python"]}; load average {m["load_average"][0]:.1f} when it started (other processes share the
 machine: compare the rows with each other rather than with other pages). Medians of
 {s["repeats"]} interleaved repetitions.

@@ -39,6 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_record, describe_cpu
+
 from vadkit.api import create_backbone, create_task
 from vadkit.data import Video
 from vadkit.data.live import FrameReader
@@ -202,6 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),
+            "cpu_record": cpu_record(),
             "gpu": torch.cuda.get_device_name(0) if runtime.device.type == "cuda" else None,
             "torch": torch.__version__,
             "python": platform.python_version(),
@@ -234,7 +238,8 @@ def page(result: dict[str, Any], argv: list[str]) -> str:
         f"| {name} | {value:.1f} | {value / offline:.2f}x | {value / CAMERA_FPS:.2f}x |"
         for name, value in fps.items()
     )
-    machine = f"{m['cpu']}, {m['cores']} cores" + (f", {m['gpu']}" if m["gpu"] else "")
+    known = f"{m['cpu']}, {m['cores']} cores"
+    machine = describe_cpu(m.get("cpu_record"), known) + (f"; GPU {m['gpu']}" if m["gpu"] else "")
     command = " ".join(["python benchmarks/bench_stream.py", *argv])
     lat = result["latency_ms"]
     return f"""# Streaming speed

@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import platform
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from machine import cpu_record, describe_cpu
 from sidebyside import interleaved, speed_table
 
 from vadkit.components import Batch, Features
@@ -132,16 +132,6 @@ def bare_step(
         return total
 
     return step
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             "(`AUTO_PRECISION` in `vadkit/compute/device.py`). bf16 becomes the CPU default only "
             "if its fused AUROC on Ped2 stays within 0.5 points of fp32.",
             "",
-            f"Machine: {_cpu_name()}, {os.cpu_count()} cores, "
+            f"Machine: {describe_cpu(cpu_record())}; "
             f"torch {torch.__version__} with {torch.get_num_threads()} thread(s); "
             f"{args.warmup} warm-up + {args.reps} timed steps per variant; load average "
             f"{load_before[0]:.2f} before, {load_after[0]:.2f} after (the machine is shared).",

@@ -36,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cli_runs
+from machine import cpu_record, cpus_line
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs" / "benchmarks" / "ped2-seeds.md"
@@ -110,6 +111,7 @@ def run_seed(opts: Any, seed: int) -> dict[str, Any]:
         "train_seconds": round(cli_runs.train_seconds(run), 1),
         "wall_seconds": round(time.perf_counter() - t0, 1),
         "cpu_threads": os.cpu_count(),
+        "cpu_record": cpu_record(),
         "sets": sets,
     }
     from vadkit.storage.io import write_text
@@ -216,6 +218,8 @@ Written by `{command}`.
   the test labels (see [the protocol](../reference/protocol.md)).
 - Training minutes are the run's own record of its epochs (wall time): a seed trained while other
   work shared the two cores shows more than the roughly 20 minutes it takes alone.
+- Trained and scored on: {cpus_line(r.get("cpu_record") for r in results)} Floating-point results
+  differ between CPUs, and `score.precision = "auto"` tries bf16 only on a CPU with native bf16.
 
 ## Per seed (fused micro AUROC, BPE, min-max)
 

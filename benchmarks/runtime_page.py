@@ -4,7 +4,12 @@ the tables, the default runtime of bundles and the issue's speed goals."""
 from __future__ import annotations
 
 import statistics
+import sys
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe_cpu
 
 from vadkit.config import ScoreSettings
 from vadkit.export.writer import PARITY_RTOL
@@ -142,8 +147,8 @@ windows with the same scores. Written by `benchmarks/bench_runtime.py`.
 {quick}
 Model: LUSS-AE (full-width 3DCAE with the vcr, ffp and prp heads; random weights, which do not
 change the speed), T = {s["clip_length"]}; every variant computes every stream (vcr and ffp with
-every registered error measure, prp's probability). Machine: {m["cpu"]}, {m["cores"]} cores
-shared with other processes (load average {m["load_average"][0]:.1f} at the start), every engine
+every registered error measure, prp's probability). Machine: {describe_cpu(m.get("cpu_record"), f"{m['cpu']}, {m['cores']} cores")};
+its cores shared with other processes (load average {m["load_average"][0]:.1f} at the start), every engine
 limited to {s["threads"]} thread(s); torch {m["torch"]}, {versions}, Python {m["python"]}.
 Medians of {s["repeats"]} interleaved rounds; the ratios are medians over rounds of paired
 ratios (both variants timed in the same round), which load from other processes affects less

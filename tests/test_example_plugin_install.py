@@ -60,7 +60,7 @@ def test_plugin_is_not_in_this_environment():
 
 def test_installed_plugin_components_are_listed(plugin_env):
     for kind, name in [("errors", "mae"), ("normalizers", "zscore"), ("backbones", "tiny_ae"),
-                       ("tasks", "motion")]:  # fmt: skip
+                       ("tasks", "motion"), ("tasks", "arrow")]:  # fmt: skip
         rows = {r["name"]: r for r in vadkit_json(plugin_env, "list", kind)}  # type: ignore[union-attr]
         assert name in rows, f"{name} missing from `vadkit list {kind}`"
         assert rows[name]["plugin"] == "example"
@@ -72,8 +72,8 @@ def test_installed_plugin_in_vadkit_plugins(plugin_env):
     assert info["example"]["version"] == "0.2.0"
     assert info["example"]["status"] == "loaded"
     assert info["example"]["components"] == {
-        "backbones": ["tiny_ae"], "errors": ["mae"], "normalizers": ["zscore"], "tasks": ["motion"],
-        "recipes": ["example-tiny"],
+        "backbones": ["tiny_ae"], "errors": ["mae"], "normalizers": ["zscore"],
+        "tasks": ["arrow", "motion"], "recipes": ["example-tiny"],
     }  # fmt: skip
     assert info["luss"]["status"] == "loaded"
 
@@ -85,4 +85,4 @@ def test_plugin_own_tests_pass_with_vadkit_testing(plugin_env):
         text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "5 passed" in out.stdout
+    assert "7 passed" in out.stdout

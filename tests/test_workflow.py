@@ -241,7 +241,7 @@ def test_a_third_party_recipe_trains_scores_and_evaluates_with_the_builtin_block
     evaluated = vadkit_run("evaluate", str(run), "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads(evaluated.stdout)
-    assert set(result["results"]) == {"motion", "fused"}
+    assert set(result["results"]) == {"motion", "arrow", "fused"}  # the classifier scores too
     assert result["protocol"]["error"] == "mae" and result["protocol"]["normalizer"] == "zscore"
     versions = json.loads((run / "versions.json").read_text())
     assert "vadkit_example" in versions["plugins"] and "luss" not in versions["plugins"]

@@ -4,7 +4,7 @@
 
 # --8<-- [start:install]
 pip install -e examples/vadkit-example-plugin
-vadkit plugins                    # 'example' is loaded, with its four components
+vadkit plugins                    # 'example' is loaded, with its components
 vadkit list errors                # mae is listed, from plugin 'example'
 vadkit describe errors mae        # its summary, documentation and parameters
 # --8<-- [end:install]
@@ -24,3 +24,10 @@ vadkit evaluate runs/my-plugin                                 # mae and zscore,
 vadkit evaluate runs/my-plugin --error bpe --normalizer robust # the same scores, LUSS-AE's choices
 cat runs/my-plugin/versions.json                               # the plugin's version is recorded
 # --8<-- [end:evaluate]
+
+# --8<-- [start:recipe]
+vadkit describe recipes example-tiny                  # its settings, over the framework's defaults
+vadkit train --recipe example-tiny --out runs/example-tiny
+vadkit score runs/example-tiny
+vadkit evaluate runs/example-tiny                     # motion, arrow and fused: mae and zscore
+# --8<-- [end:recipe]

@@ -21,8 +21,9 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 
 #: What ``precision = "auto"`` means on each device type. fp32 everywhere until an accuracy
 #: check on Ped2 shows a faster precision within 0.5 AUROC points of fp32 (the team's rule).
-#: bf16 autocast trains about 1.25x faster than fp32 on this project's CPU; flip "cpu" here
-#: once that check passes.
+#: How much faster bf16 autocast trains on the CPU is measured by
+#: ``benchmarks/bench_train_speed.py`` (``docs/benchmarks/train-speed.md``, which records the
+#: CPU and its bf16 instructions); flip "cpu" here once that check passes.
 AUTO_PRECISION: dict[str, str] = {"cpu": "fp32", "cuda": "fp32"}
 
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -1,7 +1,7 @@
 """The plugin's own tests: one line per component, using vadkit's conformance checks."""
 
 import vadkit
-from vadkit.testing import check_backbone, check_error, check_normalizer, check_task
+from vadkit.testing import check_backbone, check_error, check_normalizer, check_recipe, check_task
 
 
 def test_registered():
@@ -23,3 +23,11 @@ def test_tiny_ae():
 
 def test_motion():
     check_task("motion")
+
+
+def test_arrow():
+    check_task("arrow")
+
+
+def test_example_tiny():
+    check_recipe("example-tiny")

@@ -27,6 +27,7 @@ def register_backbones(register):
 @vadkit.hookimpl
 def register_tasks(register):
     register("motion", "vadkit_example.tasks:MotionPrediction")
+    register("arrow", "vadkit_example.arrow:ArrowOfTime")
 
 
 @vadkit.hookimpl
