@@ -753,7 +753,11 @@ def test_a_description_that_does_not_match_its_archives_keeps_nothing(tmp_path, 
     archives = {"tiny-1.0.tar.xz": {"urls": [url], "sha256": sha256(data)}}
     spec = {
         "no_such_folder": {"base": "own", "archives": archives, "places": [["tiny-2.0", "."]]},
-        "no_layout": {"base": "own", "archives": archives, "places": [["tiny-1.0/clips", "."]]},
+        "no_layout": {  # video folders with no split folder above them: no layout reads that
+            "base": "own",
+            "archives": archives,
+            "places": [["tiny-1.0/clips/training", "."]],
+        },
     }
     plugin = write_plugin(tmp_path, spec)
     code, _, err = download(capsys, plugin, "no_such_folder", tmp_path / "d")
