@@ -73,7 +73,8 @@ def write_report(
     own by default, as in ``vadkit evaluate``) and the segment rule. The anomaly-map overlays
     are read from the score set when it stores them (``vadkit score --maps``) and computed
     otherwise (:class:`vadkit.report.images.MapSource`); ``maps=False`` leaves them out (frames
-    only; no network pass). ``on_stage(text)`` is told what is being done.
+    only; no network pass). ``on_stage(text)`` is told what is being done. The page is logged
+    to the experiment trackers the (first) run trained with (``train.track``).
     """
     from vadkit.inference.weights import recorded_weights
     from vadkit.report.images import FrameSource, MapSource, segment_pictures
@@ -118,6 +119,9 @@ def write_report(
         )
     page = render_report(data, pictures, notes)
     write_text(path, page)
+    from vadkit.tracking.build import log_report
+
+    log_report(data[0].run_dir, path)  # to the trackers of the (first) run, train.track
     return Report(path=path, size=len(page.encode("utf-8")), runs=data, notes=notes, maps=kinds)
 
 
