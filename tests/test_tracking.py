@@ -146,13 +146,17 @@ def test_tensorboard_holds_the_settings_and_files(tracked: Path) -> None:
 
 
 # -- MLflow --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def mlflow_run(tracked: Path) -> tuple[Any, str]:
+def mlflow_client(run: Path) -> Any:
+    """A client of the run's own MLflow store (the default: SQLite in RUN/mlflow)."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{tracked.resolve() / 'mlflow' / 'mlflow.db'}")
+    return MlflowClient(tracking_uri=f"sqlite:///{run.resolve() / 'mlflow' / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module")
+def mlflow_run(tracked: Path) -> tuple[Any, str]:
     run_id = json.loads((tracked / "mlflow" / "run.json").read_text())["run_id"]
-    return client, run_id
+    return mlflow_client(tracked), run_id
 
 
 def test_mlflow_holds_the_runs_numbers(tracked: Path, mlflow_run: tuple[Any, str]) -> None:
@@ -252,6 +256,22 @@ def test_a_missing_package_after_training_is_one_warning(
     assert "warning: The evaluation was not logged to the run's trackers" in err
     assert "pip install mlflow" in err
     assert (run / "evaluation.json").is_file()
+
+
+def test_a_moved_run_never_writes_mlflow_artifacts_to_its_old_place(
+    tracked: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "moved"
+    shutil.copytree(tracked, run)
+    before = sorted(p.name for p in (tracked / "mlflow" / "artifacts").rglob("*"))
+    capsys.readouterr()
+    assert run_cli(["--plugin", str(PLUGIN), "evaluate", str(run), "--no-plots"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "outside the run folder (was it moved?)" in err
+    assert sorted(p.name for p in (tracked / "mlflow" / "artifacts").rglob("*")) == before
+    client = mlflow_client(run)
+    run_id = json.loads((run / "mlflow" / "run.json").read_text())["run_id"]
+    assert len(client.get_metric_history(run_id, "eval/fused/micro_auroc")) == 2  # metrics: yes
 
 
 # -- config ----------------------------------------------------------------------------------------

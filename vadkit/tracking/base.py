@@ -210,8 +210,8 @@ class Tracker(Callback):
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
             raise ConfigError(
                 f"The tracker '{self.label}' could not start: {type(exc).__name__}: {detail}",
-                hint=f"Check [train.track_params.{self.label}], or leave '{self.label}' out of "
-                "--track and train.track.",
+                hint=f"Nothing more was done. Check [train.track_params.{self.label}], or leave "
+                f"'{self.label}' out of --track and train.track; then run the command again.",
             ) from None
 
     def guard(self, what: str, action: Callable[..., None], *args: Any) -> None:

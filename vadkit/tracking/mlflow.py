@@ -79,6 +79,8 @@ class MLflow(Tracker):
         self.run_name = run_name
         self.run_id: str | None = None
         self._client: MlflowClient | None = None
+        #: Where the default store keeps artifacts (None with a ``uri``).
+        self._artifacts: str | None = None
 
     def store(self, run_dir: Path) -> tuple[str, str | None]:
         """The tracking URI and the artifact location of a new experiment (None: the
@@ -93,6 +95,7 @@ class MLflow(Tracker):
         from mlflow.tracking import MlflowClient
 
         uri, artifacts = self.store(run_dir)
+        self._artifacts = artifacts
         record = run_dir / FOLDER / RECORD
         with _quiet():
             client = MlflowClient(tracking_uri=uri)
@@ -146,6 +149,12 @@ class MLflow(Tracker):
     def log_artifact(self, path: Path) -> None:
         client, run_id = self._c()
         with _quiet():
+            where = client.get_run(run_id).info.artifact_uri
+            if self._artifacts is not None and not where.startswith(self._artifacts + "/"):
+                raise RuntimeError(  # MLflow recorded the folder's old place: never write there
+                    f"the MLflow run keeps its artifacts at {where}, outside the run folder (was "
+                    f"it moved?); {path.name} stays in the run folder only"
+                )
             client.log_artifact(run_id, str(path))
 
     def close(self, outcome: Outcome | None) -> None:
