@@ -275,6 +275,19 @@ def test_a_moved_run_never_writes_mlflow_artifacts_to_its_old_place(
 
 
 # -- config ----------------------------------------------------------------------------------------
+def test_flatten_gives_every_leaf_under_its_dotted_key() -> None:
+    config = {"recipe": "r", "data": {"size": [32, 32], "root": ""}, "score": {"alphas": {}}}
+    config["train"] = {"lr": 1e-4, "ema": False, "track_params": {"mlflow": {"uri": ""}}}
+    assert flatten(config) == {
+        "recipe": "r",
+        "data.size": "[32, 32]",
+        "data.root": "",
+        "train.lr": 1e-4,
+        "train.ema": False,
+        "train.track_params.mlflow.uri": "",
+    }
+
+
 def test_tracker_names_and_parameters_are_validated() -> None:
     from vadkit.config import resolve_config
 
