@@ -81,6 +81,13 @@ CONFIG_KEYS: dict[str, str] = {
     "No effect in one process. See [Train on GPUs and clusters](../../tutorials/gpus-and-clusters.md).",
     "train.compile": "Run the training step's forward pass through `torch.compile` (worth it on "
     "GPUs for long runs; the first steps are slower while it compiles).",
+    "train.track": "Experiment trackers the run is also logged to, names in the `trackers` "
+    'registry (`vadkit list trackers`): `["tensorboard", "mlflow"]`; `vadkit evaluate` and '
+    "`vadkit report` log to them too. The `--track` flag sets it; a resumed run may change it. "
+    "See [Track experiments](../../tutorials/tracking.md).",
+    "train.track_params": "Table of tables: `[train.track_params.NAME]` holds the constructor "
+    "parameters of tracker NAME (`vadkit describe trackers NAME`), e.g. the MLflow `uri` and "
+    "`experiment`; a resumed run may change them.",
     "recipe": "The recipe the run started from (`vadkit list recipes`): its settings come after "
     "the framework's defaults and before the config file. Empty: the recipe that claims the data "
     "(one for datasets, one for the synthetic scene). The `--recipe` flag sets it.",

@@ -27,6 +27,7 @@ CONTRACTS = {
     "normalizers": "vadkit.components.ScoreNormalizer",
     "datasets": "vadkit.data.formats.DatasetFormat",
     "recipes": "vadkit.components.Recipe",
+    "trackers": "vadkit.tracking.Tracker",
 }
 
 

@@ -126,7 +126,7 @@ def two_by_8(scene: Path, tmp_path_factory: pytest.TempPathFactory, env: dict[st
     launcher, the same as ``torchrun --standalone --nproc-per-node 2 -m vadkit train``)."""
     run = tmp_path_factory.mktemp("two") / "run"
     cmd = [sys.executable, "-m", "vadkit", "train", "--nproc", "2", "--data", str(scene)]
-    cmd += ["--out", str(run), "-q"]
+    cmd += ["--out", str(run), "-q", "--track", "tensorboard"]  # rank 0 logs it alone
     for item in [*TINY, "train.batch_size=8"]:
         cmd += ["--set", item]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -224,6 +224,21 @@ def test_two_processes_of_8_train_like_one_of_16(one_by_16: Path, two_by_8: Path
         diff = (wa[key].double() - wb[key].double()).abs().max().item()
         limit = 1.05 * drift if key in before_bn else 2e-4
         assert diff <= limit, f"{key} differs by {diff:.2e} (limit {limit:.1e})"
+
+
+def test_only_rank_zero_logs_to_the_trackers(two_by_8: Path) -> None:
+    """``--track tensorboard`` on 2 processes: one event file (rank 0's), holding each step
+    record of ``metrics.jsonl`` once."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    folder = two_by_8 / "tensorboard"
+    assert len(list(folder.glob("events.out.tfevents.*"))) == 1
+    board = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    board.Reload()
+    records = [r for r in steps(two_by_8) if r["event"] == "step"]
+    logged = [(e.step, e.value) for e in board.Scalars("train/loss")]
+    assert [s for s, _ in logged] == [r["step"] for r in records]
+    assert [v for _, v in logged] == pytest.approx([r["loss"] for r in records], rel=1e-6)
 
 
 def test_schedule_on_two_processes_ends_with_the_run(two_by_8: Path) -> None:

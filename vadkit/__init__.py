@@ -24,6 +24,7 @@ from vadkit.api import (
     list_normalizers,
     list_recipes,
     list_tasks,
+    list_trackers,
 )
 from vadkit.errors import (
     CheckpointError,
@@ -49,6 +50,7 @@ _LAZY = {
     "Recipe": "vadkit.components",
     "VADModel": "vadkit.model",
     "Settings": "vadkit.config",
+    "Tracker": "vadkit.tracking",
     "train": "vadkit.workflow",
     "load": "vadkit.workflow",
     "Run": "vadkit.workflow",
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
     )
     from vadkit.config import Settings
     from vadkit.model import VADModel
+    from vadkit.tracking import Tracker
     from vadkit.workflow import Detector, Run, load, train
 
 
@@ -97,6 +100,7 @@ __all__ = [
     "Run",
     "ScoreNormalizer",
     "Settings",
+    "Tracker",
     "VADModel",
     "VadkitError",
     "__version__",
@@ -118,6 +122,7 @@ __all__ = [
     "list_normalizers",
     "list_recipes",
     "list_tasks",
+    "list_trackers",
     "load",
     "train",
 ]

@@ -76,3 +76,7 @@ def list_datasets(include: Patterns = "*", exclude: Patterns = ()) -> list[str]:
 
 def list_recipes(include: Patterns = "*", exclude: Patterns = ()) -> list[str]:
     return list_components("recipes", include, exclude)
+
+
+def list_trackers(include: Patterns = "*", exclude: Patterns = ()) -> list[str]:
+    return list_components("trackers", include, exclude)

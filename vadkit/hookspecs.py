@@ -154,6 +154,25 @@ def register_recipes(register: Register) -> None:
 
 
 @hookspec
+def register_trackers(register: Register) -> None:
+    """Register experiment trackers: where a run's settings, losses and results are also logged.
+
+    Called once when the tracker registry is first used. A tracker subclasses
+    :class:`vadkit.tracking.Tracker` (a trainer callback) and implements its primitives:
+    ``open``, ``log_params``, ``log_metrics``, ``log_artifact`` and ``close``. A run logs to
+    the trackers named by ``train.track`` (``vadkit train --track NAME``), built from
+    ``[train.track_params.NAME]``. Packages a tracker imports are named in its ``requires``, so
+    that a missing one stops training before it starts, naming the install.
+
+    Example::
+
+        @vadkit.hookimpl
+        def register_trackers(register):
+            register("my_board", "my_plugin.tracking:MyBoard")
+    """
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add commands to the ``vadkit`` command line.
 

@@ -52,7 +52,15 @@ ENV_STRICT = "VADKIT_STRICT_PLUGINS"
 
 
 #: Component kinds, each filled by the hook ``register_<kind>``.
-KINDS: tuple[str, ...] = ("backbones", "tasks", "errors", "normalizers", "datasets", "recipes")
+KINDS: tuple[str, ...] = (
+    "backbones",
+    "tasks",
+    "errors",
+    "normalizers",
+    "datasets",
+    "recipes",
+    "trackers",
+)
 _HOOKS_HINT = (
     f"Hook names are {', '.join(f'register_{k}' for k in KINDS)} and register_commands; "
     "each register_* hook takes one argument named 'register'."

@@ -123,6 +123,17 @@ def train_cmd(
             "(train.memory_check = false).",
         ),
     ] = False,
+    track: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--track",
+            metavar="NAME",
+            help="Also log the run to an experiment tracker: tensorboard, mlflow or a plugin's "
+            "(`vadkit list trackers`); repeatable or comma-separated (train.track). Evaluation "
+            "and report are logged to it too.",
+            show_default=False,
+        ),
+    ] = None,
     nproc: Annotated[
         int | None,
         nproc_option("the model is trained with DistributedDataParallel over them."),
@@ -154,6 +165,7 @@ def train_cmd(
             "model.backbone": backbone,
             "train.epochs": epochs,
             "train.memory_check": False if ignore_memory else None,
+            "train.track": [n for item in track for n in parse_csv(item)] if track else None,
         },
         default_out=default_run_dir,
     )

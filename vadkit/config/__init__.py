@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from vadkit.config.overrides import merge, parse_override, parse_value, set_dotted
+from vadkit.config.overrides import flatten, merge, parse_override, parse_value, set_dotted
 from vadkit.config.params import coerce_params, component_params
 from vadkit.config.recipes import default_recipe, load_recipe, recipe_settings
 from vadkit.config.settings import (
@@ -116,6 +116,7 @@ __all__ = [
     "default_config",
     "default_recipe",
     "dumps_toml",
+    "flatten",
     "load_recipe",
     "load_toml",
     "merge",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
 from collections.abc import Mapping
 from typing import Any
@@ -58,3 +59,22 @@ def set_dotted(config: Config, key: str, value: Any) -> None:
             )
         node = child
     node[parts[-1]] = value
+
+
+#: A value of a flattened config: what experiment trackers take as a parameter.
+Scalar = str | int | float | bool
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Scalar]:
+    """Every leaf of ``config`` under its dotted key (``{"train.lr": 0.0001, ...}``): the inverse
+    of :func:`set_dotted`. Lists become their JSON text (``"[32, 32]"``); empty tables vanish."""
+    out: dict[str, Scalar] = {}
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{dotted}."))
+        elif isinstance(value, str | int | float | bool):
+            out[dotted] = value
+        else:
+            out[dotted] = json.dumps(value)
+    return out

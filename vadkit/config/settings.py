@@ -37,7 +37,14 @@ REPORT_SEGMENT_GAP = 5
 REPORT_TOP_K = 6
 #: Tables whose keys are free (component parameters, per-task numbers); all others are fixed.
 OPEN_TABLES = frozenset(
-    {"model.params", "tasks.weights", "tasks.params", "score.alphas", "score.presets"}
+    {
+        "model.params",
+        "tasks.weights",
+        "tasks.params",
+        "train.track_params",
+        "score.alphas",
+        "score.presets",
+    }
 )
 
 
@@ -107,6 +114,11 @@ class TrainSettings:
     sync_bn: bool = True
     #: Run the training step's forward through ``torch.compile``.
     compile: bool = False
+    #: Experiment trackers the run also logs to (``vadkit list trackers``); none: only the run
+    #: folder's ``metrics.jsonl``.
+    track: list[str] = field(default_factory=list)
+    #: ``[train.track_params.NAME]``: the constructor parameters of tracker NAME.
+    track_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

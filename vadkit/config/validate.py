@@ -179,6 +179,8 @@ def _validate_train(train: Config) -> None:
             f"Config key 'train.ema_decay' must be in [0, 1), not {train['ema_decay']}.",
             hint="For example: --set train.ema_decay=0.999",
         )
+    train["track"] = _tracker_names(train["track"])
+    train["track_params"] = _tracker_params(train["track_params"], train["track"])
     if train["optimizer"] != defaults["optimizer"]:  # importing timm takes seconds: only then
         from timm.optim import list_optimizers
 
@@ -189,6 +191,41 @@ def _validate_train(train: Config) -> None:
                 hint=f"{suggest(train['optimizer'], names)}See timm.optim.list_optimizers(); "
                 "for example: --set train.optimizer=adamw",
             )
+
+
+def _tracker_names(value: Any) -> list[str]:
+    """``train.track``: registered tracker names (a comma-separated string is accepted), each
+    once, in the order given."""
+    names = [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(
+            f"Config key 'train.track' must be a list of tracker names, not {value!r}.",
+            hint='For example: --track tensorboard  or  --set train.track=["tensorboard"]',
+        )
+    for name in names:
+        _entry("trackers", name, "train.track")
+    return list(dict.fromkeys(names))
+
+
+def _tracker_params(table: Mapping[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
+    """``[train.track_params.NAME]`` checked against each tracker's constructor and completed
+    with its defaults, for every tracker in ``train.track`` and every one the table names."""
+    for name, params in table.items():
+        if not isinstance(params, Mapping):
+            raise ConfigError(
+                f"Config key 'train.track_params.{name}' must be a table of parameters, "
+                f"not {params!r}.",
+                hint=f"Write [train.track_params.{name}] with the parameters below it.",
+            )
+    return {
+        name: component_params(
+            _entry("trackers", name, f"train.track_params.{name}").load(),
+            table.get(name, {}),
+            f"train.track_params.{name}",
+            f"vadkit describe trackers {name}",
+        )
+        for name in dict.fromkeys([*names, *table])
+    }
 
 
 def _per_task_numbers(

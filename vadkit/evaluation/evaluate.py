@@ -250,6 +250,9 @@ def evaluate_run(
     """Evaluate a scored run, write ``RUN/evaluation.json`` and (optionally) ``RUN/plots/``;
     without matplotlib the plots are skipped with a warning (``plots_skipped`` says why).
 
+    A run trained with experiment trackers (``train.track``) has the evaluation logged to them
+    (:func:`vadkit.tracking.log_evaluation`).
+
     The test labels are read here, from where the score set records its ground truth
     (:func:`~vadkit.evaluation.groundtruth.with_ground_truth`); ``data``/``labels`` read them from
     another dataset root or ground-truth file.
@@ -270,4 +273,7 @@ def evaluate_run(
         write_plots(out, scores, result)
         result["plots"] = str(out)
     write_json(run_dir / EVALUATION_FILE, result)
+    from vadkit.tracking.build import log_evaluation
+
+    log_evaluation(run_dir, result, run_dir / EVALUATION_FILE)  # to the run's train.track
     return result

@@ -74,7 +74,8 @@ def write_report(
     are read from the score set when it stores them (``vadkit score --maps``) and computed
     otherwise (:class:`vadkit.report.images.MapSource`); ``maps=False`` leaves them out (frames
     only; no network pass). ``on_stage(text)`` is told what is being done. A report written
-    inside a run folder holds that run's lock while it is made (one writer per run folder).
+    inside a run folder holds that run's lock while it is made (one writer per run folder). The
+    page is logged to the experiment trackers the (first) run trained with (``train.track``).
     """
     from vadkit.report.render import render_report
     from vadkit.storage.io import write_text
@@ -95,6 +96,9 @@ def write_report(
         pictures, notes, kinds = _pictures(data, maps, on_stage)
         page = render_report(data, pictures, notes)
         write_text(path, page)
+    from vadkit.tracking.build import log_report
+
+    log_report(data[0].run_dir, path)  # to the trackers of the (first) run, train.track
     return Report(path=path, size=len(page.encode("utf-8")), runs=data, notes=notes, maps=kinds)
 
 

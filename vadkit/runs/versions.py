@@ -37,6 +37,7 @@ def versions(config: Config) -> dict[str, Any]:
         used.append(get_entry("errors", config["score"]["error"]))
     if config.get("recipe"):
         used.append(get_entry("recipes", config["recipe"]))
+    used.extend(get_entry("trackers", n) for n in config["train"].get("track", []))
     infos = get_host().plugins
     names = sorted({e.plugin for e in used})
     return {

@@ -42,6 +42,7 @@ __all__ = [
     "check_export",
     "check_normalizer",
     "check_task",
+    "check_tracker",
     "tiny_batch",
 ]
 
@@ -290,6 +291,19 @@ def check_recipe(component: str | Callable[..., Any], **params: Any) -> None:
         assert not missing, f"{label}: preset '{preset}' has no weight for {missing}"
 
 
+def check_tracker(component: str | Callable[..., Any], **params: Any) -> None:
+    """Check an experiment tracker: builds by name with defaults, is a
+    :class:`~vadkit.tracking.Tracker` whose ``requires`` names an install for each module, and
+    logs a pretend run as the trainer would (settings, a step record at a checkpoint, an epoch,
+    the end), then an evaluation and a report into the same record, with no error and no
+    :class:`~vadkit.tracking.TrackingWarning`. The modules it requires must be installed."""
+    from vadkit.testing.tracking import check_tracker_factory
+
+    label, factory = _resolve("trackers", component)
+    _check_signature(label, factory)
+    check_tracker_factory(label, factory, params)
+
+
 _CHECKS: dict[str, Callable[..., None]] = {
     "backbones": check_backbone,
     "tasks": check_task,
@@ -297,6 +311,7 @@ _CHECKS: dict[str, Callable[..., None]] = {
     "normalizers": check_normalizer,
     "datasets": check_dataset,
     "recipes": check_recipe,
+    "trackers": check_tracker,
 }
 
 

@@ -72,3 +72,7 @@ class Callback:
     def on_stop_requested(self, trainer: TrainerState, signum: int) -> None: ...
 
     def on_train_end(self, trainer: TrainerState) -> None: ...
+
+    def on_train_error(self, trainer: TrainerState, error: BaseException) -> None:
+        """Called when training stops on an exception (a signal's
+        :class:`TrainingInterrupted` included), which is raised again afterwards."""

@@ -12,8 +12,13 @@ from vadkit.config.overrides import parse_override
 from vadkit.errors import ConfigError
 from vadkit.runs import folder as runs
 
-#: Settings a resumed run may change: neither changes what it computes.
-RESUMABLE = ("train.epochs", "train.memory_check")
+#: Settings a resumed run may change: none changes what it computes (a table's keys below it too).
+RESUMABLE = ("train.epochs", "train.memory_check", "train.track", "train.track_params")
+
+
+def _resumable(key: str) -> bool:
+    return any(key == r or key.startswith(f"{r}.") for r in RESUMABLE)
+
 
 #: Where a run goes when no folder is given: ``runs/<date-time>``.
 RUNS_FOLDER = "runs"
@@ -43,7 +48,8 @@ def resolve_train_config(
     A new run resolves defaults, ``config_file``, ``overrides`` and ``flags`` (dotted keys, None
     = not given). A resumed run takes its own ``config.toml``; only the :data:`RESUMABLE`
     settings may change (``train.epochs`` to train longer, ``train.memory_check`` to force a
-    run past the memory check), anything else is a :class:`ConfigError`.
+    run past the memory check, ``train.track`` and ``train.track_params`` to log it elsewhere),
+    anything else is a :class:`ConfigError`.
     """
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     if resume is None:
@@ -57,18 +63,19 @@ def resolve_train_config(
         return run_dir, config
     run_dir = Path(resume)
     config = runs.read_config(run_dir)  # first: is it a run at all?
-    changed = [k for k in given if k not in RESUMABLE]
+    changed = [k for k in given if not _resumable(k)]
     if config_file is not None:
         changed.insert(0, "--config")
     sets = [parse_override(item) for item in overrides]
-    if any(key not in RESUMABLE for key, _ in sets):
+    if any(not _resumable(key) for key, _ in sets):
         changed.append("--set")
     if changed:
         raise ConfigError(
             f"--resume continues '{run_dir}' with its own config; it cannot change "
             f"{', '.join(changed)}.",
-            hint="Leave those options out (only --epochs and --set train.memory_check may "
-            "change), or start a new run with --out.",
+            hint="Leave those options out (only --epochs, --track and --set of "
+            "train.memory_check, train.track or train.track_params may change), or start a new "
+            "run with --out.",
         )
     if out is not None and Path(out).resolve() != run_dir.resolve():
         raise ConfigError(
@@ -76,7 +83,7 @@ def resolve_train_config(
             hint="Leave out --out when resuming.",
         )
     updates = {key: value for key, value in sets}  # flags win over --set, as in a new run
-    updates.update((key, given[key]) for key in RESUMABLE if key in given)
+    updates.update((key, value) for key, value in given.items() if _resumable(key))
     if updates:
         config = resolve_config(base=config, flags=updates)
     return run_dir, config

@@ -36,6 +36,7 @@ from vadkit.runs.folder import CONFIG_FILE, METRICS_FILE, RunFolder, write_confi
 from vadkit.runs.metricslog import MetricsLog
 from vadkit.runs.versions import record_resume_versions, write_versions
 from vadkit.storage.lock import LOCK_FILES, run_lock
+from vadkit.tracking.build import trackers_for
 from vadkit.training import budget, parallel
 from vadkit.training.callbacks import Callback, TrainingInterrupted
 from vadkit.training.optim import Optimization
@@ -70,7 +71,8 @@ class Trainer:
         loader: ``loader(windows, batch_size=, epoch=, skip_batches=, workers=, pin_memory=)``
             -> batches, also given ``rank=`` and ``world_size=`` when several processes train;
             default :func:`vadkit.data.make_train_loader`.
-        callbacks: :class:`Callback` objects (progress display, tests' crash hooks, ...).
+        callbacks: :class:`Callback` objects (progress display, tests' crash hooks, ...); the
+            experiment trackers the config names (``train.track``) are added after them.
         handle_signals: stop cleanly on SIGINT/SIGTERM (only possible in the main thread).
         verbose: show the data layer's progress while it decodes videos the first time.
     """
@@ -92,7 +94,8 @@ class Trainer:
         self.resume = resume
         self.windows = windows
         self.loader_factory = loader or _default_loader
-        self.callbacks = list(callbacks)
+        #: The given callbacks, then the config's trackers (a missing package stops here).
+        self.callbacks = [*callbacks, *trackers_for(config)]
         self.handle_signals = handle_signals
         self.verbose = verbose
         train = config["train"]
@@ -478,6 +481,9 @@ class Trainer:
                 "losses": last_record.get("losses", {}),
                 TOTAL: last_record.get(TOTAL),
             }
+        except BaseException as error:  # trackers record how the run ended
+            self._call("on_train_error", error)
+            raise
         finally:
             for sig, handler in old_signals.items():
                 signal.signal(sig, handler)
