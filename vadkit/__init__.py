@@ -47,6 +47,7 @@ _LAZY = {
     "SCORE_KEY": "vadkit.components",
     "ScoreNormalizer": "vadkit.components",
     "Recipe": "vadkit.components",
+    "PublishedResult": "vadkit.components",
     "VADModel": "vadkit.model",
     "Settings": "vadkit.config",
     "train": "vadkit.workflow",
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
         ErrorMeasure,
         Features,
         ProxyTask,
+        PublishedResult,
         Recipe,
         ScoreNormalizer,
     )
@@ -92,6 +94,7 @@ __all__ = [
     "Features",
     "PluginError",
     "ProxyTask",
+    "PublishedResult",
     "Recipe",
     "RegistryError",
     "Run",
