@@ -177,3 +177,15 @@ def test_plugin_can_add_a_command(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "hello ped2 from a plugin" in out.stdout
+
+
+def test_describe_recipe_shows_its_published_results(capsys):
+    code, out, _ = run(capsys, "describe", "recipes", "luss-ae")
+    assert code == 0
+    assert "published results" in out and "0.9852" in out and "Table 1" in out
+    code, out, _ = run(capsys, "describe", "recipes", "luss-ae-paper", "--json")
+    assert code == 0
+    published = json.loads(out)["published"]
+    ped2 = next(p for p in published if p["dataset"] == "ped2")
+    assert ped2["value"] == 0.9852 and ped2["metric"] == "micro_auroc"
+    assert ped2["protocol"]["data.size"] == [256, 256]

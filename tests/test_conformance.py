@@ -178,3 +178,30 @@ def test_a_component_without_a_constructor_has_no_parameters() -> None:
             return (pred - real).abs().flatten(1).mean(1)
 
     testing.check_error(Plain)  # nn.Module's (*args, **kwargs) is not the component's
+
+
+def test_checks_catch_a_recipe_whose_published_results_do_not_fit() -> None:
+    from vadkit_luss.recipes import luss_ae_synthetic
+
+    from vadkit.components import PublishedResult, Recipe
+
+    settings = luss_ae_synthetic().settings
+
+    def result(**changes: object) -> PublishedResult:
+        fields: dict = {"dataset": "ped2", "metric": "micro_auroc", "value": 0.9, "source": "x"}
+        return PublishedResult(**{**fields, **changes})
+
+    def make(*published: PublishedResult):
+        def recipe() -> Recipe:
+            """A recipe with published results."""
+            return Recipe(settings=settings, published=published)
+
+        return recipe
+
+    testing.check_recipe(make(result(), result(score="prp", protocol={"data.size": [256, 256]})))
+    with pytest.raises(AssertionError, match="score 'mae' is not one of"):
+        testing.check_recipe(make(result(score="mae")))
+    with pytest.raises(AssertionError, match=r"its protocol is not valid settings.*train\.epoch"):
+        testing.check_recipe(make(result(protocol={"train.epoch": 60})))
+    with pytest.raises(AssertionError, match="its protocol is not valid settings"):
+        testing.check_recipe(make(result(protocol={"score.frames": "every"})))

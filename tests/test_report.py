@@ -42,6 +42,20 @@ def runs(tiny_scene: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
 
 
 @pytest.fixture(scope="module")
+def seeds(runs: tuple[Path, Path], tiny_scene: Path) -> list[Path]:
+    """Seeds 1 and 2 of the first run's settings, beside it: with it, 3 seeds of one setting."""
+    sets = [a for item in TINY for a in ("--set", item)]
+    out = []
+    for seed in (1, 2):
+        run = runs[0].parent / f"seed-{seed}"
+        train = ["train", "--data", str(tiny_scene), "--epochs", "1", "--quiet", *sets]
+        assert run_cli([*train, "--set", f"train.seed={seed}", "--out", str(run)]) == 0
+        assert run_cli(["score", str(run), "--quiet"]) == 0
+        out.append(run)
+    return out
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     yield from launch_chromium()
 
@@ -214,6 +228,8 @@ def test_report_errors(runs: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     assert "--top -1 is negative" in error_text(capsys)
     assert run_cli(["report", str(runs[0]), "--scores", "nope"]) == 2
     assert "no score set 'nope'" in error_text(capsys)
+    assert run_cli(["report", str(runs[0]), str(runs[1]), str(runs[0] / ".")]) == 2
+    assert "is given twice" in error_text(capsys)
     assert not list(tmp_path.glob("*.html"))
 
 
@@ -307,4 +323,85 @@ def test_two_runs_side_by_side(runs: tuple[Path, Path], browser: Any, tmp_path: 
     assert page.locator(".segment img.frame").count() >= 2
     assert page.locator(".segment img.overlay").count() == 0
     page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    # two settings (one epoch, two): each run its own group, never averaged; what sets them apart
+    spread = page.locator("#spread").text_content()
+    assert "Every run is its own group" in spread and "train.epochs" in spread
+    assert page.locator("#spread .group").count() == 2
+    assert page.locator("#spread table.spread").count() == 2  # each run's numbers, no spread
+    assert problems.items == []
+
+
+def _embedded(page: str) -> dict[str, Any]:
+    found = re.search(r'id="report-data">(.*?)</script>', page, re.S)
+    assert found
+    return json.loads(found.group(1).replace("<\\/", "</"))
+
+
+def test_several_runs_spread_and_paper_claims(
+    runs: tuple[Path, Path], seeds: list[Path], browser: Any, tmp_path: Path, capsys
+) -> None:
+    """Three seeds of one setting and a run of another: the seeds' spread (against numpy and
+    scipy by hand from evaluate's numbers), the other run apart, the paper's table, the JSON."""
+    from scipy import stats
+
+    from vadkit.evaluation.evaluate import evaluate_scores
+    from vadkit.evaluation.groundtruth import with_ground_truth
+    from vadkit.scoring.scoreset import load_scores
+
+    a, b = runs
+    order = [a, b, *seeds]
+    capsys.readouterr()
+    args = ["report", *map(str, order), "--no-maps", "--top", "1", "--json"]
+    assert run_cli(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    out = Path(report["report"])
+    assert out == a.parent / "report-of-4-runs.html"  # beside the runs, named by their count
+    groups = report["groups"]
+    assert [g["runs"] for g in groups] == [[a.name, *(s.name for s in seeds)], [b.name]]
+    assert groups[1]["differing"]["train.epochs"] == 2
+    assert groups[0]["varying"] == {"train.seed": [0, 1, 2]}
+    # the spread of the three seeds, by hand from evaluate's numbers
+    evaluated = [evaluate_scores(with_ground_truth(load_scores(r)))["results"] for r in (a, *seeds)]
+    for score in ("vcr", "fused"):
+        for metric in ("micro_auroc", "macro_auroc"):
+            x = np.array([e[score][metric] for e in evaluated], dtype=np.float64)
+            got = groups[0]["spread"][score][metric]
+            assert got["values"] == pytest.approx(x.tolist()) and got["n"] == 3
+            assert got["mean"] == pytest.approx(x.mean())
+            assert got["std"] == pytest.approx(np.std(x, ddof=1))
+            half = stats.t.ppf(0.975, 2) * np.std(x, ddof=1) / np.sqrt(3)
+            low, high = max(0.0, x.mean() - half), min(1.0, x.mean() + half)
+            assert got["interval"] == pytest.approx([low, high])
+    # the page embeds the same numbers, and shows them
+    page = out.read_text()
+    study = _embedded(page)["study"]
+    assert study["groups"] == json.loads(json.dumps(groups))
+    assert study["std_ddof"] == 1 and study["interval"] == "t-interval of the mean over runs"
+    fused = groups[0]["spread"]["fused"]["micro_auroc"]
+    assert f"{fused['mean']:.4f} &plusmn; {fused['std']:.4f}" in page
+    # the paper's numbers, from the recipe: the runs are on the synthetic scene, not measured
+    (claims,) = report["claims"]
+    assert claims["recipe"] == "luss-ae"
+    ped2 = next(c for c in claims["claims"] if c["dataset"] == "ped2" and c["score"] == "fused")
+    assert ped2["paper"] == 0.9852 and ped2["measured"] is None
+
+    view, problems = open_page(browser, out.as_uri())
+    view.wait_for_selector("body[data-charts-ready]")
+    assert view.locator("#spread .group").count() == 2
+    first = view.locator("#spread .group").first
+    assert first.get_attribute("data-runs") == "3"
+    assert "micro AUROC (headline)" in first.text_content()
+    assert "macro AUROC (per-video mean)" in first.text_content()
+    assert view.locator("#spread table.spread").first.locator("tbody tr").count() == 4
+    assert view.locator("#metrics table.runs-table tbody tr").count() == 4  # each run's numbers
+    paper = view.locator("#paper").text_content()
+    assert "0.9852 (98.52 %)" in paper and "Not measured here" in paper
+    videos = view.locator(".chart").count()
+    assert view.locator(".chart svg polyline.series").count() == 4 * videos  # every run's curve
+    colours = {
+        view.locator(".chart").first.locator("polyline.series").nth(i).get_attribute("stroke")
+        for i in range(4)
+    }
+    assert len(colours) == 4
+    view.screenshot(path=str(tmp_path / "runs.png"), full_page=True)
     assert problems.items == []

@@ -48,6 +48,7 @@ _LAZY = {
     "SCORE_KEY": "vadkit.components",
     "ScoreNormalizer": "vadkit.components",
     "Recipe": "vadkit.components",
+    "PublishedResult": "vadkit.components",
     "VADModel": "vadkit.model",
     "Settings": "vadkit.config",
     "Tracker": "vadkit.tracking",
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
         ErrorMeasure,
         Features,
         ProxyTask,
+        PublishedResult,
         Recipe,
         ScoreNormalizer,
     )
@@ -95,6 +97,7 @@ __all__ = [
     "Features",
     "PluginError",
     "ProxyTask",
+    "PublishedResult",
     "Recipe",
     "RegistryError",
     "Run",

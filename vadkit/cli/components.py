@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Annotated, Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from vadkit.cli.common import JsonFlag, console, fail, plain, print_json
 from vadkit.plugins import KINDS, get_host
+
+if TYPE_CHECKING:
+    from vadkit.components.recipe import PublishedResult
 
 
 def normalize_kind(kind: str) -> str:
@@ -151,17 +155,18 @@ def describe_cmd(
     doc = plain_text(inspect.cleandoc(factory.__doc__ or ""))
     params = _parameters(factory)
     if json_out:
-        print_json(
-            {
-                "kind": kind,
-                "name": entry.name,
-                "plugin": entry.plugin,
-                "target": entry.target_path,
-                "summary": entry.summary,
-                "doc": doc,
-                "parameters": params,
-            }
-        )
+        info: dict[str, Any] = {
+            "kind": kind,
+            "name": entry.name,
+            "plugin": entry.plugin,
+            "target": entry.target_path,
+            "summary": entry.summary,
+            "doc": doc,
+            "parameters": params,
+        }
+        if kind == "recipes":
+            info["published"] = [asdict(r) for r in _published(entry.name)]
+        print_json(info)
         return
     console.print(
         f"[bold cyan]{plain(entry.name)}[/]  ({kind[:-1]} from plugin "
@@ -190,6 +195,23 @@ def _print_recipe(name: str) -> None:
         f"Settings (over the framework's defaults; train with --recipe {name}):", markup=False
     )
     console.print(dumps_toml(settings), markup=False, highlight=False)
+    published = _published(name)
+    if not published:
+        return
+    table = Table(title="published results (set beside the runs by vadkit report)")
+    for col in ("dataset", "score", "metric", "paper", "source"):
+        table.add_column(col)
+    for r in published:
+        cells = (r.dataset, r.score, r.metric, f"{r.value:.4f}", r.source)
+        table.add_row(*(plain(c) for c in cells))
+    console.print(table)
+
+
+def _published(name: str) -> tuple[PublishedResult, ...]:
+    """The numbers a recipe declares from its method's paper."""
+    from vadkit.config.recipes import load_recipe
+
+    return tuple(load_recipe(name).published)
 
 
 def plugins_cmd(json_out: JsonFlag = False) -> None:

@@ -24,20 +24,21 @@ from vadkit.config.settings import REPORT_TOP_K
 
 @app.command("report")
 def report_cmd(
-    run: Annotated[
-        Path, typer.Argument(metavar="RUN", help="Scored run folder (`vadkit score RUN`).")
-    ],
-    run_b: Annotated[
-        Path | None,
+    runs: Annotated[
+        list[Path],
         typer.Argument(
-            metavar="RUN_B", help="A second scored run, shown side by side.", show_default=False
+            metavar="RUN...",
+            help="Scored run folders (`vadkit score RUN`): one; two, shown side by side; or "
+            "more (e.g. the seeds of a recipe), summarised by group over runs.",
+            show_default=False,
         ),
-    ] = None,
+    ],
     out: Annotated[
         Path | None,
         typer.Option(
             "--out",
-            help="HTML file to write (default: RUN/report.html, or RUN/report-vs-RUN_B.html).",
+            help="HTML file to write (default: RUN/report.html; RUN/report-vs-RUN_B.html for "
+            "two; report-of-N-runs.html in the folder holding them for more).",
             show_default=False,
         ),
     ] = None,
@@ -55,14 +56,16 @@ def report_cmd(
     alphas: AlphasOpt = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """One HTML file (no network needed to open it): metrics, protocol, curves, top segments."""
+    """One HTML file (no network needed to open it): metrics, protocol, curves, top segments;
+    with several runs, micro and macro AUROC over runs (mean, std, 95% interval) by group, and
+    each recipe's paper claims beside what was measured here."""
     from vadkit.report import ReportOptions, write_report
 
     options = ReportOptions(
         scores=scores, error=error, normalizer=normalizer, alphas=alphas, smooth=smooth, top_k=top
     )
     report = write_report(
-        [run] if run_b is None else [run, run_b],
+        runs,
         out,
         options,
         maps=maps,
@@ -77,10 +80,22 @@ def report_cmd(
                 "segments": [len(r.segments) for r in report.runs],
                 "notes": report.notes,
                 "maps": report.maps,
+                "groups": [g.as_dict() for g in report.groups],
+                "claims": [c.as_dict() for c in report.claims],
             }
         )
         return
     for note in report.notes:
         if note:
             console.print(f"[yellow]note:[/] {plain(note)}")
+    if len(report.runs) > 1:
+        for i, group in enumerate(report.groups, start=1):
+            s = group.spread("fused", "micro_auroc")
+            if s.mean is None:
+                continue
+            value = f"{s.mean:.4f}" + ("" if s.std is None else f" ± {s.std:.4f}")
+            console.print(
+                f"Group {i} ({plain(group.label)}): fused micro AUROC {value} over "
+                f"{len(group.runs)} run(s)"
+            )
     console.print(f"Report: [bold]{plain(report.path)}[/] ({report.size / 1024:.0f} KiB)")

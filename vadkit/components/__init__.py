@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from vadkit.components.keys import SCORE_KEY
 from vadkit.components.normalizer import ScoreNormalizer, supports_fit
-from vadkit.components.recipe import Recipe
+from vadkit.components.recipe import PublishedResult, Recipe
 
 _LAZY = {
     "Backbone": "vadkit.components.backbone",
@@ -46,6 +46,7 @@ __all__ = [
     "ErrorMeasure",
     "Features",
     "ProxyTask",
+    "PublishedResult",
     "Recipe",
     "ScoreNormalizer",
     "supports_fit",

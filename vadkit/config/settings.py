@@ -35,6 +35,8 @@ DEFAULT_QUANTILE = 99.5
 REPORT_SEGMENT_QUANTILE = 0.95
 REPORT_SEGMENT_GAP = 5
 REPORT_TOP_K = 6
+#: ``vadkit report`` of several runs: the confidence of the t-interval of the mean over runs.
+REPORT_CONFIDENCE = 0.95
 #: Tables whose keys are free (component parameters, per-task numbers); all others are fixed.
 OPEN_TABLES = frozenset(
     {

@@ -1,22 +1,28 @@
-"""``vadkit report``: one self-contained HTML page of a scored run, or of two side by side.
+"""``vadkit report``: one self-contained HTML page of a scored run, of two side by side, or of
+several (e.g. the seeds of a recipe) with their spread.
 
 The page holds the metrics of :func:`vadkit.evaluation.evaluate.evaluate_scores`, the protocol and
 provenance of the scores (run settings, checkpoint hash, the score set's record), each video's
 score curves over the ground truth (zoom and hover, drawn by a small script inside the page), and
 the most anomalous segments (:mod:`vadkit.report.segments`, a label-free rule) with their frames
-and anomaly-map overlays. Styles, script, data and pictures are all inside the file: it opens
+and anomaly-map overlays. Several runs are grouped by setting (:mod:`vadkit.report.groups`) and
+each group's metrics summarised over its runs (:mod:`vadkit.report.spread`); each recipe's
+published results are set beside what its runs measured (:mod:`vadkit.report.claims`). Styles, script, data and pictures are all inside the file: it opens
 without a network and can be mailed or archived as it is.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vadkit.errors import ConfigError
+from vadkit.report.claims import RecipeClaims, recipe_claims
 from vadkit.report.collect import ReportOptions, RunData, collect_run
+from vadkit.report.groups import RunGroup, group_runs
 from vadkit.report.segments import Segment, top_segments
 
 if TYPE_CHECKING:
@@ -26,9 +32,11 @@ REPORT_FILE = "report.html"
 
 __all__ = [
     "REPORT_FILE",
+    "RecipeClaims",
     "Report",
     "ReportOptions",
     "RunData",
+    "RunGroup",
     "Segment",
     "collect_run",
     "default_report_path",
@@ -40,22 +48,29 @@ __all__ = [
 @dataclass
 class Report:
     """A written report: its path, size in bytes, the runs it shows, notes about what is
-    missing from it (e.g. no anomaly maps) and where each run's anomaly maps come from
-    (``"stored"``: read from the score set, ``"computed"``, or ``"none"``)."""
+    missing from it (e.g. no anomaly maps), where each run's anomaly maps come from
+    (``"stored"``: read from the score set, ``"computed"``, or ``"none"``), the runs' groups
+    (:mod:`vadkit.report.groups`) and each recipe's paper claims beside them."""
 
     path: Path
     size: int
     runs: list[RunData]
     notes: list[str]
     maps: list[str]
+    groups: list[RunGroup] = field(default_factory=list)
+    claims: list[RecipeClaims] = field(default_factory=list)
 
 
 def default_report_path(runs: Sequence[str | Path]) -> Path:
-    """``RUN/report.html``; ``RUN_A/report-vs-<RUN_B's name>.html`` for two runs."""
+    """``RUN/report.html``; ``RUN_A/report-vs-<RUN_B's name>.html`` for two runs; for more,
+    ``report-of-<N>-runs.html`` in the folder that holds them all (e.g. a study's seeds)."""
     first = Path(runs[0])
     if len(runs) == 1:
         return first / REPORT_FILE
-    return first / f"report-vs-{Path(runs[1]).resolve().name}.html"
+    if len(runs) == 2:
+        return first / f"report-vs-{Path(runs[1]).resolve().name}.html"
+    parent = Path(os.path.commonpath([Path(r).resolve().parent for r in runs]))
+    return parent / f"report-of-{len(runs)}-runs.html"
 
 
 def write_report(
@@ -66,8 +81,8 @@ def write_report(
     maps: bool = True,
     on_stage: Callable[[str], None] | None = None,
 ) -> Report:
-    """Write the report of one run (or two, side by side) to ``out`` (default
-    :func:`default_report_path`) atomically; returns where and how big.
+    """Write the report of one run, two side by side, or several (their spread by group) to
+    ``out`` (default :func:`default_report_path`) atomically; returns where and how big.
 
     ``options`` (:class:`ReportOptions`) name the score set, the evaluation settings (each run's
     own by default, as in ``vadkit evaluate``) and the segment rule. The anomaly-map overlays
@@ -81,11 +96,17 @@ def write_report(
     from vadkit.storage.io import write_text
     from vadkit.storage.lock import lock_runs_written
 
-    if not 1 <= len(runs) <= 2:
-        raise ConfigError(
-            f"A report shows one run or compares two, not {len(runs)}.",
-            hint="vadkit report RUN, or vadkit report RUN_A RUN_B",
-        )
+    if not runs:
+        raise ConfigError("A report needs a run.", hint="vadkit report RUN [RUN ...]")
+    seen: dict[Path, str | Path] = {}
+    for run in runs:
+        earlier = seen.setdefault(Path(run).resolve(), run)
+        if earlier is not run:
+            raise ConfigError(
+                f"The run '{run}' is given twice (also as '{earlier}'): it would count twice "
+                "in the spread over runs.",
+                hint="Name each run folder once.",
+            )
     path = Path(out) if out is not None else default_report_path(runs)
     if path.is_dir():
         raise ConfigError(
@@ -93,13 +114,23 @@ def write_report(
         )
     with lock_runs_written(path, runs, "vadkit report"):  # a page inside a run: its writer
         data = [collect_run(r, options) for r in runs]
+        groups = group_runs(data)
+        claims = recipe_claims(groups)
         pictures, notes, kinds = _pictures(data, maps, on_stage)
-        page = render_report(data, pictures, notes)
+        page = render_report(data, pictures, notes, groups, claims)
         write_text(path, page)
     from vadkit.tracking.build import log_report
 
     log_report(data[0].run_dir, path)  # to the trackers of the (first) run, train.track
-    return Report(path=path, size=len(page.encode("utf-8")), runs=data, notes=notes, maps=kinds)
+    return Report(
+        path=path,
+        size=len(page.encode("utf-8")),
+        runs=data,
+        notes=notes,
+        maps=kinds,
+        groups=groups,
+        claims=claims,
+    )
 
 
 def _pictures(

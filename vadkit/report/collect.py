@@ -8,6 +8,7 @@ same curves ``vadkit evaluate`` plots). The run folder is only read.
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,39 @@ class ReportOptions:
             raise ConfigError(f"--top {self.top_k} is negative.", hint=f"E.g. --top {REPORT_TOP_K}")
 
 
+def evaluation_record(scores: ScoreSet, options: ReportOptions) -> dict[str, Any]:
+    """The evaluation of a labelled set as the report reads it: a dict with ``protocol``,
+    ``results`` (per task and ``fused``: the metrics of :class:`vadkit.metrics.FrameMetrics`),
+    ``per_video`` and ``pixel``, as :func:`~vadkit.evaluation.evaluate.evaluate_scores` gives it.
+
+    The one place the report calls the evaluation: should its result become a typed record, only
+    this adapter changes."""
+    result = evaluate_scores(
+        scores,
+        error=options.error,
+        normalizer=options.normalizer,
+        alphas=options.alphas,
+        smooth=options.smooth,
+    )
+    return dict(result)
+
+
+def run_config(run: RunData) -> dict[str, Any]:
+    """The run's resolved settings (its ``config.toml``); empty when the file does not parse."""
+    try:
+        return tomllib.loads(run.provenance["config_toml"])
+    except tomllib.TOMLDecodeError:
+        return {}
+
+
+def metric_value(run: RunData, score: str, metric: str) -> float | None:
+    """One number of the run's evaluation (``score``: a task or ``fused``; ``metric``: a key of
+    :class:`vadkit.metrics.FrameMetrics`); None when the run has no such number."""
+    row = (run.evaluation or {}).get("results", {}).get(score) or {}
+    value = row.get(metric)
+    return None if value is None else float(value)
+
+
 def collect_run(run_dir: str | Path, options: ReportOptions | None = None) -> RunData:
     """Read a scored run: evaluate its set (when it has ground truth), its streams and segments.
 
@@ -177,9 +211,7 @@ def collect_run(run_dir: str | Path, options: ReportOptions | None = None) -> Ru
     files = provenance(run_dir, score_set)  # also checks that it is a run folder
     evaluation = None
     if score_set.has_labels:
-        evaluation = evaluate_scores(
-            score_set, error=o.error, normalizer=o.normalizer, alphas=o.alphas, smooth=o.smooth
-        )
+        evaluation = evaluation_record(score_set, o)
         protocol = evaluation["protocol"]
     else:
         protocol = _protocol_without_labels(score_set, o.error, o.normalizer, o.alphas, o.smooth)

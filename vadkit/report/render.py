@@ -9,15 +9,26 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-import tomllib
 from collections.abc import Sequence
 from html import escape
 from importlib import resources
 from typing import Any
 
 from vadkit.evaluation.evaluate import FUSED
-from vadkit.report.collect import RunData, stream_payload
+from vadkit.report.claims import RecipeClaims
+from vadkit.report.collect import RunData, run_config, stream_payload
+from vadkit.report.fmt import cells as _cells
+from vadkit.report.fmt import fmt as _fmt
+from vadkit.report.fmt import score_label
+from vadkit.report.groups import RunGroup
 from vadkit.report.images import Picture
+from vadkit.report.render_study import (
+    claims_section,
+    payload_json,
+    runs_table,
+    spread_section,
+    study_payload,
+)
 
 #: Headers of the metrics :func:`vadkit.metrics.frame_metrics` and ``evaluate`` compute; any
 #: other numeric key a row holds gets a column too, under its own name.
@@ -35,24 +46,6 @@ def asset(name: str) -> str:
     return resources.files("vadkit.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_fmt(v, 3)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(_fmt(v, 3) for v in value)
-    return str(value)
-
-
-def _cells(values: Sequence[Any], tag: str = "td") -> str:
-    return "".join(f"<{tag}>{escape(_fmt(v))}</{tag}>" for v in values)
-
-
 # -- metrics ------------------------------------------------------------------------------------
 def metric_columns(runs: Sequence[RunData]) -> list[str]:
     keys: list[str] = []
@@ -67,27 +60,11 @@ def metric_columns(runs: Sequence[RunData]) -> list[str]:
     return known + [k for k in keys if k not in METRIC_NAMES]
 
 
-def _row_label(key: str, protocol: dict[str, Any]) -> str:
-    if key == FUSED:
-        return "fused"
-    label = f"{key} alone"
-    if key in protocol.get("error_tasks", []):
-        label += f" ({protocol['error']})"
-    return label
-
-
-def metrics_section(runs: Sequence[RunData]) -> str:
-    evaluated = [r for r in runs if r.evaluation is not None]
-    out = ['<section id="metrics"><h2>Metrics</h2>']
-    if not evaluated:
-        out.append(
-            '<p class="note">No ground truth: this score set was not scored from a labelled '
-            "dataset, so there is nothing to evaluate; the curves and segments below need no "
-            "labels.</p></section>"
-        )
-        return "".join(out)
-    columns = metric_columns(evaluated)
+def metrics_table(runs: Sequence[RunData], evaluated: Sequence[RunData]) -> str:
+    """The metrics of each score, one column per run under each metric."""
     multi = len(runs) > 1
+    out = []
+    columns = metric_columns(evaluated)
     head1 = "<th rowspan='2'>score</th>" if multi else "<th>score</th>"
     head2 = ""
     for col in columns:
@@ -105,7 +82,7 @@ def metrics_section(runs: Sequence[RunData]) -> str:
     keys = [k for k in keys if k != FUSED] + [FUSED]
     for key in keys:
         label = next(
-            _row_label(key, r.protocol)
+            score_label(key, r.protocol)
             for r in evaluated
             if key in r.evaluation["results"]  # type: ignore[index]
         )
@@ -120,6 +97,26 @@ def metrics_section(runs: Sequence[RunData]) -> str:
         css = ' class="fused"' if key == FUSED else ""
         out.append(f"<tr{css}><td>{escape(label)}</td>{''.join(cells)}</tr>")
     out.append("</tbody></table>")
+    return "".join(out)
+
+
+def metrics_section(runs: Sequence[RunData], groups: Sequence[RunGroup] = ()) -> str:
+    """Evaluate's numbers: one column per run under each metric for one or two runs; for more,
+    one row per run (:func:`~vadkit.report.render_study.runs_table`) that stays readable."""
+    evaluated = [r for r in runs if r.evaluation is not None]
+    out = ['<section id="metrics"><h2>Metrics</h2>']
+    if not evaluated:
+        out.append(
+            '<p class="note">No ground truth: this score set was not scored from a labelled '
+            "dataset, so there is nothing to evaluate; the curves and segments below need no "
+            "labels.</p></section>"
+        )
+        return "".join(out)
+    multi = len(runs) > 1
+    if len(runs) > 2 and groups:
+        out.append(runs_table(runs, groups))
+    else:
+        out.append(metrics_table(runs, evaluated))
     out.append(
         '<p class="note">'
         + escape(evaluated[0].protocol.get("metric", ""))
@@ -151,11 +148,12 @@ def pixel_table(runs: Sequence[RunData]) -> str:
         return ""
     out = ["<h3>Pixel level</h3>"]
     multi = len(runs) > 1
+    why_none: dict[str, list[str]] = {}  # one line per reason, naming its runs
     for run, pixel in parts:
         tag = f"{escape(run.label)}: " if multi else ""
         if not pixel or "fused" not in pixel:
-            note = (pixel or {}).get("note", "no pixel-level evaluation")
-            out.append(f'<p class="note">{tag}{escape(str(note))}</p>')
+            note = str((pixel or {}).get("note", "no pixel-level evaluation"))
+            why_none.setdefault(note, []).append(run.label)
             continue
         rows = {"fused map": pixel["fused"]}
         rows.update({f"{t} map alone": m for t, m in (pixel.get("tasks") or {}).items()})
@@ -171,6 +169,9 @@ def pixel_table(runs: Sequence[RunData]) -> str:
             f"<tbody>{body}</tbody></table>"
             f'<p class="note">{escape(str(pixel.get("metric", "")))}</p>'
         )
+    for note, labels in why_none.items():
+        tag = f"{escape(', '.join(labels))}: " if multi else ""
+        out.append(f'<p class="note">{tag}{escape(note)}</p>')
     return "".join(out)
 
 
@@ -207,10 +208,7 @@ def per_video_table(runs: Sequence[RunData]) -> str:
 def provenance_rows(run: RunData) -> list[tuple[str, Any]]:
     p, prov = run.protocol, run.provenance
     record = prov["record"]
-    try:
-        config = tomllib.loads(prov["config_toml"])
-    except tomllib.TOMLDecodeError:
-        config = {}
+    config = run_config(run)
     model, tasks, train = config.get("model", {}), config.get("tasks", {}), config.get("train", {})
     versions = prov.get("versions") or {}
     data = record.get("root") or ", ".join(record.get("files", [])) or "-"
@@ -350,26 +348,46 @@ def segments_section(
 
 
 def render_report(
-    runs: Sequence[RunData], pictures: Sequence[Sequence[list[Picture]]], notes: Sequence[str]
+    runs: Sequence[RunData],
+    pictures: Sequence[Sequence[list[Picture]]],
+    notes: Sequence[str],
+    groups: Sequence[RunGroup] = (),
+    claims: Sequence[RecipeClaims] = (),
 ) -> str:
-    """The whole page."""
+    """The whole page: with several runs, their spread by group (``groups``) first; then the
+    metrics, and each recipe's paper claims beside its runs (``claims``)."""
     from vadkit._version import __version__
 
-    title = "vadkit report: " + " vs ".join(r.label for r in runs)
+    if len(runs) <= 2:
+        title = "vadkit report: " + " vs ".join(r.label for r in runs)
+    else:
+        title = f"vadkit report: {len(runs)} runs ({', '.join(r.label for r in runs)})"
     created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    study = spread_section(runs, groups)
+    paper = claims_section(claims, groups)
+    links = [
+        *([("spread", "Spread over runs")] if study else []),
+        ("metrics", "Metrics"),
+        *([("paper", "Paper vs here")] if paper else []),
+        ("curves", "Curves"),
+        ("segments", "Segments"),
+        ("provenance", "Protocol and provenance"),
+    ]
+    nav = "".join(f'<a href="#{key}">{text}</a>' for key, text in links)
     body = (
         f"<header><h1>{escape(title)}</h1><p class='sub'>Written {created} by vadkit "
         f"{escape(__version__)} from {escape(', '.join(str(r.run_dir) for r in runs))}.</p>"
-        '<nav class="toc"><a href="#metrics">Metrics</a><a href="#curves">Curves</a>'
-        '<a href="#segments">Segments</a><a href="#provenance">Protocol and provenance</a>'
-        "</nav></header>"
-        + metrics_section(runs)
+        f'<nav class="toc">{nav}</nav></header>'
+        + study
+        + metrics_section(runs, groups)
+        + paper
         + curves_section(runs)
         + segments_section(runs, pictures, notes)
         + provenance_section(runs)
     )
-    payload = json.dumps({"runs": [stream_payload(r) for r in runs]}, separators=(",", ":"))
-    payload = payload.replace("</", "<\\/")  # never closes the script element early
+    payload = payload_json(
+        {"runs": [stream_payload(r) for r in runs], "study": study_payload(groups, claims)}
+    )
     page = asset("report.html")
     values = {
         "VERSION": escape(__version__),

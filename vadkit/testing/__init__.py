@@ -27,6 +27,7 @@ from vadkit.components import (
     ClipShape,
     ErrorMeasure,
     ProxyTask,
+    PublishedResult,
     ScoreNormalizer,
     supports_fit,
 )
@@ -289,6 +290,28 @@ def check_recipe(component: str | Callable[..., Any], **params: Any) -> None:
     for preset, weights in recipe.presets.items():
         missing = [t for t in config["tasks"]["names"] if t not in weights]
         assert not missing, f"{label}: preset '{preset}' has no weight for {missing}"
+    for result in recipe.published:
+        _check_published(label, result, config)
+
+
+def _check_published(label: str, result: PublishedResult, config: dict[str, Any]) -> None:
+    """A recipe's published result names one of its scores and a protocol whose every key is
+    a config key that accepts its value (set over the recipe's settings and validated)."""
+    import copy
+
+    from vadkit.config import set_dotted, validate_config
+
+    where = f"{label}: published result {result.dataset}/{result.score}/{result.metric}"
+    assert isinstance(result, PublishedResult), f"{label}: published holds {type(result)}"
+    scores = [*config["tasks"]["names"], "fused"]
+    assert result.score in scores, f"{where}: score {result.score!r} is not one of {scores}"
+    changed = copy.deepcopy(config)
+    for key, value in result.protocol.items():
+        set_dotted(changed, key, copy.deepcopy(value))
+    try:
+        validate_config(changed)
+    except ConfigError as exc:
+        raise AssertionError(f"{where}: its protocol is not valid settings: {exc.message}") from exc
 
 
 def check_tracker(component: str | Callable[..., Any], **params: Any) -> None:

@@ -6,7 +6,10 @@
   "use strict";
   const data = JSON.parse(document.getElementById("report-data").textContent);
   const NS = "http://www.w3.org/2000/svg";
-  const RUN_COLORS = ["#212529", "#e8590c"];
+  // the fused curve of each run: the first two as ever (black, orange), then more, in turn
+  const RUN_COLORS = ["#212529", "#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f08c00",
+    "#0c8599", "#c2255c"];
+  const runColor = (r) => RUN_COLORS[r % RUN_COLORS.length];
   const TASK_COLORS = ["#4263eb", "#2b8a3e", "#ae3ec9", "#f08c00", "#1098ad", "#c2255c"];
   const W = 960, H = 230, M = { l: 52, r: 14, t: 10, b: 30 };
   const charts = {};
@@ -62,7 +65,7 @@
         if (!v) return;
         const tag = data.runs.length > 1 ? run.label + ": " : "";
         this.series.push({ label: tag + "fused", frames: v.frames, values: v.fused,
-          color: RUN_COLORS[r], width: 1.8, dash: "", task: false });
+          color: runColor(r), width: 1.8, dash: "", task: false });
         run.tasks.forEach((task, t) => {
           if (!v.tasks[task]) return;
           this.series.push({ label: tag + task, frames: v.frames, values: v.tasks[task],
@@ -216,7 +219,7 @@
       data.runs.forEach((run, r) => {
         if (!run.videos[this.name]) return;
         svg("line", { class: "threshold", x1: M.l, x2: W - M.r, y1: this.sy(run.threshold),
-          y2: this.sy(run.threshold), stroke: RUN_COLORS[r] }, this.gPlot);
+          y2: this.sy(run.threshold), stroke: runColor(r) }, this.gPlot);
       });
       this.series.forEach((s) => {
         if (s.task && !showTasks) return;
