@@ -37,7 +37,15 @@ REPORT_SEGMENT_GAP = 5
 REPORT_TOP_K = 6
 #: Tables whose keys are free (component parameters, per-task numbers); all others are fixed.
 OPEN_TABLES = frozenset(
-    {"model.params", "tasks.weights", "tasks.params", "score.alphas", "score.presets"}
+    {
+        "model.params",
+        "tasks.weights",
+        "tasks.params",
+        "score.error_params",
+        "score.normalizer_params",
+        "score.alphas",
+        "score.presets",
+    }
 )
 
 
@@ -113,6 +121,14 @@ class TrainSettings:
 class ScoreSettings:
     error: str = ""  # empty: the recipe's
     normalizer: str = ""  # empty: the recipe's
+    #: Constructor parameters of error measures, one table per measure
+    #: (``[score.error_params.bpe]``, ``--set score.error_params.bpe.sigma=2``; see ``vadkit
+    #: describe errors NAME``). Every measure a run scores with is built with them; a measure not
+    #: listed keeps its defaults. Fixed before scoring, never chosen on test labels.
+    error_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Constructor parameters of normalizers, one table per normalizer
+    #: (``[score.normalizer_params.robust]``), used wherever that normalizer rescales scores.
+    normalizer_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     alphas: dict[str, float] = field(default_factory=dict)
     #: Named fusion weights (``--alphas NAME``), e.g. the ones a paper found per dataset.
     presets: dict[str, dict[str, float]] = field(default_factory=dict)
