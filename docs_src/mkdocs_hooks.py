@@ -184,6 +184,13 @@ CONFIG_KEYS: dict[str, str] = {
     "registered one is computed when scoring). The `--error` flag sets it.",
     "score.normalizer": "Per-video score normalizer applied before fusion. The `--normalizer` "
     "flag sets it.",
+    "score.error_params": "Table of tables: `[score.error_params.NAME]` holds the constructor "
+    "parameters of error measure NAME (`vadkit describe errors NAME`), used by every path that "
+    "builds it (score, watch, calibration, export, maps); a measure not listed keeps its "
+    "defaults. See [component parameters](#component-parameters).",
+    "score.normalizer_params": "Table of tables: `[score.normalizer_params.NAME]` holds the "
+    "constructor parameters of normalizer NAME (`vadkit describe normalizers NAME`), used "
+    "wherever it rescales scores (score, evaluate, report, watch, calibration).",
     "score.alphas": "Table task = fusion weight \u03b1 (eq. 15); a task left out weighs 1. "
     "Presets at evaluation: `--alphas NAME` with a name of `score.presets`.",
     "score.frames": '`"protocol"`: leave out the first T frames of each test video, as the paper '

@@ -720,6 +720,12 @@ def test_first_plugin_tutorial_from_the_docs(fresh_env, tmp_path, docs_cache):
     env.update(PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
     out = run_script(SHELL / "first_plugin.sh", work, env)
     assert "mae" in out.stdout and "example" in out.stdout
+    # the error measure's parameter set with --set is checked, and recorded with the run
+    assert "[score.error_params.mae]\npower = 0.5" in out.stdout
+    record = json.loads(
+        (work / "runs" / "my-plugin" / "scores" / "testing" / "set.json").read_text()
+    )
+    assert record["errors"]["mae"]["params"] == {"power": 0.5}
 
 
 def footage_from_scene(scene: Path, out: Path) -> dict[str, np.ndarray]:

@@ -336,10 +336,11 @@ def validate_config(config: Mapping[str, Any]) -> Config:
 
 def _score_params(score: Config, kind: str, field: str, chosen: str) -> dict[str, dict[str, Any]]:
     """``score.<field>`` checked and completed: each table names a registered component of
-    ``kind`` and holds parameters its constructor takes, of its types and values (the component is
-    built once, so a value it refuses is caught here, naming the key). The run's chosen component
-    (``chosen``) gets its table too, defaults filled in, so the run records every parameter of the
-    measure and normalizer it scores with."""
+    ``kind`` and holds parameters its constructor takes, of its types and values (a component
+    given other values than its defaults is built once, so a value its constructor refuses is
+    caught here, naming the key). The run's chosen component (``chosen``) gets its table too,
+    defaults filled in, so the run records every parameter of the measure and normalizer it
+    scores with."""
     table = score[field]
     for name, params in table.items():
         key = f"score.{field}.{name}"
@@ -354,6 +355,8 @@ def _score_params(score: Config, kind: str, field: str, chosen: str) -> dict[str
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         out[name] = configured_params(kind, name, table.get(name, {}))
+        if out[name] == configured_params(kind, name):
+            continue  # the constructor's own defaults: nothing to check by building it
         try:
             build_component(kind, name, out[name])
         except (ValueError, TypeError) as exc:  # ConfigError is a ValueError
