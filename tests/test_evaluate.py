@@ -234,6 +234,9 @@ def test_the_normalizer_params_a_set_records_rescale_its_scores_wherever_it_is_r
         assert not np.allclose(data["norm.ffp.mse"], by_hand.fit_transform(raw))
     res = evaluate_scores(iqr)
     assert res["protocol"]["normalizer_params"] == params
+    from vadkit.cli.tables import protocol_lines
+
+    assert "normalizer: robust(quantile_range=[25.0, 75.0])" in protocol_lines(res["protocol"])[1]
     assert res["results"] == evaluate_scores(iqr, normalizer=by_hand)["results"]
     default = evaluate_scores(iqr, normalizer=create_normalizer("robust"))["results"]
     assert res["results"]["fused"] != default["fused"]
