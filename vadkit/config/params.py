@@ -218,8 +218,4 @@ def build_component(kind: str, name: str, params: Mapping[str, Any] | None = Non
     from vadkit.api import get_entry
 
     entry = get_entry(kind, name)
-    factory = entry.load()
-    resolved = component_params(
-        factory, params or {}, params_key(kind, name), f"vadkit describe {kind} {name}"
-    )
-    return entry.create(**coerce_params(factory, resolved))
+    return entry.create(**coerce_params(entry.load(), configured_params(kind, name, params)))
