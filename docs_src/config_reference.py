@@ -88,6 +88,13 @@ CONFIG_KEYS: dict[str, str] = {
     "train.track_params": "Table of tables: `[train.track_params.NAME]` holds the constructor "
     "parameters of tracker NAME (`vadkit describe trackers NAME`), e.g. the MLflow `uri` and "
     "`experiment`; a resumed run may change them.",
+    "score.error_params": "Table of tables: `[score.error_params.NAME]` holds the constructor "
+    "parameters of error measure NAME (`vadkit describe errors NAME`), used by every path that "
+    "builds it (score, watch, calibration, export, maps); a measure not listed keeps its "
+    "defaults. See [component parameters](../config.md#component-parameters).",
+    "score.normalizer_params": "Table of tables: `[score.normalizer_params.NAME]` holds the "
+    "constructor parameters of normalizer NAME (`vadkit describe normalizers NAME`), used "
+    "wherever it rescales scores (score, evaluate, report, watch, calibration).",
     "recipe": "The recipe the run started from (`vadkit list recipes`): its settings come after "
     "the framework's defaults and before the config file. Empty: the recipe that claims the data "
     "(one for datasets, one for the synthetic scene). The `--recipe` flag sets it.",

@@ -258,3 +258,45 @@ def test_old_paths_still_work_with_a_deprecation_warning() -> None:
     from vadkit.training.trainer import Trainer as new_trainer
 
     assert Trainer is new_trainer
+
+
+#: The functions that build a run's error measures and normalizers, and the position of the
+#: argument that carries the run's parameters (``score.error_params``/``normalizer_params``).
+CONFIGURED_BUILDERS = {"applicable_errors": 3, "get_normalizer": 1, "stream_normalizer": 1}
+
+
+def _builder_calls() -> list[tuple[str, str, bool]]:
+    """``(module, function, passes parameters)`` for every call of a configured builder, and of
+    the plain ``create_error``/``create_normalizer`` (which never do), in vadkit."""
+    calls = []
+    for path in sorted((ROOT / "vadkit").rglob("*.py")):
+        module = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ("create_error", "create_normalizer"):
+                calls.append((module, name, False))
+            elif name in CONFIGURED_BUILDERS:
+                given = len(node.args) > CONFIGURED_BUILDERS[name] or any(
+                    k.arg == "params" for k in node.keywords
+                )
+                calls.append((module, name, given))
+    return calls
+
+
+def test_every_error_measure_and_normalizer_is_built_with_the_runs_parameters() -> None:
+    """Scoring, evaluation, reports, maps, streaming, calibration and export build error
+    measures and normalizers through the configured builders, each time with the parameters of
+    the run or of the record it reads; only the Python API's ``create_*`` and the conformance
+    kit (a plain MSE) build one with its defaults."""
+    calls = _builder_calls()
+    unconfigured = {
+        (module, name)
+        for module, name, given in calls
+        if not given and module not in ("vadkit/api.py", "vadkit/testing/__init__.py")
+    }
+    assert unconfigured == set(), f"built without the run's parameters: {sorted(unconfigured)}"
+    modules = {module for module, _, given in calls if given}
+    assert {"vadkit/inference/score.py", "vadkit/export/writer.py"} <= modules  # the check sees

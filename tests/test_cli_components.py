@@ -61,6 +61,27 @@ def test_describe_shows_parameters(capsys):
     assert info["plugin"] == "luss"
 
 
+def test_describe_says_how_to_set_the_parameters_for_a_run(capsys):
+    code, out, _ = run(capsys, "describe", "errors", "bpe")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "vadkit train --set score.error_params.bpe.stride=2" in flat
+    assert "[score.error_params.bpe] table" in flat
+    code, out, _ = run(capsys, "describe", "normalizers", "robust")
+    flat = " ".join(out.split())
+    assert "--set 'score.normalizer_params.robust.quantile_range=[1.0, 99.0]'" in flat
+    code, out, _ = run(capsys, "describe", "errors", "mse")
+    assert "No parameters." in out and "--set" not in out
+    for kind, name, key in [
+        ("errors", "bpe", "score.error_params.bpe"),
+        ("normalizers", "robust", "score.normalizer_params.robust"),
+        ("tasks", "ffp", "tasks.params.ffp"),
+        ("backbones", "cae3d", "model.params"),
+    ]:
+        code, out, _ = run(capsys, "describe", kind, name, "--json")
+        assert json.loads(out)["config_key"] == key
+
+
 def test_plain_text_renders_rest_markup():
     from vadkit.cli.components import plain_text
 

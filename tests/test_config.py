@@ -233,6 +233,56 @@ def test_component_params_are_checked_against_the_constructor() -> None:
     assert "tasks.params.ffx" in _error(overrides=["tasks.params.ffx.head=1"]).message
 
 
+def test_error_and_normalizer_params_are_checked_completed_and_recorded(tmp_path: Path) -> None:
+    cfg = resolve_config(
+        overrides=[
+            "score.error_params.bpe.sigma=2",  # an int for a float: recorded as the float
+            "score.normalizer_params.robust.quantile_range=[25,75]",
+        ]
+    )
+    score = cfg["score"]
+    assert score["error_params"]["bpe"] == {
+        "stride": 2,
+        "sigma": 2.0,
+        "kernel_size": 5,
+        "normalize": True,
+    }
+    assert score["normalizer_params"]["robust"] == {"quantile_range": [25.0, 75.0]}
+    # the run's own error measure and normalizer are recorded with their defaults too
+    assert score["error"] == "bpe" and score["normalizer"] == "minmax"
+    assert score["normalizer_params"]["minmax"] == {}
+    untouched = resolve_config(flags={"score.error": "psnr"})["score"]["error_params"]
+    assert untouched == {"psnr": {"data_range": 2.0}}
+    # the config.toml a run writes holds them, and reads back to the same settings
+    (tmp_path / "config.toml").write_text(dumps_toml(cfg))
+    again = resolve_config(config_file=tmp_path / "config.toml")
+    assert again["score"]["error_params"] == score["error_params"]
+    assert again["score"]["normalizer_params"] == score["normalizer_params"]
+
+
+def test_error_and_normalizer_params_are_validated_like_the_others() -> None:
+    err = _error(overrides=["score.error_params.bpe.sigm=2"])
+    assert "'score.error_params.bpe.sigm'" in err.message
+    assert "Did you mean 'sigma'" in str(err.hint)
+    assert "vadkit describe errors bpe" in str(err.hint)
+    err = _error(overrides=['score.error_params.bpe.sigma="wide"'])
+    assert "score.error_params.bpe.sigma" in err.message and "float" in err.message
+    err = _error(overrides=["score.normalizer_params.robust.quantile_range=5"])
+    assert "score.normalizer_params.robust.quantile_range" in err.message
+    err = _error(overrides=["score.error_params.bpx.sigma=2"])
+    assert "score.error_params.bpx" in err.message and "Did you mean 'bpe'" in str(err.hint)
+    err = _error(overrides=["score.normalizer_params.robust=3"])
+    assert "'score.normalizer_params.robust' must be a table" in err.message
+    assert "--set score.normalizer_params.robust.PARAM=VALUE" in str(err.hint)
+    err = _error(overrides=["score.error_params=3"])
+    assert "'score.error_params' must be a table" in err.message
+    # a value of the right type that the constructor refuses is caught before anything runs
+    err = _error(overrides=["score.error_params.bpe.kernel_size=4"])
+    assert err.message.startswith("score.error_params.bpe: BPE: kernel_size")
+    err = _error(overrides=["score.normalizer_params.robust.quantile_range=[90,10]"])
+    assert err.message.startswith("score.normalizer_params.robust: Robust: quantile_range")
+
+
 def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
     err = _error(config_file=missing)

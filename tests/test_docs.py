@@ -722,6 +722,12 @@ def test_first_plugin_tutorial_from_the_docs(fresh_env, tmp_path, docs_cache):
     out = run_script(SHELL / "first_plugin.sh", work, env)
     assert "mae" in out.stdout and "example" in out.stdout
     assert "arrow" in out.stdout  # the classifier task, trained by the plugin's recipe
+    # the error measure's parameter set with --set is checked, and recorded with the run
+    assert "[score.error_params.mae]\npower = 0.5" in out.stdout
+    record = json.loads(
+        (work / "runs" / "my-plugin" / "scores" / "testing" / "set.json").read_text()
+    )
+    assert record["errors"]["mae"]["params"] == {"power": 0.5}
 
 
 def footage_from_scene(scene: Path, out: Path) -> dict[str, np.ndarray]:

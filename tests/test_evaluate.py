@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from vadkit.api import create_normalizer
 from vadkit.components import SCORE_KEY
 from vadkit.errors import ConfigError, DataError
 from vadkit.evaluation.evaluate import evaluate_run, evaluate_scores
@@ -215,6 +217,42 @@ def test_robust_normalizer_changes_the_fused_score(tmp_path):
     a = evaluate_scores(scores, normalizer="minmax")["results"]["fused"]["micro_auroc"]
     b = evaluate_scores(scores, normalizer="robust")["results"]["fused"]["micro_auroc"]
     assert a != b
+
+
+def test_the_normalizer_params_a_set_records_rescale_its_scores_wherever_it_is_read(tmp_path):
+    """A set scored with ``score.normalizer_params``: its stored normalised scores, evaluate's
+    renormalisation (its own normalizer or another named one) and its identity all use them."""
+    params = {"robust": {"quantile_range": [25.0, 75.0]}}
+    make_set(tmp_path / "iqr", normalizer="robust", normalizer_params=params)
+    make_set(tmp_path / "paper", normalizer="robust")  # the defaults, (1, 99)
+    iqr, paper = load_scores(tmp_path / "iqr"), load_scores(tmp_path / "paper")
+    by_hand = create_normalizer("robust", quantile_range=(25, 75))
+    raw = iqr.videos[1].raw["ffp"]["mse"]
+    with np.load(tmp_path / "iqr" / "scores" / "testing" / "02.npz") as data:
+        np.testing.assert_allclose(data["norm.ffp.mse"], by_hand.fit_transform(raw))
+    with np.load(tmp_path / "paper" / "scores" / "testing" / "02.npz") as data:
+        assert not np.allclose(data["norm.ffp.mse"], by_hand.fit_transform(raw))
+    res = evaluate_scores(iqr)
+    assert res["protocol"]["normalizer_params"] == params
+    from vadkit.cli.tables import protocol_lines
+
+    assert "normalizer: robust(quantile_range=[25.0, 75.0])" in protocol_lines(res["protocol"])[1]
+    assert res["results"] == evaluate_scores(iqr, normalizer=by_hand)["results"]
+    default = evaluate_scores(iqr, normalizer=create_normalizer("robust"))["results"]
+    assert res["results"]["fused"] != default["fused"]
+    # a set whose own normalizer is another rescales with the params it records for 'robust'
+    make_set(tmp_path / "mixed", normalizer_params=params)
+    mixed = load_scores(tmp_path / "mixed")
+    assert mixed.defaults["normalizer"] == "minmax"
+    assert evaluate_scores(mixed, normalizer="robust")["results"] == res["results"]
+    # the params are part of the set's identity: a file scored with others is refused
+    assert iqr.meta["identity"]["settings_sha256"] != paper.meta["identity"]["settings_sha256"]
+    shutil.copy(
+        tmp_path / "paper" / "scores" / "testing" / "02.npz",
+        tmp_path / "iqr" / "scores" / "testing" / "02.npz",
+    )
+    with pytest.raises(DataError, match="other settings"):
+        load_scores(tmp_path / "iqr")
 
 
 def test_evaluate_bad_input(tmp_path):

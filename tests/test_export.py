@@ -21,7 +21,7 @@ from vadkit.evaluation.groundtruth import with_ground_truth
 from vadkit.export.writer import relative_difference
 from vadkit.metrics import micro_auroc
 from vadkit.runtime.bundle import DEFAULT_RUNTIME
-from vadkit.scoring.fusion import fuse, get_normalizer, normalized_streams
+from vadkit.scoring.fusion import fuse, normalized_streams
 from vadkit.scoring.scoreset import load_scores
 from vadkit.storage.io import file_digest
 
@@ -35,6 +35,9 @@ TINY = [
     "data.stride=4",
     "train.batch_size=8",
     "train.device='cpu'",
+    # parameters the graph, the calibration and the bundle's scores must all use
+    "score.error_params.bpe.sigma=2.0",
+    "score.normalizer_params.robust.quantile_range=[5,95]",
 ]
 RTOL = 1e-4
 
@@ -119,7 +122,7 @@ def _compare(run: Path, ours: Path, name: str) -> None:
             for key, values in keys.items():
                 diff = relative_difference(values, b.raw[task][key])
                 assert diff <= RTOL, f"{name}: {task}/{key} of {a.name} differs by {diff:.2e}"
-    _, norm = get_normalizer(ref.defaults["normalizer"])
+    _, norm = ref.normalizer()
     for error in ref.errors:
         aurocs = []
         for scores in (ref, got):
@@ -150,6 +153,48 @@ def test_bundle_scores_equal_pytorch_fp32(
     args = ["score", str(bundle), "--data", str(tiny_scene), "--name", runtime, "--frames", "all"]
     assert run_cli([*args, "-q", "--device", runtime]) == 0
     _compare(torch_scores, bundle, runtime)
+
+
+def test_the_bundle_graph_is_built_and_scores_with_the_runs_error_params(
+    run: Path, bundle: Path, tiny_scene: Path
+) -> None:
+    """The run sets ``score.error_params.bpe.sigma = 2`` (:data:`TINY`): the bundle records the
+    parameters its graph was built with, and its bpe scores are those of a BPE built by hand with
+    sigma 2, not the default's; its calibration keeps the run's normalizer parameters."""
+    from vadkit.api import create_error
+    from vadkit.data import open_videos
+    from vadkit.inference.score import score_videos
+    from vadkit.inference.scorer import scoring_runtime
+    from vadkit.inference.weights import load_scored_model
+
+    meta = json.loads((bundle / "bundle.json").read_text())
+    assert meta["errors"]["bpe"]["params"] == {
+        "stride": 2,
+        "sigma": 2.0,
+        "kernel_size": 5,
+        "normalize": True,
+    }
+    assert meta["errors"]["psnr"]["params"] == {"data_range": 2.0}
+    assert meta["calibration"]["normalizer_params"]["robust"] == {"quantile_range": [5.0, 95.0]}
+    args = ["score", str(bundle), "--data", str(tiny_scene), "--name", "params", "--frames", "all"]
+    assert run_cli([*args, "-q", "--device", "onnxruntime"]) == 0
+    got = load_scores(bundle, "params")
+    assert got.meta["errors"]["bpe"]["params"]["sigma"] == 2.0
+    _, model, _ = load_scored_model(run)
+    videos = list(open_videos(tiny_scene, "testing", size=(64, 64), with_labels=False))
+    runtime = scoring_runtime("cpu", "fp32", channels_last=False)
+
+    def by_hand(bpe: Any) -> list[Any]:
+        scored = score_videos(
+            model, videos, errors={"bpe": bpe}, runtime=runtime, frames_mode="all"
+        )
+        return list(scored)
+
+    sigma2, default = by_hand(create_error("bpe", sigma=2.0)), by_hand(create_error("bpe"))
+    for ours, want, other in zip(got.videos, sigma2, default, strict=True):
+        for task in ("vcr", "ffp"):
+            assert relative_difference(ours.raw[task]["bpe"], want.raw[task]["bpe"]) <= RTOL
+            assert relative_difference(ours.raw[task]["bpe"], other.raw[task]["bpe"]) > 1e-3
 
 
 def _no_torch(*args: str) -> subprocess.CompletedProcess[str]:

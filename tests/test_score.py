@@ -256,3 +256,71 @@ def test_auto_precision_tries_bf16_only_on_a_cpu_that_computes_it_natively(
 
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     assert device.native_bf16_cpu() == native
+
+
+# -- the run's error-measure parameters ----------------------------------------------------------
+def test_applicable_errors_builds_each_measure_with_its_params():
+    errors = applicable_errors(["bpe", "psnr"], (1, 32, 32), params={"bpe": {"sigma": 2}})
+    assert (errors["bpe"].sigma, errors["bpe"].stride) == (2.0, 2)  # the rest: defaults
+    assert errors["psnr"].data_range == 2.0
+    with pytest.raises(ConfigError, match=r"score\.error_params\.bpe\.sigm"):
+        applicable_errors(["bpe"], (1, 32, 32), params={"bpe": {"sigm": 2}})
+
+
+def test_the_runs_error_params_reach_the_measure_that_scores_and_the_sets_identity(
+    tmp_path, tiny_scene
+):
+    """A run trained with ``score.error_params.bpe.sigma = 2``: its bpe scores are those of a
+    BPE built by hand with sigma 2, not the default's; its score set records the parameters,
+    and the same weights scored with the default sigma make a set of other settings."""
+    import shutil
+
+    from conftest import TINY_RUN_SETTINGS, quiet_machine
+
+    from vadkit.data import open_videos
+    from vadkit.inference.weights import load_scored_model
+    from vadkit.scoring.scoreset import load_scores
+
+    with quiet_machine(tmp_path / "cache"):
+        run = vadkit.train(
+            tiny_scene,
+            tmp_path / "run",
+            recipe="luss-ae",
+            epochs=1,
+            settings={**TINY_RUN_SETTINGS, "score.error_params.bpe.sigma": 2},
+        )
+        shutil.copytree(run.path, tmp_path / "default")  # the same weights, sigma 1 below
+        scored = run.score(device="cpu", precision="fp32", errors=["bpe", "mse"])
+        assert scored.meta["errors"]["bpe"]["params"] == {
+            "stride": 2,
+            "sigma": 2.0,
+            "kernel_size": 5,
+            "normalize": True,
+        }
+        _, model, _ = load_scored_model(run.path)
+        videos = list(open_videos(tiny_scene, "testing", size=(32, 32), with_labels=False))
+        runtime = scoring_runtime("cpu", "fp32", channels_last=True)
+
+        def by_hand(bpe):
+            return list(score_videos(model, videos, errors={"bpe": bpe}, runtime=runtime))
+
+        sigma2, default = by_hand(create_error("bpe", sigma=2.0)), by_hand(create_error("bpe"))
+        for got, want, other in zip(scored.videos, sigma2, default, strict=True):
+            for task in ("vcr", "ffp"):
+                np.testing.assert_allclose(got.raw[task]["bpe"], want.raw[task]["bpe"], rtol=1e-5)
+                assert not np.allclose(got.raw[task]["bpe"], other.raw[task]["bpe"], rtol=1e-3)
+
+        config = tmp_path / "default" / "config.toml"
+        text = config.read_text()
+        assert text.count("sigma = 2.0") == 1
+        config.write_text(text.replace("sigma = 2.0", "sigma = 1.0"))
+        vadkit.Run(tmp_path / "default").score(device="cpu", precision="fp32", errors=["bpe"])
+    other = load_scores(tmp_path / "default")
+    assert other.meta["errors"]["bpe"]["params"]["sigma"] == 1.0
+    ours, theirs = scored.meta["identity"], other.meta["identity"]
+    assert ours["weights_sha256"] == theirs["weights_sha256"]
+    assert ours["settings_sha256"] != theirs["settings_sha256"]
+    first = scored.meta["videos"][0]["file"]
+    shutil.copy(tmp_path / "default" / "scores" / first, run.path / "scores" / first)
+    with pytest.raises(DataError, match="other settings"):
+        load_scores(run.path)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vadkit.api import create_normalizer
 from vadkit.components import SCORE_KEY
 from vadkit.errors import ConfigError, DataError
 from vadkit.stream import Calibration, read_calibration, select_windows, write_calibration
@@ -99,6 +100,39 @@ def test_file_round_trip_keeps_the_normalizer(tmp_path: Path) -> None:
         {"x": 1},
     )
     assert back.threshold == pytest.approx(cal.threshold, rel=1e-12)
+
+
+def test_the_normalizer_params_are_fitted_stored_and_read_back(tmp_path: Path) -> None:
+    """A calibration made with ``score.normalizer_params``: its normalizers (its own and any
+    other it refits) are built with them, the file keeps them, and a file written before they
+    were recorded reads as the defaults."""
+    params = {"robust": {"quantile_range": [25.0, 75.0]}}
+    cal = Calibration(
+        scores=SCORES, error="bpe", alphas=ALPHAS, normalizer="robust", normalizer_params=params
+    )
+    iqr = {
+        t: create_normalizer("robust", quantile_range=(25, 75)).fit(SCORES[t][k])
+        for t, k in (("vcr", "bpe"), ("prp", SCORE_KEY))
+    }
+    fused = 0.5 * iqr["vcr"].transform(SCORES["vcr"]["bpe"])
+    fused += 2.0 * iqr["prp"].transform(SCORES["prp"][SCORE_KEY])
+    assert cal.threshold == pytest.approx(np.percentile(fused, 99.5), rel=1e-12)
+    paper = Calibration(scores=SCORES, error="bpe", alphas=ALPHAS, normalizer="robust")
+    assert paper.threshold != pytest.approx(cal.threshold)
+    other = Calibration(
+        scores=SCORES, error="bpe", alphas=ALPHAS, normalizer="minmax", normalizer_params=params
+    )
+    assert other.threshold_for("bpe", ALPHAS, normalizer="robust") == pytest.approx(cal.threshold)
+    write_calibration(tmp_path, cal)
+    data = json.loads((tmp_path / "calibration.json").read_text())
+    assert data["normalizer_params"] == params
+    back = read_calibration(tmp_path)
+    assert back is not None and back.normalizer_params == params
+    assert back.threshold == pytest.approx(cal.threshold, rel=1e-12)
+    del data["normalizer_params"]  # a file of an earlier vadkit: the defaults
+    (tmp_path / "calibration.json").write_text(json.dumps(data))
+    older = read_calibration(tmp_path)
+    assert older is not None and older.threshold == pytest.approx(paper.threshold, rel=1e-12)
 
 
 def _format_1(scores: dict, threshold: float) -> dict:

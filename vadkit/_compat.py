@@ -190,5 +190,10 @@ def model_stream_scorer(
     runtime = scorer.scoring_runtime(device or "auto", asked, settings.train.channels_last)
     uses_error = any(t.uses_error for t in model.task_map.values())
     frame_shape = (settings.data.channels, *settings.data.hw)
-    errors = scorer.applicable_errors([error], frame_shape, runtime.device) if uses_error else {}
+    params = sset.error_params
+    errors = (
+        scorer.applicable_errors([error], frame_shape, runtime.device, params=params)
+        if uses_error
+        else {}
+    )
     return scorer.ModelScorer(model, errors, runtime)

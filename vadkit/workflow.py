@@ -271,7 +271,8 @@ class Detector:
             from vadkit.inference.scorer import applicable_errors
 
             shape = (self.settings.data.channels, *self.settings.data.hw)
-            self._errors = applicable_errors(None, shape, self.runtime.device)
+            params = self.settings.score.error_params
+            self._errors = applicable_errors(None, shape, self.runtime.device, params=params)
         return self._errors
 
     def prepare_frames(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
@@ -373,7 +374,7 @@ class Detector:
         weights = resolve_alphas(
             alphas, tasks, default=default_alphas(sset.alphas, tasks), presets=sset.presets
         )
-        _, norm = get_normalizer(normalizer or sset.normalizer)
+        _, norm = get_normalizer(normalizer or sset.normalizer, sset.normalizer_params)
         streams = normalized_streams(scores, tasks, error or sset.error, norm, sset.smooth)
         return fuse(streams, weights)
 

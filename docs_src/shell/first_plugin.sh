@@ -15,7 +15,8 @@ python -m pytest examples/vadkit-example-plugin/tests
 
 # --8<-- [start:train]
 vadkit train --backbone tiny_ae --tasks vcr,motion --error mae --normalizer zscore \
-    --set 'data.size=[64,64]' --epochs 5 --out runs/my-plugin
+    --set score.error_params.mae.power=0.5 --set 'data.size=[64,64]' --epochs 5 --out runs/my-plugin
+grep -A1 'score.error_params.mae' runs/my-plugin/config.toml  # power = 0.5, recorded with the run
 # --8<-- [end:train]
 
 # --8<-- [start:evaluate]

@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 
 from vadkit.cli.common import JsonFlag, console, fail, plain, print_json
+from vadkit.config.params import PARAM_TABLES, params_key
+from vadkit.errors import VadkitError
 from vadkit.plugins import KINDS, get_host
 
 if TYPE_CHECKING:
@@ -154,6 +156,7 @@ def describe_cmd(
     factory = entry.load()
     doc = plain_text(inspect.cleandoc(factory.__doc__ or ""))
     params = _parameters(factory)
+    key = params_key(kind, entry.name) if kind in PARAM_TABLES else None
     if json_out:
         info: dict[str, Any] = {
             "kind": kind,
@@ -163,6 +166,7 @@ def describe_cmd(
             "summary": entry.summary,
             "doc": doc,
             "parameters": params,
+            "config_key": key,
         }
         if kind == "recipes":
             info["published"] = [asdict(r) for r in _published(entry.name)]
@@ -183,6 +187,33 @@ def describe_cmd(
     for row in params:
         table.add_row(plain(row["name"]), plain(row["type"]), plain(row["default"]))
     console.print(table if params else "No parameters.")
+    if params and key is not None:
+        console.print(
+            f"Set them for a run: vadkit train --set {_example(factory, key)}, or a [{key}] table "
+            "in its config file (docs/reference/config.md).",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _example(factory: Any, key: str) -> str:
+    """``KEY.PARAM=VALUE`` for the first parameter of ``factory`` (not ``in_channels``, which
+    follows the data), its default written as TOML, quoted for a shell when it needs to be."""
+    import shlex
+
+    from vadkit.config.params import schema_signature
+    from vadkit.config.toml import toml_value
+
+    sig = schema_signature(factory)
+    for p in sig.parameters.values() if sig is not None else ():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "in_channels":
+            continue
+        try:
+            value = "VALUE" if p.default is p.empty else toml_value(p.default, p.name)
+        except VadkitError:  # a default TOML cannot hold
+            value = "VALUE"
+        return shlex.quote(f"{key}.{p.name}={value}")
+    return f"{key}.PARAM=VALUE"
 
 
 def _print_recipe(name: str) -> None:

@@ -48,10 +48,13 @@ def evaluation_table(result: dict[str, Any], title: str = "Frame-level detection
 def protocol_lines(p: dict[str, Any]) -> list[str]:
     """The lines under an evaluation table saying how it was measured."""
     alphas = ", ".join(f"{k}={v:g}" for k, v in p["alphas"].items())
+    params = (p.get("normalizer_params") or {}).get(p["normalizer"]) or {}
+    shown = ", ".join(f"{k}={v}" for k, v in params.items())
+    normalizer = f"{p['normalizer']}({shown})" if shown else p["normalizer"]
     return [
         f"frames scored: {p['frames_scored']} of {p['total_frames']} ({p['frames_mode']} mode), "
         f"{p['anomalous_frames']} anomalous, {p['videos']} videos",
-        f"error: {p['error']}   normalizer: {p['normalizer']} (per video)   weights: {alphas}",
+        f"error: {p['error']}   normalizer: {normalizer} (per video)   weights: {alphas}",
         "temporal smoothing: "
         + (
             f"Gaussian, sigma {p['smoothing_sigma']:g} frames"

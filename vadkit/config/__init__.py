@@ -9,8 +9,10 @@ decide (their constructor defaults, the task loss weights), so the resolved conf
 run folder records every choice; :meth:`Settings.from_config` gives the typed view the engine
 reads.
 
-The constructor of a component is its configuration schema: ``model.params`` and
-``tasks.params.<name>`` are bound against ``inspect.signature`` of the registered factory.
+The constructor of a component is its configuration schema: ``model.params``,
+``tasks.params.<name>``, ``score.error_params.<name>`` and ``score.normalizer_params.<name>`` are
+bound against ``inspect.signature`` of the registered factory, and
+:func:`vadkit.config.params.build_component` builds every configured component with them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
 """Component parameters: a constructor's signature is its configuration schema.
 
-``model.params`` and ``tasks.params.<name>`` are bound against ``inspect.signature`` of the
-registered factory, checked against its type annotations, and completed with its defaults.
+``model.params``, ``tasks.params.<name>``, ``score.error_params.<name>`` and
+``score.normalizer_params.<name>`` (:data:`PARAM_TABLES`) are bound against ``inspect.signature``
+of the registered factory, checked against its type annotations, and completed with its
+defaults. :func:`build_component` is the one function that builds a component with its configured
+parameters: the model's backbone and tasks, and every error measure and normalizer that scoring,
+evaluation, streaming, calibration and export use.
 """
 
 from __future__ import annotations
@@ -13,6 +17,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from vadkit.errors import ConfigError
+
+#: The config key that holds the parameters of a component of each kind (``{name}``: its name).
+PARAM_TABLES = {
+    "backbones": "model.params",
+    "tasks": "tasks.params.{name}",
+    "errors": "score.error_params.{name}",
+    "normalizers": "score.normalizer_params.{name}",
+}
 
 
 def suggest(name: str, options: Iterable[str]) -> str:
@@ -142,19 +154,68 @@ def component_params(
 
 
 def coerce_params(factory: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """TOML lists become tuples (and ints floats) where the constructor's annotation says so."""
+    """TOML lists become tuples (and ints floats, in them too) where the constructor's
+    annotation says so."""
     hints = _hints(factory)
-    out: dict[str, Any] = {}
-    for name, value in params.items():
-        ann = hints.get(name)
+    return {name: _coerce(hints.get(name), value) for name, value in params.items()}
+
+
+def _coerce(ann: Any, value: Any) -> Any:
+    """``value`` (from TOML) as the annotation ``ann`` takes it: a list as a tuple, an int as a
+    float, item by item in lists and tuples."""
+    origin = typing.get_origin(ann)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        ann = args[0] if len(args) == 1 else ann
         origin = typing.get_origin(ann)
-        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-            args = [a for a in typing.get_args(ann) if a is not type(None)]
-            ann = args[0] if len(args) == 1 else ann
-            origin = typing.get_origin(ann)
-        if isinstance(value, list) and (origin is tuple or ann is tuple):
-            value = tuple(value)
-        elif ann is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        out[name] = value
-    return out
+    if isinstance(value, list | tuple) and (origin in (tuple, list) or ann in (tuple, list)):
+        items: list[Any]
+        kinds = typing.get_args(ann)
+        if origin is tuple and kinds and Ellipsis not in kinds and len(kinds) == len(value):
+            items = [_coerce(a, v) for a, v in zip(kinds, value, strict=True)]
+        else:
+            items = [_coerce(kinds[0] if kinds else None, v) for v in value]
+        return tuple(items) if origin is tuple or ann is tuple else items
+    if ann is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def params_key(kind: str, name: str) -> str:
+    """The config key of the parameters of component ``name`` of ``kind`` (:data:`PARAM_TABLES`),
+    e.g. ``score.error_params.bpe``."""
+    return PARAM_TABLES[kind].format(name=name)
+
+
+def configured_params(kind: str, name: str, params: Mapping[str, Any] | None = None) -> dict:
+    """``params`` of component ``name`` of ``kind`` as a run records them: checked against its
+    constructor (:func:`component_params`: a :class:`ConfigError` naming
+    ``<params_key>.<param>`` for an unknown parameter or a wrong type), completed with its
+    defaults, numbers as the annotation says (an int given for a float is a float) and tuples as
+    lists, so the same parameters always read, and hash, the same."""
+    from vadkit.api import get_entry
+
+    factory = get_entry(kind, name).load()
+    resolved = component_params(
+        factory, params or {}, params_key(kind, name), f"vadkit describe {kind} {name}"
+    )
+    return {k: _as_toml(v) for k, v in coerce_params(factory, resolved).items()}
+
+
+def _as_toml(value: Any) -> Any:
+    return [_as_toml(v) for v in value] if isinstance(value, list | tuple) else value
+
+
+def build_component(kind: str, name: str, params: Mapping[str, Any] | None = None) -> Any:
+    """The component ``name`` of ``kind`` built with ``params`` (its own table of the config, e.g.
+    ``score.error_params.bpe``; none: its defaults), checked as :func:`configured_params` checks
+    them and coerced to the constructor's types (:func:`coerce_params`).
+
+    The one way vadkit builds a configured component: ``vadkit score``, ``evaluate``,
+    ``watch``, calibration and export all build their error measures and normalizers here, so a
+    parameter set for a run reaches every one of them.
+    """
+    from vadkit.api import get_entry
+
+    entry = get_entry(kind, name)
+    return entry.create(**coerce_params(entry.load(), configured_params(kind, name, params)))

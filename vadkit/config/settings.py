@@ -44,6 +44,8 @@ OPEN_TABLES = frozenset(
         "tasks.weights",
         "tasks.params",
         "train.track_params",
+        "score.error_params",
+        "score.normalizer_params",
         "score.alphas",
         "score.presets",
     }
@@ -127,6 +129,14 @@ class TrainSettings:
 class ScoreSettings:
     error: str = ""  # empty: the recipe's
     normalizer: str = ""  # empty: the recipe's
+    #: Constructor parameters of error measures, one table per measure
+    #: (``[score.error_params.bpe]``, ``--set score.error_params.bpe.sigma=2``; see ``vadkit
+    #: describe errors NAME``). Every measure a run scores with is built with them; a measure not
+    #: listed keeps its defaults. Fixed before scoring, never chosen on test labels.
+    error_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Constructor parameters of normalizers, one table per normalizer
+    #: (``[score.normalizer_params.robust]``), used wherever that normalizer rescales scores.
+    normalizer_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     alphas: dict[str, float] = field(default_factory=dict)
     #: Named fusion weights (``--alphas NAME``), e.g. the ones a paper found per dataset.
     presets: dict[str, dict[str, float]] = field(default_factory=dict)

@@ -14,7 +14,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from vadkit.config.overrides import merge
-from vadkit.config.params import _takes, component_params, suggest
+from vadkit.config.params import (
+    _takes,
+    build_component,
+    component_params,
+    configured_params,
+    params_key,
+    suggest,
+)
 from vadkit.config.settings import (
     CHANNELS,
     COLORS,
@@ -328,6 +335,10 @@ def validate_config(config: Mapping[str, Any]) -> Config:
         _entry("errors", score["error"], "score.error")
     _require(score["normalizer"], "score.normalizer", "--normalizer NAME", "normalizers")
     _entry("normalizers", score["normalizer"], "score.normalizer")
+    score["error_params"] = _score_params(score, "errors", "error_params", score["error"])
+    score["normalizer_params"] = _score_params(
+        score, "normalizers", "normalizer_params", score["normalizer"]
+    )
     _check_choice("score.frames", score["frames"], FRAME_MODES)
     _check_choice("score.precision", score["precision"], PRECISION_CHOICES)
     _check_choice("score.weights", score["weights"], WEIGHT_CHOICES)
@@ -358,6 +369,41 @@ def validate_config(config: Mapping[str, Any]) -> Config:
             weights, f"score.presets.{preset}", list(weights), lambda n: 1.0
         )
     return cfg
+
+
+def _score_params(score: Config, kind: str, field: str, chosen: str) -> dict[str, dict[str, Any]]:
+    """``score.<field>`` checked and completed: each table names a registered component of
+    ``kind`` and holds parameters its constructor takes, of its types and values (a component
+    given other values than its defaults is built once, so a value its constructor refuses is
+    caught here, naming the key). The run's chosen component (``chosen``) gets its table too,
+    defaults filled in, so the run records every parameter of the measure and normalizer it
+    scores with."""
+    table = score[field]
+    for name, params in table.items():
+        key = f"score.{field}.{name}"
+        _entry(kind, name, key)
+        if not isinstance(params, Mapping):
+            raise ConfigError(
+                f"Config key '{key}' must be a table of parameters, not {params!r}.",
+                hint=f"Write [{key}] with the parameters below it, or --set {key}.PARAM=VALUE "
+                f"(see `vadkit describe {kind} {name}`).",
+            )
+    names = list(table) + ([chosen] if chosen and chosen not in table else [])
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        out[name] = configured_params(kind, name, table.get(name, {}))
+        if out[name] == configured_params(kind, name):
+            continue  # the constructor's own defaults: nothing to check by building it
+        try:
+            build_component(kind, name, out[name])
+        except (ValueError, TypeError) as exc:  # ConfigError is a ValueError
+            message = exc.message if isinstance(exc, ConfigError) else str(exc)
+            raise ConfigError(
+                f"{params_key(kind, name)}: {message}",
+                hint=getattr(exc, "hint", None)
+                or f"See its parameters with: vadkit describe {kind} {name}",
+            ) from None
+    return out
 
 
 def _require(value: Any, key: str, flag: str, kind: str) -> None:

@@ -25,6 +25,7 @@ from vadkit.scoring.fusion import (
     fuse,
     get_normalizer,
     normalized_streams,
+    normalizer_record,
     resolve_alphas,
 )
 from vadkit.scoring.scoreset import ScoreSet, load_scores, write_json
@@ -86,7 +87,7 @@ def evaluate_scores(
     """
     defaults = scores.defaults
     err = check_error_name(scores, error or defaults["error"])
-    norm_name, norm = get_normalizer(normalizer or defaults["normalizer"])
+    norm_name, norm = scores.normalizer(normalizer)
     weights = resolve_alphas(
         alphas, scores.tasks, default=defaults["alphas"], presets=defaults["presets"]
     )
@@ -128,6 +129,9 @@ def evaluate_scores(
         "error": err,
         "error_tasks": meta.get("error_tasks", []),
         "normalizer": norm_name,
+        "normalizer_params": normalizer_record(
+            normalizer or norm_name, defaults["normalizer_params"]
+        ),
         "normalizer_repr": repr(norm),
         "alphas": weights,
         "smoothing_sigma": sigma,
@@ -212,7 +216,7 @@ def write_plots(out_dir: Path, scores: ScoreSet, evaluation: Mapping[str, Any]) 
     from vadkit.scoring.scoreset import safe_file_stem
 
     p = evaluation["protocol"]
-    _, norm = get_normalizer(p["normalizer"])
+    _, norm = get_normalizer(p["normalizer"], p.get("normalizer_params"))
     sigma = float(p.get("smoothing_sigma") or 0.0)
     streams = compute_streams(scores, p["error"], norm, p["alphas"], sigma)
     alphas = ", ".join(f"{k}={v:g}" for k, v in p["alphas"].items())

@@ -20,7 +20,7 @@ from scipy.stats import rankdata
 from vadkit.errors import ConfigError, DataError
 from vadkit.evaluation.groundtruth import require_labels, with_ground_truth
 from vadkit.metrics import micro_auroc
-from vadkit.scoring.fusion import check_smooth, get_normalizer, normalized_streams
+from vadkit.scoring.fusion import check_smooth, normalized_streams, normalizer_record
 from vadkit.scoring.scoreset import ScoreSet, load_scores, write_json
 from vadkit.storage.lock import locked
 
@@ -122,7 +122,7 @@ def search_weights(
 
     defaults = scores.defaults
     err = check_error_name(scores, error or defaults["error"])
-    norm_name, norm = get_normalizer(normalizer or defaults["normalizer"])
+    norm_name, norm = scores.normalizer(normalizer)
     sigma = check_smooth(defaults["smooth"] if smooth is None else smooth)
     tasks = scores.tasks
     grid = weight_grid(len(tasks), step)
@@ -157,6 +157,7 @@ def search_weights(
         "score_set": scores.name,
         "error": err,
         "normalizer": norm_name,
+        "normalizer_params": normalizer_record(norm_name, defaults["normalizer_params"]),
         "smoothing_sigma": sigma,
         "tasks": tasks,
         "grid": {"step": step, "values_per_task": len(np.unique(grid)), "size": len(grid)},

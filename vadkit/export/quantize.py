@@ -227,6 +227,7 @@ def int8_calibration(
         quantile=fp32.quantile,
         meta=meta,
         normalizer=fp32.normalizer,
+        normalizer_params=fp32.normalizer_params,
     )
 
 

@@ -159,6 +159,7 @@ def _export(
 ) -> BundleMeta:
     from vadkit._version import __version__
     from vadkit.config import Settings
+    from vadkit.config.params import configured_params
     from vadkit.export.graph import INPUT_NAME, ScoringGraph
     from vadkit.export.onnx import OPSET, ExportError, declared_limits, export_onnx, export_openvino
     from vadkit.inference.scorer import applicable_errors
@@ -183,7 +184,8 @@ def _export(
     height, width = dset.hw
     channels = int(model.backbone.in_channels)
     error_tasks = [t for t, task in model.task_map.items() if task.uses_error]
-    errors = applicable_errors(None, (channels, height, width)) if error_tasks else {}
+    shape = (channels, height, width)
+    errors = applicable_errors(None, shape, params=sset.error_params) if error_tasks else {}
     limits = declared_limits(model, errors)
     if limits:
         raise ExportError(
@@ -232,7 +234,13 @@ def _export(
             channels=channels,
             tasks=tuple(model.tasks),
             error_tasks=tuple(error_tasks),
-            errors={k: ErrorInfo(bool(e.higher_is_anomalous)) for k, e in errors.items()},
+            errors={
+                k: ErrorInfo(
+                    bool(e.higher_is_anomalous),
+                    configured_params("errors", k, sset.error_params.get(k)),
+                )
+                for k, e in errors.items()
+            },
             outputs=tuple(graph.outputs),
             defaults=Defaults(sset.error, sset.normalizer, dict(calibration.alphas)),
             calibration=calibration.to_json(),

@@ -98,10 +98,11 @@ def maps_of_frames(
     from vadkit.scoring.fusion import default_alphas, get_normalizer
 
     dset, sset = settings.data, settings.score
-    errs = applicable_errors(None, (dset.channels, *dset.hw), runtime.device)
+    shape = (dset.channels, *dset.hw)
+    errs = applicable_errors(None, shape, runtime.device, params=sset.error_params)
     measure = error or sset.error
     check_map_error(errs, measure)
-    _, norm = get_normalizer(normalizer or sset.normalizer)
+    _, norm = get_normalizer(normalizer or sset.normalizer, sset.normalizer_params)
     n = int(pixels.shape[0])
     if n < dset.clip_length + 1:
         raise DataError(

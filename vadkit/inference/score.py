@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vadkit.config import ScoreSettings
+from vadkit.config.params import configured_params
 from vadkit.config.request import Request
 from vadkit.config.settings import MapSettings
 from vadkit.errors import ConfigError
@@ -233,7 +234,7 @@ def score_run(
         }
     check_scorable(videos, clip_length)
     frame_shape = (int(model.backbone.in_channels), size[0], size[1])
-    errs = applicable_errors(req.errors, frame_shape, runtime.device)
+    errs = applicable_errors(req.errors, frame_shape, runtime.device, params=sset.error_params)
     scorer = ModelScorer(model, errs, runtime)
     precision_choice: dict[str, Any] | None = None
     if str(asked_precision).strip().lower() == "auto" and runtime.precision != "fp32":
@@ -251,7 +252,7 @@ def score_run(
             "--set score.error=NAME at training, or pick one at evaluation with --error.",
         )
     normalizer_name = sset.normalizer
-    get_normalizer(normalizer_name)  # fail before the network pass, not after
+    get_normalizer(normalizer_name, sset.normalizer_params)  # fail before the network pass
     meta: dict[str, Any] = {
         **source,
         "frames_mode": frames_mode,
@@ -265,12 +266,14 @@ def score_run(
                 "higher_is_anomalous": bool(e.higher_is_anomalous),
                 "stored": "as is" if e.higher_is_anomalous else "negated",
                 "module": repr(e),
+                "params": configured_params("errors", k, sset.error_params.get(k)),
             }
             for k, e in errs.items()
         },
         "defaults": {
             "error": default_error,
             "normalizer": normalizer_name,
+            "normalizer_params": sset.normalizer_params,
             "alphas": default_alphas(sset.alphas, tasks),
             "presets": sset.presets,
             "smooth": sset.smooth,

@@ -54,22 +54,27 @@ def applicable_errors(
     names: Sequence[str] | None,
     frame_shape: tuple[int, int, int],
     device: torch.device | str = "cpu",
+    *,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, ErrorMeasure]:
     """Every registered error measure (or those in ``names``) that scores frames of this shape
-    ``(C, H, W)``.
+    ``(C, H, W)``, each built with its parameters in ``params`` (the run's
+    ``score.error_params``; a measure it lacks keeps its defaults).
 
     A measure that cannot be built with its defaults or fails on a probe pair of frames is left
     out with a warning, an error under strict plugins (an explicitly named one is an error).
     """
-    from vadkit.api import create_error, list_errors
+    from vadkit.api import list_errors
+    from vadkit.config.params import build_component
     from vadkit.plugins import component_left_out
 
+    params = params or {}
     wanted = list(names) if names else list_errors()
     probe = torch.zeros((2, *frame_shape), device=device)
     out: dict[str, ErrorMeasure] = {}
     for name in wanted:
         try:
-            err = create_error(name).to(device).eval()
+            err = build_component("errors", name, params.get(name)).to(device).eval()
             with torch.inference_mode():
                 value = err(probe, probe + 0.1)
             if tuple(value.shape) != (2,):

@@ -22,7 +22,7 @@ from vadkit.evaluation.groundtruth import with_ground_truth
 from vadkit.report.segments import Segment, top_segments
 from vadkit.runs.folder import CONFIG_FILE
 from vadkit.runs.versions import VERSIONS_FILE
-from vadkit.scoring.fusion import check_smooth, get_normalizer, resolve_alphas
+from vadkit.scoring.fusion import check_smooth, get_normalizer, normalizer_record, resolve_alphas
 from vadkit.scoring.scoreset import ScoreSet, load_scores
 
 #: Decimals kept of each score in the page (the curves' resolution, not the metrics').
@@ -88,7 +88,7 @@ def _protocol_without_labels(
     resolved the way :func:`evaluate_scores` resolves them."""
     d = scores.defaults
     err = check_error_name(scores, error or d["error"])
-    norm_name, norm = get_normalizer(normalizer or d["normalizer"])
+    norm_name, norm = scores.normalizer(normalizer)
     weights = resolve_alphas(alphas, scores.tasks, default=d["alphas"], presets=d["presets"])
     sigma = check_smooth(d["smooth"] if smooth is None else smooth)
     meta = scores.meta
@@ -101,6 +101,7 @@ def _protocol_without_labels(
         "clip_length": meta.get("clip_length"),
         "error": err,
         "normalizer": norm_name,
+        "normalizer_params": normalizer_record(norm_name, d["normalizer_params"]),
         "normalizer_repr": repr(norm),
         "alphas": weights,
         "smoothing_sigma": sigma,
@@ -215,7 +216,7 @@ def collect_run(run_dir: str | Path, options: ReportOptions | None = None) -> Ru
         protocol = evaluation["protocol"]
     else:
         protocol = _protocol_without_labels(score_set, o.error, o.normalizer, o.alphas, o.smooth)
-    _, norm = get_normalizer(protocol["normalizer"])
+    _, norm = get_normalizer(protocol["normalizer"], protocol.get("normalizer_params"))
     streams = compute_streams(
         score_set,
         protocol["error"],

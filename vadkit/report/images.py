@@ -202,12 +202,11 @@ class MapSource:
 
     def _read(self, video: str, numbers: list[int]) -> None:
         from vadkit.evaluation.pixeleval import fused_video_maps
-        from vadkit.scoring.fusion import get_normalizer
 
         scored = next((v for v in self.scores.videos if v.name == video), None)
         if scored is None:
             return
-        _, norm = get_normalizer(self.normalizer)
+        _, norm = self.scores.normalizer(self.normalizer)
         fused = fused_video_maps(scored, self.scores.tasks, self.alphas, norm)
         row = {int(f): i for i, f in enumerate(np.asarray(scored.frames).tolist())}
         numbers = [n for n in numbers if n in row]

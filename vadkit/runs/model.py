@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vadkit.config import Config, Settings, coerce_params
+from vadkit.config import Config, Settings
 
 if TYPE_CHECKING:
     from vadkit.model import VADModel
@@ -37,14 +37,13 @@ def model_spec(config: Config) -> dict[str, Any]:
 
 def build_model(config: Config) -> VADModel:
     """The untrained :class:`~vadkit.model.VADModel` of a resolved config (seed torch first)."""
-    from vadkit.api import get_entry
+    from vadkit.config.params import build_component
     from vadkit.model import VADModel
 
-    bb_entry = get_entry("backbones", config["model"]["backbone"])
-    backbone = bb_entry.create(**coerce_params(bb_entry.load(), config["model"]["params"]))
-    tasks = {}
-    for name in config["tasks"]["names"]:
-        entry = get_entry("tasks", name)
-        params = config["tasks"]["params"].get(name, {})
-        tasks[name] = entry.create(**coerce_params(entry.load(), params))
+    model = config["model"]
+    backbone = build_component("backbones", model["backbone"], model["params"])
+    tasks = {
+        name: build_component("tasks", name, config["tasks"]["params"].get(name))
+        for name in config["tasks"]["names"]
+    }
     return VADModel(backbone, tasks, clip_shape(config))

@@ -204,13 +204,16 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class ErrorInfo:
-    """One error measure of the graph: whether a higher value is more anomalous."""
+    """One error measure of the graph: whether a higher value is more anomalous, and the
+    parameters it was built into the graph with (the run's ``score.error_params``, defaults
+    filled in; empty in bundles exported before they were recorded)."""
 
     higher_is_anomalous: bool
+    params: JsonObject = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, f: _Fields) -> ErrorInfo:
-        return cls(f.flag("higher_is_anomalous"))
+        return cls(f.flag("higher_is_anomalous"), f.obj("params", null=True) or {})
 
 
 @dataclass(frozen=True)

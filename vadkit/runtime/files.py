@@ -97,12 +97,14 @@ def score_bundle(
                 "higher_is_anomalous": v.higher_is_anomalous,
                 "stored": "as is" if v.higher_is_anomalous else "negated",
                 "module": "bundle graph",
+                "params": v.params,
             }
             for k, v in bundle.meta.errors.items()
         },
         "defaults": {
             "error": sset.error,
             "normalizer": sset.normalizer,
+            "normalizer_params": sset.normalizer_params,
             "alphas": dict(bundle.meta.defaults.alphas),
             "presets": sset.presets,
             "smooth": sset.smooth,

@@ -20,14 +20,31 @@ from vadkit.errors import ConfigError
 from vadkit.scoring.core import VideoScores
 from vadkit.scoring.finite import check_finite
 
+#: A ``score.normalizer_params``-shaped table: each normalizer's parameters, by name.
+ParamTable = Mapping[str, Mapping[str, Any]]
 
-def get_normalizer(spec: str | ScoreNormalizer) -> tuple[str, ScoreNormalizer]:
-    """``(name, normalizer)`` for a registered name or a normalizer instance."""
+
+def get_normalizer(
+    spec: str | ScoreNormalizer, params: ParamTable | None = None
+) -> tuple[str, ScoreNormalizer]:
+    """``(name, normalizer)`` for a registered name, built with its parameters in ``params`` (the
+    run's ``score.normalizer_params``, or the table a score set or calibration recorded; a name
+    it lacks keeps its defaults), or for a normalizer instance (used as it is)."""
     if isinstance(spec, ScoreNormalizer):
         return type(spec).__name__.lower(), spec
-    from vadkit.api import create_normalizer
+    from vadkit.config.params import build_component
 
-    return spec, create_normalizer(spec)
+    return spec, build_component("normalizers", spec, (params or {}).get(spec))
+
+
+def normalizer_record(spec: str | ScoreNormalizer, params: ParamTable | None = None) -> dict:
+    """What an evaluation records of the normalizer it used: ``{name: its parameters}`` (checked
+    and completed), empty for an instance given by the caller (its parameters are its own)."""
+    if isinstance(spec, ScoreNormalizer):
+        return {}
+    from vadkit.config.params import configured_params
+
+    return {spec: configured_params("normalizers", spec, (params or {}).get(spec))}
 
 
 def resolve_alphas(

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from vadkit.components import SCORE_KEY
+from vadkit.components import SCORE_KEY, ScoreNormalizer
 from vadkit.errors import ConfigError, DataError
 from vadkit.scoring.core import VideoScores
 from vadkit.scoring.fusion import fuse, get_normalizer, normalized_streams
@@ -109,8 +109,16 @@ class ScoreSet:
     @property
     def defaults(self) -> dict[str, Any]:
         """The settings the set was scored with: ``error``, ``normalizer``, ``alphas``,
-        ``smooth`` and the named fusion weights ``presets`` (none in sets of vadkit 0.1)."""
-        return {"presets": {}, **self.meta["defaults"]}
+        ``smooth``, the named fusion weights ``presets`` (none in sets of vadkit 0.1) and the
+        normalizers' parameters ``normalizer_params`` (none in sets scored before they could be
+        set: every normalizer's defaults)."""
+        return {"presets": {}, "normalizer_params": {}, **self.meta["defaults"]}
+
+    def normalizer(self, name: str | ScoreNormalizer | None = None) -> tuple[str, ScoreNormalizer]:
+        """``(name, normalizer)``: ``name`` (default: the set's normalizer) built with the
+        parameters the set records for it, as every reader of the set rescales its scores."""
+        defaults = self.defaults
+        return get_normalizer(name or defaults["normalizer"], defaults["normalizer_params"])
 
 
 def scores_dir(run_dir: str | Path) -> Path:
@@ -314,7 +322,8 @@ def save_score_set(
     """Write the score set ``name``: each video's scores (with the defaults' normalised and fused
     scores), its record ``set.json``, then swap it in for the old set and rebuild the index.
 
-    ``meta["defaults"]`` holds ``error``, ``normalizer`` and ``alphas``; ``meta["tasks"]`` the
+    ``meta["defaults"]`` holds ``error``, ``normalizer`` (built with its parameters in
+    ``normalizer_params``, when given) and ``alphas``; ``meta["tasks"]`` the
     tasks; ``meta["weights"]["sha256"]`` (when given) the weights that scored them;
     ``meta["format"]`` (or ``meta["data_format"]``) the dataset's layout, recorded as
     ``data_format`` (the record's ``format`` is :data:`FORMAT_VERSION`). Error
@@ -325,7 +334,7 @@ def save_score_set(
     check_set_name(name)
     base = scores_dir(run_dir)
     defaults = meta["defaults"]
-    _, normalizer = get_normalizer(defaults["normalizer"])
+    _, normalizer = get_normalizer(defaults["normalizer"], defaults.get("normalizer_params"))
     identity = settings_identity(meta)
     identity["weights_sha256"] = (meta.get("weights") or {}).get("sha256")
     tags = {

@@ -36,12 +36,17 @@ _READABLE = (2,)
 _RECALIBRATE = "Recalibrate: vadkit watch RUN --calibrate"
 
 
-def stream_normalizer(name: str) -> ScoreNormalizer:
-    """A new, unfitted instance of the registered normalizer ``name``, checked to implement
-    ``fit`` and ``transform`` (a :class:`ConfigError` naming the fix when it does not)."""
-    from vadkit.api import create_normalizer, get_entry, list_normalizers
+def stream_normalizer(
+    name: str, params: Mapping[str, Mapping[str, Any]] | None = None
+) -> ScoreNormalizer:
+    """A new, unfitted instance of the registered normalizer ``name``, built with its parameters
+    in ``params`` (a ``score.normalizer_params`` table; :func:`~vadkit.scoring.fusion.get_normalizer`),
+    checked to implement ``fit`` and ``transform`` (a :class:`ConfigError` naming the fix when it
+    does not)."""
+    from vadkit.api import get_entry, list_normalizers
+    from vadkit.scoring.fusion import get_normalizer
 
-    norm = create_normalizer(name)
+    _, norm = get_normalizer(name, params)
     if supports_fit(norm):
         return norm
     able = []
@@ -65,7 +70,9 @@ class Calibration:
     ``scores[task][key]`` are the raw calibration scores (key: an error measure's name, or
     :data:`~vadkit.components.SCORE_KEY`), oriented like offline scores (similarities negated).
     ``normalizer`` names the registered normalizer that rescales a stream: fitted on each task's
-    calibration scores (:meth:`fitted`), it transforms that task's live scores. ``threshold`` is
+    calibration scores (:meth:`fitted`), it transforms that task's live scores.
+    ``normalizer_params`` are the parameters of the normalizers by name (the run's
+    ``score.normalizer_params``), used for this calibration's normalizer and any other it fits. ``threshold`` is
     the ``quantile``-th percentile of the fused, rescaled calibration scores for ``error`` and
     ``alphas``; :meth:`threshold_for` recomputes it for other settings (another normalizer too)
     without the network.
@@ -77,6 +84,7 @@ class Calibration:
     quantile: float = DEFAULT_QUANTILE
     meta: dict[str, Any] = field(default_factory=dict)
     normalizer: str = ""
+    normalizer_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     threshold: float = field(init=False)
     _fitted: dict[tuple[str, str, str], ScoreNormalizer] = field(
         init=False, repr=False, compare=False, default_factory=dict
@@ -127,7 +135,8 @@ class Calibration:
             )
         name = normalizer or self.normalizer
         if (task, key, name) not in self._fitted:
-            self._fitted[task, key, name] = stream_normalizer(name).fit(keys[key])
+            norm = stream_normalizer(name, self.normalizer_params)
+            self._fitted[task, key, name] = norm.fit(keys[key])
         return self._fitted[task, key, name]
 
     def keys_for(self, error: str) -> dict[str, str]:
@@ -175,6 +184,7 @@ class Calibration:
             "format": CALIBRATION_FORMAT,
             **self.meta,
             "normalizer": self.normalizer,
+            "normalizer_params": self.normalizer_params,
             "normalization": f"'{self.normalizer}' fitted on each task's calibration scores "
             "(fit), applied to its live scores (transform)",
             "threshold": {
@@ -203,7 +213,8 @@ class Calibration:
                 f"'{path}' is not a vadkit calibration (format 2).",
                 hint=_RECALIBRATE,
             )
-        skip = ("format", "normalizer", "normalization", "stats", "threshold", "scores")
+        skip = {"format", "normalizer", "normalizer_params", "normalization", "stats"}
+        skip |= {"threshold", "scores"}
         try:
             thr = data["threshold"]
             name = data["normalizer"]
@@ -216,12 +227,20 @@ class Calibration:
                 quantile=float(thr["quantile"]),
                 meta={k: v for k, v in data.items() if k not in skip},
                 normalizer=name,
+                normalizer_params=_param_table(data.get("normalizer_params", {})),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(
                 f"Calibration '{path}' is malformed ({type(exc).__name__}: {exc}).",
                 hint=_RECALIBRATE,
             ) from None
+
+
+def _param_table(value: Any) -> dict[str, dict[str, Any]]:
+    """A calibration's ``normalizer_params`` (absent in files of vadkit before it: defaults)."""
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise TypeError(f"normalizer_params {value!r} is not a table of tables")
+    return {str(k): dict(v) for k, v in value.items()}
 
 
 def check_quantile(value: float) -> float:

@@ -149,7 +149,7 @@ def calibrate(
     tasks = list(model.tasks)
     err = error or sset.error
     norm_name = normalizer or sset.normalizer
-    stream_normalizer(norm_name)  # fail before the network pass, not after
+    stream_normalizer(norm_name, sset.normalizer_params)  # fail before the network pass
     fusion = resolve_alphas(
         alphas, tasks, default=default_alphas(sset.alphas, tasks), presets=sset.presets
     )
@@ -172,7 +172,8 @@ def calibrate(
         ) from None
     frame_shape = (int(model.backbone.in_channels), size[0], size[1])
     uses_error = any(t.uses_error for t in model.tasks.values())
-    errs = applicable_errors(None, frame_shape, runtime.device) if uses_error else {}
+    params = sset.error_params
+    errs = applicable_errors(None, frame_shape, runtime.device, params=params) if uses_error else {}
     if uses_error and err not in errs:
         raise ConfigError(
             f"Error measure {err!r} is not one this run can use.",
@@ -210,7 +211,13 @@ def calibrate(
         "runtime": runtime.describe(),
     }
     cal = Calibration(
-        scores=scores, error=err, alphas=fusion, quantile=q, meta=meta, normalizer=norm_name
+        scores=scores,
+        error=err,
+        alphas=fusion,
+        quantile=q,
+        meta=meta,
+        normalizer=norm_name,
+        normalizer_params=sset.normalizer_params,
     )
     write_calibration(run_dir, cal)
     return cal

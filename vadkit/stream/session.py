@@ -284,7 +284,12 @@ class StreamRun:
         measure = error or settings.score.error
         uses_error = any(t.uses_error for t in self.model.task_map.values())
         shape = (settings.data.channels, *settings.data.hw)
-        errors = applicable_errors([measure], shape, self.runtime.device) if uses_error else {}
+        params = settings.score.error_params
+        errors = (
+            applicable_errors([measure], shape, self.runtime.device, params=params)
+            if uses_error
+            else {}
+        )
         return ModelScorer(self.model, errors, self.runtime)
 
 
