@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 "3",
                 "--warmup",
                 "1",
-            ],  # fmt: skip
+            ],
             check=False,
         )
         record["bench_gpu"] = {"exit_code": done.returncode, "seconds": time.monotonic() - start}
