@@ -18,6 +18,7 @@ from vadkit.config.settings import REPORT_SEGMENT_GAP, REPORT_SEGMENT_QUANTILE, 
 from vadkit.errors import ConfigError
 from vadkit.evaluation.evaluate import FUSED, check_error_name, compute_streams, evaluate_scores
 from vadkit.evaluation.groundtruth import with_ground_truth
+from vadkit.evaluation.result import EvalProtocol, Evaluation
 from vadkit.report.segments import Segment, top_segments
 from vadkit.runs.folder import CONFIG_FILE, VERSIONS_FILE
 from vadkit.scoring.fusion import check_smooth, get_normalizer, resolve_alphas
@@ -44,8 +45,8 @@ class RunData:
 
     run_dir: Path
     scores: ScoreSet
-    protocol: dict[str, Any]
-    evaluation: dict[str, Any] | None
+    protocol: EvalProtocol
+    evaluation: Evaluation | None
     provenance: dict[str, Any]
     videos: list[VideoStreams]
     threshold: float
@@ -81,36 +82,36 @@ def _protocol_without_labels(
     normalizer: str | None,
     alphas: str | None,
     smooth: float | None,
-) -> dict[str, Any]:
+) -> EvalProtocol:
     """The settings of the streams of a set that has no ground truth (nothing to evaluate),
     resolved the way :func:`evaluate_scores` resolves them."""
     d = scores.defaults
-    err = check_error_name(scores, error or d["error"])
-    norm_name, norm = get_normalizer(normalizer or d["normalizer"])
-    weights = resolve_alphas(alphas, scores.tasks, default=d["alphas"], presets=d["presets"])
-    sigma = check_smooth(d["smooth"] if smooth is None else smooth)
+    err = check_error_name(scores, error or d.error)
+    norm_name, norm = get_normalizer(normalizer or d.normalizer)
+    weights = resolve_alphas(alphas, scores.tasks, default=d.alphas, presets=d.presets)
+    sigma = check_smooth(d.smooth if smooth is None else smooth)
     meta = scores.meta
-    return {
-        "score_set": scores.name,
-        "frames_mode": meta.get("frames_mode"),
-        "frames_scored": int(sum(v.frames.size for v in scores.videos)),
-        "total_frames": meta.get("total_frames"),
-        "videos": len(scores.videos),
-        "clip_length": meta.get("clip_length"),
-        "error": err,
-        "normalizer": norm_name,
-        "normalizer_repr": repr(norm),
-        "alphas": weights,
-        "smoothing_sigma": sigma,
-        "ground_truth": None,
-        "checkpoint": meta.get("checkpoint"),
-        "checkpoint_sha256": (meta.get("weights") or {}).get("sha256"),
-    }
+    return EvalProtocol(
+        score_set=scores.name,
+        metric="",  # nothing measured
+        frames_mode=meta.frames_mode,
+        frames_scored=int(sum(v.frames.size for v in scores.videos)),
+        total_frames=meta.total_frames,
+        videos=len(scores.videos),
+        clip_length=meta.clip_length,
+        error=err,
+        normalizer=norm_name,
+        normalizer_repr=repr(norm),
+        alphas=weights,
+        smoothing_sigma=sigma,
+        checkpoint=meta.checkpoint,
+        checkpoint_sha256=meta.weights_sha256,
+    )
 
 
 def provenance(run_dir: Path, scores: ScoreSet) -> dict[str, Any]:
     """Where the scores come from: the run's files and the score set's record."""
-    meta = scores.meta
+    meta = scores.meta.to_json()
     record_keys = (
         "source",
         "root",
@@ -132,16 +133,16 @@ def provenance(run_dir: Path, scores: ScoreSet) -> dict[str, Any]:
         "left_out_errors",
     )
     record = {k: meta[k] for k in record_keys if meta.get(k) not in (None, [], {})}
-    weights = meta.get("weights") or {}
-    identity = meta.get("identity") or {}
+    identity = scores.meta.identity
     return {
         **read_run_files(run_dir),
         "score_set": scores.name,
         "record": record,
-        "weights_sha256": weights.get("sha256") or identity.get("weights_sha256"),
-        "settings_sha256": identity.get("settings_sha256"),
-        "errors_scored": sorted(meta.get("errors", {})),
-        "defaults": meta.get("defaults"),
+        "weights_sha256": scores.meta.weights_sha256
+        or (identity.weights_sha256 if identity else None),
+        "settings_sha256": identity.settings_sha256 if identity else None,
+        "errors_scored": sorted(scores.meta.errors),
+        "defaults": scores.meta.defaults.to_json(),
     }
 
 
@@ -179,16 +180,12 @@ def collect_run(run_dir: str | Path, options: ReportOptions | None = None) -> Ru
         evaluation = evaluate_scores(
             score_set, error=o.error, normalizer=o.normalizer, alphas=o.alphas, smooth=o.smooth
         )
-        protocol = evaluation["protocol"]
+        protocol = evaluation.protocol
     else:
         protocol = _protocol_without_labels(score_set, o.error, o.normalizer, o.alphas, o.smooth)
-    _, norm = get_normalizer(protocol["normalizer"])
+    _, norm = get_normalizer(protocol.normalizer)
     streams = compute_streams(
-        score_set,
-        protocol["error"],
-        norm,
-        protocol["alphas"],
-        float(protocol.get("smoothing_sigma") or 0.0),
+        score_set, protocol.error, norm, protocol.alphas, float(protocol.smoothing_sigma or 0.0)
     )
     videos = [
         VideoStreams(v.name, np.asarray(v.frames), v.labels, s)
