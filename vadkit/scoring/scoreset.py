@@ -6,6 +6,10 @@ Layout (format 3; format 2 had no ``identity.record_sha256``)::
     RUN/scores/<set>/<video>.npz   one file per video
     RUN/scores/index.json          every set's record, rebuilt from the set.json files (a cache)
 
+The record is typed, :class:`vadkit.scoring.record.ScoreSetRecord` (a set's
+:attr:`ScoreSet.meta`, what :func:`save_score_set` returns): ``from_json`` checks every field of
+``set.json`` (a wrong one is a DataError naming the file and the field), ``to_json`` is the file.
+
 A video's file holds ``frames`` (indices of the frames scored), ``raw.<task>.<key>`` (key: an error measure's name, or :data:`~vadkit.components.SCORE_KEY` for
 a task without error measures; oriented scores: similarities such as PSNR are stored negated so
 that every score grows with abnormality), ``norm.<task>.<key>`` (the default error measure's
