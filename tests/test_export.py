@@ -119,12 +119,12 @@ def _compare(run: Path, ours: Path, name: str) -> None:
             for key, values in keys.items():
                 diff = relative_difference(values, b.raw[task][key])
                 assert diff <= RTOL, f"{name}: {task}/{key} of {a.name} differs by {diff:.2e}"
-    _, norm = get_normalizer(ref.defaults["normalizer"])
+    _, norm = get_normalizer(ref.defaults.normalizer)
     for error in ref.errors:
         aurocs = []
         for scores in (ref, got):
             fused = [
-                fuse(normalized_streams(v, scores.tasks, error, norm), ref.defaults["alphas"])
+                fuse(normalized_streams(v, scores.tasks, error, norm), ref.defaults.alphas)
                 for v in scores.videos
             ]
             aurocs.append(micro_auroc([v.labels for v in scores.videos], fused))
