@@ -177,7 +177,7 @@ def score_cmd(
         print_json(result.to_json())
         return
     rt = result.runtime
-    where = "" if rt is None else f" on {rt.device} ({rt.precision})"
+    where = "" if rt is None or rt.device is None else f" on {rt.device} ({rt.precision})"
     console.print(
         f"Scored [bold]{len(result.videos)}[/] video(s): {result.frames_scored} of "
         f"{result.total_frames} frames (frames mode [bold]{result.frames_mode}[/]), "

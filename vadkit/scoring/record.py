@@ -270,48 +270,52 @@ class RuntimeRecord:
     """``runtime``: what computed the scores, as its scorer describes itself
     (:meth:`vadkit.scoring.core.WindowScorer.describe`): PyTorch's ``device``, ``precision``
     and ``channels_last``, or an exported bundle's engine (``runtime``, its ``version``,
-    ``device``, ONNX Runtime's execution ``providers``, ``precision``)."""
+    ``device``, ONNX Runtime's execution ``providers``, ``precision``). What else a scorer says
+    of itself is kept as it is in ``extra`` (recorded whole, never cut)."""
 
-    device: str
-    precision: str
+    device: str | None = None
+    precision: str | None = None
     channels_last: bool | None = None
     runtime: str | None = None
     version: str | None = None
     providers: tuple[str, ...] | None = None
+    extra: JsonObject = field(default_factory=dict)
 
     @classmethod
     def of(cls, described: Mapping[str, Any]) -> RuntimeRecord:
-        """A scorer's :meth:`describe`; a key this record does not know is a TypeError (a
-        scorer that describes more must be recorded in full, not cut)."""
-        facts = dict(described)
-        if facts.get("providers") is not None:
-            facts["providers"] = tuple(facts["providers"])
-        return cls(**facts)
+        """A scorer's :meth:`describe`, checked as a record's is."""
+        fix = "Make the scorer's describe() give these types."
+        return cls.from_json(
+            JsonFields(dict(described), "runtime", "the scorer's description", fix)
+        )
 
     @classmethod
     def from_json(cls, f: JsonFields) -> RuntimeRecord:
         return cls(
-            f.text("device"),
-            f.text("precision"),
+            f.text("device", null=True),
+            f.text("precision", null=True),
             f.flag("channels_last", null=True),
             f.text("runtime", null=True),
             f.text("version", null=True),
             f.texts("providers", null=True),
+            {k: v for k, v in f.data.items() if k not in _RUNTIME_KEYS},
         )
 
     def to_json(self) -> JsonObject:
         """The keys in the order each scorer gives them."""
-        order: tuple[str, ...]
-        if self.runtime is None:  # PyTorch
-            order = ("device", "precision", "channels_last")
-        else:  # an engine of the bundle runtime
-            order = ("runtime", "version", "device", "providers", "precision", "channels_last")
+        order = _RUNTIME_KEYS if self.runtime is not None else _TORCH_KEYS
         out: JsonObject = {}
         for key in order:
             value = getattr(self, key)
             if value is not None:
                 out[key] = list(value) if key == "providers" else value
-        return out
+        return out | self.extra
+
+
+#: The runtime keys of an engine of the bundle runtime, in its order (every key known).
+_RUNTIME_KEYS = ("runtime", "version", "device", "providers", "precision", "channels_last")
+#: Those of PyTorch, in its order.
+_TORCH_KEYS = ("device", "precision", "channels_last", "runtime", "version", "providers")
 
 
 @dataclass(frozen=True)
@@ -646,13 +650,16 @@ class ScoreSetRecord:
         color: str,
         batch_size: int,
         weights: JsonObject,
-        **facts: Any,
+        precision_choice: JsonObject | None = None,
+        maps: MapsRecord | None = None,
+        bundle_sha256: str | None = None,
     ) -> ScoreSetRecord:
         """The scoring part of a set that ``scorer`` (a run's model or a bundle's engine) scores
         from ``videos`` (of ``source``) with a run's ``[score]`` settings and default fusion
         weights ``alphas``: the one shape ``score_run`` and ``score_bundle`` record. ``weights``
-        records the weights (its ``checkpoint`` is the record's); ``facts`` the fields of one
-        kind of set (``precision_choice``, ``maps``, ``bundle_sha256``)."""
+        records the weights (its ``checkpoint`` is the record's); a run's set records its
+        ``precision_choice`` and the ``maps`` it stores, a bundle's the ``bundle_sha256`` of the
+        ``bundle.json`` that scored it."""
         from vadkit._version import __version__
 
         return cls(
@@ -671,7 +678,9 @@ class ScoreSetRecord:
             batch_size=int(batch_size),
             total_frames=int(sum(int(v.num_frames) for v in videos)),
             vadkit=__version__,
-            **facts,
+            maps=maps,
+            precision_choice=precision_choice,
+            bundle_sha256=bundle_sha256,
         )
 
 

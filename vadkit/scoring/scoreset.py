@@ -71,15 +71,6 @@ from vadkit.storage.folders import staged_folder, wait_for_swap
 SCORES_DIR = "scores"
 INDEX_FILE = "index.json"
 SET_FILE = "set.json"
-__all__ = [
-    "FORMAT_VERSION",
-    "ScoreSet",
-    "ScoreSetRecord",
-    "list_score_sets",
-    "load_scores",
-    "read_set_record",
-    "save_score_set",
-]
 #: A score set's name: a plain folder name (letters, digits, '-' and '_'; the whole name, so a
 #: trailing newline is refused too).
 SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
