@@ -156,7 +156,7 @@ def table_2(
             )
             from vadkit.storage.io import write_text
 
-            fused = float(res["results"]["fused"]["micro_auroc"])
+            fused = float(res.fused.micro_auroc)
             record = {"tasks": tasks, "weights": weights, "fused": fused}
             record["cpu_record"] = cpu_record()
             write_text(done, json.dumps(record) + "\n")

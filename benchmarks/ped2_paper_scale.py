@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> str:
         from vadkit.evaluation.evaluate import evaluate_run
 
         res = evaluate_run(run, error="bpe", normalizer="minmax", alphas="ped2", smooth=0.0)
-        fused = float(res["results"]["fused"]["micro_auroc"])
-        out = {"fused_micro_auroc": fused, "protocol": res["protocol"], "run": str(run)}
+        fused = float(res.fused.micro_auroc)
+        out = {"fused_micro_auroc": fused, "protocol": res.protocol.to_json(), "run": str(run)}
         from vadkit.storage.io import write_text
 
         write_text(run / RESULT, json.dumps(out, indent=2) + "\n")  # whole or not at all

@@ -78,7 +78,7 @@ def evaluate_grid(run: Path, name: str, combos: Sequence[str]) -> dict[str, dict
     for combo in combos:
         error, norm = combo.split("/")
         res = evaluate_scores(scores, error=error, normalizer=norm, alphas="ped2", smooth=0.0)
-        out[combo] = {k: float(v["micro_auroc"]) for k, v in res["results"].items()}
+        out[combo] = {k: float(v.micro_auroc) for k, v in res.results.items()}
     return out
 
 

@@ -523,7 +523,7 @@ def test_score_on_two_processes_writes_the_one_process_score_set(
     array, and alone reports (stdout is one JSON document)."""
     from vadkit.inference.score import score_run
 
-    single = score_run(one_by_16, data=scene, name="single", device="cpu")
+    single = score_run(one_by_16, data=scene, name="single", device="cpu").to_json()
     cmd = [sys.executable, "-m", "vadkit", "score", str(one_by_16), "--data", str(scene)]
     cmd += ["--name", "pair", "--device", "cpu", "--nproc", "2", "--json"]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)

@@ -16,6 +16,7 @@ from vadkit.evaluation.evaluate import evaluate_run, evaluate_scores
 from vadkit.evaluation.groundtruth import relabel
 from vadkit.scoring.core import VideoScores
 from vadkit.scoring.fusion import fuse, get_normalizer, resolve_alphas
+from vadkit.scoring.record import DataSource, ErrorRecord, ScoreSetRecord, ScoringDefaults
 from vadkit.scoring.scoreset import load_scores, save_score_set
 
 TASKS = ["vcr", "ffp", "prp"]
@@ -52,30 +53,35 @@ def synthetic_videos(seed: int = 0, n_videos: int = 3, n: int = 40) -> list[Vide
     return videos
 
 
-def make_set(run, videos=None, **defaults):
-    meta = {
-        "source": "dataset",
-        "root": None,
-        "frames_mode": "protocol",
-        "clip_length": 4,
-        "tasks": TASKS,
-        "error_tasks": ["vcr", "ffp"],
-        "errors": {"mse": {}, "psnr": {}},
-        "ground_truth": "synthetic.npy",
-        "total_frames": 132,
-        "defaults": {
-            "error": "mse",
-            "normalizer": "minmax",
-            "alphas": {"vcr": 0.1, "ffp": 0.8, "prp": 1.0},
-            "presets": {
-                "ped2": {"vcr": 0.1, "ffp": 0.8, "prp": 1.0},
-                "avenue": {"vcr": 0.1, "ffp": 1.0, "prp": 0.1},
-            },
-            "smooth": 0.0,
-            **defaults,
+def hand_record(weights: dict | None = None, **defaults) -> ScoreSetRecord:
+    """The scoring part of a hand-made set: the synthetic videos' tasks and measures, the
+    paper's Ped2 weights as the defaults (``defaults`` overrides its fields)."""
+    settings = {
+        "error": "mse",
+        "normalizer": "minmax",
+        "alphas": {"vcr": 0.1, "ffp": 0.8, "prp": 1.0},
+        "presets": {
+            "ped2": {"vcr": 0.1, "ffp": 0.8, "prp": 1.0},
+            "avenue": {"vcr": 0.1, "ffp": 1.0, "prp": 0.1},
         },
+        "smooth": 0.0,
+        **defaults,
     }
-    return save_score_set(run, "testing", videos or synthetic_videos(), meta)
+    return ScoreSetRecord(
+        tasks=tuple(TASKS),
+        defaults=ScoringDefaults(**settings),
+        source=DataSource(kind="dataset", ground_truth="synthetic.npy"),
+        frames_mode="protocol",
+        clip_length=4,
+        error_tasks=("vcr", "ffp"),
+        errors={"mse": ErrorRecord(), "psnr": ErrorRecord()},
+        total_frames=132,
+        weights=weights,
+    )
+
+
+def make_set(run, videos=None, **defaults) -> ScoreSetRecord:
+    return save_score_set(run, "testing", videos or synthetic_videos(), hand_record(**defaults))
 
 
 # -- fusion weights ----------------------------------------------------------------------------
@@ -131,7 +137,7 @@ def test_fuse_hand_computed():
 def test_save_and_load_round_trip(tmp_path):
     videos = synthetic_videos()
     meta = make_set(tmp_path, videos)
-    assert meta["frames_scored"] == 120 and meta["anomalous_frames"] == 30
+    assert meta.frames_scored == 120 and meta.anomalous_frames == 30
     loaded = load_scores(tmp_path)
     assert loaded.tasks == TASKS and loaded.has_labels
     for a, b in zip(videos, loaded.videos, strict=True):
@@ -184,38 +190,40 @@ def test_evaluate_matches_sklearn_on_normalised_streams(tmp_path):
     ffp = np.concatenate([mm(v.raw["ffp"]["mse"]) for v in scores.videos])
     vcr = np.concatenate([mm(v.raw["vcr"]["mse"]) for v in scores.videos])
     prp = np.concatenate([mm(v.raw["prp"][SCORE_KEY]) for v in scores.videos])
-    r = res["results"]
-    assert r["ffp"]["micro_auroc"] == pytest.approx(roc_auc_score(labels, ffp))
-    assert r["fused"]["micro_auroc"] == pytest.approx(
+    r = res.results
+    assert r["ffp"].micro_auroc == pytest.approx(roc_auc_score(labels, ffp))
+    assert r["fused"].micro_auroc == pytest.approx(
         roc_auc_score(labels, 0.1 * vcr + 0.8 * ffp + prp)
     )
     raw_ffp = np.concatenate([v.raw["ffp"]["mse"] for v in scores.videos])
-    assert r["ffp"]["raw_micro_auroc"] == pytest.approx(roc_auc_score(labels, raw_ffp))
+    assert res.raw_micro_auroc["ffp"] == pytest.approx(roc_auc_score(labels, raw_ffp))
     # the anomalies raise ffp: it detects well; prp is noise
-    assert r["ffp"]["micro_auroc"] > 0.9 and 0.2 < r["prp"]["micro_auroc"] < 0.8
-    p = res["protocol"]
-    assert p["frames_scored"] == 120 and p["anomalous_frames"] == 30 and p["videos"] == 3
-    assert p["alphas"] == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
-    assert p["error"] == "mse" and p["normalizer"] == "minmax"
-    assert p["frames_mode"] == "protocol" and p["ground_truth"] == "synthetic.npy"
-    assert [v["name"] for v in res["per_video"]] == ["01", "02", "03"]
+    assert r["ffp"].micro_auroc > 0.9 and 0.2 < r["prp"].micro_auroc < 0.8
+    p = res.protocol
+    assert p.frames_scored == 120 and p.anomalous_frames == 30 and p.videos == 3
+    assert p.alphas == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
+    assert p.error == "mse" and p.normalizer == "minmax"
+    assert p.frames_mode == "protocol" and p.ground_truth == "synthetic.npy"
+    assert [v.name for v in res.per_video] == ["01", "02", "03"]
+    # the JSON written: each task's row holds its raw micro AUROC too, the fused one none
+    rows = res.to_json()["results"]
+    assert list(rows) == [*TASKS, "fused"] and "raw_micro_auroc" not in rows["fused"]
+    assert rows["ffp"] == {**r["ffp"].as_dict(), "raw_micro_auroc": res.raw_micro_auroc["ffp"]}
 
 
 def test_negated_psnr_detects_like_mse(tmp_path):
     make_set(tmp_path)
     res = evaluate_scores(load_scores(tmp_path), error="psnr", alphas="0,1,0")
     # stored negated, so higher = more anomalous: far above chance
-    assert res["results"]["ffp"]["micro_auroc"] > 0.9
-    assert res["results"]["fused"]["micro_auroc"] == pytest.approx(
-        res["results"]["ffp"]["micro_auroc"]
-    )
+    assert res.results["ffp"].micro_auroc > 0.9
+    assert res.fused.micro_auroc == pytest.approx(res.results["ffp"].micro_auroc)
 
 
 def test_robust_normalizer_changes_the_fused_score(tmp_path):
     make_set(tmp_path)
     scores = load_scores(tmp_path)
-    a = evaluate_scores(scores, normalizer="minmax")["results"]["fused"]["micro_auroc"]
-    b = evaluate_scores(scores, normalizer="robust")["results"]["fused"]["micro_auroc"]
+    a = evaluate_scores(scores, normalizer="minmax").fused.micro_auroc
+    b = evaluate_scores(scores, normalizer="robust").fused.micro_auroc
     assert a != b
 
 
@@ -276,7 +284,7 @@ def test_relabel_checks_lengths(tmp_path):
 
     good = {v.name: np.ones(v.num_frames, np.uint8) for v in scores.videos}
     relabelled = relabel(scores, good, "all-anomalous.npy")
-    assert relabelled.meta["ground_truth"] == "all-anomalous.npy"
+    assert relabelled.meta.source.ground_truth == "all-anomalous.npy"
     assert all(v.labels.all() for v in relabelled.videos)
     bad = {v.name: np.ones(v.num_frames - 1, np.uint8) for v in scores.videos}
     with pytest.raises(DataError, match="Labels do not match"):
@@ -291,9 +299,8 @@ def test_evaluate_run_writes_json_and_plots(tmp_path):
     res = evaluate_run(tmp_path, alphas="avenue")
     saved = json.loads((tmp_path / "evaluation.json").read_text())
     assert saved["protocol"]["alphas"] == {"vcr": 0.1, "ffp": 1.0, "prp": 0.1}
-    assert saved["results"]["fused"]["micro_auroc"] == pytest.approx(
-        res["results"]["fused"]["micro_auroc"]
-    )
+    assert saved == res.to_json()  # evaluation.json is the result's JSON
+    assert saved["results"]["fused"]["micro_auroc"] == res.fused.micro_auroc
     pngs = sorted((tmp_path / "plots").glob("*.png"))
     assert [p.name for p in pngs] == ["01.png", "02.png", "03.png"]
     assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -49,7 +49,7 @@ def test_search_on_test_labels_is_marked_optimistic(tmp_path):
     # ffp carries the anomaly signal; prp is noise: the best weights lean on ffp
     assert best["alphas"]["ffp"] > best["alphas"]["prp"]
     check = evaluate_scores(scores, error="mse", alphas=best["alphas"])
-    assert best["search_micro_auroc"] == pytest.approx(check["results"]["fused"]["micro_auroc"])
+    assert best["search_micro_auroc"] == pytest.approx(check.fused.micro_auroc)
     assert best["search_micro_auroc"] >= res["presets_report_micro_auroc"]["ped2"]
 
     # the top list is the 10 best of the whole grid, each AUROC computed here independently:
@@ -89,9 +89,7 @@ def test_holdout_searches_on_some_videos_and_reports_on_the_others(tmp_path):
     report = [v for v in scores.videos if v.name in r]
     subset = ScoreSet(scores.name, scores.meta, report)
     expected = evaluate_scores(subset, error="mse", alphas=res["best"]["alphas"])
-    assert res["best"]["report_micro_auroc"] == pytest.approx(
-        expected["results"]["fused"]["micro_auroc"]
-    )
+    assert res["best"]["report_micro_auroc"] == pytest.approx(expected.fused.micro_auroc)
     assert json.loads((tmp_path / "search.json").read_text())["mode"] == "holdout"
 
 

@@ -127,7 +127,7 @@ def _compare(run: Path, ours: Path, name: str) -> None:
         aurocs = []
         for scores in (ref, got):
             fused = [
-                fuse(normalized_streams(v, scores.tasks, error, norm), ref.defaults["alphas"])
+                fuse(normalized_streams(v, scores.tasks, error, norm), ref.defaults.alphas)
                 for v in scores.videos
             ]
             aurocs.append(micro_auroc([v.labels for v in scores.videos], fused))

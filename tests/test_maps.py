@@ -184,8 +184,9 @@ def test_score_with_maps_stores_them_and_evaluate_reports_pixel_metrics(
     stored = tiny_run.score(name="withmaps", maps=True)
     assert all(v.masks is None and v.labels is None for v in stored.videos)  # read by evaluate
     scores = with_ground_truth(stored)
-    info = scores.meta["maps"]
-    assert info["error"] == "bpe" and info["pixel_masks"].endswith("test_pixel_mask")
+    info = scores.meta.maps
+    assert info is not None and info.error == "bpe"
+    assert str(info.pixel_masks).endswith("test_pixel_mask")
     video = scores.videos[0]
     assert set(video.maps) == {"vcr", "ffp"}
     assert video.maps["ffp"].dtype == np.float16 and video.maps["ffp"].shape == (
@@ -202,16 +203,17 @@ def test_score_with_maps_stores_them_and_evaluate_reports_pixel_metrics(
     assert video.masks is not None and video.masks.shape == video.maps["ffp"].shape
     assert video.masks.any() == bool(video.labels.any())
     result = tiny_run.evaluate("withmaps", plots=False)
-    pixel = result["pixel"]
-    assert pixel["size"] == [16, 16] and set(pixel["tasks"]) == {"vcr", "ffp"}
+    pixel = result.pixel
+    assert pixel is not None and pixel.size == (16, 16) and set(pixel.tasks) == {"vcr", "ffp"}
     expected = pixel_auroc(
         [np.asarray(v.maps["ffp"]) for v in scores.videos], [v.masks for v in scores.videos]
     )
-    assert pixel["tasks"]["ffp"]["pixel_auroc"] == pytest.approx(expected)
-    for key in ("pixel_auroc", "rbdc", "tbdc"):
-        assert 0.0 <= pixel["fused"][key] <= 1.0
+    assert pixel.tasks["ffp"] == pytest.approx(expected)
+    for value in (pixel.fused.pixel_auroc, pixel.fused.rbdc, pixel.fused.tbdc):
+        assert 0.0 <= value <= 1.0
     plain = tiny_run.evaluate(plots=False)
-    assert "fused" not in plain["pixel"] and "--maps" in plain["pixel"]["note"]
+    assert plain.pixel is None and "--maps" in str(plain.pixel_note)
+    assert plain.to_json()["pixel"] == {"note": plain.pixel_note}  # evaluation.json's shape
 
 
 def test_detector_maps_match_run_maps(tiny_run: vadkit.Run) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -240,30 +241,31 @@ def test_score_opens_no_label_file_and_evaluate_measures_what_the_labels_give(
     results = {}
     for name in ("scene", "ucsd"):
         result = evaluate_run(run, name=name, plots=False)
-        fused = result["results"]["fused"]["micro_auroc"]
+        fused = result.fused.micro_auroc
         assert fused == pytest.approx(_auroc_by_sklearn(run, name, truth), abs=1e-12)
         results[name] = result
     scene, ucsd_result = results["scene"], results["ucsd"]
-    assert scene["protocol"]["ground_truth"].endswith("frame_labels_synth.npy")
-    assert ucsd_result["protocol"]["ground_truth"].endswith("UCSDped2.m")
+    assert str(scene.protocol.ground_truth).endswith("frame_labels_synth.npy")
+    assert str(ucsd_result.protocol.ground_truth).endswith("UCSDped2.m")
     # the same frames and labels under other names: the same AUROC
-    assert scene["results"] == ucsd_result["results"]
-    assert scene["pixel"]["ground_truth"].endswith("test_pixel_mask")
-    assert ucsd_result["pixel"]["ground_truth"] == str(ucsd / "Test")
-    assert scene["pixel"]["fused"] == ucsd_result["pixel"]["fused"]
+    assert scene.results == ucsd_result.results
+    assert scene.pixel is not None and ucsd_result.pixel is not None
+    assert str(scene.pixel.ground_truth).endswith("test_pixel_mask")
+    assert ucsd_result.pixel.ground_truth == str(ucsd / "Test")
+    assert scene.pixel.fused == ucsd_result.pixel.fused
 
     # a set written before: its labels (and masks) stored in its files, no location recorded
     from vadkit.evaluation.groundtruth import with_ground_truth
     from vadkit.scoring.scoreset import load_scores, save_score_set
 
     read = with_ground_truth(load_scores(run, "scene"))
-    meta = {k: v for k, v in read.meta.items() if k not in ("ground_truth_at", "identity")}
-    save_score_set(run, "legacy", read.videos, meta)
+    source = replace(read.meta.source, ground_truth_at=None)
+    save_score_set(run, "legacy", read.videos, replace(read.meta, source=source, identity=None))
     with pytest.MonkeyPatch.context() as mp:
         _forbid_labels(mp)
         legacy = evaluate_run(run, name="legacy", plots=False)
-    assert legacy["results"] == scene["results"] and legacy["pixel"] == scene["pixel"]
-    assert legacy["protocol"]["ground_truth"] == scene["protocol"]["ground_truth"]
+    assert legacy.results == scene.results and legacy.pixel == scene.pixel
+    assert legacy.protocol.ground_truth == scene.protocol.ground_truth
 
 
 def test_evaluate_names_the_ground_truth_it_cannot_find(run: Path, tiny_scene: Path, tmp_path):
@@ -283,7 +285,7 @@ def test_evaluate_names_the_ground_truth_it_cannot_find(run: Path, tiny_scene: P
     assert "--data ROOT" in (exc.value.hint or "")
     # --data reads it from where the dataset is now; --labels from another file
     again = evaluate_run(run, name="moved", data=tiny_scene, plots=False)
-    assert again["protocol"]["ground_truth"].endswith("frame_labels_synth.npy")
+    assert str(again.protocol.ground_truth).endswith("frame_labels_synth.npy")
     with pytest.raises(DataError, match="does not exist"):
         _score(run, "bad", labels=tmp_path / "none.npy", precision="fp32")
 

@@ -121,14 +121,15 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
     from vadkit.scoring.scoreset import load_scores
 
     expected = evaluate_scores(with_ground_truth(load_scores(run)))
-    for key, row in expected["results"].items():
+    for key, row in expected.results.items():
         label = "fused" if key == "fused" else f"{key} alone"
-        assert f"{row['micro_auroc']:.4f}" in page, key
+        assert f"{row.micro_auroc:.4f}" in page, key
         assert f"<td>{label}" in page
-    p = expected["protocol"]
-    assert p["checkpoint_sha256"] in page and p["normalizer"] in page
-    pixel = expected["pixel"]["fused"]  # run A was scored with maps: evaluate's pixel metrics
-    assert "Pixel level" in page and f"<td>{pixel['pixel_auroc']:.4f}</td>" in page
+    p = expected.protocol
+    assert str(p.checkpoint_sha256) in page and p.normalizer in page
+    assert expected.pixel is not None  # run A was scored with maps: evaluate's pixel metrics
+    pixel = expected.pixel.fused
+    assert "Pixel level" in page and f"<td>{pixel.pixel_auroc:.4f}</td>" in page
     # the curves' data is the evaluated streams
     data = json.loads(
         re.search(r'id="report-data">(.*?)</script>', page, re.S).group(1).replace("<\\/", "</")
@@ -137,7 +138,7 @@ def test_report_holds_evaluates_numbers_and_nothing_from_outside(
     from vadkit.scoring.fusion import get_normalizer
 
     scores = load_scores(run)
-    streams = compute_streams(scores, p["error"], get_normalizer(p["normalizer"])[1], p["alphas"])
+    streams = compute_streams(scores, p.error, get_normalizer(p.normalizer)[1], p.alphas)
     for video, s in zip(scores.videos, streams, strict=True):
         shown = data["runs"][0]["videos"][video.name]
         assert shown["frames"] == video.frames.tolist()
@@ -183,8 +184,8 @@ def test_report_reads_stored_maps_and_computes_only_when_absent(
     got = source.maps(seg.video, shown)
     assert got is not None
     video = next(v for v in run.scores.videos if v.name == seg.video)
-    norm = get_normalizer(run.protocol["normalizer"])[1]
-    fused = fused_video_maps(video, run.scores.tasks, run.protocol["alphas"], norm)
+    norm = get_normalizer(run.protocol.normalizer)[1]
+    fused = fused_video_maps(video, run.scores.tasks, run.protocol.alphas, norm)
     rows = [int(np.flatnonzero(video.frames == n)[0]) for n in shown]
     np.testing.assert_array_equal(got[1], fused[rows])
     np.testing.assert_array_equal(got[0][:, :, :, 0], frame_source.frames(seg.video, shown)[..., 0])
@@ -208,10 +209,16 @@ def test_report_reads_stored_maps_and_computes_only_when_absent(
 
 def test_pictures_when_the_data_has_moved(tmp_path: Path) -> None:
     from vadkit.report.images import FrameSource
+    from vadkit.scoring.record import DataSource, ScoreSetRecord, ScoringDefaults
 
-    source = FrameSource(
-        {"source": "dataset", "root": str(tmp_path / "gone"), "size": [32, 32], "color": "gray"}
+    record = ScoreSetRecord(
+        tasks=("vcr",),
+        defaults=ScoringDefaults("mse", "minmax", {"vcr": 1.0}),
+        source=DataSource(kind="dataset", root=str(tmp_path / "gone")),
+        size=(32, 32),
+        color="gray",
     )
+    source = FrameSource(record)
     assert source.frames("01", [3, 4]) is None
     assert source.problem is not None and str(tmp_path / "gone") in source.problem
 

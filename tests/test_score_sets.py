@@ -9,16 +9,18 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_evaluate import synthetic_videos
+from test_evaluate import hand_record, synthetic_videos
 
 from vadkit.errors import ConfigError, DataError
 from vadkit.evaluation.evaluate import evaluate_scores
 from vadkit.metrics import frame_metrics
 from vadkit.scoring.core import VideoScores
+from vadkit.scoring.record import ErrorRecord, ScoreSetRecord
 from vadkit.scoring.scorefiles import RECORD_DIGEST
 from vadkit.scoring.scoreset import (
     FORMAT_VERSION,
@@ -40,34 +42,17 @@ def scored(
     videos: list[VideoScores] | None = None,
     data_format: str | None = None,
     **defaults,
-) -> dict:
+) -> ScoreSetRecord:
     """``make_set`` with the weights digest a scoring run records (and, as scoring a dataset
-    passes it, the dataset's layout as the meta's ``format``)."""
-    from test_evaluate import TASKS
-
-    meta = {
-        "source": "dataset",
-        "root": None,
-        "frames_mode": "protocol",
-        "clip_length": 4,
-        "tasks": TASKS,
-        "error_tasks": ["vcr", "ffp"],
-        "errors": {"mse": {}, "psnr": {}},
-        "ground_truth": "synthetic.npy",
-        "total_frames": 132,
-        "weights": {"checkpoint": "last", "sha256": sha},
-        "defaults": {
-            "error": "mse",
-            "normalizer": "minmax",
-            "alphas": {"vcr": 0.1, "ffp": 0.8, "prp": 1.0},
-            "presets": {},
-            "smooth": 0.0,
-            **defaults,
-        },
-    }
-    if data_format is not None:
-        meta["format"] = data_format
+    passes it, the dataset's layout)."""
+    meta = hand_record({"checkpoint": "last", "sha256": sha}, **defaults)
+    meta = replace(meta, source=replace(meta.source, data_format=data_format))
     return save_score_set(run, "testing", videos or synthetic_videos(), meta)
+
+
+def rescored(meta: ScoreSetRecord, sha: str) -> ScoreSetRecord:
+    """``meta`` as another checkpoint would record it."""
+    return replace(meta, weights={"checkpoint": "epoch_0003", "sha256": sha})
 
 
 def dead_pid() -> int:
@@ -95,8 +80,9 @@ def test_every_file_records_the_checkpoint_and_settings_of_the_set(tmp_path: Pat
     assert settings["frames_mode"] == "protocol" and settings["defaults"]["error"] == "mse"
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     assert on_disk["identity"]["settings_sha256"] == hashlib.sha256(text.encode()).hexdigest()
-    for entry in record["videos"]:
-        with np.load(tmp_path / "scores" / entry["file"]) as data:
+    assert record.to_json() == on_disk  # the record returned is the one written
+    for entry in record.videos:
+        with np.load(tmp_path / "scores" / entry.file) as data:
             assert str(data["identity.weights_sha256"]) == A
             assert str(data["identity.settings_sha256"]) == on_disk["identity"]["settings_sha256"]
     index = json.loads((tmp_path / "scores" / "index.json").read_text())
@@ -122,21 +108,20 @@ def test_a_rescore_killed_midway_leaves_the_previous_set_whole(tmp_path: Path) -
     scored(tmp_path, A)
     before = evaluate_scores(load_scores(tmp_path))
     other = synthetic_videos(seed=7)  # another checkpoint's scores
-    meta = json.loads((tmp_path / "scores" / "testing" / SET_FILE).read_text())
-    meta["weights"] = {"checkpoint": "epoch_0003", "sha256": B}
+    meta = rescored(load_scores(tmp_path).meta, B)
     with pytest.raises(KeyboardInterrupt):
         save_score_set(tmp_path, "testing", crashing(other, after=2), meta)
     after = load_scores(tmp_path)
-    assert after.meta["identity"]["weights_sha256"] == A
+    assert after.meta.identity is not None and after.meta.identity.weights_sha256 == A
     assert evaluate_scores(after) == before  # identical numbers, not a mix
     assert sorted(p.name for p in (tmp_path / "scores").iterdir()) == ["index.json", "testing"]
 
 
 def test_a_failing_finalize_or_an_empty_set_keeps_the_previous_set(tmp_path: Path) -> None:
     scored(tmp_path, A)
-    meta = json.loads((tmp_path / "scores" / "testing" / SET_FILE).read_text())
+    meta = load_scores(tmp_path).meta
 
-    def refuse(record: dict) -> None:
+    def refuse(record: ScoreSetRecord) -> ScoreSetRecord:
         raise DataError("refused", hint=None)
 
     with pytest.raises(DataError, match="refused"):
@@ -157,7 +142,7 @@ def test_a_rescore_replaces_the_whole_set(tmp_path: Path) -> None:
         "02.npz",
         SET_FILE,
     ]
-    assert loaded.meta["identity"]["weights_sha256"] == B
+    assert loaded.meta.weights_sha256 == B
 
 
 def test_leftovers_of_a_dead_scorer_are_cleaned_or_put_back(tmp_path: Path) -> None:
@@ -176,7 +161,7 @@ def test_leftovers_of_a_dead_scorer_are_cleaned_or_put_back(tmp_path: Path) -> N
     assert live.is_dir() and not leftover_path(live, "old", pid).exists()
     assert staging.is_dir()  # a reader removes nothing else
     scored(tmp_path, B)  # the next writer removes the dead staging folder
-    assert not staging.exists() and load_scores(tmp_path).meta["identity"]["weights_sha256"] == B
+    assert not staging.exists() and load_scores(tmp_path).meta.weights_sha256 == B
 
 
 def test_leftovers_of_a_live_writer_are_left_alone(tmp_path: Path) -> None:
@@ -212,8 +197,7 @@ def test_own_id_leftovers_are_stale_unless_this_process_is_writing_them(tmp_path
             seen.append(leftover_path(live, "staging").is_dir())
             yield video
 
-    meta = json.loads((live / SET_FILE).read_text())
-    save_score_set(tmp_path, "testing", watch(synthetic_videos(seed=4)), meta)
+    save_score_set(tmp_path, "testing", watch(synthetic_videos(seed=4)), load_scores(tmp_path).meta)
     assert seen == [True, True, True] and hidden_files(tmp_path) == []
 
 
@@ -327,11 +311,12 @@ def test_a_record_of_the_previous_format_still_loads(tmp_path: Path) -> None:
     path = tmp_path / "scores" / "testing" / SET_FILE
     new = json.loads(path.read_text())
     assert new["format"] == FORMAT_VERSION and len(new["identity"][RECORD_DIGEST]) == 64
-    before = evaluate_scores(load_scores(tmp_path))["results"]
+    before = evaluate_scores(load_scores(tmp_path)).results
     path.write_text(json.dumps(format_2(new), indent=2))
     old = load_scores(tmp_path)
-    assert old.meta["format"] == 2 and [v.name for v in old.videos] == ["01", "02", "03"]
-    assert evaluate_scores(old)["results"] == before
+    assert old.meta.format == 2 and [v.name for v in old.videos] == ["01", "02", "03"]
+    assert old.meta.identity is not None and old.meta.identity.record_sha256 is None
+    assert evaluate_scores(old).results == before
     edited = format_2(new)
     edited["identity"]["settings"]["frames_mode"] = "all"
     path.write_text(json.dumps(edited))
@@ -355,7 +340,7 @@ def test_a_crash_after_the_swap_leaves_the_new_set_and_a_stale_index_that_is_not
     index = json.loads((tmp_path / "scores" / "index.json").read_text())
     assert index["sets"]["testing"]["identity"]["weights_sha256"] == A  # stale
     loaded = load_scores(tmp_path)  # the set's own record is the truth
-    assert loaded.meta["identity"]["weights_sha256"] == B
+    assert loaded.meta.weights_sha256 == B
     np.testing.assert_array_equal(
         loaded.videos[0].raw["ffp"]["mse"], synthetic_videos(seed=9)[0].raw["ffp"]["mse"]
     )
@@ -414,12 +399,12 @@ def test_the_datasets_format_survives_a_save_and_load(tmp_path: Path) -> None:
     assert on_disk["format"] == FORMAT_VERSION and on_disk["data_format"] == "shanghaitech"
     assert on_disk["identity"]["settings"]["format"] == "shanghaitech"  # hashed as before
     loaded = load_scores(tmp_path)
-    assert loaded.data_format == "shanghaitech" and loaded.meta["format"] == FORMAT_VERSION
+    assert loaded.data_format == "shanghaitech" and loaded.meta.format == FORMAT_VERSION
     # a format-2 set saved before the fix (its "format" overwritten, no data_format) still
     # loads, and its dataset format is read back from the settings its identity hashed
     path.write_text(json.dumps(format_2(on_disk)))
     old = load_scores(tmp_path)
-    assert old.meta["format"] == 2 and old.data_format == "shanghaitech"
+    assert old.meta.format == 2 and old.data_format == "shanghaitech"
     # a set whose meta names no dataset format (as one of video files) has none
     scored(tmp_path / "files")
     assert load_scores(tmp_path / "files").data_format is None
@@ -442,9 +427,11 @@ def test_a_non_finite_measure_blocks_only_itself_and_is_attributed(tmp_path: Pat
 
 
 def test_a_left_out_measure_is_named_at_evaluation(tmp_path: Path) -> None:
-    record = scored(tmp_path, A)
-    record["left_out_errors"] = {"psnr": "non-finite scores: task 'vcr', video '02': ..."}
-    record["errors"] = {"mse": {}}
+    record = replace(
+        scored(tmp_path, A),
+        left_out_errors={"psnr": "non-finite scores: task 'vcr', video '02': ..."},
+        errors={"mse": ErrorRecord()},
+    )
     from vadkit.scoring.scoreset import ScoreSet
 
     scores = ScoreSet("testing", record, load_scores(tmp_path).videos)

@@ -85,18 +85,16 @@ def test_smoothing_is_recorded_and_helps_a_noisy_stream(tmp_path):
     scores = load_scores(tmp_path)
     plain = evaluate_scores(scores, alphas="0,1,0")
     smooth = evaluate_scores(scores, alphas="0,1,0", smooth=6.0)
-    assert plain["protocol"]["smoothing_sigma"] == 0.0
-    assert smooth["protocol"]["smoothing_sigma"] == 6.0
-    assert (
-        smooth["results"]["fused"]["micro_auroc"] > plain["results"]["fused"]["micro_auroc"] + 0.1
-    )
+    assert plain.protocol.smoothing_sigma == 0.0
+    assert smooth.protocol.smoothing_sigma == 6.0
+    assert smooth.fused.micro_auroc > plain.fused.micro_auroc + 0.1
 
 
 def test_run_default_smoothing_comes_from_the_score_set(tmp_path):
     make_set(tmp_path, smooth=4.0)
     scores = load_scores(tmp_path)
-    assert evaluate_scores(scores)["protocol"]["smoothing_sigma"] == 4.0
-    assert evaluate_scores(scores, smooth=0.0)["protocol"]["smoothing_sigma"] == 0.0
+    assert evaluate_scores(scores).protocol.smoothing_sigma == 4.0
+    assert evaluate_scores(scores, smooth=0.0).protocol.smoothing_sigma == 0.0
 
 
 def test_cli_smooth_option_and_bad_value(tmp_path, capsys):

@@ -91,9 +91,14 @@ def test_score_frames_resizes_native_frames_and_fuses(tiny_run: vadkit.Run) -> N
 def test_evaluate_returns_metrics_and_protocol(tiny_run: vadkit.Run) -> None:
     tiny_run.score(name="testing")
     result = tiny_run.evaluate(alphas="ped2", plots=False)
-    assert set(result["results"]) == {"vcr", "ffp", "prp", "fused"}
-    assert 0.0 <= result["results"]["fused"]["micro_auroc"] <= 1.0
-    assert result["protocol"]["alphas"] == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
+    assert set(result.results) == {"vcr", "ffp", "prp", "fused"}
+    assert 0.0 <= result.fused.micro_auroc <= 1.0
+    assert result.protocol.alphas == {"vcr": 0.1, "ffp": 0.8, "prp": 1.0}
+    saved = json.loads((tiny_run.path / "evaluation.json").read_text())
+    assert saved == result.to_json()  # what was written, as JSON
+    # the dict access of vadkit 0.1 still reads it, deprecated until vadkit 0.3.0
+    with pytest.warns(DeprecationWarning, match=r"Evaluation\['results'\].*0\.3\.0"):
+        assert result["results"] == saved["results"]
 
 
 def test_python_and_cli_refuse_the_same_arguments_with_the_same_message(

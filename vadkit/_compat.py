@@ -1,4 +1,4 @@
-"""Deprecated import paths: one table of what moved where, kept working until :data:`REMOVED_IN`.
+"""Deprecated paths, and dict access to records now dataclasses: kept until :data:`REMOVED_IN`.
 
 vadkit 0.1 kept the training, scoring and evaluation code in one package, ``vadkit.engine``. It is
 now split into folders that say what they hold (:mod:`vadkit.training`, :mod:`vadkit.inference`,
@@ -7,6 +7,10 @@ now split into folders that say what they hold (:mod:`vadkit.training`, :mod:`va
 gives the module at its new place, with a :class:`DeprecationWarning` naming it. ``import
 vadkit`` installs the import hook (:func:`install`); nothing else in vadkit imports an old path
 (``tests/test_architecture.py`` checks it).
+
+vadkit 0.1 also returned some records as dicts that are dataclasses now (the score set's record,
+the evaluation): their ``record[key]`` keeps reading the JSON they were, with a
+:class:`DeprecationWarning` (:func:`record_item`), until :data:`REMOVED_IN` too.
 """
 
 from __future__ import annotations
@@ -197,3 +201,18 @@ def model_stream_scorer(
         else {}
     )
     return scorer.ModelScorer(model, errors, runtime)
+
+
+def record_item(record: Any, key: str) -> Any:
+    """``record[key]`` on a typed record that vadkit 0.1 returned as a dict (deprecated): the
+    score-set record of ``score_run`` and ``ScoreSet.meta``
+    (:class:`vadkit.scoring.record.ScoreSetRecord`) and the result of ``evaluate_run`` and
+    ``Run.evaluate`` (:class:`vadkit.evaluation.result.Evaluation`). Reads ``to_json()[key]``."""
+    kind = type(record).__name__
+    warnings.warn(
+        f"{kind}[{key!r}] is deprecated and will be removed in vadkit {REMOVED_IN}: the result "
+        f"is a {kind} now; read its attributes, or .to_json()[{key!r}] for the JSON written.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return record.to_json()[key]

@@ -10,10 +10,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vadkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vadkit.evaluation.result import Evaluation
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What ``vadkit demo`` did: the ``evaluation`` of its run (written to its
+    ``evaluation.json``), the ``run`` folder, the scene's ``data`` root, the ``settings``
+    (``quick`` or ``full``), the seconds of each stage (``timings``) and the report's path
+    (None: no report)."""
+
+    evaluation: Evaluation
+    run: str
+    data: str
+    settings: str
+    timings: dict[str, float] = field(default_factory=dict)
+    report: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The evaluation's JSON with the demo's facts (what ``vadkit demo --json`` prints)."""
+        return self.evaluation.to_json() | {
+            "report": self.report,
+            "timings": dict(self.timings),
+            "run": self.run,
+            "data": self.data,
+            "settings": self.settings,
+        }
 
 
 def demo_config(
@@ -58,7 +87,7 @@ def run_demo(
     on_score_progress: Callable[[int, int], None] | None = None,
     plots: bool = True,
     report: bool = True,
-) -> dict[str, Any]:
+) -> DemoResult:
     """Train, score and evaluate the demo, then write its report (``RUN/report.html``, see
     :mod:`vadkit.report`); returns the evaluation with timings and paths (``report``: the
     page's path, or None with ``report=False``)."""
@@ -94,19 +123,22 @@ def run_demo(
     timings["score_s"] = time.perf_counter() - t0
     stage("evaluate")
     t0 = time.perf_counter()
-    result = evaluate_run(run_dir, plots=plots)
+    evaluation = evaluate_run(run_dir, plots=plots)
     timings["evaluate_s"] = time.perf_counter() - t0
-    result["report"] = None
+    page = None
     if report:
         from vadkit.report import write_report
 
         stage("report")
         t0 = time.perf_counter()
-        result["report"] = str(write_report([run_dir]).path)
+        page = str(write_report([run_dir]).path)
         timings["report_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start
-    result["timings"] = {k: round(v, 2) for k, v in timings.items()}
-    result["run"] = str(run_dir)
-    result["data"] = str(root)
-    result["settings"] = "quick" if quick else "full"
-    return result
+    return DemoResult(
+        evaluation=evaluation,
+        run=str(run_dir),
+        data=str(root),
+        settings="quick" if quick else "full",
+        timings={k: round(v, 2) for k, v in timings.items()},
+        report=page,
+    )

@@ -6,7 +6,7 @@
 
     run = vadkit.train(data=None, out="runs/x", epochs=2)  # None: the synthetic scene
     scores = run.score()                    # a ScoreSet: per video, per task, per error measure
-    result = run.evaluate(alphas="ped2")    # micro/macro AUROC, EER, AP, protocol
+    result = run.evaluate(alphas="ped2")    # an Evaluation: micro/macro AUROC, EER, AP, protocol
     detector = vadkit.load("runs/x")        # in memory, no run folder written
     frame_scores = detector.score_frames(frames_uint8)
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from vadkit.components import ErrorMeasure
     from vadkit.compute.device import Runtime
     from vadkit.config import Settings
+    from vadkit.evaluation.result import Evaluation
     from vadkit.inference.maps import FrameMaps
     from vadkit.model import VADModel
     from vadkit.scoring.core import VideoScores
@@ -135,7 +136,7 @@ class Run:
         from vadkit.inference.score import score_run
         from vadkit.scoring.scoreset import load_scores
 
-        entry = score_run(
+        record = score_run(
             self.path,
             data=data,
             video_files=videos,
@@ -152,7 +153,7 @@ class Run:
             maps=maps,
             weights=weights,
         )
-        return load_scores(self.path, entry["name"])
+        return load_scores(self.path, str(record.name))
 
     def maps(
         self,
@@ -188,11 +189,14 @@ class Run:
         data: str | Path | None = None,
         labels: str | Path | None = None,
         plots: bool = True,
-    ) -> dict[str, Any]:
+    ) -> Evaluation:
         """Frame-level metrics of a score set, as ``vadkit evaluate`` (written to the run).
 
-        Returns ``{"results": {task or "fused": {"micro_auroc", "macro_auroc", "eer",
-        "average_precision", ...}}, "protocol": {...}, "per_video": [...], ...}``.
+        Returns an :class:`~vadkit.evaluation.result.Evaluation`: ``results[task or
+        "fused"]`` (``micro_auroc``, ``macro_auroc``, ``eer``, ``average_precision``, ...),
+        ``protocol``, ``per_video``, ``pixel``; ``to_json()`` is the ``evaluation.json``
+        written. (Until vadkit 0.3.0 ``result["results"]`` still reads that JSON, with a
+        DeprecationWarning.)
         """
         from vadkit.evaluation.evaluate import evaluate_run
 

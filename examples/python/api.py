@@ -22,7 +22,7 @@ print(run.settings.recipe, run.settings.data.hw)  # luss-ae-synthetic (32, 32)
 scores = run.score()  # a ScoreSet: per video, per task, per error measure
 print(scores.tasks, len(scores.videos))  # ['vcr', 'ffp', 'prp'] 6
 result = run.evaluate(alphas="ped2", plots=False)  # micro/macro AUROC, EER, AP, protocol
-print(sorted(result["results"]))  # ['ffp', 'fused', 'prp', 'vcr']
+print(sorted(result.results))  # ['ffp', 'fused', 'prp', 'vcr']
 
 detector = vadkit.load(out)  # the trained model in memory
 frames = np.random.default_rng(0).integers(0, 256, (20, 120, 160, 3), dtype=np.uint8)

@@ -30,10 +30,10 @@ print(sorted(p.name for p in run_dir.iterdir()))
 # --8<-- [start:evaluate]
 score_run(run_dir)  # every window of every test video, every error measure, no autograd
 result = evaluate_run(run_dir, alphas="ped2", plots=False)  # micro/macro AUROC, EER, AP
-protocol = result["protocol"]
-print(protocol["frames_mode"], protocol["normalizer"], protocol["alphas"])
+protocol = result.protocol  # an Evaluation; result.to_json() is RUN/evaluation.json
+print(protocol.frames_mode, protocol.normalizer, protocol.alphas)
 # protocol minmax {'vcr': 0.1, 'ffp': 0.8, 'prp': 1.0}
-for name, metrics in result["results"].items():  # vcr, ffp, prp and fused
-    print(f"{name:6} micro AUROC {metrics['micro_auroc']:.3f}  macro {metrics['macro_auroc']:.3f}")
+for name, metrics in result.results.items():  # vcr, ffp, prp and fused
+    print(f"{name:6} micro AUROC {metrics.micro_auroc:.3f}  macro {metrics.macro_auroc:.3f}")
 # --8<-- [end:evaluate]
 shutil.rmtree(run_dir.parent)

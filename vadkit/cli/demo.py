@@ -61,15 +61,16 @@ def demo_cmd(
         if bar is not None:
             bar.stop()
     if json_out:
-        print_json(result)
+        print_json(result.to_json())
         return
-    console.print(evaluation_table(result, title="vadkit demo: synthetic scene"))
-    for line in protocol_lines(result["protocol"]):
+    console.print(evaluation_table(result.evaluation, title="vadkit demo: synthetic scene"))
+    for line in protocol_lines(result.evaluation.protocol):
         console.print(f"[dim]{plain(line)}[/]")
-    t = result["timings"]
+    t = result.timings
+    plots = result.evaluation.plots or result.evaluation.plots_skipped
     console.print(
-        f"Run folder: [bold]{plain(result['run'])}[/]   plots: [bold]{plain(result['plots'])}[/]   "
+        f"Run folder: [bold]{plain(result.run)}[/]   plots: [bold]{plain(plots)}[/]   "
         f"({t['total_s']:.0f} s: training {t['train_s']:.0f} s, scoring {t['score_s']:.0f} s)"
     )
-    if result.get("report"):
-        console.print(f"Report: [bold]{plain(result['report'])}[/] (open it in a browser)")
+    if result.report:
+        console.print(f"Report: [bold]{plain(result.report)}[/] (open it in a browser)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,9 @@ from vadkit.cli.common import (
     print_json,
 )
 from vadkit.cli.tables import evaluation_table, protocol_lines
+
+if TYPE_CHECKING:
+    from vadkit.evaluation.result import Evaluation
 
 
 @app.command("evaluate")
@@ -61,27 +64,29 @@ def evaluate_cmd(
         smooth=smooth,
     )
     if json_out:
-        print_json(result)
+        print_json(result.to_json())
         return
     console.print(evaluation_table(result))
-    for line in protocol_lines(result["protocol"]):
+    for line in protocol_lines(result.protocol):
         console.print(f"[dim]{plain(line)}[/]")
-    for line in pixel_lines(result.get("pixel") or {}):
+    for line in pixel_lines(result):
         console.print(plain(line))
     console.print(f"Results: [bold]{plain(Path(run) / 'evaluation.json')}[/]")
-    if result.get("plots"):
-        console.print(f"Plots: [bold]{plain(result['plots'])}[/]")
+    if result.plots:
+        console.print(f"Plots: [bold]{plain(result.plots)}[/]")
 
 
-def pixel_lines(pixel: dict[str, Any]) -> list[str]:
+def pixel_lines(result: Evaluation) -> list[str]:
     """The lines that report the pixel-level metrics (or why there are none)."""
-    if "fused" not in pixel:
-        return [f"pixel-level metrics: none ({pixel['note']})"] if pixel.get("note") else []
-    f = pixel["fused"]
-    tasks = ", ".join(f"{t} {v['pixel_auroc']:.3f}" for t, v in pixel["tasks"].items())
-    h, w = pixel["size"]
+    pixel = result.pixel
+    if pixel is None:
+        note = result.pixel_note
+        return [f"pixel-level metrics: none ({note})"] if note else []
+    f = pixel.fused
+    tasks = ", ".join(f"{t} {auc:.3f}" for t, auc in pixel.tasks.items())
+    h, w = pixel.size
     return [
-        f"pixel-level ({pixel['error']} maps at {h}x{w}): fused map pixel AUROC "
-        f"{f['pixel_auroc']:.3f}, RBDC {f['rbdc']:.3f}, TBDC {f['tbdc']:.3f}; per task pixel "
+        f"pixel-level ({pixel.error} maps at {h}x{w}): fused map pixel AUROC "
+        f"{f.pixel_auroc:.3f}, RBDC {f.rbdc:.3f}, TBDC {f.tbdc:.3f}; per task pixel "
         f"AUROC: {tasks}"
     ]

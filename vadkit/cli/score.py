@@ -174,16 +174,17 @@ def score_cmd(
     if not main:
         return
     if json_out:
-        print_json(result)
+        print_json(result.to_json())
         return
-    rt = result["runtime"]
+    rt = result.runtime
+    where = "" if rt is None or rt.device is None else f" on {rt.device} ({rt.precision})"
     console.print(
-        f"Scored [bold]{len(result['videos'])}[/] video(s): {result['frames_scored']} of "
-        f"{result['total_frames']} frames (frames mode [bold]{result['frames_mode']}[/]), "
-        f"tasks {', '.join(result['tasks'])}, error measures {', '.join(result['errors'])}; "
-        f"{result['windows_per_second']} windows/s on {rt['device']} ({rt['precision']})."
+        f"Scored [bold]{len(result.videos)}[/] video(s): {result.frames_scored} of "
+        f"{result.total_frames} frames (frames mode [bold]{result.frames_mode}[/]), "
+        f"tasks {', '.join(result.tasks)}, error measures {', '.join(result.errors)}; "
+        f"{result.windows_per_second} windows/s{where}."
     )
-    used = result.get("weights") or {}
+    used = result.weights or {}
     if used.get("mode") == "auto":
         choice = used["choice"]
         losses = ", ".join(
@@ -195,23 +196,24 @@ def score_cmd(
         )
     elif used:
         console.print(f"Weights: [bold]{plain(str(used.get('checkpoint')))}[/]")
-    pchoice = result.get("precision_choice")
+    pchoice = result.precision_choice
     if pchoice and pchoice.get("chosen") != pchoice.get("candidate"):
         console.print(
             f"[yellow]Precision:[/] fp32, not {plain(pchoice['candidate'])}: its scores rank "
             f"training windows differently (Spearman below {pchoice['min_spearman']})."
         )
-    for skip in result.get("skipped", []):
+    for skip in result.skipped:
         console.print(
-            f"[yellow]Not scored:[/] {plain(skip['name'])} ({skip['num_frames']} frames, "
-            f"fewer than clip_length + 1 = {result['clip_length'] + 1})"
+            f"[yellow]Not scored:[/] {plain(skip.name)} ({skip.num_frames} frames, "
+            f"fewer than clip_length + 1 = {(result.clip_length or 0) + 1})"
         )
-    for measure, why in result.get("left_out_errors", {}).items():
+    for measure, why in result.left_out_errors.items():
         console.print(f"[yellow]Error measure left out:[/] {plain(measure)} ({plain(why)})")
-    console.print(f"Scores: [bold]{plain(Path(run) / 'scores' / result['name'])}[/]")
-    if result.get("ground_truth_at"):  # scored from a dataset: evaluate reads its labels
+    set_name = str(result.name)
+    console.print(f"Scores: [bold]{plain(Path(run) / 'scores' / set_name)}[/]")
+    if result.source.ground_truth_at is not None:  # from a dataset: evaluate reads its labels
         console.print(
             f"Next: vadkit evaluate {run}"
-            + ("" if result["name"] == "testing" else f" --scores {result['name']}"),
+            + ("" if set_name == "testing" else f" --scores {set_name}"),
             markup=False,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from vadkit.components import ScoreNormalizer
 from vadkit.errors import ConfigError
 from vadkit.evaluation.groundtruth import require_labels, with_ground_truth
+from vadkit.evaluation.result import FUSED, EvalProtocol, Evaluation, VideoResult
 from vadkit.metrics import frame_metrics, macro_auroc, micro_auroc
 from vadkit.scoring.core import VideoScores
 from vadkit.scoring.fusion import (
@@ -32,20 +34,19 @@ from vadkit.scoring.scoreset import ScoreSet, load_scores, write_json
 
 EVALUATION_FILE = "evaluation.json"
 PLOTS_DIR = "plots"
-FUSED = "fused"
 
 
 def check_error_name(scores: ScoreSet, error: str) -> str:
     """``error`` if the set's error-based tasks were scored with it, else a ConfigError."""
     left_out = scores.left_out_errors
-    if scores.meta.get("error_tasks") and error in left_out:
+    if scores.meta.error_tasks and error in left_out:
         raise ConfigError(
             f"The error measure '{error}' was left out of score set '{scores.name}' at scoring: "
             f"{left_out[error]}.",
             hint=f"Evaluate with another one: --error "
             f"{' | '.join(sorted(scores.errors)) or 'NAME (none is left: re-score)'}.",
         )
-    if scores.meta.get("error_tasks") and error not in scores.errors:
+    if scores.meta.error_tasks and error not in scores.errors:
         raise ConfigError(
             f"Unknown error measure '{error}' for this run's scores.",
             hint=f"Scored error measures: {', '.join(sorted(scores.errors))}.",
@@ -76,7 +77,7 @@ def evaluate_scores(
     normalizer: str | ScoreNormalizer | None = None,
     alphas: str | Mapping[str, Any] | Sequence[float] | None = None,
     smooth: float | None = None,
-) -> dict[str, Any]:
+) -> Evaluation:
     """Metrics of each task alone and of the fused score, with the protocol that produced them.
 
     ``smooth`` (frames, default the run's ``score.smooth``, 0 = the paper's protocol) filters
@@ -86,65 +87,60 @@ def evaluate_scores(
     evaluated on its normalised stream; ``raw_micro_auroc`` gives the un-normalised one too.
     """
     defaults = scores.defaults
-    err = check_error_name(scores, error or defaults["error"])
+    err = check_error_name(scores, error or defaults.error)
     norm_name, norm = scores.normalizer(normalizer)
     weights = resolve_alphas(
-        alphas, scores.tasks, default=defaults["alphas"], presets=defaults["presets"]
+        alphas, scores.tasks, default=defaults.alphas, presets=defaults.presets
     )
-    sigma = check_smooth(defaults["smooth"] if smooth is None else smooth)
+    sigma = check_smooth(defaults.smooth if smooth is None else smooth)
     labels = require_labels(scores)
     streams = compute_streams(scores, err, norm, weights, sigma)
     names = [v.name for v in scores.videos]
-    results: dict[str, Any] = {}
-    for key in [*scores.tasks, FUSED]:
-        values = [s[key] for s in streams]
-        row = frame_metrics(labels, values, names=names).as_dict()
-        if key != FUSED:
-            row["raw_micro_auroc"] = micro_auroc(
-                labels, [v.stream(key, err) for v in scores.videos], names=names
-            )
-        results[key] = row
+    results = {
+        key: frame_metrics(labels, [s[key] for s in streams], names=names)
+        for key in [*scores.tasks, FUSED]
+    }
+    raw = {
+        task: micro_auroc(labels, [v.stream(task, err) for v in scores.videos], names=names)
+        for task in scores.tasks
+    }
     per_video = []
     for video, lab, s in zip(scores.videos, labels, streams, strict=True):
         auc, _ = macro_auroc([lab], [s[FUSED]], names=[video.name])
-        per_video.append(
-            {
-                "name": video.name,
-                "frames_scored": int(lab.size),
-                "anomalous_frames": int(lab.sum()),
-                "fused_auroc": auc,
-            }
-        )
+        per_video.append(VideoResult(video.name, int(lab.size), int(lab.sum()), auc))
     meta = scores.meta
-    protocol = {
-        "score_set": scores.name,
-        "metric": "frame-level micro AUROC over all scored frames, thresholds common to all "
-        "videos; macro AUROC = mean over the videos with both classes",
-        "frames_mode": meta.get("frames_mode"),
-        "frames_scored": int(sum(lab.size for lab in labels)),
-        "total_frames": meta.get("total_frames"),
-        "anomalous_frames": int(sum(int(lab.sum()) for lab in labels)),
-        "videos": len(scores.videos),
-        "clip_length": meta.get("clip_length"),
-        "error": err,
-        "error_tasks": meta.get("error_tasks", []),
-        "normalizer": norm_name,
-        "normalizer_params": normalizer_record(
-            normalizer or norm_name, defaults["normalizer_params"]
-        ),
-        "normalizer_repr": repr(norm),
-        "alphas": weights,
-        "smoothing_sigma": sigma,
-        "ground_truth": meta.get("ground_truth"),
-        "data_root": meta.get("root"),
-        "checkpoint": meta.get("checkpoint"),
-        "checkpoint_sha256": (meta.get("weights") or {}).get("sha256"),
-        "runtime": meta.get("runtime"),
-    }
+    protocol = EvalProtocol(
+        score_set=scores.name,
+        frames_mode=meta.frames_mode,
+        frames_scored=int(sum(lab.size for lab in labels)),
+        total_frames=meta.total_frames,
+        anomalous_frames=int(sum(int(lab.sum()) for lab in labels)),
+        videos=len(scores.videos),
+        clip_length=meta.clip_length,
+        error=err,
+        error_tasks=meta.error_tasks,
+        normalizer=norm_name,
+        normalizer_params=normalizer_record(normalizer or norm_name, defaults.normalizer_params),
+        normalizer_repr=repr(norm),
+        alphas=weights,
+        smoothing_sigma=sigma,
+        ground_truth=meta.source.ground_truth,
+        data_root=meta.source.root,
+        checkpoint=meta.checkpoint,
+        checkpoint_sha256=meta.weights_sha256,
+        runtime=None if meta.runtime is None else meta.runtime.to_json(),
+    )
     from vadkit.evaluation.pixeleval import pixel_evaluation
 
     pixel = pixel_evaluation(scores, norm, weights)
-    return {"protocol": protocol, "results": results, "per_video": per_video, "pixel": pixel}
+    return Evaluation(
+        protocol=protocol,
+        results=results,
+        raw_micro_auroc=raw,
+        per_video=tuple(per_video),
+        pixel=None if isinstance(pixel, str) else pixel,
+        pixel_note=pixel if isinstance(pixel, str) else None,
+    )
 
 
 def _anomaly_spans(frames: np.ndarray, labels: np.ndarray) -> list[tuple[float, float]]:
@@ -210,21 +206,21 @@ def plots_unavailable() -> str | None:
     return None
 
 
-def write_plots(out_dir: Path, scores: ScoreSet, evaluation: Mapping[str, Any]) -> list[Path]:
+def write_plots(out_dir: Path, scores: ScoreSet, evaluation: Evaluation) -> list[Path]:
     """One PNG per video under ``out_dir``, of the streams the evaluation measured (normalised,
     smoothed if it was, fused); returns their paths."""
     from vadkit.scoring.scoreset import safe_file_stem
 
-    p = evaluation["protocol"]
-    _, norm = get_normalizer(p["normalizer"], p.get("normalizer_params"))
-    sigma = float(p.get("smoothing_sigma") or 0.0)
-    streams = compute_streams(scores, p["error"], norm, p["alphas"], sigma)
-    alphas = ", ".join(f"{k}={v:g}" for k, v in p["alphas"].items())
+    p = evaluation.protocol
+    _, norm = get_normalizer(p.normalizer, p.normalizer_params)
+    sigma = float(p.smoothing_sigma or 0.0)
+    streams = compute_streams(scores, p.error, norm, p.alphas, sigma)
+    alphas = ", ".join(f"{k}={v:g}" for k, v in p.alphas.items())
     smoothed = f", smoothed (sigma {sigma:g} frames)" if sigma > 0 else ""
     paths = []
-    for video, s, pv in zip(scores.videos, streams, evaluation["per_video"], strict=True):
-        auc = pv["fused_auroc"]
-        title = f"{video.name}: error {p['error']}, weights {alphas}{smoothed}" + (
+    for video, s, pv in zip(scores.videos, streams, evaluation.per_video, strict=True):
+        auc = pv.fused_auroc
+        title = f"{video.name}: error {p.error}, weights {alphas}{smoothed}" + (
             f", video AUROC {auc:.3f}" if auc is not None else ""
         )
         paths.append(
@@ -233,7 +229,7 @@ def write_plots(out_dir: Path, scores: ScoreSet, evaluation: Mapping[str, Any]) 
                 video,
                 s,
                 title=title,
-                normalizer=p["normalizer"],
+                normalizer=p.normalizer,
             )
         )
     return paths
@@ -250,8 +246,9 @@ def evaluate_run(
     labels: str | Path | None = None,
     plots: bool = True,
     smooth: float | None = None,
-) -> dict[str, Any]:
-    """Evaluate a scored run, write ``RUN/evaluation.json`` and (optionally) ``RUN/plots/``;
+) -> Evaluation:
+    """Evaluate a scored run, write ``RUN/evaluation.json`` (the result's
+    :meth:`~vadkit.evaluation.result.Evaluation.to_json`) and (optionally) ``RUN/plots/``;
     without matplotlib the plots are skipped with a warning (``plots_skipped`` says why).
 
     A run trained with experiment trackers (``train.track``) has the evaluation logged to them
@@ -259,25 +256,28 @@ def evaluate_run(
 
     The test labels are read here, from where the score set records its ground truth
     (:func:`~vadkit.evaluation.groundtruth.with_ground_truth`); ``data``/``labels`` read them from
-    another dataset root or ground-truth file.
+    another dataset root or ground-truth file. Returns the :class:`~vadkit.evaluation.result.Evaluation`.
     """
     run_dir = Path(run_dir)
     scores = with_ground_truth(load_scores(run_dir, name), data=data, labels=labels)
     result = evaluate_scores(
         scores, error=error, normalizer=normalizer, alphas=alphas, smooth=smooth
     )
-    result["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    result["run"] = str(run_dir)
+    result = replace(
+        result,
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        run=str(run_dir),
+    )
     why_not = plots_unavailable() if plots else None
     if why_not:  # the light install: the numbers without the pictures
         warnings.warn(f"plots skipped: {why_not}", stacklevel=2)
-        result["plots_skipped"] = why_not
+        result = replace(result, plots_skipped=why_not)
     elif plots:
         out = run_dir / PLOTS_DIR if name == "testing" else run_dir / PLOTS_DIR / name
         write_plots(out, scores, result)
-        result["plots"] = str(out)
-    write_json(run_dir / EVALUATION_FILE, result)
+        result = replace(result, plots=str(out))
+    write_json(run_dir / EVALUATION_FILE, result.to_json())
     from vadkit.tracking.build import log_evaluation
 
-    log_evaluation(run_dir, result, run_dir / EVALUATION_FILE)  # to the run's train.track
+    log_evaluation(run_dir, result.to_json(), run_dir / EVALUATION_FILE)  # the run's train.track
     return result

@@ -12,12 +12,12 @@ masks), are used as they are.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vadkit.data.truth import LOCATION_KEY
 from vadkit.errors import DataError
 from vadkit.scoring.core import VideoScores
 from vadkit.scoring.scoreset import ScoreSet
@@ -69,8 +69,8 @@ def relabel(
                 masks=vs.masks if masks is None else masks.get(vs.name),
             )
         )
-    meta = dict(scores.meta, ground_truth=ground_truth)
-    return ScoreSet(scores.name, meta, out)
+    source = replace(scores.meta.source, ground_truth=ground_truth)
+    return ScoreSet(scores.name, replace(scores.meta, source=source), out)
 
 
 def with_ground_truth(
@@ -83,18 +83,20 @@ def with_ground_truth(
     A set of video files has no ground truth: it is returned as it is, and so is a set written
     by an older vadkit, which stores its labels, unless ``data`` or ``labels`` is given.
     """
-    location = scores.meta.get(LOCATION_KEY)
-    if data is None and labels is None and (location is None or scores.has_labels):
+    at = scores.meta.source.ground_truth_at
+    if data is None and labels is None and (at is None or scores.has_labels):
         return scores
-    if location is None:
+    if at is None:
         return _relabel_stored_set(scores, data, labels)
     from vadkit.data.truth import read_frame_labels
 
+    location = at.to_json()
     per_video, where = read_frame_labels(location, root=data, labels=labels)
     masks = _pixel_masks(scores, location, data)
     out = relabel(scores, per_video, where, None if masks is None else masks[0])
-    if masks is not None:
-        out.meta["maps"] = dict(out.meta["maps"], pixel_masks=masks[1])
+    if masks is not None and out.meta.maps is not None:
+        maps = replace(out.meta.maps, pixel_masks=masks[1])
+        out = ScoreSet(out.name, replace(out.meta, maps=maps), out.videos)
     return out
 
 
@@ -103,7 +105,7 @@ def _pixel_masks(
 ) -> tuple[dict[str, np.ndarray | None], str | None] | None:
     """Each video's pixel masks of its scored frames at its maps' size (None: the dataset has
     none) and where they are, for a set scored with ``--maps``; None for a set without maps."""
-    if not scores.meta.get("maps") or not all(v.maps for v in scores.videos):
+    if scores.meta.maps is None or not all(v.maps for v in scores.videos):
         return None
     from vadkit.data.truth import find_split_masks
     from vadkit.pixel_metrics import shrink_masks
@@ -126,17 +128,23 @@ def _relabel_stored_set(
     from vadkit.data import open_videos
 
     meta = scores.meta
-    root = data or meta.get("root")
+    root = data or meta.source.root
     if not root:
         raise DataError(
             f"Score set '{scores.name}' was not scored from a dataset.",
             hint="Pass the dataset with --data ROOT.",
         )
+    if meta.size is None or meta.color is None:
+        raise DataError(
+            f"Score set '{scores.name}' records no frame size and colour, so its dataset "
+            "cannot be opened again to read its labels.",
+            hint="Re-score the set with `vadkit score RUN`.",
+        )
     vset = open_videos(
         root,
         "testing",
-        size=(int(meta["size"][0]), int(meta["size"][1])),
-        color=meta["color"],
+        size=meta.size,
+        color=meta.color,
         labels=labels,
         progress=False,
     )

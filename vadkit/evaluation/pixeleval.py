@@ -12,13 +12,12 @@ Evaluation does not compute maps itself: it never runs the network. A set scored
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from vadkit.components import ScoreNormalizer
 from vadkit.config.settings import MapSettings
-from vadkit.inference.maps import fuse_maps
+from vadkit.evaluation.result import FusedPixelMetrics, PixelMetrics
 from vadkit.pixel_metrics import default_thresholds, detection_criteria, pixel_auroc
 from vadkit.scoring.core import VideoScores
 from vadkit.scoring.scoreset import ScoreSet
@@ -28,6 +27,8 @@ def fused_video_maps(
     video: VideoScores, tasks: list[str], alphas: Mapping[str, float], normalizer: ScoreNormalizer
 ) -> np.ndarray:
     """The fused map ``[F, h, w]`` of one video from its stored task maps."""
+    from vadkit.inference.maps import fuse_maps  # torch: only a set with maps gets here
+
     maps = {t: np.asarray(m, np.float32) for t, m in video.maps.items()}
     raw = {t: video.stream(t, next(iter(video.raw[t]))) for t in tasks if t not in maps}
     return fuse_maps(maps, raw, alphas, normalizer)
@@ -35,30 +36,30 @@ def fused_video_maps(
 
 def pixel_evaluation(
     scores: ScoreSet, normalizer: ScoreNormalizer, alphas: Mapping[str, float]
-) -> dict[str, Any]:
-    """``{"note": ...}`` when the set cannot be evaluated per pixel, else the metrics."""
-    info = scores.meta.get("maps")
-    if not info:
-        return {"note": "no anomaly maps stored: score with `vadkit score RUN --maps`"}
+) -> PixelMetrics | str:
+    """The pixel-level metrics of the set, or why it cannot be evaluated per pixel."""
+    info = scores.meta.maps
+    if info is None:
+        return "no anomaly maps stored: score with `vadkit score RUN --maps`"
     if not scores.videos or any(v.masks is None for v in scores.videos):
-        return {"note": "the dataset has no pixel masks for every video"}
+        return "the dataset has no pixel masks for every video"
     masks = [np.asarray(v.masks) for v in scores.videos]
     fused = [fused_video_maps(v, scores.tasks, alphas, normalizer) for v in scores.videos]
-    size = list(masks[0].shape[1:])
+    h, w = masks[0].shape[1:]
     tasks = {
-        t: {"pixel_auroc": pixel_auroc([np.asarray(v.maps[t]) for v in scores.videos], masks)}
+        t: pixel_auroc([np.asarray(v.maps[t]) for v in scores.videos], masks)
         for t in scores.videos[0].maps
     }
     curve = detection_criteria(
         fused, masks, thresholds=default_thresholds(fused, MapSettings.thresholds)
     )
-    return {
-        "error": info.get("error"),
-        "size": size,
-        "ground_truth": info.get("pixel_masks"),
-        "metric": "pixel AUROC over every pixel of every scored frame at the stored map size; "
+    return PixelMetrics(
+        error=info.error,
+        size=(int(h), int(w)),
+        ground_truth=info.pixel_masks,
+        metric="pixel AUROC over every pixel of every scored frame at the stored map size; "
         "RBDC/TBDC (Ramachandra & Jones, WACV 2020, IoU 0.1, track share 0.1) of the fused "
         "map, area for 0-1 false positives per frame",
-        "fused": {"pixel_auroc": pixel_auroc(fused, masks), "rbdc": curve.rbdc, "tbdc": curve.tbdc},
-        "tasks": tasks,
-    }
+        fused=FusedPixelMetrics(pixel_auroc(fused, masks), curve.rbdc, curve.tbdc),
+        tasks=tasks,
+    )

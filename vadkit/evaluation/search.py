@@ -121,9 +121,9 @@ def search_weights(
     from vadkit.evaluation.evaluate import check_error_name
 
     defaults = scores.defaults
-    err = check_error_name(scores, error or defaults["error"])
+    err = check_error_name(scores, error or defaults.error)
     norm_name, norm = scores.normalizer(normalizer)
-    sigma = check_smooth(defaults["smooth"] if smooth is None else smooth)
+    sigma = check_smooth(defaults.smooth if smooth is None else smooth)
     tasks = scores.tasks
     grid = weight_grid(len(tasks), step)
     every = list(range(len(scores.videos)))
@@ -144,7 +144,7 @@ def search_weights(
         return micro_auroc(y_report, m_report @ w)
 
     presets = {}
-    for name, weights in defaults["presets"].items():
+    for name, weights in defaults.presets.items():
         if all(t in weights for t in tasks):
             presets[name] = report_auc(np.array([weights[t] for t in tasks]))
     names = [scores.videos[i].name for i in search_idx]
@@ -157,7 +157,7 @@ def search_weights(
         "score_set": scores.name,
         "error": err,
         "normalizer": norm_name,
-        "normalizer_params": normalizer_record(norm_name, defaults["normalizer_params"]),
+        "normalizer_params": normalizer_record(norm_name, defaults.normalizer_params),
         "smoothing_sigma": sigma,
         "tasks": tasks,
         "grid": {"step": step, "values_per_task": len(np.unique(grid)), "size": len(grid)},

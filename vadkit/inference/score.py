@@ -15,7 +15,6 @@ The file layout is described in :mod:`vadkit.scoring.scoreset`.
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,13 @@ from vadkit.inference.scorer import ModelScorer, applicable_errors, scoring_runt
 from vadkit.scoring import core
 from vadkit.scoring.core import VideoLike, VideoScores, check_frames_mode, check_scorable
 from vadkit.scoring.fusion import default_alphas, get_normalizer
+from vadkit.scoring.record import (
+    DataSource,
+    ErrorRecord,
+    MapsRecord,
+    ScoreSetRecord,
+    scoring_finish,
+)
 from vadkit.scoring.scoreset import check_set_name, save_score_set
 from vadkit.storage.lock import locked
 
@@ -142,7 +148,7 @@ def score_run(
     *,
     on_progress: Callable[[int, int], None] | None = None,
     **options: Any,
-) -> dict[str, Any]:
+) -> ScoreSetRecord:
     """Score a trained run on its test videos (or on video files) and save the scores.
 
     ``request`` (a :class:`ScoreRequest`), or its fields as keyword ``options``, says what to
@@ -164,12 +170,12 @@ def score_run(
     (:func:`~vadkit.inference.validation.choose_precision`); both choices are recorded. A video
     shorter than ``clip_length + 1`` frames is skipped (listed in ``skipped``); when no video is
     left this is a :class:`DataError` and nothing is written. Returns the score set's record
-    (``RUN/scores/<set>/set.json``).
+    (:class:`~vadkit.scoring.record.ScoreSetRecord`; ``to_json()`` is
+    ``RUN/scores/<set>/set.json``).
 
     Started by torchrun on several processes, each scores every N-th video and rank 0 writes the
     one score set (:func:`vadkit.compute.distributed.score_shards`).
     """
-    from vadkit._version import __version__
     from vadkit.compute import distributed
     from vadkit.config import Settings
 
@@ -201,16 +207,16 @@ def score_run(
     )
     name, maps = req.name, req.maps
     tasks = list(model.tasks)
-    source: dict[str, Any]
+    source: DataSource
     if video_files:
         from vadkit.data import open_video_file
 
         videos: Sequence[Any] = [open_video_file(p, size=size, color=color) for p in video_files]
         set_name = check_set_name(name or "videos")
-        source = {"source": "files", "files": [str(Path(p)) for p in video_files]}
+        source = DataSource.of_files([Path(p) for p in video_files])
     else:
         from vadkit.data import default_data_root, open_videos
-        from vadkit.data.truth import LOCATION_KEY, ground_truth_location
+        from vadkit.data.truth import ground_truth_location
 
         root = data or dset.root or default_data_root()
         with distributed.main_first():  # rank 0 fills the frame cache, the others read it
@@ -225,13 +231,8 @@ def score_run(
             )
         videos = list(vset)
         set_name = check_set_name(name or "testing")
-        source = {
-            "source": "dataset",
-            "root": str(vset.root),
-            "split": "testing",
-            "format": vset.format,
-            LOCATION_KEY: ground_truth_location(vset, labels or dset.labels or None),
-        }
+        location = ground_truth_location(vset, labels or dset.labels or None)
+        source = DataSource.of_dataset(vset.root, "testing", vset.format, location)
     check_scorable(videos, clip_length)
     frame_shape = (int(model.backbone.in_channels), size[0], size[1])
     errs = applicable_errors(req.errors, frame_shape, runtime.device, params=sset.error_params)
@@ -253,46 +254,30 @@ def score_run(
         )
     normalizer_name = sset.normalizer
     get_normalizer(normalizer_name, sset.normalizer_params)  # fail before the network pass
-    meta: dict[str, Any] = {
-        **source,
-        "frames_mode": frames_mode,
-        "clip_length": clip_length,
-        "size": list(size),
-        "color": color,
-        "tasks": tasks,
-        "error_tasks": error_tasks,
-        "errors": {
-            k: {
-                "higher_is_anomalous": bool(e.higher_is_anomalous),
-                "stored": "as is" if e.higher_is_anomalous else "negated",
-                "module": repr(e),
-                "params": configured_params("errors", k, sset.error_params.get(k)),
-            }
-            for k, e in errs.items()
-        },
-        "defaults": {
-            "error": default_error,
-            "normalizer": normalizer_name,
-            "normalizer_params": sset.normalizer_params,
-            "alphas": default_alphas(sset.alphas, tasks),
-            "presets": sset.presets,
-            "smooth": sset.smooth,
-        },
-        "checkpoint": used.checkpoint,
-        "weights": used.to_json(),
-        "precision_choice": precision_choice,
-        "runtime": scorer.describe(),
-        "batch_size": bs,
-        "total_frames": int(sum(int(v.num_frames) for v in videos)),
-        "vadkit": __version__,
-    }
     if maps:
         check_map_error(errs, default_error)
-        meta["maps"] = {
-            "error": default_error,
-            "dtype": "float16",
-            "limit": MapSettings.stored_size,
-        }
+    meta = ScoreSetRecord.for_scoring(
+        scorer,
+        source,
+        videos,
+        settings=sset,
+        alphas=default_alphas(sset.alphas, tasks),
+        errors={
+            k: ErrorRecord.of(
+                e.higher_is_anomalous,
+                repr(e),
+                configured_params("errors", k, sset.error_params.get(k)),
+            )
+            for k, e in errs.items()
+        },
+        frames_mode=frames_mode,
+        size=size,
+        color=color,
+        batch_size=bs,
+        weights=used.to_json(),
+        precision_choice=precision_choice,
+        maps=MapsRecord(default_error, "float16", MapSettings.stored_size) if maps else None,
+    )
     total = sum(max(0, int(v.num_frames) - clip_length) for v in videos)
     finished = 0
 
@@ -315,32 +300,23 @@ def score_run(
             finished += scored.num_frames - clip_length
             yield scored
 
-    def finalize(record: dict[str, Any]) -> None:
-        seconds = time.perf_counter() - start
-        record["seconds"] = round(seconds, 3)
-        record["windows_per_second"] = round(total / seconds, 2) if seconds > 0 else None
-        record["errors"] = {k: v for k, v in record["errors"].items() if k not in left_out}
-        record["left_out_errors"] = dict(left_out)
-        if default_error in left_out:
-            warnings.warn(
-                f"score.error '{default_error}' was left out, so the set stores no fused score; "
-                f"evaluate it with --error NAME ({', '.join(record['errors']) or 'none left'})",
-                stacklevel=2,
-            )
-
     skipped: list[dict[str, Any]] = []
     left_out: dict[str, str] = {}
-    meta["skipped"] = skipped
-    start = time.perf_counter()
+    finalize = scoring_finish(total, skipped, left_out)
     stream = (
         distributed.score_shards(videos, tracked, skipped, left_out)
         if world.distributed
         else tracked(videos)
     )
-    result: dict[str, Any] | None = None
+    result: ScoreSetRecord | None = None
     if world.is_main:
         result = save_score_set(run_dir, set_name, stream, meta, finalize=finalize)
-        result["name"] = set_name
+        if default_error in result.left_out_errors:
+            warnings.warn(
+                f"score.error '{default_error}' was left out, so the set stores no fused score; "
+                f"evaluate it with --error NAME ({', '.join(result.errors) or 'none left'})",
+                stacklevel=2,
+            )
     else:
         for _ in stream:  # score this rank's videos and hand them to rank 0
             pass

@@ -151,7 +151,7 @@ def _pictures(
                 run.scores,
                 run.protocol,
                 frames,
-                weights=recorded_weights(run.scores.meta),
+                weights=recorded_weights(run.scores.meta.to_json()),
             )
             if maps
             else None

@@ -19,6 +19,7 @@ from vadkit.config.settings import REPORT_SEGMENT_GAP, REPORT_SEGMENT_QUANTILE, 
 from vadkit.errors import ConfigError
 from vadkit.evaluation.evaluate import FUSED, check_error_name, compute_streams, evaluate_scores
 from vadkit.evaluation.groundtruth import with_ground_truth
+from vadkit.evaluation.result import EvalProtocol, Evaluation
 from vadkit.report.segments import Segment, top_segments
 from vadkit.runs.folder import CONFIG_FILE
 from vadkit.runs.versions import VERSIONS_FILE
@@ -46,8 +47,8 @@ class RunData:
 
     run_dir: Path
     scores: ScoreSet
-    protocol: dict[str, Any]
-    evaluation: dict[str, Any] | None
+    protocol: EvalProtocol
+    evaluation: Evaluation | None
     provenance: dict[str, Any]
     videos: list[VideoStreams]
     threshold: float
@@ -83,37 +84,38 @@ def _protocol_without_labels(
     normalizer: str | None,
     alphas: str | None,
     smooth: float | None,
-) -> dict[str, Any]:
+) -> EvalProtocol:
     """The settings of the streams of a set that has no ground truth (nothing to evaluate),
     resolved the way :func:`evaluate_scores` resolves them."""
     d = scores.defaults
-    err = check_error_name(scores, error or d["error"])
+    err = check_error_name(scores, error or d.error)
     norm_name, norm = scores.normalizer(normalizer)
-    weights = resolve_alphas(alphas, scores.tasks, default=d["alphas"], presets=d["presets"])
-    sigma = check_smooth(d["smooth"] if smooth is None else smooth)
+    weights = resolve_alphas(alphas, scores.tasks, default=d.alphas, presets=d.presets)
+    sigma = check_smooth(d.smooth if smooth is None else smooth)
     meta = scores.meta
-    return {
-        "score_set": scores.name,
-        "frames_mode": meta.get("frames_mode"),
-        "frames_scored": int(sum(v.frames.size for v in scores.videos)),
-        "total_frames": meta.get("total_frames"),
-        "videos": len(scores.videos),
-        "clip_length": meta.get("clip_length"),
-        "error": err,
-        "normalizer": norm_name,
-        "normalizer_params": normalizer_record(norm_name, d["normalizer_params"]),
-        "normalizer_repr": repr(norm),
-        "alphas": weights,
-        "smoothing_sigma": sigma,
-        "ground_truth": None,
-        "checkpoint": meta.get("checkpoint"),
-        "checkpoint_sha256": (meta.get("weights") or {}).get("sha256"),
-    }
+    return EvalProtocol(
+        score_set=scores.name,
+        metric="",  # nothing measured
+        frames_mode=meta.frames_mode,
+        frames_scored=int(sum(v.frames.size for v in scores.videos)),
+        total_frames=meta.total_frames,
+        videos=len(scores.videos),
+        clip_length=meta.clip_length,
+        error=err,
+        error_tasks=meta.error_tasks,
+        normalizer=norm_name,
+        normalizer_params=normalizer_record(norm_name, d.normalizer_params),
+        normalizer_repr=repr(norm),
+        alphas=weights,
+        smoothing_sigma=sigma,
+        checkpoint=meta.checkpoint,
+        checkpoint_sha256=meta.weights_sha256,
+    )
 
 
 def provenance(run_dir: Path, scores: ScoreSet) -> dict[str, Any]:
     """Where the scores come from: the run's files and the score set's record."""
-    meta = scores.meta
+    meta = scores.meta.to_json()
     record_keys = (
         "source",
         "root",
@@ -135,16 +137,16 @@ def provenance(run_dir: Path, scores: ScoreSet) -> dict[str, Any]:
         "left_out_errors",
     )
     record = {k: meta[k] for k in record_keys if meta.get(k) not in (None, [], {})}
-    weights = meta.get("weights") or {}
-    identity = meta.get("identity") or {}
+    identity = scores.meta.identity
     return {
         **read_run_files(run_dir),
         "score_set": scores.name,
         "record": record,
-        "weights_sha256": weights.get("sha256") or identity.get("weights_sha256"),
-        "settings_sha256": identity.get("settings_sha256"),
-        "errors_scored": sorted(meta.get("errors", {})),
-        "defaults": meta.get("defaults"),
+        "weights_sha256": scores.meta.weights_sha256
+        or (identity.weights_sha256 if identity else None),
+        "settings_sha256": identity.settings_sha256 if identity else None,
+        "errors_scored": sorted(scores.meta.errors),
+        "defaults": scores.meta.defaults.to_json(),
     }
 
 
@@ -168,21 +170,16 @@ class ReportOptions:
             raise ConfigError(f"--top {self.top_k} is negative.", hint=f"E.g. --top {REPORT_TOP_K}")
 
 
-def evaluation_record(scores: ScoreSet, options: ReportOptions) -> dict[str, Any]:
-    """The evaluation of a labelled set as the report reads it: a dict with ``protocol``,
-    ``results`` (per task and ``fused``: the metrics of :class:`vadkit.metrics.FrameMetrics`),
-    ``per_video`` and ``pixel``, as :func:`~vadkit.evaluation.evaluate.evaluate_scores` gives it.
-
-    The one place the report calls the evaluation: should its result become a typed record, only
-    this adapter changes."""
-    result = evaluate_scores(
+def evaluation_record(scores: ScoreSet, options: ReportOptions) -> Evaluation:
+    """The evaluation of a labelled set as the report shows it: the one place the report calls
+    :func:`~vadkit.evaluation.evaluate.evaluate_scores`."""
+    return evaluate_scores(
         scores,
         error=options.error,
         normalizer=options.normalizer,
         alphas=options.alphas,
         smooth=options.smooth,
     )
-    return dict(result)
 
 
 def run_config(run: RunData) -> dict[str, Any]:
@@ -196,7 +193,9 @@ def run_config(run: RunData) -> dict[str, Any]:
 def metric_value(run: RunData, score: str, metric: str) -> float | None:
     """One number of the run's evaluation (``score``: a task or ``fused``; ``metric``: a key of
     :class:`vadkit.metrics.FrameMetrics`); None when the run has no such number."""
-    row = (run.evaluation or {}).get("results", {}).get(score) or {}
+    if run.evaluation is None:
+        return None
+    row = run.evaluation.to_json()["results"].get(score) or {}
     value = row.get(metric)
     return None if value is None else float(value)
 
@@ -213,16 +212,12 @@ def collect_run(run_dir: str | Path, options: ReportOptions | None = None) -> Ru
     evaluation = None
     if score_set.has_labels:
         evaluation = evaluation_record(score_set, o)
-        protocol = evaluation["protocol"]
+        protocol = evaluation.protocol
     else:
         protocol = _protocol_without_labels(score_set, o.error, o.normalizer, o.alphas, o.smooth)
-    _, norm = get_normalizer(protocol["normalizer"], protocol.get("normalizer_params"))
+    _, norm = get_normalizer(protocol.normalizer, protocol.normalizer_params)
     streams = compute_streams(
-        score_set,
-        protocol["error"],
-        norm,
-        protocol["alphas"],
-        float(protocol.get("smoothing_sigma") or 0.0),
+        score_set, protocol.error, norm, protocol.alphas, float(protocol.smoothing_sigma or 0.0)
     )
     videos = [
         VideoStreams(v.name, np.asarray(v.frames), v.labels, s)

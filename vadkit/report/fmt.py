@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vadkit.evaluation.result import EvalProtocol
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -27,14 +30,14 @@ def cells(values: Sequence[Any], tag: str = "td") -> str:
     return "".join(f"<{tag}>{escape(fmt(v))}</{tag}>" for v in values)
 
 
-def score_label(key: str, protocol: Mapping[str, Any]) -> str:
+def score_label(key: str, protocol: EvalProtocol) -> str:
     """How a row of the evaluation is named: ``fused``, or ``vcr alone (bpe)`` for a task
     whose score is an error measure."""
     if key == "fused":
         return "fused"
     label = f"{key} alone"
-    if key in protocol.get("error_tasks", []):
-        label += f" ({protocol['error']})"
+    if key in protocol.error_tasks:
+        label += f" ({protocol.error})"
     return label
 
 

@@ -108,7 +108,7 @@ def run_settings(run: RunData) -> dict[str, Any]:
         for k, v in flatten(run_config(run)).items()
         if not any(k == s or k.startswith(s + ".") for s in EVALUATION_KEYS)
     }
-    p = run.protocol
+    p = run.protocol.to_json()
     for key, name in EVALUATION_KEYS.items():
         value = p.get(name)
         if key == "score.smooth":
@@ -118,7 +118,7 @@ def run_settings(run: RunData) -> dict[str, Any]:
         else:
             flat[key] = value
     truth = p.get("ground_truth")
-    flat[DATASET] = dataset_name(run.scores.meta)
+    flat[DATASET] = dataset_name(run.scores.meta.to_json())
     flat[SCORE_SET] = run.scores.name
     flat[WEIGHTS] = p.get("checkpoint")
     flat[GROUND_TRUTH] = Path(str(truth)).name if truth else None
@@ -193,7 +193,8 @@ class RunGroup:
         """The scores of its runs' evaluations: each task alone, then ``fused``."""
         keys: list[str] = []
         for run in self.runs:
-            keys += [k for k in (run.evaluation or {}).get("results", {}) if k not in keys]
+            results = {} if run.evaluation is None else run.evaluation.to_json()["results"]
+            keys += [k for k in results if k not in keys]
         return [k for k in keys if k != "fused"] + (["fused"] if "fused" in keys else [])
 
     def spread(self, score: str, metric: str) -> Spread:

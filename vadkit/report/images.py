@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from vadkit.errors import VadkitError
+from vadkit.evaluation.result import EvalProtocol
 from vadkit.report.segments import Segment
-from vadkit.scoring.scorefiles import dataset_format
+from vadkit.scoring.record import ScoreSetRecord
 from vadkit.scoring.scoreset import ScoreSet
 
 #: Longest side of a thumbnail in pixels (small frames are enlarged to it, large ones reduced).
@@ -64,7 +65,7 @@ class Picture:
 class FrameSource:
     """The frames of a score set's videos, opened once; ``problem`` says why there are none."""
 
-    def __init__(self, meta: dict[str, Any]) -> None:
+    def __init__(self, meta: ScoreSetRecord) -> None:
         self.meta = meta
         self.problem: str | None = None
         self._videos: dict[str, Any] | None = None
@@ -73,31 +74,31 @@ class FrameSource:
         if self._videos is not None:
             return self._videos
         meta = self.meta
-        size = (int(meta["size"][0]), int(meta["size"][1])) if meta.get("size") else None
+        size, color, source = meta.size, meta.color, meta.source
         self._videos = {}
-        if size is None:
+        if size is None or color is None:
             self.problem = "the score set records no frame size (scored by an older vadkit)"
             return self._videos
         try:
-            if meta.get("source") == "files":
+            if source.kind == "files":
                 from vadkit.data import open_video_file
 
-                for path in meta.get("files") or []:
-                    video = open_video_file(path, size=size, color=meta["color"])
+                for path in source.files or ():
+                    video = open_video_file(path, size=size, color=color)
                     self._videos[video.name] = video
             else:
                 from vadkit.data import open_videos
 
-                root = meta.get("root")
+                root = source.root
                 if not root or not Path(root).exists():
                     self.problem = f"the data the run was scored on is not at '{root}' any more"
                     return self._videos
                 vset = open_videos(
                     root,
-                    str(meta.get("split") or "testing"),
+                    source.split or "testing",
                     size=size,
-                    color=meta["color"],
-                    format=dataset_format(meta),  # None: detected again
+                    color=color,
+                    format=meta.dataset_format,  # None: detected again
                     progress=False,
                     with_labels=False,  # frames only: the labels come with the evaluation
                 )
@@ -130,11 +131,11 @@ class FrameSource:
 def stored_maps_problem(scores: ScoreSet, error: str) -> str | None:
     """None when the score set holds the anomaly maps of ``error`` for every video (``vadkit
     score --maps``), else why it does not."""
-    info = scores.meta.get("maps")
-    if not info:
+    info = scores.meta.maps
+    if info is None:
         return "the score set holds no anomaly maps (scored without --maps)"
-    if info.get("error") != error:
-        return f"the score set holds the maps of '{info.get('error')}', not of '{error}'"
+    if info.error != error:
+        return f"the score set holds the maps of '{info.error}', not of '{error}'"
     if not scores.videos or any(not v.maps for v in scores.videos):
         return "some videos of the score set have no stored maps"
     return None
@@ -158,7 +159,7 @@ class MapSource:
         self,
         run_dir: Path,
         scores: ScoreSet,
-        protocol: dict[str, Any],
+        protocol: EvalProtocol,
         frames: FrameSource,
         *,
         weights: Mapping[str, Any] | None = None,
@@ -166,9 +167,9 @@ class MapSource:
         self.run_dir, self.scores, self.frames = run_dir, scores, frames
         #: How to load the weights the score set was scored with (``recorded_weights``).
         self.weights = dict(weights or {})
-        self.error: str = protocol["error"]
-        self.normalizer: str = protocol["normalizer"]
-        self.alphas: dict[str, float] = dict(protocol["alphas"])
+        self.error: str = protocol.error
+        self.normalizer: str = protocol.normalizer
+        self.alphas: dict[str, float] = dict(protocol.alphas)
         self.why_computed = stored_maps_problem(scores, self.error)
         self.stored = self.why_computed is None
         self.problem: str | None = None

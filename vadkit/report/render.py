@@ -47,10 +47,15 @@ def asset(name: str) -> str:
 
 
 # -- metrics ------------------------------------------------------------------------------------
+def _rows(run: RunData) -> dict[str, dict[str, Any]]:
+    """Each score's row of metrics, as ``evaluation.json`` holds them (none: not evaluated)."""
+    return {} if run.evaluation is None else run.evaluation.to_json()["results"]
+
+
 def metric_columns(runs: Sequence[RunData]) -> list[str]:
     keys: list[str] = []
     for run in runs:
-        for row in (run.evaluation or {}).get("results", {}).values():
+        for row in _rows(run).values():
             for key, value in row.items():
                 if key in SKIPPED_KEYS or key in keys:
                     continue
@@ -78,18 +83,14 @@ def metrics_table(runs: Sequence[RunData], evaluated: Sequence[RunData]) -> str:
     out.append("</thead><tbody>")
     keys: list[str] = []
     for run in evaluated:
-        keys += [k for k in run.evaluation["results"] if k not in keys]  # type: ignore[index]
+        keys += [k for k in _rows(run) if k not in keys]
     keys = [k for k in keys if k != FUSED] + [FUSED]
     for key in keys:
-        label = next(
-            score_label(key, r.protocol)
-            for r in evaluated
-            if key in r.evaluation["results"]  # type: ignore[index]
-        )
+        label = next(score_label(key, r.protocol) for r in evaluated if key in _rows(r))
         cells = []
         for col in columns:
             for run in runs:
-                row = (run.evaluation or {}).get("results", {}).get(key, {})
+                row = _rows(run).get(key, {})
                 text = _fmt(row.get(col))
                 if col == "macro_auroc" and row.get(col) is not None:
                     text += f" ({row.get('macro_videos')})"
@@ -112,62 +113,50 @@ def metrics_section(runs: Sequence[RunData], groups: Sequence[RunGroup] = ()) ->
             "labels.</p></section>"
         )
         return "".join(out)
-    multi = len(runs) > 1
     if len(runs) > 2 and groups:
         out.append(runs_table(runs, groups))
     else:
         out.append(metrics_table(runs, evaluated))
     out.append(
         '<p class="note">'
-        + escape(evaluated[0].protocol.get("metric", ""))
+        + escape(evaluated[0].protocol.metric)
         + ". Computed by <code>vadkit.evaluation.evaluate.evaluate_scores</code> (the numbers of "
         "<code>vadkit evaluate</code>).</p>"
     )
     out.append(per_video_table(runs))
     out.append(pixel_table(runs))
-    for run in evaluated:
-        extra = {
-            k: v
-            for k, v in run.evaluation.items()  # type: ignore[union-attr]
-            if k not in {"protocol", "results", "per_video", "pixel"}
-        }
-        if extra:
-            tag = f" ({escape(run.label)})" if multi else ""
-            out.append(
-                f"<h3>More results{tag}</h3><pre>{escape(json.dumps(extra, indent=2))}</pre>"
-            )
     out.append("</section>")
     return "".join(out)
 
 
 def pixel_table(runs: Sequence[RunData]) -> str:
-    """Evaluate's pixel-level metrics (``evaluation["pixel"]``: the fused map's and each task's),
-    or its note saying why there are none."""
-    parts = [(r, (r.evaluation or {}).get("pixel")) for r in runs]
-    if not any(p for _, p in parts):
+    """Evaluate's pixel-level metrics (the fused map's and each task's), or its note saying why
+    there are none."""
+    evaluated = [(r, r.evaluation) for r in runs if r.evaluation is not None]
+    if not evaluated:
         return ""
     out = ["<h3>Pixel level</h3>"]
     multi = len(runs) > 1
     why_none: dict[str, list[str]] = {}  # one line per reason, naming its runs
-    for run, pixel in parts:
+    for run, evaluation in evaluated:
         tag = f"{escape(run.label)}: " if multi else ""
-        if not pixel or "fused" not in pixel:
-            note = str((pixel or {}).get("note", "no pixel-level evaluation"))
+        pixel = evaluation.pixel
+        if pixel is None:
+            note = evaluation.pixel_note or "no pixel-level evaluation"
             why_none.setdefault(note, []).append(run.label)
             continue
-        rows = {"fused map": pixel["fused"]}
-        rows.update({f"{t} map alone": m for t, m in (pixel.get("tasks") or {}).items()})
-        cols = [c for c in ("pixel_auroc", "rbdc", "tbdc") if any(c in m for m in rows.values())]
-        names = {"pixel_auroc": "pixel AUROC", "rbdc": "RBDC", "tbdc": "TBDC"}
-        head = "".join(f"<th>{names[c]}</th>" for c in cols)
+        rows: dict[str, list[float | None]] = {
+            "fused map": [pixel.fused.pixel_auroc, pixel.fused.rbdc, pixel.fused.tbdc]
+        }
+        rows.update({f"{t} map alone": [auc, None, None] for t, auc in pixel.tasks.items()})
+        head = "<th>pixel AUROC</th><th>RBDC</th><th>TBDC</th>"
         body = "".join(
-            f"<tr><td>{escape(k)}</td>" + _cells([m.get(c) for c in cols]) + "</tr>"
-            for k, m in rows.items()
+            f"<tr><td>{escape(k)}</td>" + _cells(values) + "</tr>" for k, values in rows.items()
         )
         out.append(
             f"<table class='pixel'><thead><tr><th>{tag or 'map'}</th>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>"
-            f'<p class="note">{escape(str(pixel.get("metric", "")))}</p>'
+            f'<p class="note">{escape(pixel.metric)}</p>'
         )
     for note, labels in why_none.items():
         tag = f"{escape(', '.join(labels))}: " if multi else ""
@@ -179,7 +168,7 @@ def per_video_table(runs: Sequence[RunData]) -> str:
     names: list[str] = []
     for run in runs:
         names += [v.name for v in run.videos if v.name not in names]
-    by_run = [{p["name"]: p for p in (r.evaluation or {}).get("per_video", [])} for r in runs]
+    by_run = [{v.name: v for v in (r.evaluation.per_video if r.evaluation else ())} for r in runs]
     multi = len(runs) > 1
     head = "<th>video</th><th>frames scored</th><th>anomalous</th>" + "".join(
         f"<th>fused AUROC{escape(' ' + r.label) if multi else ''}</th>" for r in runs
@@ -189,10 +178,10 @@ def per_video_table(runs: Sequence[RunData]) -> str:
         first = next((b[name] for b in by_run if name in b), None)
         if first is None:
             continue
-        aucs = [b.get(name, {}).get("fused_auroc") for b in by_run]
+        aucs = [b[name].fused_auroc if name in b else None for b in by_run]
         rows.append(
             f"<tr><td>{escape(name)}</td>"
-            + _cells([first["frames_scored"], first["anomalous_frames"], *aucs])
+            + _cells([first.frames_scored, first.anomalous_frames, *aucs])
             + "</tr>"
         )
     if not rows:
@@ -224,25 +213,25 @@ def provenance_rows(run: RunData) -> list[tuple[str, Any]]:
             f"{train.get('epochs')} epochs, batch {train.get('batch_size')}, lr "
             f"{train.get('lr')}, seed {train.get('seed')}, precision {train.get('precision')}",
         ),
-        ("score set", p.get("score_set")),
+        ("score set", p.score_set),
         ("data", data),
         ("frame size, colour", f"{_fmt(record.get('size'))} px, {record.get('color', '-')}"),
-        ("ground truth", p.get("ground_truth")),
+        ("ground truth", p.ground_truth),
         (
             "frames scored",
-            f"{p.get('frames_scored')} of {p.get('total_frames')} ({p.get('frames_mode')} mode), "
-            f"{p.get('videos')} videos, clip length {p.get('clip_length')}",
+            f"{p.frames_scored} of {p.total_frames} ({p.frames_mode} mode), "
+            f"{p.videos} videos, clip length {p.clip_length}",
         ),
-        ("anomalous frames", p.get("anomalous_frames")),
-        ("error measure", p.get("error")),
-        ("normalizer (per video)", p.get("normalizer")),
-        ("fusion weights", p.get("alphas")),
-        ("temporal smoothing (sigma, frames)", p.get("smoothing_sigma") or "none"),
-        ("checkpoint", p.get("checkpoint")),
+        ("anomalous frames", p.anomalous_frames),
+        ("error measure", p.error),
+        ("normalizer (per video)", p.normalizer),
+        ("fusion weights", p.alphas),
+        ("temporal smoothing (sigma, frames)", p.smoothing_sigma or "none"),
+        ("checkpoint", p.checkpoint),
         ("weights SHA-256", prov.get("weights_sha256")),
         ("scoring settings SHA-256", prov.get("settings_sha256")),
         ("error measures scored", prov.get("errors_scored")),
-        ("scoring runtime", p.get("runtime") or record.get("runtime")),
+        ("scoring runtime", p.runtime or record.get("runtime")),
         ("scored by vadkit", record.get("vadkit")),
         (
             "trained with",
@@ -264,7 +253,7 @@ def provenance_section(runs: Sequence[RunData]) -> str:
             f"<tr><td>{escape(k)}</td><td>{escape(_fmt(v))}</td></tr>"
             for k, v in provenance_rows(run)
         )
-        record = json.dumps(run.scores.meta, indent=2, default=str)
+        record = json.dumps(run.scores.meta.to_json(), indent=2, default=str)
         out.append(
             f"<div><h3>{escape(run.label)}</h3><table class='kv'>{rows}</table>"
             f"<details><summary>Resolved config (config.toml)</summary>"

@@ -188,7 +188,7 @@ def runs_table(runs: Sequence[RunData], groups: Sequence[RunGroup]) -> str:
     for g in groups:
         scores += [s for s in g.scores if s not in scores]
     scores = [s for s in scores if s != "fused"] + (["fused"] if "fused" in scores else [])
-    protocol = next((r.protocol for r in runs if r.evaluation), {})
+    protocol = next((r.protocol for r in runs if r.evaluation), runs[0].protocol)
     head1 = "".join(
         f"<th colspan='{4 if s == 'fused' else 2}'>{escape(score_label(s, protocol))}</th>"
         for s in scores

@@ -14,20 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any, TypeVar
+from typing import Any
 
 from vadkit.components import SCORE_KEY
 from vadkit.config.settings import CHANNELS
-from vadkit.errors import DataError
-
-T = TypeVar("T")
-#: A JSON object kept as it is (a record of facts, or a record with a reader of its own).
-JsonObject = dict[str, Any]
+from vadkit.jsonfields import JsonFields, JsonObject, whole
 
 BUNDLE_FILE = "bundle.json"
 BUNDLE_KIND = "vadkit-bundle"
@@ -71,95 +66,20 @@ def member_problem(name: str) -> str | None:
     return None
 
 
-class _Fields:
-    """One JSON object of ``bundle.json``: each read checks the field, and a wrong one is a
-    :class:`DataError` naming its path (``export.openvino.usable``)."""
+class _Fields(JsonFields):
+    """One JSON object of ``bundle.json`` (:class:`~vadkit.jsonfields.JsonFields`, numbers read
+    as floats); a wrong field is a :class:`~vadkit.errors.DataError` naming its path, the fix: export again."""
 
-    def __init__(self, data: Any, where: str, source: str) -> None:
-        self.where, self.source = where, source
-        if not isinstance(data, dict):
-            raise self.bad("", "a JSON object", data)
-        self.data: dict[str, Any] = data
-
-    def path(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where and key else (key or self.where)
-
-    def bad(self, key: str, expected: str, value: Any) -> DataError:
-        shown = repr(value)
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
-        return DataError(
-            f"'{self.source}': field '{self.path(key) or '(top)'}' must be {expected}, "
-            f"not {shown}.",
-            hint=f"The file was edited or damaged. {REEXPORT}",
-        )
-
-    def wrong(self, key: str, why: str) -> DataError:
-        return DataError(
-            f"'{self.source}': field '{self.path(key)}' {why}.",
-            hint=f"The file was edited or damaged. {REEXPORT}",
-        )
-
-    def get(self, key: str, expected: str, check: Callable[[Any], bool], *, null: bool) -> Any:
-        if key not in self.data:
-            if null:
-                return None
-            raise DataError(
-                f"'{self.source}': field '{self.path(key)}' is missing.",
-                hint=f"The file was edited, damaged or written by another version. {REEXPORT}",
-            )
-        value = self.data[key]
-        if value is None and null:
-            return None
-        if not check(value):
-            raise self.bad(key, expected + (" or null" if null else ""), value)
-        return value
-
-    def text(self, key: str, *, null: bool = False) -> Any:
-        return self.get(key, "a string", lambda v: isinstance(v, str), null=null)
-
-    def choice(self, key: str, choices: tuple[str, ...]) -> str:
-        expected = "one of " + ", ".join(repr(c) for c in choices)
-        return str(self.get(key, expected, lambda v: v in choices, null=False))
-
-    def whole(self, key: str, minimum: int = 0, *, null: bool = False) -> Any:
-        return self.get(key, f"a whole number >= {minimum}", _whole(minimum), null=null)
+    def __init__(self, data: Any, where: str, source: str, fix: str = REEXPORT) -> None:
+        super().__init__(data, where, source, fix)
 
     def number(self, key: str, *, null: bool = False) -> Any:
-        value = self.get(key, "a finite number", _finite, null=null)
+        value = super().number(key, null=null)
         return None if value is None else float(value)
 
-    def flag(self, key: str, *, null: bool = False) -> Any:
-        return self.get(key, "true or false", lambda v: isinstance(v, bool), null=null)
 
-    def texts(self, key: str) -> tuple[str, ...]:
-        value = self.get(key, "a list of strings", _strings, null=False)
-        return tuple(value)
-
-    def obj(self, key: str, *, null: bool = False) -> Any:
-        value = self.get(key, "a JSON object", lambda v: isinstance(v, dict), null=null)
-        return None if value is None else dict(value)
-
-    def sub(self, key: str) -> _Fields:
-        self.get(key, "a JSON object", lambda v: isinstance(v, dict), null=False)
-        return _Fields(self.data[key], self.path(key), self.source)
-
-    def each(self, key: str, parse: Callable[[_Fields], T]) -> dict[str, T]:
-        """An object of objects, each parsed by ``parse``."""
-        outer = self.sub(key)
-        return {name: parse(outer.sub(name)) for name in outer.data}
-
-
-def _whole(minimum: int) -> Callable[[Any], bool]:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-
-
-def _finite(value: Any) -> bool:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    return ok and math.isfinite(value)
-
-
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+def _sha256(value: Any) -> bool:
+    return isinstance(value, str) and _SHA256.match(value) is not None
 
 
 @dataclass(frozen=True)
@@ -195,7 +115,7 @@ class InputSpec:
                 isinstance(v, list)
                 and len(v) == 5
                 and v[0] == "batch"
-                and all(_whole(1)(d) for d in v[1:])
+                and all(whole(1)(d) for d in v[1:])
             ),
             null=False,
         )
@@ -396,7 +316,7 @@ class BundleMeta:
 
     @classmethod
     def from_json(cls, data: Any, source: str = BUNDLE_FILE) -> BundleMeta:
-        """Parse and check ``bundle.json``'s content; a :class:`DataError` names the field that
+        """Parse and check ``bundle.json``'s content; a :class:`~vadkit.errors.DataError` names the field that
         is missing, of the wrong type, out of range or at odds with another."""
         f = _Fields(data, "", source)
         f.choice("kind", (BUNDLE_KIND,))
@@ -404,7 +324,7 @@ class BundleMeta:
         size = f.get(
             "size",
             "[height, width], two whole numbers >= 1",
-            lambda v: isinstance(v, list) and len(v) == 2 and all(_whole(1)(d) for d in v),
+            lambda v: isinstance(v, list) and len(v) == 2 and all(whole(1)(d) for d in v),
             null=False,
         )
         files = f.sub("files")
@@ -521,7 +441,3 @@ class BundleMeta:
             "plugins": {n: p.version for n, p in self.plugins.items()},
             "distributions": {n: p.distribution for n, p in self.plugins.items()},
         }
-
-
-def _sha256(value: Any) -> bool:
-    return isinstance(value, str) and _SHA256.match(value) is not None

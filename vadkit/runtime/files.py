@@ -9,7 +9,6 @@ like a run's. Videos are decoded and resized by the same code as the PyTorch pat
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from vadkit.runtime.bundle import Bundle, read_bundle, refuse_run_options
 from vadkit.runtime.engines import open_engine
 from vadkit.runtime.scorer import EngineScorer
 from vadkit.scoring.core import check_frames_mode, check_scorable, score_videos
+from vadkit.scoring.record import DataSource, ErrorRecord, ScoreSetRecord, scoring_finish
 from vadkit.scoring.scoreset import check_set_name, save_score_set
 from vadkit.storage.lock import locked
 
@@ -38,13 +38,13 @@ def score_bundle(
     precision: str | None = None,
     run_options: Mapping[str, bool] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
+) -> ScoreSetRecord:
     """Score video files (or the ``testing`` split of ``data``) with a bundle and save the score
-    set ``BUNDLE/scores/<name>``; returns its record, as ``score_run`` does for a run.
+    set ``BUNDLE/scores/<name>``; returns its record (a
+    :class:`~vadkit.scoring.record.ScoreSetRecord`), as ``score_run`` does for a run.
 
     ``run_options``: the options of ``vadkit score`` that apply to runs only, with whether each
     was given (one given is an error, :func:`~vadkit.runtime.bundle.refuse_run_options`)."""
-    from vadkit._version import __version__
     from vadkit.data import open_video_file, open_videos
     from vadkit.data.truth import ground_truth_location
 
@@ -67,59 +67,42 @@ def score_bundle(
     bs = int(batch_size or sset.batch_size)
     engine = open_engine(bundle, device, precision or "auto")
     scorer = EngineScorer.of_bundle(bundle, engine)
-    source: dict[str, Any]
+    source: DataSource
     if video_files:
         videos: list[Any] = [
             open_video_file(p, size=bundle.size, color=bundle.color) for p in video_files
         ]
         set_name = check_set_name(name or "videos")
-        source = {"source": "files", "files": [str(Path(p)) for p in video_files]}
+        source = DataSource.of_files([Path(p) for p in video_files])
     else:
         assert data is not None
         # the test labels are read by `vadkit evaluate` only: the set records where they are
         vset = open_videos(data, "testing", size=bundle.size, color=bundle.color, with_labels=False)
         videos = list(vset)
         set_name = check_set_name(name or "testing")
-        source = {"source": "dataset", "root": str(vset.root), "split": "testing"}
-        source |= {"format": vset.format, "ground_truth_at": ground_truth_location(vset, labels)}
+        location = ground_truth_location(vset, labels)
+        source = DataSource.of_dataset(vset.root, "testing", vset.format, location)
     check_scorable(videos, t)
-    tasks = bundle.tasks
-    meta: dict[str, Any] = {
-        **source,
-        "frames_mode": mode,
-        "clip_length": t,
-        "size": list(bundle.size),
-        "color": bundle.color,
-        "tasks": tasks,
-        "error_tasks": list(bundle.meta.error_tasks),
-        "errors": {
-            k: {
-                "higher_is_anomalous": v.higher_is_anomalous,
-                "stored": "as is" if v.higher_is_anomalous else "negated",
-                "module": "bundle graph",
-                "params": v.params,
-            }
+    meta = ScoreSetRecord.for_scoring(
+        scorer,
+        source,
+        videos,
+        settings=sset,
+        alphas=bundle.meta.defaults.alphas,
+        errors={
+            k: ErrorRecord.of(v.higher_is_anomalous, "bundle graph", v.params)
             for k, v in bundle.meta.errors.items()
         },
-        "defaults": {
-            "error": sset.error,
-            "normalizer": sset.normalizer,
-            "normalizer_params": sset.normalizer_params,
-            "alphas": dict(bundle.meta.defaults.alphas),
-            "presets": sset.presets,
-            "smooth": sset.smooth,
-        },
-        "checkpoint": bundle.meta.run.checkpoint,
-        "weights": {
+        frames_mode=mode,
+        size=bundle.size,
+        color=bundle.color,
+        batch_size=bs,
+        weights={
             "checkpoint": bundle.meta.run.checkpoint,
             "sha256": bundle.meta.run.weights_sha256,
         },
-        "runtime": scorer.describe(),
-        "bundle_sha256": bundle.digest,  # bundle.json as read (runtime.bundle.Bundle.digest)
-        "batch_size": bs,
-        "total_frames": int(sum(int(v.num_frames) for v in videos)),
-        "vadkit": __version__,
-    }
+        bundle_sha256=bundle.digest,  # bundle.json as read (runtime.bundle.Bundle.digest)
+    )
     total = sum(max(0, int(v.num_frames) - t) for v in videos)
     done = 0
 
@@ -132,16 +115,7 @@ def score_bundle(
 
     skipped: list[dict[str, Any]] = []
     left_out: dict[str, str] = {}
-    meta["skipped"] = skipped
-    start = time.perf_counter()
-
-    def finalize(record: dict[str, Any]) -> None:
-        seconds = time.perf_counter() - start
-        record["seconds"] = round(seconds, 3)
-        record["windows_per_second"] = round(total / seconds, 2) if seconds > 0 else None
-        record["errors"] = {k: v for k, v in record["errors"].items() if k not in left_out}
-        record["left_out_errors"] = dict(left_out)
-
+    finalize = scoring_finish(total, skipped, left_out)
     scored = score_videos(
         scorer,
         videos,
@@ -151,6 +125,4 @@ def score_bundle(
         skipped=skipped,
         left_out=left_out,
     )
-    result = save_score_set(Path(bundle_dir), set_name, scored, meta, finalize=finalize)
-    result["name"] = set_name
-    return result
+    return save_score_set(Path(bundle_dir), set_name, scored, meta, finalize=finalize)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,6 @@ RECORD_DIGEST = "record_sha256"
 #: The first layout version whose records are sealed; records of format 2 hash their settings
 #: only (they still load, checked as they were).
 SEALED_SINCE = 3
-#: The record key of the dataset layout a set was scored from (a ``datasets`` registry name).
-DATA_FORMAT = "data_format"
 
 
 def json_default(obj: Any) -> Any:
@@ -79,7 +77,7 @@ def seal_record(record: Mapping[str, Any]) -> dict[str, Any]:
 def check_record(record: Mapping[str, Any], path: Path) -> None:
     """Raise :class:`DataError` naming ``path`` when the sealed record was edited by hand (a
     changed value, or a removed digest). Records of format 2 carry no seal; their settings are
-    checked by :func:`expected_identity`."""
+    checked by :meth:`vadkit.scoring.record.ScoreSetRecord.expected_identity`."""
     identity = record.get("identity")
     recorded = identity.get(RECORD_DIGEST) if isinstance(identity, Mapping) else None
     version = record.get("format")
@@ -119,21 +117,6 @@ def read_arrays(path: Path, name: str) -> dict[str, np.ndarray]:
         ) from None
 
 
-def expected_identity(meta: Mapping[str, Any]) -> tuple[str, str] | None:
-    """``(weights_sha256, settings_sha256)`` of a record, checked against its own settings."""
-    identity = meta.get("identity")
-    if not isinstance(identity, Mapping):
-        return None
-    recorded = identity.get("settings_sha256")
-    if recorded != sha256(canonical_json(identity.get("settings"))):
-        raise DataError(
-            f"The record of score set '{meta.get('name')}' was edited by hand: its settings no "
-            "longer match their digest.",
-            hint="Re-score the set with `vadkit score RUN`; do not edit set.json by hand.",
-        )
-    return (str(identity.get("weights_sha256") or ""), str(recorded))
-
-
 def identity_problem(arrays: Mapping[str, np.ndarray], expected: tuple[str, str]) -> str:
     if not all(k in arrays for k in ID_KEYS):
         return "it records no checkpoint: written by another version or by hand"
@@ -146,36 +129,20 @@ def identity_problem(arrays: Mapping[str, np.ndarray], expected: tuple[str, str]
 
 
 def drop_errors(
-    folder: Path, entries: list[dict[str, Any]], errors: set[str], default: str
+    folder: Path, videos: Iterable[tuple[str, str]], errors: set[str], default: str
 ) -> None:
-    """Remove the arrays of ``errors`` from every video file in ``folder`` (and the normalised
-    and fused scores of the defaults when the default error measure is one of them)."""
+    """Remove the arrays of ``errors`` from the file of every video ``(name, file)`` in
+    ``folder`` (and the normalised and fused scores of the defaults when the default error
+    measure is one of them)."""
 
     def dropped(key: str) -> bool:
         if key.startswith(("raw.", "norm.")) and key.rsplit(".", 1)[-1] in errors:
             return True
         return default in errors and (key.startswith("norm.") or key == "fused")
 
-    for entry in entries:
-        path = folder / Path(entry["file"]).name
-        arrays = read_arrays(path, entry["name"])
+    for name, file in videos:
+        path = folder / Path(file).name
+        arrays = read_arrays(path, name)
         keep = {k: v for k, v in arrays.items() if not dropped(k)}
         if len(keep) != len(arrays):
             write_arrays(path, keep)
-
-
-def dataset_format(meta: Mapping[str, Any]) -> str | None:
-    """The dataset layout (``datasets`` registry name) a set's record says it was scored from.
-
-    The record's ``format`` is the score set's own layout version
-    (:data:`vadkit.scoring.scoreset.FORMAT_VERSION`); the dataset's is :data:`DATA_FORMAT`. Sets
-    saved before that key existed (format 2) have it in their identity's settings, which hashed
-    the scoring meta before its ``format`` was overwritten; sets of video files and sets of
-    vadkit 0.1 have none (None).
-    """
-    value = meta.get(DATA_FORMAT)
-    if value is None:
-        identity = meta.get("identity")
-        settings = identity.get("settings") if isinstance(identity, Mapping) else None
-        value = settings.get("format") if isinstance(settings, Mapping) else None
-    return value if isinstance(value, str) else None

@@ -6,6 +6,10 @@ Layout (format 3; format 2 had no ``identity.record_sha256``)::
     RUN/scores/<set>/<video>.npz   one file per video
     RUN/scores/index.json          every set's record, rebuilt from the set.json files (a cache)
 
+The record is typed, :class:`vadkit.scoring.record.ScoreSetRecord` (a set's
+:attr:`ScoreSet.meta`, what :func:`save_score_set` returns): ``from_json`` checks every field of
+``set.json`` (a wrong one is a DataError naming the file and the field), ``to_json`` is the file.
+
 A video's file holds ``frames`` (indices of the frames scored), ``raw.<task>.<key>`` (key: an error measure's name, or :data:`~vadkit.components.SCORE_KEY` for
 a task without error measures; oriented scores: similarities such as PSNR are stored negated so
 that every score grows with abnormality), ``norm.<task>.<key>`` (the default error measure's
@@ -36,7 +40,7 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +50,20 @@ from vadkit.components import SCORE_KEY, ScoreNormalizer
 from vadkit.errors import ConfigError, DataError
 from vadkit.scoring.core import VideoScores
 from vadkit.scoring.fusion import fuse, get_normalizer, normalized_streams
+from vadkit.scoring.record import (
+    FORMAT_VERSION,
+    ScoreSetRecord,
+    ScoringDefaults,
+    VideoEntry,
+)
 from vadkit.scoring.scorefiles import (
-    DATA_FORMAT,
     ID_KEYS,
     check_record,
-    dataset_format,
     drop_errors,
-    expected_identity,
     identity_problem,
     json_default,
     read_arrays,
     seal_record,
-    settings_identity,
     write_arrays,
 )
 from vadkit.storage.folders import staged_folder, wait_for_swap
@@ -65,8 +71,6 @@ from vadkit.storage.folders import staged_folder, wait_for_swap
 SCORES_DIR = "scores"
 INDEX_FILE = "index.json"
 SET_FILE = "set.json"
-#: The layout version of score sets, the record's ``format`` (3: the record is sealed).
-FORMAT_VERSION = 3
 #: A score set's name: a plain folder name (letters, digits, '-' and '_'; the whole name, so a
 #: trailing newline is refused too).
 SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -77,25 +81,26 @@ SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 # --------------------------------------------------------------------------------------------
 @dataclass
 class ScoreSet:
-    """All scored videos of one set (``testing``, or a named set of video files)."""
+    """All scored videos of one set (``testing``, or a named set of video files) and the set's
+    record ``meta`` (:class:`~vadkit.scoring.record.ScoreSetRecord`, its ``set.json``)."""
 
     name: str
-    meta: dict[str, Any]
+    meta: ScoreSetRecord
     videos: list[VideoScores]
 
     @property
     def tasks(self) -> list[str]:
-        return list(self.meta["tasks"])
+        return list(self.meta.tasks)
 
     @property
     def errors(self) -> list[str]:
         """Error measures every error-based task was scored with."""
-        return list(self.meta.get("errors", {}))
+        return list(self.meta.errors)
 
     @property
     def left_out_errors(self) -> dict[str, str]:
         """Error measures left out at scoring (non-finite scores), with the reason."""
-        return dict(self.meta.get("left_out_errors", {}))
+        return dict(self.meta.left_out_errors)
 
     @property
     def has_labels(self) -> bool:
@@ -103,22 +108,23 @@ class ScoreSet:
 
     @property
     def data_format(self) -> str | None:
-        """The dataset layout the set was scored from (:func:`dataset_format`)."""
-        return dataset_format(self.meta)
+        """The dataset layout the set was scored from
+        (:attr:`~vadkit.scoring.record.ScoreSetRecord.dataset_format`)."""
+        return self.meta.dataset_format
 
     @property
-    def defaults(self) -> dict[str, Any]:
+    def defaults(self) -> ScoringDefaults:
         """The settings the set was scored with: ``error``, ``normalizer``, ``alphas``,
         ``smooth``, the named fusion weights ``presets`` (none in sets of vadkit 0.1) and the
-        normalizers' parameters ``normalizer_params`` (none in sets scored before they could be
+        normalizers' parameters ``normalizer_params`` (None in sets scored before they could be
         set: every normalizer's defaults)."""
-        return {"presets": {}, "normalizer_params": {}, **self.meta["defaults"]}
+        return self.meta.defaults
 
     def normalizer(self, name: str | ScoreNormalizer | None = None) -> tuple[str, ScoreNormalizer]:
         """``(name, normalizer)``: ``name`` (default: the set's normalizer) built with the
         parameters the set records for it, as every reader of the set rescales its scores."""
         defaults = self.defaults
-        return get_normalizer(name or defaults["normalizer"], defaults["normalizer_params"])
+        return get_normalizer(name or defaults.normalizer, defaults.normalizer_params)
 
 
 def scores_dir(run_dir: str | Path) -> Path:
@@ -209,8 +215,8 @@ def list_score_sets(run_dir: str | Path) -> list[str]:
     return sorted(names)
 
 
-def read_set_record(folder: Path) -> dict[str, Any]:
-    """A set's ``set.json``, refused when it was edited by hand (:func:`check_record`)."""
+def _record_json(folder: Path) -> dict[str, Any]:
+    """A set's ``set.json`` as JSON, refused when it was edited by hand (:func:`check_record`)."""
     path = folder / SET_FILE
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -228,11 +234,24 @@ def read_set_record(folder: Path) -> dict[str, Any]:
     return record
 
 
+def read_set_record(folder: Path) -> ScoreSetRecord:
+    """A set's ``set.json``, typed and checked (:meth:`ScoreSetRecord.from_json`), refused when
+    it was edited by hand (:func:`check_record`)."""
+    return _typed(_record_json(folder), folder)
+
+
+def _typed(record: dict[str, Any], folder: Path) -> ScoreSetRecord:
+    fix = f"Re-score the set: vadkit score {folder.parent.parent}"
+    return ScoreSetRecord.from_json(record, str(folder / SET_FILE), fix)
+
+
 def load_scores(run_dir: str | Path, name: str = "testing") -> ScoreSet:
     """The score set ``name`` of a run, as written by :func:`save_score_set`.
 
-    Raises :class:`DataError` when the set is missing, a file is missing or unreadable, or its
-    files disagree with its record (another checkpoint or other settings), naming the files.
+    Its ``meta`` is the set's record, typed (:class:`~vadkit.scoring.record.ScoreSetRecord`).
+    Raises :class:`DataError` when the set is missing, a file is missing or unreadable, its
+    record is edited or has a wrong field (named), or its files disagree with its record
+    (another checkpoint or other settings), naming the files.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -246,20 +265,20 @@ def load_scores(run_dir: str | Path, name: str = "testing") -> ScoreSet:
         meta = _legacy_record(run_dir, name)
     videos = []
     wrong: list[str] = []
-    expected = expected_identity(meta)
-    for entry in meta["videos"]:
-        path = base / entry["file"]
+    expected = meta.expected_identity()
+    for entry in meta.videos:
+        path = base / entry.file
         if not path.is_file():
             raise DataError(
-                f"The scores of video '{entry['name']}' are missing: {path}.",
+                f"The scores of video '{entry.name}' are missing: {path}.",
                 hint=f"Re-score the run: vadkit score {run_dir}",
             )
-        arrays = read_arrays(path, entry["name"])
+        arrays = read_arrays(path, entry.name)
         if expected is not None:
             problem = identity_problem(arrays, expected)
             if problem:
-                wrong.append(f"{entry['file']} ({problem})")
-        videos.append(video_from_arrays(arrays, entry["name"]))
+                wrong.append(f"{entry.file} ({problem})")
+        videos.append(video_from_arrays(arrays, entry.name))
     if wrong:
         raise DataError(
             f"Score set '{name}' of {run_dir} mixes scores that do not belong together: "
@@ -271,7 +290,7 @@ def load_scores(run_dir: str | Path, name: str = "testing") -> ScoreSet:
     return ScoreSet(name=name, meta=meta, videos=videos)
 
 
-def _legacy_record(run_dir: Path, name: str) -> dict[str, Any]:
+def _legacy_record(run_dir: Path, name: str) -> ScoreSetRecord:
     """The index entry of a set written by vadkit 0.1 (no ``set.json``, no identity)."""
     try:
         sets = read_index(run_dir)["sets"]
@@ -283,7 +302,8 @@ def _legacy_record(run_dir: Path, name: str) -> dict[str, Any]:
             f"Run {run_dir} has no scores yet.",
             hint=f"Score it first: vadkit score {run_dir}",
         )
-    if name not in sets or (sets[name].get("format") or 1) >= 2:
+    entry = sets.get(name)
+    if not isinstance(entry, dict) or (entry.get("format") or 1) >= 2:
         raise DataError(
             f"Run {run_dir} has no score set '{name}'.",
             hint=f"Score sets: {', '.join(known)}.",
@@ -293,7 +313,8 @@ def _legacy_record(run_dir: Path, name: str) -> dict[str, Any]:
         f"cannot be checked against each other; re-score it (vadkit score {run_dir})",
         stacklevel=3,
     )
-    return dict(sets[name])
+    where = f"{scores_dir(run_dir) / INDEX_FILE} (set '{name}')"
+    return ScoreSetRecord.from_json(entry, where, f"Re-score the set: vadkit score {run_dir}")
 
 
 def safe_file_stem(name: str) -> str:
@@ -315,79 +336,79 @@ def save_score_set(
     run_dir: str | Path,
     name: str,
     videos: Iterable[VideoScores],
-    meta: dict[str, Any],
+    meta: ScoreSetRecord,
     *,
-    finalize: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+    finalize: Callable[[ScoreSetRecord], ScoreSetRecord] | None = None,
+) -> ScoreSetRecord:
     """Write the score set ``name``: each video's scores (with the defaults' normalised and fused
     scores), its record ``set.json``, then swap it in for the old set and rebuild the index.
 
-    ``meta["defaults"]`` holds ``error``, ``normalizer`` (built with its parameters in
-    ``normalizer_params``, when given) and ``alphas``; ``meta["tasks"]`` the
-    tasks; ``meta["weights"]["sha256"]`` (when given) the weights that scored them;
-    ``meta["format"]`` (or ``meta["data_format"]``) the dataset's layout, recorded as
-    ``data_format`` (the record's ``format`` is :data:`FORMAT_VERSION`). Error
-    measures named in ``meta["left_out_errors"]`` (``finalize`` may add them) are removed from
-    every file. ``finalize(record)`` runs after the last video, before anything is swapped; an
-    exception from it, or from ``videos``, leaves the old set untouched. Returns the record.
+    ``meta`` is the scoring part of the record (:class:`ScoreSetRecord`; its set part, the
+    name, identity, videos and frame counts, is filled here): ``meta.defaults`` the error,
+    normalizer and weights of the fused scores, ``meta.weights`` the weights that scored them.
+    Error measures in ``left_out_errors`` (``finalize`` may add them) are removed from every
+    file. ``finalize(record)`` runs after the last video, before anything is swapped, and
+    returns the record to write; an exception from it, or from ``videos``, leaves the old set
+    untouched. Returns the record as written (sealed).
     """
     check_set_name(name)
     base = scores_dir(run_dir)
-    defaults = meta["defaults"]
-    _, normalizer = get_normalizer(defaults["normalizer"], defaults.get("normalizer_params"))
-    identity = settings_identity(meta)
-    identity["weights_sha256"] = (meta.get("weights") or {}).get("sha256")
+    defaults = meta.defaults
+    tasks = list(meta.tasks)
+    _, normalizer = get_normalizer(defaults.normalizer, defaults.normalizer_params)
+    identity = meta.new_identity()
     tags = {
-        ID_KEYS[0]: np.asarray(identity["weights_sha256"] or ""),
-        ID_KEYS[1]: np.asarray(identity["settings_sha256"]),
+        ID_KEYS[0]: np.asarray(identity.weights_sha256 or ""),
+        ID_KEYS[1]: np.asarray(identity.settings_sha256),
     }
     with staged_folder(base / name) as staging:
-        entries: list[dict[str, Any]] = []
+        entries: list[VideoEntry] = []
         for video in videos:
             stem = safe_file_stem(video.name)
-            while any(e["file"] == f"{name}/{stem}.npz" for e in entries):
+            while any(e.file == f"{name}/{stem}.npz" for e in entries):
                 stem += "_"
             extra = dict(tags)
-            if video.frames.size and _has_error(video, meta["tasks"], defaults["error"]):
-                streams = normalized_streams(video, meta["tasks"], defaults["error"], normalizer)
+            if video.frames.size and _has_error(video, tasks, defaults.error):
+                streams = normalized_streams(video, tasks, defaults.error, normalizer)
                 for task, values in streams.items():
-                    key = defaults["error"] if defaults["error"] in video.raw[task] else SCORE_KEY
+                    key = defaults.error if defaults.error in video.raw[task] else SCORE_KEY
                     extra[f"norm.{task}.{key}"] = values
-                extra["fused"] = fuse(streams, defaults["alphas"])
+                extra["fused"] = fuse(streams, defaults.alphas)
             write_video_scores(staging / f"{stem}.npz", video, extra)
             entries.append(
-                {
-                    "name": video.name,
-                    "file": f"{name}/{stem}.npz",
-                    "num_frames": video.num_frames,
-                    "frames_scored": int(video.frames.size),
-                    "anomalous_frames": None if video.labels is None else int(video.labels.sum()),
-                }
+                VideoEntry(
+                    name=video.name,
+                    file=f"{name}/{stem}.npz",
+                    num_frames=int(video.num_frames),
+                    frames_scored=int(video.frames.size),
+                    anomalous_frames=None if video.labels is None else int(video.labels.sum()),
+                )
             )
-        # the scoring meta's "format" is the dataset's layout: kept as DATA_FORMAT, since the
-        # record's "format" is the set's own version (what readers of old sets look at)
-        data_format = meta.get(DATA_FORMAT, meta.get("format"))
-        record = dict(meta, name=name, format=FORMAT_VERSION, identity=identity, videos=entries)
-        if isinstance(data_format, str):
-            record[DATA_FORMAT] = data_format
-        record["frames_scored"] = sum(e["frames_scored"] for e in entries)
-        labelled = [e["anomalous_frames"] for e in entries]
-        record["anomalous_frames"] = None if None in labelled else sum(labelled)
+        labelled = [e.anomalous_frames for e in entries]
+        record = replace(
+            meta,
+            name=name,
+            format=FORMAT_VERSION,
+            identity=identity,
+            videos=tuple(entries),
+            frames_scored=sum(e.frames_scored or 0 for e in entries),
+            anomalous_frames=None if None in labelled else sum(a or 0 for a in labelled),
+        )
         if finalize is not None:
-            finalize(record)
+            record = finalize(record)
         if not entries:
             raise DataError(
                 f"No video was scored: score set '{name}' would be empty.",
                 hint="Score videos of at least clip_length + 1 frames; the previous set, if "
                 "any, is kept.",
             )
-        left_out = set(record.get("left_out_errors", {}))
+        left_out = set(record.left_out_errors)
         if left_out:
-            drop_errors(staging, entries, left_out, defaults["error"])
-        record = seal_record(record)
-        write_json(staging / SET_FILE, record)
+            drop_errors(staging, [(e.name, e.file) for e in entries], left_out, defaults.error)
+        sealed = seal_record(record.to_json())
+        write_json(staging / SET_FILE, sealed)
     rebuild_index(run_dir)
-    return record
+    return _typed(sealed, base / name)  # what a reader of the set gets
 
 
 def _has_error(video: VideoScores, tasks: Iterable[str], error: str) -> bool:
@@ -405,8 +426,10 @@ def rebuild_index(run_dir: str | Path) -> dict[str, Any]:
     sets: dict[str, Any] = {}
     for name in list_score_sets(run_dir):
         if (base / name / SET_FILE).is_file():
-            try:
-                sets[name] = read_set_record(base / name)
+            try:  # the record as it is on disk, once its fields are checked
+                record = _record_json(base / name)
+                _typed(record, base / name)
+                sets[name] = record
             except DataError:
                 continue
         elif name in old:
