@@ -241,20 +241,22 @@ def test_the_normalizer_params_a_set_records_rescale_its_scores_wherever_it_is_r
     with np.load(tmp_path / "paper" / "scores" / "testing" / "02.npz") as data:
         assert not np.allclose(data["norm.ffp.mse"], by_hand.fit_transform(raw))
     res = evaluate_scores(iqr)
-    assert res["protocol"]["normalizer_params"] == params
+    assert res.protocol.normalizer_params == params
+    assert res.to_json()["protocol"]["normalizer_params"] == params  # evaluation.json has it
     from vadkit.cli.tables import protocol_lines
 
-    assert "normalizer: robust(quantile_range=[25.0, 75.0])" in protocol_lines(res["protocol"])[1]
-    assert res["results"] == evaluate_scores(iqr, normalizer=by_hand)["results"]
-    default = evaluate_scores(iqr, normalizer=create_normalizer("robust"))["results"]
-    assert res["results"]["fused"] != default["fused"]
+    assert "normalizer: robust(quantile_range=[25.0, 75.0])" in protocol_lines(res.protocol)[1]
+    assert res.results == evaluate_scores(iqr, normalizer=by_hand).results
+    default = evaluate_scores(iqr, normalizer=create_normalizer("robust")).results
+    assert res.fused != default["fused"]
     # a set whose own normalizer is another rescales with the params it records for 'robust'
     make_set(tmp_path / "mixed", normalizer_params=params)
     mixed = load_scores(tmp_path / "mixed")
-    assert mixed.defaults["normalizer"] == "minmax"
-    assert evaluate_scores(mixed, normalizer="robust")["results"] == res["results"]
+    assert mixed.defaults.normalizer == "minmax"
+    assert evaluate_scores(mixed, normalizer="robust").results == res.results
     # the params are part of the set's identity: a file scored with others is refused
-    assert iqr.meta["identity"]["settings_sha256"] != paper.meta["identity"]["settings_sha256"]
+    assert iqr.meta.identity is not None and paper.meta.identity is not None
+    assert iqr.meta.identity.settings_sha256 != paper.meta.identity.settings_sha256
     shutil.copy(
         tmp_path / "paper" / "scores" / "testing" / "02.npz",
         tmp_path / "iqr" / "scores" / "testing" / "02.npz",

@@ -368,7 +368,9 @@ def test_several_runs_spread_and_paper_claims(
     assert groups[1]["differing"]["train.epochs"] == 2
     assert groups[0]["varying"] == {"train.seed": [0, 1, 2]}
     # the spread of the three seeds, by hand from evaluate's numbers
-    evaluated = [evaluate_scores(with_ground_truth(load_scores(r)))["results"] for r in (a, *seeds)]
+    evaluated = [
+        evaluate_scores(with_ground_truth(load_scores(r))).to_json()["results"] for r in (a, *seeds)
+    ]
     for score in ("vcr", "fused"):
         for metric in ("micro_auroc", "macro_auroc"):
             x = np.array([e[score][metric] for e in evaluated], dtype=np.float64)

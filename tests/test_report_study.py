@@ -15,6 +15,8 @@ import pytest
 from scipy import stats
 
 from vadkit.components import PublishedResult, Recipe
+from vadkit.evaluation.result import EvalProtocol, Evaluation
+from vadkit.metrics import FrameMetrics
 from vadkit.report.claims import recipe_claims
 from vadkit.report.collect import RunData
 from vadkit.report.groups import dataset_name, group_runs, is_dataset
@@ -81,25 +83,30 @@ def fake_run(
         '[score]\nerror = "bpe"\nnormalizer = "minmax"\nbatch_size = 32\n'
         "[score.alphas]\nvcr = 1.0\nffp = 1.0\nprp = 1.0\n"
     )
-    protocol = {
-        "error": "bpe",
-        "error_tasks": ["vcr", "ffp"],
-        "normalizer": normalizer,
-        "alphas": {"vcr": 1.0, "ffp": 1.0, "prp": 1.0},
-        "smoothing_sigma": 0.0,
-        "frames_mode": "protocol",
-        "checkpoint": "last",
-        "ground_truth": str(root / "labels.npy"),
-    }
-    row = {"micro_auroc": micro, "macro_auroc": macro, "eer": 0.2, "average_precision": 0.9}
-    task = {"micro_auroc": micro - 0.1, "macro_auroc": None, "eer": 0.3, "average_precision": 0.8}
+    protocol = EvalProtocol(
+        score_set="testing",
+        frames_mode="protocol",
+        frames_scored=100,
+        total_frames=120,
+        videos=3,
+        clip_length=8,
+        error="bpe",
+        error_tasks=("vcr", "ffp"),
+        normalizer=normalizer,
+        normalizer_repr=normalizer,
+        alphas={"vcr": 1.0, "ffp": 1.0, "prp": 1.0},
+        smoothing_sigma=0.0,
+        checkpoint="last",
+        ground_truth=str(root / "labels.npy"),
+    )
+    row = FrameMetrics(micro, macro, 3, 0.2, 0.9, 100, 40)
+    task = FrameMetrics(micro - 0.1, None, 0, 0.3, 0.8, 100, 40)
+    meta = SimpleNamespace(to_json=lambda: {"source": "dataset", "root": str(root)})
     return RunData(
         run_dir=run_dir,
-        scores=SimpleNamespace(  # type: ignore[arg-type]
-            meta={"source": "dataset", "root": str(root), "split": "testing"}, name="testing"
-        ),
+        scores=SimpleNamespace(meta=meta, name="testing"),  # type: ignore[arg-type]
         protocol=protocol,
-        evaluation={"protocol": protocol, "results": {"vcr": task, "fused": row}},
+        evaluation=Evaluation(protocol=protocol, results={"vcr": task, "fused": row}),
         provenance={"config_toml": config},
         videos=[],
         threshold=0.0,

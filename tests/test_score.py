@@ -291,7 +291,7 @@ def test_the_runs_error_params_reach_the_measure_that_scores_and_the_sets_identi
         )
         shutil.copytree(run.path, tmp_path / "default")  # the same weights, sigma 1 below
         scored = run.score(device="cpu", precision="fp32", errors=["bpe", "mse"])
-        assert scored.meta["errors"]["bpe"]["params"] == {
+        assert scored.meta.errors["bpe"].params == {
             "stride": 2,
             "sigma": 2.0,
             "kernel_size": 5,
@@ -316,11 +316,11 @@ def test_the_runs_error_params_reach_the_measure_that_scores_and_the_sets_identi
         config.write_text(text.replace("sigma = 2.0", "sigma = 1.0"))
         vadkit.Run(tmp_path / "default").score(device="cpu", precision="fp32", errors=["bpe"])
     other = load_scores(tmp_path / "default")
-    assert other.meta["errors"]["bpe"]["params"]["sigma"] == 1.0
-    ours, theirs = scored.meta["identity"], other.meta["identity"]
+    assert (other.meta.errors["bpe"].params or {})["sigma"] == 1.0
+    ours, theirs = scored.meta.to_json()["identity"], other.meta.to_json()["identity"]
     assert ours["weights_sha256"] == theirs["weights_sha256"]
     assert ours["settings_sha256"] != theirs["settings_sha256"]
-    first = scored.meta["videos"][0]["file"]
+    first = scored.meta.videos[0].file
     shutil.copy(tmp_path / "default" / "scores" / first, run.path / "scores" / first)
     with pytest.raises(DataError, match="other settings"):
         load_scores(run.path)
