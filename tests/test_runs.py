@@ -16,6 +16,7 @@ from conftest import TINY_MODEL
 from vadkit.compute.device import Runtime
 from vadkit.config import resolve_config
 from vadkit.errors import CheckpointError, ConfigError
+from vadkit.plugins import missing_plugins
 from vadkit.runs import checkpoints
 from vadkit.runs import folder as runs
 from vadkit.runs import model as run_model
@@ -304,7 +305,9 @@ def _run_from_another_plugin(run: Path) -> None:
 
 def test_a_run_whose_plugin_is_missing_names_it_and_the_fix(tmp_path: Path) -> None:
     _run_from_another_plugin(tmp_path)
-    assert [p["name"] for p in run_versions.missing_plugins(tmp_path)] == ["example"]
+    assert [p["name"] for p in missing_plugins(run_versions.read_versions(tmp_path) or {})] == [
+        "example"
+    ]
     with pytest.raises(ConfigError) as caught:
         runs.load_model(tmp_path)
     message, hint = caught.value.message, caught.value.hint or ""
@@ -334,7 +337,7 @@ def test_a_run_with_its_plugins_loaded_keeps_the_plain_error(tmp_path: Path) -> 
     config["tasks"]["names"] = ["vcr", "nonesuch"]
     runs.write_config(tmp_path, config)
     run_versions.write_versions(tmp_path, _config())
-    assert run_versions.missing_plugins(tmp_path) == []
+    assert missing_plugins(run_versions.read_versions(tmp_path) or {}) == []
     with pytest.raises(ConfigError, match="Unknown task 'nonesuch'") as caught:
         runs.read_config(tmp_path)
     assert "This run was made with" not in caught.value.message

@@ -28,7 +28,7 @@ from rich.text import Text
 from vadkit.cli.common import console, err_console, plain
 
 if TYPE_CHECKING:
-    from vadkit.runs.checkpoints import Progress as TrainProgress
+    from vadkit.runs.layout import Progress as TrainProgress
     from vadkit.training.callbacks import TrainerState
 
 

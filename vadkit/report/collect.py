@@ -21,8 +21,7 @@ from vadkit.evaluation.evaluate import FUSED, check_error_name, compute_streams,
 from vadkit.evaluation.groundtruth import with_ground_truth
 from vadkit.evaluation.result import EvalProtocol, Evaluation
 from vadkit.report.segments import Segment, top_segments
-from vadkit.runs.folder import CONFIG_FILE
-from vadkit.runs.versions import VERSIONS_FILE
+from vadkit.runs.layout import CONFIG_FILE, VERSIONS_FILE
 from vadkit.scoring.fusion import check_smooth, get_normalizer, normalizer_record, resolve_alphas
 from vadkit.scoring.scoreset import ScoreSet, load_scores
 

@@ -39,9 +39,9 @@ from safetensors.torch import save as safetensors_save
 
 from vadkit.errors import CheckpointError
 from vadkit.runs import digests
+from vadkit.runs.layout import CHECKPOINT_DIR, Progress
 from vadkit.storage.io import file_digest, replace_file, write_bytes
 
-CHECKPOINT_DIR = "checkpoints"
 LAST = "last"
 #: Name of the moving average of the weights (``train.ema``), saved beside ``last``.
 EMA = "ema"
@@ -60,16 +60,6 @@ def _spec_difference(found: Mapping[str, Any], expected: Mapping[str, Any]) -> s
                 f"{key} is {json.dumps(found.get(key))}, expected {json.dumps(expected.get(key))}"
             )
     return None
-
-
-@dataclass
-class Progress:
-    """Where training stands: ``epoch`` in progress (0-based), ``batch`` batches of it done,
-    ``step`` optimizer steps done in total."""
-
-    epoch: int = 0
-    batch: int = 0
-    step: int = 0
 
 
 @dataclass(frozen=True)

@@ -40,13 +40,11 @@ from vadkit.runs.checkpoints import (
     state_path,
     weights_file_digest,
 )
+from vadkit.runs.layout import CONFIG_FILE
 from vadkit.runs.model import build_model as build_model  # documented at this path too
 from vadkit.runs.model import model_spec
 from vadkit.runs.versions import changed_plugins, read_versions
 from vadkit.storage.io import write_text
-
-CONFIG_FILE = "config.toml"
-METRICS_FILE = "metrics.jsonl"
 
 if TYPE_CHECKING:
     from vadkit.model import VADModel

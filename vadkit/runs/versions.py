@@ -14,16 +14,15 @@ import platform
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from vadkit.config import Config
+from vadkit.runs.layout import VERSIONS_FILE
 from vadkit.storage.io import write_text
-
-VERSIONS_FILE = "versions.json"
 
 
 def versions(config: Config) -> dict[str, Any]:
     """Versions of vadkit, Python, torch and of each plugin whose components ``config`` uses."""
+    import torch
+
     from vadkit._version import __version__
     from vadkit.api import get_entry
     from vadkit.plugins import get_host

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from vadkit.runs.checkpoints import Progress
+from vadkit.runs.layout import Progress
 
 #: The settings of the pretend run a tracker logs in its check.
 CHECK_CONFIG: dict[str, Any] = {

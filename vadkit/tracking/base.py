@@ -31,9 +31,8 @@ from typing import Any, ClassVar, Literal
 
 from vadkit.config.overrides import Scalar, flatten
 from vadkit.errors import ConfigError, VadkitError
-from vadkit.runs.checkpoints import Progress
-from vadkit.training.callbacks import Callback, TrainerState
-from vadkit.training.step import TOTAL
+from vadkit.runs.layout import Progress
+from vadkit.training.callbacks import TOTAL, Callback, TrainerState
 
 #: How a tracked run ended: ``close(None)`` leaves its state as it was (after an evaluation).
 Outcome = Literal["finished", "failed", "killed"]

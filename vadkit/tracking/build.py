@@ -23,7 +23,7 @@ from vadkit.config.params import coerce_params
 from vadkit.config.settings import Config
 from vadkit.config.toml import load_toml
 from vadkit.errors import ConfigError, PluginError, VadkitError
-from vadkit.runs.folder import CONFIG_FILE, METRICS_FILE
+from vadkit.runs.layout import CONFIG_FILE, METRICS_FILE
 from vadkit.tracking.base import Tracker, TrackingWarning
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vadkit.runs.checkpoints import Progress
+from vadkit.runs.layout import Progress
+
+#: Loss key of the weighted total, beside one key per task.
+TOTAL = "loss"
 
 if TYPE_CHECKING:
     from vadkit.compute.device import Runtime

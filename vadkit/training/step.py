@@ -12,9 +12,7 @@ from torch import Tensor
 from vadkit.components import Batch
 from vadkit.compute.device import Runtime
 from vadkit.errors import VadkitError
-
-#: Loss key of the weighted total, beside one key per task.
-TOTAL = "loss"
+from vadkit.training.callbacks import TOTAL
 
 
 class TrainingDiverged(VadkitError):

@@ -32,7 +32,8 @@ from vadkit.config import Config, Settings
 from vadkit.data.split import validation_split
 from vadkit.errors import CheckpointError, ConfigError
 from vadkit.runs.checkpoints import Progress, checkpoint_path, save_checkpoint
-from vadkit.runs.folder import CONFIG_FILE, METRICS_FILE, RunFolder, write_config
+from vadkit.runs.folder import RunFolder, write_config
+from vadkit.runs.layout import CONFIG_FILE, METRICS_FILE
 from vadkit.runs.metricslog import MetricsLog
 from vadkit.runs.versions import record_resume_versions, write_versions
 from vadkit.storage.lock import LOCK_FILES, run_lock
