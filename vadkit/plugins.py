@@ -52,7 +52,10 @@ ENV_STRICT = "VADKIT_STRICT_PLUGINS"
 
 
 #: Component kinds, each filled by the hook ``register_<kind>``.
-KINDS: tuple[str, ...] = ("backbones", "tasks", "errors", "normalizers", "datasets", "recipes")
+KINDS: tuple[str, ...] = (
+    *("backbones", "tasks", "errors", "normalizers", "datasets", "recipes"),
+    "pseudo_anomalies",
+)
 _HOOKS_HINT = (
     f"Hook names are {', '.join(f'register_{k}' for k in KINDS)} and register_commands; "
     "each register_* hook takes one argument named 'register'."
@@ -517,7 +520,7 @@ def get_host() -> PluginHost:
 
 
 #: How a message names a component of each kind ("error measure 'pse'").
-_COMPONENT_WORDS = {"errors": "error measure"}
+_COMPONENT_WORDS = {"errors": "error measure", "pseudo_anomalies": "pseudo-anomaly"}
 
 
 def component_left_out(kind: str, name: str, reason: str) -> None:

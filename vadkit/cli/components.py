@@ -11,14 +11,16 @@ from rich.table import Table
 
 from vadkit.cli.common import JsonFlag, console, fail, plain, print_json
 from vadkit.plugins import KINDS, get_host
+from vadkit.registry import singular
 
 
 def normalize_kind(kind: str) -> str:
-    k = kind.strip().lower()
+    k = kind.strip().lower().replace("-", "_")
     if k in KINDS:
         return k
-    if f"{k}s" in KINDS:
-        return f"{k}s"
+    for plural in (f"{k}s", f"{k[:-1]}ies"):  # error -> errors, pseudo_anomaly -> ..._anomalies
+        if plural in KINDS:
+            return plural
     fail(f"Unknown component kind '{kind}'.", hint=f"Kinds are: {', '.join(KINDS)}.")
 
 
@@ -164,7 +166,7 @@ def describe_cmd(
         )
         return
     console.print(
-        f"[bold cyan]{plain(entry.name)}[/]  ({kind[:-1]} from plugin "
+        f"[bold cyan]{plain(entry.name)}[/]  ({singular(kind)} from plugin "
         f"[magenta]{plain(entry.plugin)}[/], {plain(entry.target_path)})"
     )
     if doc:

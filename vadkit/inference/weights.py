@@ -67,6 +67,7 @@ def load_scored_model(
     average_last: int | None = None,
     batch_size: int | None = None,
     prepare: Callable[[VADModel], Any] | None = None,
+    criterion: str | None = None,
 ) -> tuple[Config, VADModel, dict[str, Any]]:
     """The run's config, its model holding the weights it scores, and their record.
 
@@ -74,7 +75,9 @@ def load_scored_model(
     ``"default"`` is the moving average when the run kept one (``train.ema``) and no
     ``checkpoint`` or ``average_last`` is named, else ``"last"``; ``"last"`` is ``checkpoint`` (or
     the average of the last ``average_last`` epoch checkpoints); ``"ema"`` the moving average;
-    ``"auto"`` the candidate chosen on the held-out validation videos. ``prepare(model)`` (e.g.
+    ``"auto"`` the candidate chosen on the held-out validation videos, by ``criterion``
+    (default ``score.weights_criterion``: ``"loss"`` or ``"pseudo"``; only with ``"auto"``).
+    ``prepare(model)`` (e.g.
     :meth:`vadkit.compute.device.Runtime.prepare`) runs before weights are averaged or chosen, so
     that this runs on its device, and again after. The record holds
     ``mode``, ``checkpoint`` (what was loaded), ``sha256`` (the weights' identity: the file's
@@ -87,6 +90,12 @@ def load_scored_model(
 
     run_dir = Path(run_dir)
     mode = weights_mode(run_dir, weights, checkpoint, average_last)
+    if criterion is not None and mode != "auto":  # what --weights auto chooses by
+        raise ConfigError(
+            f"--criterion {criterion} chooses among the candidates of --weights auto, not of "
+            f"--weights {mode}.",
+            hint="Add --weights auto, or leave out --criterion.",
+        )
     config, model = load_model(
         run_dir, checkpoint=EMA if mode == "ema" else checkpoint, device="cpu"
     )
@@ -101,6 +110,7 @@ def load_scored_model(
         checkpoint=checkpoint,
         average_last=average_last,
         batch_size=bs,
+        criterion=criterion,
     )
     if prepare is not None:
         prepare(model)
@@ -131,9 +141,11 @@ def load_scored_weights(
     checkpoint: str,
     average_last: int | None,
     batch_size: int,
+    criterion: str | None = None,
 ) -> dict[str, Any]:
     """Load the weights of ``mode`` into ``model`` (``last``/``ema`` are already loaded by
-    :func:`~vadkit.runs.folder.load_model`); returns their record for the score set."""
+    :func:`~vadkit.runs.folder.load_model`); returns their record for the score set.
+    ``criterion`` is what ``auto`` chooses by (:func:`~vadkit.inference.validation.choose_weights`)."""
     from vadkit.runs.checkpoints import EMA, checkpoint_path, weights_digest
 
     bs = batch_size
@@ -141,7 +153,7 @@ def load_scored_weights(
     if mode == "auto":
         from vadkit.inference.validation import choose_weights
 
-        choice = choose_weights(run_dir, config, model, batch_size=bs)
+        choice = choose_weights(run_dir, config, model, batch_size=bs, criterion=criterion)
         used = {"checkpoint": choice.pop("checkpoint"), "mode": mode, "choice": choice}
         for key in ("averaged", "batchnorm", "sha256"):
             if key in choice:

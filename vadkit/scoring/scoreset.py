@@ -67,6 +67,9 @@ INDEX_FILE = "index.json"
 SET_FILE = "set.json"
 #: The layout version of score sets, the record's ``format`` (3: the record is sealed).
 FORMAT_VERSION = 3
+#: The record key of the fusion weights chosen for a set without test labels
+#: (``vadkit search --on pseudo``), usable as the preset its ``preset`` names.
+ALPHAS_CHOICE = "alphas_choice"
 #: A score set's name: a plain folder name (letters, digits, '-' and '_'; the whole name, so a
 #: trailing newline is refused too).
 SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -109,8 +112,14 @@ class ScoreSet:
     @property
     def defaults(self) -> dict[str, Any]:
         """The settings the set was scored with: ``error``, ``normalizer``, ``alphas``,
-        ``smooth`` and the named fusion weights ``presets`` (none in sets of vadkit 0.1)."""
-        return {"presets": {}, **self.meta["defaults"]}
+        ``smooth`` and the named fusion weights ``presets`` (none in sets of vadkit 0.1); the
+        fusion weights chosen without test labels for the set (:func:`record_alphas_choice`)
+        are the preset ``pseudo``."""
+        defaults = {"presets": {}, **self.meta["defaults"]}
+        choice = self.meta.get(ALPHAS_CHOICE)
+        if isinstance(choice, dict) and isinstance(choice.get("alphas"), dict):
+            defaults["presets"] = {**defaults["presets"], choice["preset"]: choice["alphas"]}
+        return defaults
 
 
 def scores_dir(run_dir: str | Path) -> Path:
@@ -377,6 +386,26 @@ def save_score_set(
             drop_errors(staging, entries, left_out, defaults["error"])
         record = seal_record(record)
         write_json(staging / SET_FILE, record)
+    rebuild_index(run_dir)
+    return record
+
+
+def record_alphas_choice(run_dir: str | Path, name: str, choice: Mapping[str, Any]) -> dict:
+    """Add fusion weights chosen without test labels to score set ``name``'s record, under
+    :data:`ALPHAS_CHOICE`: ``choice`` holds ``preset`` (the name that evaluates with them,
+    ``--alphas NAME``), ``alphas``, ``criterion`` and what it measured. The record is sealed
+    again and replaced atomically (its scores and settings are untouched); the caller holds
+    the run's lock. A set scored again starts without it. Returns the new record."""
+    folder = scores_dir(run_dir) / check_set_name(name)
+    if not (folder / SET_FILE).is_file():
+        raise DataError(
+            f"Score set '{name}' of {run_dir} has no record ({SET_FILE}) to add a choice to.",
+            hint=f"Score it again: vadkit score {run_dir} --name {name}",
+        )
+    record = read_set_record(folder)
+    record[ALPHAS_CHOICE] = dict(choice)
+    record = seal_record(record)
+    write_json(folder / SET_FILE, record)
     rebuild_index(run_dir)
     return record
 

@@ -46,6 +46,7 @@ from vadkit.training.step import (
     TrainingDiverged,
     TrainStep,
 )
+from vadkit.training.validate import validation_callbacks
 
 LoaderFactory = Callable[..., Iterable[Batch]]
 
@@ -69,7 +70,9 @@ class Trainer:
         loader: ``loader(windows, batch_size=, epoch=, skip_batches=, workers=, pin_memory=)``
             -> batches, also given ``rank=`` and ``world_size=`` when several processes train;
             default :func:`vadkit.data.make_train_loader`.
-        callbacks: :class:`Callback` objects (progress display, tests' crash hooks, ...).
+        callbacks: :class:`Callback` objects (progress display, tests' crash hooks, ...); the
+            label-free validation of ``train.validate_every`` is added to them
+            (:mod:`vadkit.training.validate`).
         handle_signals: stop cleanly on SIGINT/SIGTERM (only possible in the main thread).
         verbose: show the data layer's progress while it decodes videos the first time.
     """
@@ -91,7 +94,8 @@ class Trainer:
         self.resume = resume
         self.windows = windows
         self.loader_factory = loader or _default_loader
-        self.callbacks = list(callbacks)
+        #: The callbacks given, then those the config asks for (``train.validate_every``).
+        self.callbacks = [*callbacks, *validation_callbacks(config)]
         self.handle_signals = handle_signals
         self.verbose = verbose
         train = config["train"]
