@@ -226,11 +226,12 @@ def page(results: Sequence[dict[str, Any]], stats: dict[str, Any], command: str)
         '(`score.weights_criterion = "loss"`); pseudo-AUROC stays available on request '
         "(`--criterion pseudo`, `vadkit search --on pseudo`) and is not a default"
     )
+    pooled = _fmt(stats["pooled_checkpoints"]["spearman"])
     return f"""# Label-free validation: does pseudo-AUROC rank like the test AUROC?
 
-Over {len(results)} run(s) and {stats["pooled_checkpoints"]["n"]} epoch checkpoint(s), the
-Spearman rank correlation between the pseudo-AUROC (`vadkit validate`, no test label) and the
-real fused test AUROC is {said}; pooled over every checkpoint, {_fmt(stats["pooled_checkpoints"]["spearman"])}.
+Over {len(results)} run(s) and {stats["pooled_checkpoints"]["n"]} epoch checkpoint(s), the Spearman rank correlation
+between the pseudo-AUROC (`vadkit validate`, no test label) and the real fused test AUROC is
+{said}; pooled over every checkpoint of every run, {pooled}.
 
 **Threshold, fixed before looking at any number: Spearman >= {THRESHOLD} over runs and, on
 average, within runs. Verdict: pseudo-AUROC {"ranks well" if ok else "does not rank well"}**, so
@@ -257,7 +258,7 @@ Written by `{command}`.
 
 ## Per checkpoint
 
-{chr(10).join(details) if details else "No epoch checkpoint was measured."}
+{(chr(10) * 2).join(details) if details else "No epoch checkpoint was measured."}
 """
 
 

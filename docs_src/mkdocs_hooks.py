@@ -170,6 +170,9 @@ CONFIG_KEYS: dict[str, str] = {
     "No effect in one process. See [Train on GPUs and clusters](../tutorials/gpus-and-clusters.md).",
     "train.compile": "Run the training step's forward pass through `torch.compile` (worth it on "
     "GPUs for long runs; the first steps are slower while it compiles).",
+    "train.validate_every": "Label-free validation (`vadkit validate`) at the end of every N-th "
+    "epoch: the epoch's checkpoint gets its pseudo-AUROC in `RUN/validation.json`. 0: off. Needs "
+    "`data.val_videos` >= 1; training is bit-identical with and without it.",
     "recipe": "The recipe the run started from (`vadkit list recipes`): its settings come after "
     "the framework's defaults and before the config file. Empty: the recipe that claims the data "
     "(one for datasets, one for the synthetic scene). The `--recipe` flag sets it.",
@@ -197,9 +200,10 @@ CONFIG_KEYS: dict[str, str] = {
     "`agreement_windows`, `agreement_min`), else fp32; the choice is recorded in the score set.",
     "score.weights": '`"default"`: the moving average when the run kept one (`train.ema`), else '
     'the last checkpoint; `"last"`; `"ema"`; `"auto"`: the candidate (last, EMA, average of '
-    "the last `average_last` epochs) with the lowest proxy loss on the held-out validation "
-    "videos (`data.val_videos`). The `--weights` flag of `vadkit score`, `watch`, `export` and "
-    "`maps` (and `weights=` of `vadkit.load`) sets it.",
+    "the last `average_last` epochs) with the lowest proxy loss, or the highest pseudo-AUROC "
+    "(`weights_criterion`), on the held-out validation videos (`data.val_videos`). The "
+    "`--weights` flag of `vadkit score`, `watch`, `export` and `maps` (and `weights=` of "
+    "`vadkit.load`) sets it.",
     "score.average_last": "Epoch checkpoints averaged by the averaging candidate of "
     '`weights = "auto"` (fixed beforehand: the last third of a 15-epoch run).',
     "score.agreement_windows": 'Training windows on which `precision = "auto"` compares a faster '
@@ -208,6 +212,15 @@ CONFIG_KEYS: dict[str, str] = {
     "score.agreement_min": "The Spearman rank correlation, per task, that a faster precision must "
     'reach for `precision = "auto"` to use it, and that an int8 bundle must reach (per task and '
     "fused) to keep its int8 model (fixed beforehand).",
+    "score.weights_criterion": 'What `weights = "auto"` chooses by: `"loss"`, the lowest proxy '
+    'loss on the held-out videos; `"pseudo"`, the highest fused pseudo-AUROC on them ([label-free '
+    "validation](validation.md)). The `--criterion` flag of `vadkit score` sets it.",
+    "score.pseudo_windows": "Windows label-free validation scores on the held-out videos, half of "
+    "them with a pseudo-anomaly (fewer when the videos hold fewer).",
+    "score.pseudo_kinds": "The pseudo-anomalies label-free validation injects, in turn (`vadkit "
+    "list pseudo_anomalies`). Empty: every registered one.",
+    "score.pseudo_seed": "Seed of the windows, the pseudo-anomalies and their draws: the same run "
+    "and settings give the same pseudo-AUROC.",
 }
 
 
@@ -258,6 +271,7 @@ CONTRACTS = {
     "normalizers": "vadkit.components.ScoreNormalizer",
     "datasets": "vadkit.data.formats.DatasetFormat",
     "recipes": "vadkit.components.Recipe",
+    "pseudo_anomalies": "vadkit.components.PseudoAnomaly",
 }
 
 

@@ -187,16 +187,17 @@ def search_weights(
 
 
 def search_pseudo(
-    run_dir: Path, scores: ScoreSet, *, step: float = 0.1, top: int = 10
+    run_dir: Path, name: str = "testing", *, step: float = 0.1, top: int = 10
 ) -> dict[str, Any]:
     """Grid-search the fusion weights by fused pseudo-AUROC (no test label read): the weights
-    the score set ``scores`` was scored with score the run's pseudo set, each task's scores are
+    the score set ``name`` was scored with score the run's pseudo set, each task's scores are
     rescaled per held-out video by the set's normalizer (its error measure's streams), and
     every weight vector of the grid is ranked by the AUROC of their fusion."""
     from vadkit.inference.weights import load_scored_model, recorded_weights
-    from vadkit.runs.folder import read_config
+    from vadkit.runs.folder import read_config  # torch: the light install says so first
     from vadkit.validation.validator import PSEUDO_CRITERION, Validator
 
+    scores = load_scores(run_dir, name)
     config = read_config(run_dir)
     validator = Validator(config)
     wanted = (scores.meta.get("weights") or {}).get("sha256")
@@ -299,7 +300,7 @@ def search_run(
                 hint="--on pseudo searches with the score set's error measure and normalizer, "
                 "the ones `vadkit evaluate --alphas pseudo` uses by default.",
             )
-        result = search_pseudo(run_dir, load_scores(run_dir, name), step=step)
+        result = search_pseudo(run_dir, name, step=step)
         result["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         from vadkit.scoring.scoreset import record_alphas_choice
 

@@ -1,8 +1,8 @@
 """``RUN/validation.json``: the pseudo-AUROC of each checkpoint a run was validated on (no torch).
 
-One entry per weights (their SHA-256) and protocol (the pseudo-anomalies, windows, seed,
-held-out videos, error measure, normalizer and fusion weights): validating the same weights the
-same way again replaces their entry, anything else is added. The file is rewritten whole and
+One entry per checkpoint name, weights (their SHA-256) and protocol (the pseudo-anomalies,
+windows, seed, held-out videos, error measure, normalizer and fusion weights): validating the
+same checkpoint the same way again replaces its entry, anything else is added. The file is rewritten whole and
 atomically (:func:`vadkit.storage.io.atomic_write`) by a writer that holds the run's lock, so two
 writers never lose each other's entries and a crash leaves the previous file.
 """
@@ -21,7 +21,8 @@ from vadkit.storage.lock import run_lock
 
 VALIDATION_FILE = "validation.json"
 FORMAT_VERSION = 1
-#: The keys of an entry that say how it was measured (with ``sha256``, its identity).
+#: The keys of an entry that say how it was measured (with ``checkpoint`` and ``sha256``, its
+#: identity).
 PROTOCOL_KEYS = ("pseudo", "held_out", "error", "normalizer", "alphas")
 
 
@@ -51,8 +52,10 @@ def read_validation(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def entry_identity(entry: Mapping[str, Any]) -> str:
-    """What makes two entries the same measurement: the weights and the protocol."""
-    return canonical_json([entry.get("sha256"), *(entry.get(k) for k in PROTOCOL_KEYS)])
+    """What makes two entries the same measurement: the checkpoint, its weights and the
+    protocol."""
+    keys = [entry.get("checkpoint"), entry.get("sha256"), *(entry.get(k) for k in PROTOCOL_KEYS)]
+    return canonical_json(keys)
 
 
 def _order(entry: Mapping[str, Any]) -> tuple[int, str]:

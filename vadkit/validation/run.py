@@ -14,8 +14,20 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vadkit.compute.device import select_device
 from vadkit.config import Settings
-from vadkit.errors import ConfigError
+from vadkit.errors import CheckpointError, ConfigError
+from vadkit.runs.checkpoints import (
+    EMA,
+    LAST,
+    checkpoint_dir,
+    checkpoint_path,
+    epoch_name,
+    read_weights,
+    weights_digest,
+    weights_progress,
+)
+from vadkit.runs.folder import load_model, read_config
 from vadkit.storage.lock import locked
 from vadkit.validation.records import record_validation
 from vadkit.validation.validator import Validator, require_held_out
@@ -31,9 +43,6 @@ ALL = "all"
 def run_checkpoints(run_dir: str | Path, names: Sequence[str]) -> list[str]:
     """The checkpoint names ``names`` stands for: ``all`` is every epoch checkpoint (oldest
     first), ``last`` and ``ema`` (when kept); an epoch number names its checkpoint."""
-    from vadkit.errors import CheckpointError
-    from vadkit.runs.checkpoints import EMA, LAST, checkpoint_dir, checkpoint_path, epoch_name
-
     out: list[str] = []
     for name in names:
         if name == ALL:
@@ -54,8 +63,6 @@ def run_checkpoints(run_dir: str | Path, names: Sequence[str]) -> list[str]:
 
 
 def _progress_of(path: Path) -> dict[str, int | None]:
-    from vadkit.runs.checkpoints import read_weights, weights_progress
-
     progress = weights_progress(read_weights(path)[1])
     return {"epoch": None if progress is None else progress.epoch,
             "step": None if progress is None else progress.step}  # fmt: skip
@@ -87,10 +94,6 @@ def validate_run(
     epoch, and the pseudo-AUROC per task, fused and per pseudo-anomaly kind. Reads no test
     video and no label; refuses a run that held out no training video (``data.val_videos``).
     """
-    from vadkit.compute.device import select_device
-    from vadkit.runs.checkpoints import checkpoint_path, weights_digest
-    from vadkit.runs.folder import load_model, read_config
-
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     require_held_out(Settings.from_config(config))

@@ -102,8 +102,9 @@ class Validator:
     Args:
         config: the run's resolved config.
         root: the dataset root (default the run's ``data.root``), for a dataset that moved.
-        windows, kinds, seed: override ``score.pseudo_windows``, ``score.pseudo_kinds`` and
-            ``score.pseudo_seed``.
+        windows: overrides ``score.pseudo_windows``.
+        kinds: override ``score.pseudo_kinds``.
+        seed: overrides ``score.pseudo_seed``.
         batch_size: windows per batch (default ``score.batch_size``).
         videos: ``(trained, held out)`` training videos, when already open (the trainer's).
     """
