@@ -254,3 +254,24 @@ def test_the_pseudo_set_settings_come_from_the_run_and_are_checked():
     config = resolve_config(overrides=[*TINY_MODEL, "score.pseudo_kinds=blur, noise"])
     assert config["score"]["pseudo_kinds"] == ["blur", "noise"]
     assert np.isclose(config["score"]["pseudo_windows"], 256)
+
+
+def test_held_out_videos_too_short_to_validate_stop_training_before_its_first_step(
+    tiny_scene: Path, tmp_path: Path
+):
+    from vadkit.errors import DataError
+    from vadkit.training.trainer import Trainer
+
+    config = resolve_config(  # 17-frame windows, and a speed-up reads 17 more: 34 > 30 frames
+        overrides=[
+            *TINY_MODEL,
+            "data.clip_length=16",
+            "data.val_videos=1",
+            "train.validate_every=1",
+        ],
+        flags={"data.root": str(tiny_scene)},
+    )
+    trainer = Trainer(config, tmp_path / "run", handle_signals=False)
+    with pytest.raises(DataError, match="too short to validate on"):
+        trainer.fit()
+    assert trainer.progress.step == 0 and not list((tmp_path / "run").glob("checkpoints/*"))

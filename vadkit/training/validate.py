@@ -41,6 +41,12 @@ class PseudoValidation(Callback):
             self._validator = Validator(trainer.config)
         return self._validator
 
+    def on_train_start(self, trainer: TrainerState) -> None:
+        """Open the held-out videos and draw the pseudo set now: a problem with them (too
+        short, a pseudo-anomaly that cannot be built) stops training before its first step."""
+        if self.every > 0 and trainer.world.is_main:
+            self._get_validator(trainer)
+
     def on_epoch_end(self, trainer: TrainerState, record: dict[str, Any]) -> None:
         epoch = int(trainer.progress.epoch)  # epochs done, this one included
         if self.every < 1 or epoch % self.every or not trainer.world.is_main:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from vadkit.components import ScoreNormalizer
-from vadkit.errors import DataError
+from vadkit.errors import ConfigError, DataError
 from vadkit.metrics import micro_auroc
 from vadkit.scoring.core import VideoScores, WindowScorer, picked_scores, stream_keys
 from vadkit.scoring.fusion import fuse, normalized_streams
@@ -85,6 +85,12 @@ def score_pseudo(
     """Score every window of ``pseudo`` and rescale each task's scores per held-out video with
     ``normalizer`` (its ``fit_transform``, as evaluation rescales each test video); ``error`` is
     the measure read for the tasks that compare frames."""
+    if scorer.clip_length != pseudo.clip_length:
+        raise ConfigError(
+            f"The pseudo set holds windows of {pseudo.clip_length + 1} frames, but the scorer "
+            f"takes {scorer.clip_length + 1}.",
+            hint="Make the pseudo set with the run's data.clip_length.",
+        )
     keys = stream_keys(scorer, error)
     scored = picked_scores(scorer, [pseudo], pseudo.picks(), batch_size, on_progress=on_progress)
     labels = pseudo.window_labels()
