@@ -10,11 +10,9 @@ from rich.table import Table
 
 from vadkit.cli.app import app
 from vadkit.cli.common import (
-    DeviceOpt,
     JsonFlag,
     QuietOpt,
     RunArg,
-    WeightsOpt,
     console,
     parse_csv,
     plain,
@@ -36,7 +34,15 @@ def validate_cmd(
             show_default=False,
         ),
     ] = None,
-    weights: WeightsOpt = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            help="Without --checkpoint: 'default' (the moving average when the run kept one, "
+            "else the last checkpoint), 'last' or 'ema'. Default: the run's score.weights.",
+            show_default=False,
+        ),
+    ] = None,
     windows: Annotated[
         int | None,
         typer.Option(
@@ -74,7 +80,7 @@ def validate_cmd(
             show_default=False,
         ),
     ] = None,
-    device: DeviceOpt = "auto",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[
         int | None,
         typer.Option("--batch-size", min=1, help="Windows per batch.", show_default=False),
