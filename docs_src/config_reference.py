@@ -61,6 +61,9 @@ CONFIG_KEYS: dict[str, str] = {
     "train.ema_decay": "Decay of the moving average, in [0, 1).",
     "train.ema_warmup": "timm's warm-up of the decay: `1 - (1 + step)^(-2/3)`, capped at "
     "`ema_decay`, so early weights fade fast.",
+    "train.validate_every": "Measure the pseudo-AUROC on the held-out normal videos every N "
+    "epochs, as `vadkit validate` does, recorded in the run's `validation.json`; 0 is off. Needs "
+    "`data.val_videos`; it reads no test video and changes no weight.",
     "train.seed": "Seed of the model's initial weights, the shuffling and the PRP sampling: the "
     "same seed gives the same run, also after `--resume`.",
     "train.device": '`"auto"` (CUDA when present, else the CPU), `"cpu"`, `"cuda"` or `"cuda:N"`.',
@@ -133,6 +136,14 @@ CONFIG_KEYS: dict[str, str] = {
     "score.agreement_min": "The Spearman rank correlation, per task, that a faster precision must "
     'reach for `precision = "auto"` to use it, and that an int8 bundle must reach (per task and '
     "fused) to keep its int8 model (fixed beforehand).",
+    "score.weights_criterion": 'What `weights = "auto"` chooses by: `"loss"`, the lowest proxy '
+    'loss on the held-out videos; `"pseudo"`, the highest fused pseudo-AUROC on them '
+    "(label-free either way).",
+    "score.pseudo_windows": "Windows of the pseudo set built from the held-out normal videos: "
+    "half kept normal, half given a pseudo-anomaly (fixed beforehand).",
+    "score.pseudo_kinds": "The pseudo-anomaly kinds used (`vadkit list pseudo_anomalies`); "
+    "empty: every registered one.",
+    "score.pseudo_seed": "Seed of the pseudo set's draw: which windows, which kind, where.",
 }
 
 

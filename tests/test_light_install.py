@@ -87,7 +87,10 @@ def test_the_light_install_lacks_torch_and_matplotlib_and_lists_every_command() 
         assert probe.returncode != 0 and f"No module named '{module}'" in probe.stderr
     (help_code, listing, _), (version_code, version, _) = light(["--help"], ["--version"])
     assert help_code == 0 and version_code == 0 and vadkit.__version__ in version
-    for command in ("train", "score", "evaluate", "watch", "export", "maps", "report", "demo"):
+    for command in (
+        *("train", "score", "evaluate", "watch", "export", "maps", "report", "demo"),
+        "validate",
+    ):
         assert f" {command} " in listing  # no command module imports torch when it is loaded
 
 
@@ -131,6 +134,8 @@ def test_every_command_that_needs_torch_says_so_in_one_message(
         ["export", run, "--out", str(new / "bundle")],
         ["maps", run, "01", "--out", str(new / "maps")],
         ["demo", "--quick", "--out", str(new / "demo")],
+        ["validate", run],
+        ["search", run, "--on", "pseudo"],
         ["describe", "error", "bpe"],  # a component of torch: not the plugin's fault
     ]
     for args, (code, _, err) in zip(commands, light(*commands), strict=True):

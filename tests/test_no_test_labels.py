@@ -401,3 +401,44 @@ def test_score_watch_maps_and_load_use_the_weights_the_recipe_scores(run: Path):
     np.testing.assert_array_equal(maps.fused, default.fused)
     lasts = frame_maps(run, video.name, device="cpu", weights="last")
     assert not np.array_equal(lasts.fused, default.fused)
+
+
+def test_label_free_validation_and_what_it_chooses_read_no_label(
+    run: Path, tiny_scene: Path, tmp_path: Path
+):
+    """`vadkit validate`, the trainer's validation callback, `--weights auto --criterion pseudo`
+    and `vadkit search --on pseudo` run with every label reader refused: the pseudo-AUROC is
+    measured on held-out training videos with the labels its pseudo-anomalies give."""
+    from vadkit.evaluation.search import search_run
+    from vadkit.training.trainer import Trainer
+    from vadkit.validation.records import read_validation
+    from vadkit.validation.run import validate_run
+    from vadkit.validation.validator import PSEUDO_CRITERION
+
+    with pytest.MonkeyPatch.context() as mp:
+        _forbid_labels(mp)
+        result = validate_run(run, checkpoints=["all"])
+        config = resolve_config(
+            overrides=[*TINY, "train.epochs=1", "train.validate_every=1"],
+            flags={"data.root": str(tiny_scene)},
+        )
+        Trainer(config, tmp_path / "validated", handle_signals=False).fit()
+    assert {e["checkpoint"] for e in result["entries"]} == {
+        "epoch_0001",
+        "epoch_0002",
+        "last",
+        "ema",
+    }
+    held = json.loads((run / "trained_on.json").read_text())
+    assert not set(result["protocol"]["held_out"]) & set(held)  # never a video it trained on
+    assert [e["epoch"] for e in read_validation(tmp_path / "validated")] == [1]
+    record = _score(run, "by_pseudo", weights="auto", criterion="pseudo", precision="fp32")
+    choice = record["weights"]["choice"]
+    assert choice["criterion"] == PSEUDO_CRITERION
+    assert choice["chosen"] == max(
+        choice["candidates"], key=lambda n: choice["candidates"][n]["pseudo"]["fused"]
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        _forbid_labels(mp)
+        searched = search_run(run, name="by_pseudo", on="pseudo", step=0.5)
+    assert searched["mode"] == "pseudo" and searched["choice"]["criterion"] == PSEUDO_CRITERION

@@ -224,6 +224,10 @@ def test_the_dict_access_of_vadkit_0_1_still_reads_with_a_deprecation_warning(
     record = save_score_set(tmp_path, "testing", synthetic_videos(), hand_record())
     with pytest.warns(DeprecationWarning, match=r"ScoreSetRecord\['tasks'\].*vadkit 0\.3\.0"):
         assert record["tasks"] == ["vcr", "ffp", "prp"]
+    with pytest.warns(DeprecationWarning, match=r"ScoreSetRecord\.get\('weights'\)"):
+        assert record.get("weights") == record.weights
+    with pytest.warns(DeprecationWarning, match=r"'tasks' in ScoreSetRecord"):
+        assert "tasks" in record and "no such key" not in record
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the typed path warns of nothing
         assert record.tasks == ("vcr", "ffp", "prp")

@@ -203,16 +203,31 @@ def model_stream_scorer(
     return scorer.ModelScorer(model, errors, runtime)
 
 
+def _record_json(record: Any, access: str, key: object) -> dict[str, Any]:
+    kind = type(record).__name__
+    warnings.warn(
+        f"{access.format(kind=kind, key=key)} is deprecated and will be removed in vadkit "
+        f"{REMOVED_IN}: the result is a {kind} now; read its attributes, or .to_json() for "
+        "the JSON written.",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    return dict(record.to_json())
+
+
 def record_item(record: Any, key: str) -> Any:
     """``record[key]`` on a typed record that vadkit 0.1 returned as a dict (deprecated): the
     score-set record of ``score_run`` and ``ScoreSet.meta``
     (:class:`vadkit.scoring.record.ScoreSetRecord`) and the result of ``evaluate_run`` and
     ``Run.evaluate`` (:class:`vadkit.evaluation.result.Evaluation`). Reads ``to_json()[key]``."""
-    kind = type(record).__name__
-    warnings.warn(
-        f"{kind}[{key!r}] is deprecated and will be removed in vadkit {REMOVED_IN}: the result "
-        f"is a {kind} now; read its attributes, or .to_json()[{key!r}] for the JSON written.",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    return record.to_json()[key]
+    return _record_json(record, "{kind}[{key!r}]", key)[key]
+
+
+def record_get(record: Any, key: str, default: Any = None) -> Any:
+    """``record.get(key, default)`` of the same dicts (deprecated): ``to_json().get(...)``."""
+    return _record_json(record, "{kind}.get({key!r})", key).get(key, default)
+
+
+def record_contains(record: Any, key: object) -> bool:
+    """``key in record`` of the same dicts (deprecated): ``key in to_json()``."""
+    return key in _record_json(record, "{key!r} in {kind}", key)

@@ -9,7 +9,13 @@ from vadkit.plugins import get_host
 from vadkit.registry import Entry
 
 if TYPE_CHECKING:
-    from vadkit.components import Backbone, ErrorMeasure, ProxyTask, ScoreNormalizer
+    from vadkit.components import (
+        Backbone,
+        ErrorMeasure,
+        ProxyTask,
+        PseudoAnomaly,
+        ScoreNormalizer,
+    )
     from vadkit.data.formats import DatasetFormat
 
 Patterns = str | Iterable[str]
@@ -54,6 +60,11 @@ def create_dataset(name: str, **params: Any) -> DatasetFormat:
     return create_component("datasets", name, **params)
 
 
+def create_pseudo_anomaly(name: str, **params: Any) -> PseudoAnomaly:
+    """Build the pseudo-anomaly registered as ``name``, e.g. ``create_pseudo_anomaly("blur")``."""
+    return create_component("pseudo_anomalies", name, **params)
+
+
 def list_backbones(include: Patterns = "*", exclude: Patterns = ()) -> list[str]:
     return list_components("backbones", include, exclude)
 
@@ -80,3 +91,7 @@ def list_recipes(include: Patterns = "*", exclude: Patterns = ()) -> list[str]:
 
 def list_trackers(include: Patterns = "*", exclude: Patterns = ()) -> list[str]:
     return list_components("trackers", include, exclude)
+
+
+def list_pseudo_anomalies(include: Patterns = "*", exclude: Patterns = ()) -> list[str]:
+    return list_components("pseudo_anomalies", include, exclude)

@@ -186,3 +186,22 @@ def register_commands(app: Any) -> None:
             def hello():
                 print("hello from my plugin")
     """
+
+
+@hookspec
+def register_pseudo_anomalies(register: Register) -> None:
+    """Register pseudo-anomalies: synthetic anomalies for label-free validation.
+
+    Called once when the pseudo-anomaly registry is first used. A pseudo-anomaly subclasses
+    :class:`vadkit.components.PseudoAnomaly`: it turns a window of T+1 uint8 frames (plus a
+    random generator and, when it asks for one, a window of another video) into a modified
+    window and a 0/1 label per frame saying which frames it made anomalous. ``vadkit validate``
+    injects them into held-out normal training videos and measures how well a run's scores
+    rank them (the pseudo-AUROC).
+
+    Example::
+
+        @vadkit.hookimpl
+        def register_pseudo_anomalies(register):
+            register("flicker", "my_plugin.pseudo:Flicker")
+    """

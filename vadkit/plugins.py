@@ -60,6 +60,7 @@ KINDS: tuple[str, ...] = (
     "datasets",
     "recipes",
     "trackers",
+    "pseudo_anomalies",
 )
 _HOOKS_HINT = (
     f"Hook names are {', '.join(f'register_{k}' for k in KINDS)} and register_commands; "
@@ -525,7 +526,7 @@ def get_host() -> PluginHost:
 
 
 #: How a message names a component of each kind ("error measure 'pse'").
-_COMPONENT_WORDS = {"errors": "error measure"}
+_COMPONENT_WORDS = {"errors": "error measure", "pseudo_anomalies": "pseudo-anomaly"}
 
 
 def component_left_out(kind: str, name: str, reason: str) -> None:

@@ -28,6 +28,14 @@ NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*$")
 RECIPE_NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 
 
+def singular(kind: str) -> str:
+    """The word for one component of ``kind``: ``errors`` -> ``error``, ``pseudo_anomalies`` ->
+    ``pseudo_anomaly``."""
+    if kind.endswith("ies"):
+        return kind[:-3] + "y"
+    return kind[:-1] if kind.endswith("s") else kind
+
+
 def closest_name(name: str, names: Iterable[str]) -> str | None:
     """The name of ``names`` closest to ``name`` (a likely typo of it), or None."""
     close = difflib.get_close_matches(str(name), list(names), n=1, cutoff=0.5)
@@ -108,11 +116,11 @@ class Entry(Generic[T]):
                     obj = getattr(obj, part)
             except (ImportError, AttributeError) as exc:
                 if isinstance(exc, ImportError):  # torch in the light install: not the plugin
-                    missing = missing_dependency(exc, f"The {self.kind[:-1]} '{self.name}'")
+                    missing = missing_dependency(exc, f"The {singular(self.kind)} '{self.name}'")
                     if missing is not None:
                         raise missing from exc
                 raise RegistryError(
-                    f"The {self.kind[:-1]} '{self.name}' of plugin '{self.plugin}' points to "
+                    f"The {singular(self.kind)} '{self.name}' of plugin '{self.plugin}' points to "
                     f"'{self.target}', which cannot be imported: {exc}",
                     hint=f"Fix or reinstall the plugin '{self.plugin}', or block it with "
                     f"--block {self.plugin}.",
@@ -127,7 +135,7 @@ class Entry(Generic[T]):
             inspect.signature(factory).bind(**params)
         except TypeError as exc:
             raise RegistryError(
-                f"Cannot create {self.kind[:-1]} '{self.name}' with {sorted(params)}: {exc}",
+                f"Cannot create {singular(self.kind)} '{self.name}' with {sorted(params)}: {exc}",
                 hint=f"See its parameters with: vadkit describe {self.kind} {self.name}",
             ) from exc
         except ValueError:  # builtins without a signature
@@ -145,7 +153,7 @@ class Registry(Generic[T]):
 
     @property
     def singular(self) -> str:
-        return self.kind[:-1] if self.kind.endswith("s") else self.kind
+        return singular(self.kind)
 
     def add(
         self,

@@ -118,6 +118,7 @@ def _mount_optional() -> None:
         "maps",
         "report",
         "search",
+        "validate",
         "demo",
         "watch",
         "export",

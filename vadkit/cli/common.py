@@ -126,10 +126,23 @@ WeightsOpt = Annotated[
     typer.Option(
         "--weights",
         help="'default': the weights' moving average when the run kept one (train.ema), "
-        "else the last checkpoint; 'last' (or --checkpoint); 'ema'; 'auto': the candidate with "
-        "the lowest proxy loss on the held-out validation videos (data.val_videos). The same "
-        "for score, watch, export and vadkit.load. Default: the run's score.weights.",
+        "else the last checkpoint; 'last' (or --checkpoint); 'ema'; 'auto': the candidate "
+        "chosen on the held-out validation videos (data.val_videos) by the lowest proxy loss, "
+        "or the highest pseudo-AUROC (score.weights_criterion). The same for score, watch, "
+        "export and vadkit.load. Default: the run's score.weights.",
         show_default=False,
+    ),
+]
+
+CriterionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--criterion",
+        help="What --weights auto chooses by: 'loss', the lowest proxy loss on the held-out "
+        "validation videos; 'pseudo', the highest pseudo-AUROC on them (vadkit validate). "
+        "Default: the run's score.weights_criterion.",
+        show_default=False,
+        callback=plain_name,
     ),
 ]
 

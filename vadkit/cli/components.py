@@ -14,17 +14,19 @@ from vadkit.cli.common import JsonFlag, console, fail, plain, print_json
 from vadkit.config.params import PARAM_TABLES, params_key
 from vadkit.errors import VadkitError
 from vadkit.plugins import KINDS, get_host
+from vadkit.registry import singular
 
 if TYPE_CHECKING:
     from vadkit.components.recipe import PublishedResult
 
 
 def normalize_kind(kind: str) -> str:
-    k = kind.strip().lower()
+    k = kind.strip().lower().replace("-", "_")
     if k in KINDS:
         return k
-    if f"{k}s" in KINDS:
-        return f"{k}s"
+    for plural in (f"{k}s", f"{k[:-1]}ies"):  # error -> errors, pseudo_anomaly -> ..._anomalies
+        if plural in KINDS:
+            return plural
     fail(f"Unknown component kind '{kind}'.", hint=f"Kinds are: {', '.join(KINDS)}.")
 
 
@@ -173,7 +175,7 @@ def describe_cmd(
         print_json(info)
         return
     console.print(
-        f"[bold cyan]{plain(entry.name)}[/]  ({kind[:-1]} from plugin "
+        f"[bold cyan]{plain(entry.name)}[/]  ({singular(kind)} from plugin "
         f"[magenta]{plain(entry.plugin)}[/], {plain(entry.target_path)})"
     )
     if doc:

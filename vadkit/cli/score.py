@@ -11,6 +11,7 @@ from vadkit.cli.app import app
 from vadkit.cli.common import (
     PRECISION_HELP,
     CheckpointOpt,
+    CriterionOpt,
     DeviceOpt,
     JsonFlag,
     QuietOpt,
@@ -80,6 +81,7 @@ def score_cmd(
         ),
     ] = None,
     weights: WeightsOpt = None,
+    criterion: CriterionOpt = None,
     name: Annotated[
         str | None,
         typer.Option(
@@ -143,6 +145,7 @@ def score_cmd(
                     "--checkpoint": checkpoint != "last",
                     "--average-last": average_last is not None,
                     "--weights": weights is not None,
+                    "--criterion": criterion is not None,
                     "--maps": maps,
                     "--nproc": nproc is not None,
                 },
@@ -167,6 +170,7 @@ def score_cmd(
                 average_last=average_last,
                 maps=maps,
                 weights=weights,
+                criterion=criterion,
             )
     finally:
         if bar is not None:
@@ -187,12 +191,15 @@ def score_cmd(
     used = result.weights or {}
     if used.get("mode") == "auto":
         choice = used["choice"]
-        losses = ", ".join(
-            f"{k} {v['losses']['loss']:.5f}" for k, v in choice["candidates"].items()
+        measures = ", ".join(
+            f"{k} pseudo-AUROC {v['pseudo']['fused']:.3f}"
+            if "pseudo" in v
+            else f"{k} {v['losses']['loss']:.5f}"
+            for k, v in choice["candidates"].items()
         )
         console.print(
             f"Weights: [bold]{plain(choice['chosen'])}[/] ({plain(choice['criterion'])}: "
-            f"{plain(losses)})"
+            f"{plain(measures)})"
         )
     elif used:
         console.print(f"Weights: [bold]{plain(str(used.get('checkpoint')))}[/]")

@@ -18,6 +18,7 @@ from vadkit.cli.common import (
     SmoothOpt,
     console,
     plain,
+    plain_name,
     print_json,
 )
 from vadkit.cli.tables import fmt_metric
@@ -43,9 +44,20 @@ def search_cmd(
     normalizer: NormOpt = None,
     smooth: SmoothOpt = None,
     scores: ScoreSetOpt = "testing",
+    on: Annotated[
+        str,
+        typer.Option(
+            "--on",
+            help="'test': by the test labels (optimistic unless --holdout); 'pseudo': by the "
+            "pseudo-AUROC of the held-out training videos with pseudo-anomalies, no label "
+            "read; the choice is recorded in the score set (--alphas pseudo).",
+            callback=plain_name,
+        ),
+    ] = "test",
     json_out: JsonFlag = False,
 ) -> None:
-    """Grid-search the fusion weights by fused micro AUROC (optimistic unless --holdout)."""
+    """Grid-search the fusion weights by fused micro AUROC (optimistic unless --holdout), or
+    without test labels by pseudo-AUROC (--on pseudo)."""
     from vadkit.evaluation.search import search_run
 
     result = search_run(
@@ -57,9 +69,13 @@ def search_cmd(
         holdout=holdout,
         seed=seed,
         smooth=smooth,
+        on=on,
     )
     if json_out:
         print_json(result)
+        return
+    if result["mode"] == "pseudo":
+        _show_pseudo(run, scores, result)
         return
     best = result["best"]
     alphas = ",".join(f"{k}={v:g}" for k, v in best["alphas"].items())
@@ -96,3 +112,34 @@ def search_cmd(
         console.print(f"The paper's presets on the report videos: {presets}")
     console.print(f"Use them with: vadkit evaluate {run} --alphas {alphas}", markup=False)
     console.print(f"Results: [bold]{plain(Path(run) / 'search.json')}[/]")
+
+
+def _show_pseudo(run: Path, scores: str, result: dict) -> None:
+    """The weights chosen by pseudo-AUROC, and how to evaluate with them."""
+    best = result["best"]
+    alphas = ",".join(f"{k}={v:g}" for k, v in best["alphas"].items())
+    table = Table(title=f"Top fusion weights by pseudo-AUROC ({result['error']}, "
+                  f"{result['normalizer']}; no test label read)")  # fmt: skip
+    table.add_column("weights", style="cyan")
+    table.add_column("pseudo-AUROC", justify="right")
+    for row in result["top"][:5]:
+        table.add_row(
+            ", ".join(f"{k}={v:g}" for k, v in row["alphas"].items()),
+            fmt_metric(row["pseudo_auroc"]),
+        )
+    console.print(table)
+    presets = ", ".join(f"{k} {fmt_metric(v)}" for k, v in result["presets_pseudo_auroc"].items())
+    console.print(
+        f"Chosen: {alphas} (pseudo-AUROC {fmt_metric(best['pseudo_auroc'])}; the run's weights "
+        f"{fmt_metric(result['default_pseudo_auroc'])}"
+        + (f"; presets {presets}" if presets else "")
+        + f"), on {result['windows']} windows of "
+        f"{plain(', '.join(result['protocol']['held_out']))}.",
+        markup=False,
+    )
+    name = "" if scores == "testing" else f" --scores {scores}"
+    console.print(
+        f"Recorded in score set '{scores}' as the preset 'pseudo': "
+        f"vadkit evaluate {run}{name} --alphas pseudo",
+        markup=False,
+    )

@@ -2,7 +2,8 @@
 
 Importing this package is cheap and needs no torch: the contracts built on torch (backbone,
 batch, error measure, task) are imported when first used, so the torch-free runtime
-(:mod:`vadkit.runtime`) can use the normalizer contract and :data:`SCORE_KEY`.
+(:mod:`vadkit.runtime`) can use the normalizer contract and :data:`SCORE_KEY`; the
+pseudo-anomaly contract needs no torch either.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from vadkit.components.keys import SCORE_KEY
 from vadkit.components.normalizer import ScoreNormalizer, supports_fit
+from vadkit.components.pseudo import PseudoAnomaly, PseudoWindow
 from vadkit.components.recipe import PublishedResult, Recipe
 
 _LAZY = {
@@ -46,6 +48,8 @@ __all__ = [
     "ErrorMeasure",
     "Features",
     "ProxyTask",
+    "PseudoAnomaly",
+    "PseudoWindow",
     "PublishedResult",
     "Recipe",
     "ScoreNormalizer",

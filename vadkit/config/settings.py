@@ -24,6 +24,9 @@ FRAME_MODES = ("protocol", "all")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("constant", "cosine")
 WEIGHT_CHOICES = ("default", "last", "ema", "auto")
+#: What ``weights = "auto"`` chooses by (``score.weights_criterion``): the lowest proxy loss on
+#: the held-out videos, or the highest pseudo-AUROC on them (``vadkit validate``).
+WEIGHT_CRITERIA = ("loss", "pseudo")
 #: Streaming (``vadkit watch``): training windows scored by a calibration (evenly spread over all
 #: training windows), and the percentile of the fused calibration scores used as alert threshold.
 DEFAULT_WINDOWS = 512
@@ -123,6 +126,9 @@ class TrainSettings:
     track: list[str] = field(default_factory=list)
     #: ``[train.track_params.NAME]``: the constructor parameters of tracker NAME.
     track_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Label-free validation (``vadkit validate``) at the end of every N-th epoch, recorded in
+    #: RUN/validation.json (0: off). Needs data.val_videos >= 1.
+    validate_every: int = 0
 
 
 @dataclass
@@ -154,6 +160,14 @@ class ScoreSettings:
     #: for every task (fixed beforehand; see the protocol page).
     agreement_windows: int = 256
     agreement_min: float = 0.99
+    #: What weights = "auto" chooses by: "loss" (validation loss) or "pseudo" (pseudo-AUROC).
+    weights_criterion: str = "loss"
+    #: Label-free validation (``vadkit validate``): windows scored on the held-out videos, half
+    #: of them with a pseudo-anomaly of one of ``pseudo_kinds`` (empty: every registered one),
+    #: drawn from ``pseudo_seed``.
+    pseudo_windows: int = 256
+    pseudo_kinds: list[str] = field(default_factory=list)
+    pseudo_seed: int = 0
 
 
 @dataclass(frozen=True)

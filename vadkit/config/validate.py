@@ -31,6 +31,7 @@ from vadkit.config.settings import (
     PRECISION_CHOICES,
     SCHEDULES,
     WEIGHT_CHOICES,
+    WEIGHT_CRITERIA,
     Config,
     default_config,
 )
@@ -168,7 +169,7 @@ def _validate_train(train: Config) -> None:
         train[key] = _check_scalar(f"train.{key}", train[key], default)
     for key in ("epochs", "batch_size", "log_steps"):
         _check_min(f"train.{key}", train[key], 1)
-    for key in ("workers", "save_every", "checkpoint_steps", "seed"):
+    for key in ("workers", "save_every", "checkpoint_steps", "seed", "validate_every"):
         _check_min(f"train.{key}", train[key], 0)
     _check_min("train.lr", train["lr"], 0.0, strict=True)
     _check_choice("train.precision", train["precision"], PRECISION_CHOICES)
@@ -355,6 +356,14 @@ def validate_config(config: Mapping[str, Any]) -> Config:
             f"{score['agreement_min']}.",
             hint="For example: --set score.agreement_min=0.99",
         )
+    _validate_pseudo(score)
+    if cfg["train"]["validate_every"] and cfg["data"]["val_videos"] < 1:
+        raise ConfigError(
+            f"train.validate_every = {cfg['train']['validate_every']} validates on held-out "
+            "training videos, but data.val_videos = 0 holds out none.",
+            hint="Hold some out: --set data.val_videos=1 (or more), or leave "
+            "train.validate_every at 0.",
+        )
     score["alphas"] = _per_task_numbers(score["alphas"], "score.alphas", names, lambda n: 1.0)
     score["smooth"] = float(_check_scalar("score.smooth", score["smooth"], 0.0))
     _check_min("score.smooth", score["smooth"], 0.0)
@@ -404,6 +413,31 @@ def _score_params(score: Config, kind: str, field: str, chosen: str) -> dict[str
                 or f"See its parameters with: vadkit describe {kind} {name}",
             ) from None
     return out
+
+
+def _validate_pseudo(score: Config) -> None:
+    """The settings of label-free validation (``vadkit validate``) and of what it may choose."""
+    defaults = DEFAULTS["score"]
+    score["weights_criterion"] = _check_scalar(
+        "score.weights_criterion", score["weights_criterion"], defaults["weights_criterion"]
+    )
+    _check_choice("score.weights_criterion", score["weights_criterion"], WEIGHT_CRITERIA)
+    for key, low in (("pseudo_windows", 2), ("pseudo_seed", 0)):
+        score[key] = _check_scalar(f"score.{key}", score[key], defaults[key])
+        _check_min(f"score.{key}", score[key], low)
+    kinds = score["pseudo_kinds"]
+    if isinstance(kinds, str):
+        kinds = [k.strip() for k in kinds.split(",") if k.strip()]
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise ConfigError(
+            f"Config key 'score.pseudo_kinds' must be a list of pseudo-anomaly names, not "
+            f"{kinds!r}.",
+            hint='For example: --set score.pseudo_kinds=["blur","reverse"] (empty: all of them; '
+            "see `vadkit list pseudo_anomalies`)",
+        )
+    for kind in kinds:
+        _entry("pseudo_anomalies", kind, "score.pseudo_kinds")
+    score["pseudo_kinds"] = list(dict.fromkeys(kinds))
 
 
 def _require(value: Any, key: str, flag: str, kind: str) -> None:

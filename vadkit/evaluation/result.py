@@ -195,3 +195,15 @@ class Evaluation:
         from vadkit._compat import record_item
 
         return record_item(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``record.get(key, default)``, the dict access of vadkit 0.1 (deprecated)."""
+        from vadkit._compat import record_get
+
+        return record_get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        """``key in record``, the dict access of vadkit 0.1 (deprecated)."""
+        from vadkit._compat import record_contains
+
+        return record_contains(self, key)

@@ -4,6 +4,11 @@ The paper chose its weights by grid search on the test set. That is reproduced h
 ``"test-labels"``), and its result is marked *optimistic*: the weights saw the labels they are
 scored against. With ``holdout`` the test videos are split (seeded): the weights are searched on
 one part and reported on the other, untouched part, beside the paper's presets on that same part.
+
+With ``on="pseudo"`` (mode ``"pseudo"``) no test label is read: the weights are searched by the
+fused pseudo-AUROC of the run's held-out normal training videos with pseudo-anomalies
+(:mod:`vadkit.validation`), scored by the weights the score set was scored with, and the choice
+is recorded in the score set (its preset ``pseudo``: ``vadkit evaluate RUN --alphas pseudo``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from vadkit.scoring.scoreset import ScoreSet, load_scores, write_json
 from vadkit.storage.lock import locked
 
 SEARCH_FILE = "search.json"
+#: What ``vadkit search --on`` searches on: the test labels, or pseudo-anomalies.
+SEARCH_ON = ("test", "pseudo")
+#: The preset name of the fusion weights chosen by pseudo-AUROC (``--alphas pseudo``).
+PSEUDO_PRESET = "pseudo"
 OPTIMISTIC = (
     "optimistic: the weights were chosen on the same test labels they are reported on; "
     "use --holdout to search on part of the videos and report on the rest"
@@ -178,6 +187,87 @@ def search_weights(
     return result
 
 
+def search_pseudo(
+    run_dir: Path, name: str = "testing", *, step: float = 0.1, top: int = 10
+) -> dict[str, Any]:
+    """Grid-search the fusion weights by fused pseudo-AUROC (no test label read): the weights
+    the score set ``name`` was scored with score the run's pseudo set, each task's scores are
+    rescaled per held-out video by the set's normalizer (its error measure's streams), and
+    every weight vector of the grid is ranked by the AUROC of their fusion."""
+    from vadkit.inference.weights import load_scored_model, recorded_weights
+    from vadkit.runs.folder import read_config  # torch: the light install says so first
+    from vadkit.validation.validator import PSEUDO_CRITERION, Validator
+
+    scores = load_scores(run_dir, name)
+    config = read_config(run_dir)
+    validator = Validator(config)
+    wanted = scores.meta.weights_sha256
+    _, model, used = load_scored_model(run_dir, **recorded_weights(scores.meta.to_json()))
+    if wanted and used.sha256 != wanted:
+        raise DataError(
+            f"Score set '{scores.name}' was scored with weights {str(wanted)[:12]}, which "
+            f"the run no longer gives ({used.checkpoint} is {used.sha256[:12]}).",
+            hint=f"Score the set again (vadkit score {run_dir} --name {scores.name}), then search.",
+        )
+    defaults = scores.defaults
+    protocol = validator.protocol()
+    if (protocol["error"], protocol["normalizer"]) != (defaults.error, defaults.normalizer):
+        raise ConfigError(
+            f"Score set '{scores.name}' was scored with error {defaults.error!r} and "
+            f"normalizer {defaults.normalizer!r}, not the run's {protocol['error']!r} and "
+            f"{protocol['normalizer']!r}.",
+            hint=f"Score the set again with the run's settings: vadkit score {run_dir} --name "
+            f"{scores.name}",
+        )
+    pseudo = validator.scores(model)
+    tasks = scores.tasks
+    matrix, labels = pseudo.matrix()
+    grid = weight_grid(len(tasks), step)
+    aucs = _search(matrix, labels, grid)
+    order = np.argsort(-aucs, kind="stable")
+
+    def as_dict(w: np.ndarray) -> dict[str, float]:
+        return {t: float(v) for t, v in zip(tasks, w, strict=True)}
+
+    def auroc(weights: dict[str, float]) -> float:
+        return float(_search(matrix, labels, np.array([[weights[t] for t in tasks]]))[0])
+
+    best = as_dict(grid[order[0]])
+    presets = {
+        k: auroc(w) for k, w in defaults.presets.items()
+        if k != PSEUDO_PRESET and all(t in w for t in tasks)
+    }  # fmt: skip
+    choice = {
+        "preset": PSEUDO_PRESET,
+        "alphas": best,
+        "criterion": PSEUDO_CRITERION,
+        "pseudo_auroc": float(aucs[order[0]]),
+        "weights_sha256": used.sha256,
+        "grid_step": step,
+        "protocol": protocol,
+    }
+    return {
+        "mode": "pseudo",
+        "optimistic": False,
+        "note": "weights chosen by fused pseudo-AUROC on the run's held-out normal training "
+        "videos with pseudo-anomalies; no test label was read",
+        "criterion": PSEUDO_CRITERION,
+        "score_set": scores.name,
+        "error": defaults.error,
+        "normalizer": defaults.normalizer,
+        "tasks": tasks,
+        "grid": {"step": step, "values_per_task": len(np.unique(grid)), "size": len(grid)},
+        "weights": {"checkpoint": used.checkpoint, "mode": used.mode, "sha256": used.sha256},
+        "protocol": protocol,
+        "windows": int(labels.size),
+        "best": {"alphas": best, "pseudo_auroc": float(aucs[order[0]])},
+        "default_pseudo_auroc": auroc(defaults.alphas),
+        "presets_pseudo_auroc": presets,
+        "top": [{"alphas": as_dict(grid[i]), "pseudo_auroc": float(aucs[i])} for i in order[:top]],
+        "choice": choice,
+    }
+
+
 @locked("vadkit search")
 def search_run(
     run_dir: str | Path,
@@ -189,13 +279,35 @@ def search_run(
     holdout: float | None = None,
     seed: int = 0,
     smooth: float | None = None,
+    on: str = "test",
 ) -> dict[str, Any]:
     """Search the weights of a scored run and write ``RUN/search.json``.
 
-    It reads the test labels (:func:`~vadkit.evaluation.groundtruth.with_ground_truth`), as
-    ``vadkit evaluate`` does: its result measures weights fitted on them and is marked so; it
-    changes no setting of the run."""
+    ``on="test"``: it reads the test labels (:func:`~vadkit.evaluation.groundtruth.with_ground_truth`),
+    as ``vadkit evaluate`` does: its result measures weights fitted on them and is marked so; it
+    changes no setting of the run. ``on="pseudo"``: it reads no label (:func:`search_pseudo`),
+    and records its choice in the score set, as the preset ``pseudo``."""
     run_dir = Path(run_dir)
+    if on not in SEARCH_ON:
+        raise ConfigError(f"--on {on!r} is not one of {', '.join(SEARCH_ON)}.",
+                          hint="'test': the test labels (optimistic); 'pseudo': no label.")  # fmt: skip
+    if on == "pseudo":
+        given = {"--error": error, "--normalizer": normalizer, "--holdout": holdout,
+                 "--smooth": smooth}  # fmt: skip
+        named = [k for k, v in given.items() if v is not None]
+        if named:
+            raise ConfigError(
+                f"{', '.join(named)} apply to a search on the test labels, not --on pseudo.",
+                hint="--on pseudo searches with the score set's error measure and normalizer, "
+                "the ones `vadkit evaluate --alphas pseudo` uses by default.",
+            )
+        result = search_pseudo(run_dir, name, step=step)
+        result["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        from vadkit.scoring.scoreset import record_alphas_choice
+
+        write_json(run_dir / SEARCH_FILE, result)
+        record_alphas_choice(run_dir, name, {**result["choice"], "created": result["created"]})
+        return result
     result = search_weights(
         with_ground_truth(load_scores(run_dir, name)),
         error=error,

@@ -100,7 +100,8 @@ class ScoreRequest(Request):
     ``[score]`` settings; ``device`` ``auto``, ``cpu``, ``cuda``, ``cuda:N``. ``errors`` limits
     the error measures (default every registered one that applies). Weights: ``weights``
     (default ``score.weights``), ``checkpoint``, ``average_last`` (see
-    :func:`vadkit.inference.weights.load_scored_model`). ``maps`` also stores each error-based
+    :func:`vadkit.inference.weights.load_scored_model`; ``criterion``, what ``auto`` chooses
+    by: ``"loss"`` or ``"pseudo"``). ``maps`` also stores each error-based
     task's anomaly map of the default error measure (float16, at most
     :attr:`MapSettings.stored_size` pixels a side). ``verbose`` shows the data layer's progress
     while it decodes videos the first time.
@@ -120,6 +121,8 @@ class ScoreRequest(Request):
     average_last: int | None = None
     maps: bool = False
     weights: str | None = None
+    #: What ``weights = "auto"`` chooses by (default ``score.weights_criterion``).
+    criterion: str | None = None
 
     taken_by: ClassVar[str] = "score_run"
 
@@ -204,6 +207,7 @@ def score_run(
         average_last=req.average_last,
         batch_size=bs,
         prepare=runtime.prepare,
+        criterion=req.criterion,
     )
     name, maps = req.name, req.maps
     tasks = list(model.tasks)

@@ -8,7 +8,9 @@ weights a run scores, and the precision it scores in.
   checkpoint, the weights' moving average (``ema``) when the run kept one, and the average of
   the last ``score.average_last`` epoch checkpoints when there are that many -- is run on the
   held-out windows, and the one with the lowest mean *weighted proxy loss* (the training
-  objective, eq. 7, in eval mode with the training views drawn from a fixed seed) is scored.
+  objective, eq. 7, in eval mode with the training views drawn from a fixed seed) is scored;
+  with ``score.weights_criterion = "pseudo"`` (``--criterion pseudo``), the one with the highest
+  fused *pseudo-AUROC* on the held-out videos with pseudo-anomalies (:mod:`vadkit.validation`).
 * :func:`choose_precision` (``score.precision = "auto"``): a faster precision is used only when
   its per-window scores rank the same windows as fp32's: Spearman's rank correlation, per task
   (the default error measure for tasks that compare frames), on up to
@@ -21,9 +23,9 @@ in the score set names the criterion, the candidates' values and what it chose.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -83,33 +85,31 @@ def require_validation_videos(settings: Settings) -> None:
 
 
 def choose_weights(
-    run_dir: str | Path, config: Config, model: VADModel, *, batch_size: int
+    run_dir: str | Path,
+    config: Config,
+    model: VADModel,
+    *,
+    batch_size: int,
+    criterion: str | None = None,
 ) -> dict[str, Any]:
-    """Load into ``model`` the candidate weights with the lowest validation loss; returns the
-    record of the choice (criterion, held-out videos, each candidate's losses, chosen)."""
-    from vadkit.data import TrainWindows
+    """Load into ``model`` the candidate weights the criterion prefers; returns the record of
+    the choice (criterion, held-out videos, each candidate's measures, chosen). ``criterion``
+    (default ``score.weights_criterion``): ``"loss"``, the lowest validation loss; ``"pseudo"``,
+    the highest fused pseudo-AUROC (:func:`weights_judge`)."""
     from vadkit.inference.average import averaged_model, epoch_checkpoints
     from vadkit.runs.checkpoints import EMA, LAST
     from vadkit.runs.folder import RunFolder
 
     settings = Settings.from_config(config)
     require_validation_videos(settings)
-    _, held = training_videos(config)
-    windows = TrainWindows(
-        held,
-        clip_length=settings.data.clip_length,
-        stride=settings.data.stride,
-        tasks=model.task_map,
-        seed=settings.train.seed,
-    )
+    trained, held = training_videos(config)
+    judge = weights_judge(criterion, config, model, (trained, held), batch_size)
     run = RunFolder(run_dir, config)
     candidates: dict[str, dict[str, Any]] = {}
     for name in (LAST, EMA):
         if run.has_checkpoint(name):
             run.load_weights(model, name)
-            candidates[name] = {
-                "losses": validation_loss(model, windows, settings.tasks.weights, batch_size)
-            }
+            candidates[name] = judge.measure(model)
     k = settings.score.average_last
     try:
         epoch_checkpoints(run_dir, k)
@@ -118,18 +118,9 @@ def choose_weights(
     else:
         made = averaged_model(run_dir, config, model, k, batch_size=batch_size)
         name = f"average_last_{k}"
-        candidates[name] = {
-            "losses": validation_loss(model, windows, settings.tasks.weights, batch_size),
-            "averaged": made["averaged"],
-        }
-    chosen = min(candidates, key=lambda n: candidates[n]["losses"]["loss"])
-    record: dict[str, Any] = {
-        "criterion": WEIGHTS_CRITERION,
-        "held_out": [getattr(v, "name", str(v)) for v in held],
-        "windows": len(windows),
-        "candidates": candidates,
-        "chosen": chosen,
-    }
+        candidates[name] = {**judge.measure(model), "averaged": made["averaged"]}
+    chosen = judge.best(candidates)
+    record: dict[str, Any] = {**judge.describe(), "candidates": candidates, "chosen": chosen}
     if chosen.startswith("average_last_"):
         made = averaged_model(run_dir, config, model, k, batch_size=batch_size)
         record.update(checkpoint=f"average of the last {k} epoch checkpoints", **made)
@@ -137,6 +128,78 @@ def choose_weights(
         run.load_weights(model, chosen)
         record["checkpoint"] = chosen
     return record
+
+
+# -- what --weights auto chooses by (score.weights_criterion) --------------------------------------
+class WeightsJudge(Protocol):
+    """A criterion of :func:`choose_weights`: each candidate's measure, the best of them, and
+    what the record says of the criterion."""
+
+    def measure(self, model: VADModel) -> dict[str, Any]: ...
+
+    def best(self, candidates: Mapping[str, Mapping[str, Any]]) -> str: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class LossJudge:
+    """The lowest mean weighted proxy loss on the held-out windows (``criterion = "loss"``)."""
+
+    def __init__(
+        self, settings: Settings, model: VADModel, held: Sequence[Any], batch_size: int
+    ) -> None:
+        from vadkit.data import TrainWindows
+
+        self.held = list(held)
+        self.weights = settings.tasks.weights
+        self.batch_size = batch_size
+        self.windows = TrainWindows(
+            self.held,
+            clip_length=settings.data.clip_length,
+            stride=settings.data.stride,
+            tasks=model.task_map,
+            seed=settings.train.seed,
+        )
+
+    def measure(self, model: VADModel) -> dict[str, Any]:
+        return {"losses": validation_loss(model, self.windows, self.weights, self.batch_size)}
+
+    def best(self, candidates: Mapping[str, Mapping[str, Any]]) -> str:
+        return min(candidates, key=lambda n: candidates[n]["losses"]["loss"])
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "criterion": WEIGHTS_CRITERION,
+            "held_out": [getattr(v, "name", str(v)) for v in self.held],
+            "windows": len(self.windows),
+        }
+
+
+def weights_judge(
+    criterion: str | None,
+    config: Config,
+    model: VADModel,
+    videos: tuple[Sequence[Any], Sequence[Any]],
+    batch_size: int,
+) -> WeightsJudge:
+    """The judge of ``criterion`` (default ``score.weights_criterion``): ``"loss"``
+    (:class:`LossJudge`) or ``"pseudo"`` (:class:`vadkit.validation.validator.PseudoJudge`);
+    ``videos`` are the run's ``(trained, held out)`` training videos."""
+    from vadkit.config.settings import WEIGHT_CRITERIA
+
+    settings = Settings.from_config(config)
+    name = settings.score.weights_criterion if criterion is None else str(criterion)
+    if name == "pseudo":
+        from vadkit.validation.validator import PseudoJudge
+
+        return PseudoJudge(config, *videos, batch_size)
+    if name != "loss":
+        raise ConfigError(
+            f"--criterion {name!r} is not one of {', '.join(WEIGHT_CRITERIA)}.",
+            hint="'loss': the lowest validation loss; 'pseudo': the highest pseudo-AUROC "
+            "(vadkit validate).",
+        )
+    return LossJudge(settings, model, videos[1], batch_size)
 
 
 def rank_agreement(

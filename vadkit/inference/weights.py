@@ -131,6 +131,7 @@ def load_scored_model(
     average_last: int | None = None,
     batch_size: int | None = None,
     prepare: Callable[[VADModel], Any] | None = None,
+    criterion: str | None = None,
 ) -> tuple[Config, VADModel, ScoredWeights]:
     """The run's config, its model holding the weights it scores, and their record.
 
@@ -138,7 +139,9 @@ def load_scored_model(
     ``"default"`` is the moving average when the run kept one (``train.ema``) and no
     ``checkpoint`` or ``average_last`` is named, else ``"last"``; ``"last"`` is ``checkpoint`` (or
     the average of the last ``average_last`` epoch checkpoints); ``"ema"`` the moving average;
-    ``"auto"`` the candidate chosen on the held-out validation videos. ``prepare(model)`` (e.g.
+    ``"auto"`` the candidate chosen on the held-out validation videos, by ``criterion``
+    (default ``score.weights_criterion``: ``"loss"`` or ``"pseudo"``; only with ``"auto"``).
+    ``prepare(model)`` (e.g.
     :meth:`vadkit.compute.device.Runtime.prepare`) runs before weights are averaged or chosen, so
     that this runs on its device, and again after. The record is a :class:`ScoredWeights`
     (``to_json()`` is what score sets store). Raises :class:`~vadkit.errors.ConfigError` for a
@@ -151,14 +154,26 @@ def load_scored_model(
 
     run = RunFolder.open(run_dir)
     mode = weights_mode(run, weights, checkpoint, average_last)
+    if criterion is not None and mode != "auto":  # what --weights auto chooses by
+        raise ConfigError(
+            f"--criterion {criterion} chooses among the candidates of --weights auto, not of "
+            f"--weights {mode}.",
+            hint="Add --weights auto, or leave out --criterion.",
+        )
     model, loaded = run.load_model(EMA if mode == "ema" else checkpoint, device="cpu")
     if prepare is not None:
         prepare(model)
     bs = int(batch_size or run.settings.score.batch_size)
     used = load_scored_weights(
-        run, model, mode, checkpoint=checkpoint, average_last=average_last, batch_size=bs,
+        run,
+        model,
+        mode,
+        checkpoint=checkpoint,
+        average_last=average_last,
+        batch_size=bs,
         loaded=loaded,
-    )  # fmt: skip
+        criterion=criterion,
+    )
     if prepare is not None:
         prepare(model)
     return run.config, model, used
@@ -188,16 +203,20 @@ def load_scored_weights(
     average_last: int | None,
     batch_size: int,
     loaded: LoadedWeights,
+    criterion: str | None = None,
 ) -> ScoredWeights:
     """Load the weights of ``mode`` into ``model``, which holds ``loaded`` already (``last`` and
     ``ema`` are loaded by :meth:`~vadkit.runs.folder.RunFolder.load_model`); returns their
-    record for the score set."""
+    record for the score set. ``criterion`` is what ``auto`` chooses by
+    (:func:`~vadkit.inference.validation.choose_weights`)."""
     from vadkit.runs.checkpoints import EMA
 
     if mode == "auto":
         from vadkit.inference.validation import choose_weights
 
-        choice = dict(choose_weights(run.path, run.config, model, batch_size=batch_size))
+        choice = dict(
+            choose_weights(run.path, run.config, model, batch_size=batch_size, criterion=criterion)
+        )
         chosen = str(choice.pop("checkpoint"))
         if "sha256" in choice:  # an average, made in memory: its record moves out of the choice
             made = {key: choice.pop(key) for key in ("averaged", "batchnorm", "sha256")}

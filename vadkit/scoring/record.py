@@ -494,6 +494,9 @@ class ScoreSetRecord:
     seconds: float | None = None
     windows_per_second: float | None = None
     left_out_errors: dict[str, str] = field(default_factory=dict)
+    #: Fusion weights chosen for the set without test labels (``vadkit search --on pseudo``):
+    #: ``preset`` (the name ``--alphas`` takes), ``alphas``, ``criterion`` and what it measured.
+    alphas_choice: JsonObject | None = None
 
     # -- reading and writing -------------------------------------------------------------------
     @classmethod
@@ -547,6 +550,7 @@ class ScoreSetRecord:
             seconds=f.number("seconds", null=True),
             windows_per_second=f.number("windows_per_second", null=True),
             left_out_errors=dict(left_out or {}),
+            alphas_choice=f.obj("alphas_choice", null=True),
         )
         if not record.tasks or len(set(record.tasks)) != len(record.tasks):
             raise f.bad("tasks", "a non-empty list of distinct task names", list(record.tasks))
@@ -606,6 +610,8 @@ class ScoreSetRecord:
             out["seconds"] = self.seconds
             out["windows_per_second"] = self.windows_per_second
         out["left_out_errors"] = dict(self.left_out_errors)
+        if self.alphas_choice is not None:
+            out["alphas_choice"] = self.alphas_choice
         return out
 
     def __getitem__(self, key: str) -> Any:
@@ -613,6 +619,18 @@ class ScoreSetRecord:
         from vadkit._compat import record_item
 
         return record_item(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``record.get(key, default)``, the dict access of vadkit 0.1 (deprecated)."""
+        from vadkit._compat import record_get
+
+        return record_get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        """``key in record``, the dict access of vadkit 0.1 (deprecated)."""
+        from vadkit._compat import record_contains
+
+        return record_contains(self, key)
 
     # -- what readers use ----------------------------------------------------------------------
     @property

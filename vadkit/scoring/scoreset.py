@@ -71,6 +71,9 @@ from vadkit.storage.folders import staged_folder, wait_for_swap
 SCORES_DIR = "scores"
 INDEX_FILE = "index.json"
 SET_FILE = "set.json"
+#: The record key of the fusion weights chosen for a set without test labels
+#: (``vadkit search --on pseudo``), usable as the preset its ``preset`` names.
+ALPHAS_CHOICE = "alphas_choice"
 #: A score set's name: a plain folder name (letters, digits, '-' and '_'; the whole name, so a
 #: trailing newline is refused too).
 SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -115,10 +118,16 @@ class ScoreSet:
     @property
     def defaults(self) -> ScoringDefaults:
         """The settings the set was scored with: ``error``, ``normalizer``, ``alphas``,
-        ``smooth``, the named fusion weights ``presets`` (none in sets of vadkit 0.1) and the
-        normalizers' parameters ``normalizer_params`` (None in sets scored before they could be
-        set: every normalizer's defaults)."""
-        return self.meta.defaults
+        ``smooth``, the named fusion weights ``presets`` (none in sets of vadkit 0.1; the
+        fusion weights chosen without test labels for the set, :func:`record_alphas_choice`,
+        are the preset they name) and the normalizers' parameters ``normalizer_params`` (None
+        in sets scored before they could be set: every normalizer's defaults)."""
+        defaults = self.meta.defaults
+        choice = self.meta.alphas_choice
+        if isinstance(choice, dict) and isinstance(choice.get("alphas"), dict):
+            presets = {**defaults.presets, str(choice["preset"]): dict(choice["alphas"])}
+            return replace(defaults, presets=presets)
+        return defaults
 
     def normalizer(self, name: str | ScoreNormalizer | None = None) -> tuple[str, ScoreNormalizer]:
         """``(name, normalizer)``: ``name`` (default: the set's normalizer) built with the
@@ -409,6 +418,26 @@ def save_score_set(
         write_json(staging / SET_FILE, sealed)
     rebuild_index(run_dir)
     return _typed(sealed, base / name)  # what a reader of the set gets
+
+
+def record_alphas_choice(run_dir: str | Path, name: str, choice: Mapping[str, Any]) -> dict:
+    """Add fusion weights chosen without test labels to score set ``name``'s record, under
+    :data:`ALPHAS_CHOICE`: ``choice`` holds ``preset`` (the name that evaluates with them,
+    ``--alphas NAME``), ``alphas``, ``criterion`` and what it measured. The record is sealed
+    again and replaced atomically (its scores and settings are untouched); the caller holds
+    the run's lock. A set scored again starts without it. Returns the new record."""
+    folder = scores_dir(run_dir) / check_set_name(name)
+    if not (folder / SET_FILE).is_file():
+        raise DataError(
+            f"Score set '{name}' of {run_dir} has no record ({SET_FILE}) to add a choice to.",
+            hint=f"Score it again: vadkit score {run_dir} --name {name}",
+        )
+    record = _record_json(folder)
+    record[ALPHAS_CHOICE] = dict(choice)
+    record = seal_record(record)
+    write_json(folder / SET_FILE, record)
+    rebuild_index(run_dir)
+    return record
 
 
 def _has_error(video: VideoScores, tasks: Iterable[str], error: str) -> bool:

@@ -33,6 +33,7 @@ from vadkit.components import (
 )
 from vadkit.errors import ConfigError, VadkitError
 from vadkit.plugins import get_host
+from vadkit.registry import singular
 from vadkit.testing.tiny import TinyBackbone, tiny_batch
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "check_error",
     "check_export",
     "check_normalizer",
+    "check_pseudo_anomaly",
     "check_task",
     "check_tracker",
     "tiny_batch",
@@ -57,7 +59,7 @@ def _resolve(kind: str, component: str | Callable[..., Any]) -> tuple[str, Calla
         summary = entry.summary
         factory = entry.load()
         assert summary, (
-            f"{kind[:-1]} '{component}' has no summary: give its factory a docstring "
+            f"{singular(kind)} '{component}' has no summary: give its factory a docstring "
             "(its first line is what `vadkit list` shows) or register it with summary=..."
         )
         return component, factory
@@ -327,6 +329,51 @@ def check_tracker(component: str | Callable[..., Any], **params: Any) -> None:
     check_tracker_factory(label, factory, params)
 
 
+def check_pseudo_anomaly(component: str | Callable[..., Any], **params: Any) -> None:
+    """Check a pseudo-anomaly: it keeps the window's shape, changes exactly the frames it labels
+    (a frame labelled 0 is the input's, unchanged), labels the scored frame in some windows,
+    leaves its inputs alone and is reproducible from its generator; grey and colour frames."""
+    from vadkit.components import PseudoAnomaly
+
+    label, anomaly = _build("pseudo_anomalies", component, params)
+    assert isinstance(anomaly, PseudoAnomaly), (
+        f"{label} must subclass vadkit.components.PseudoAnomaly"
+    )
+    frames = np.random.default_rng(0)
+    scored = changed = 0
+    for channels in (1, 3):
+        for t in (4, 8):
+            shape = (t + 1, 16, 16, channels)
+            extra = int(anomaly.extra_frames(t))
+            assert extra >= 0, f"{label}: extra_frames({t}) = {extra} is negative"
+            window = frames.integers(0, 256, shape, dtype=np.uint8)
+            ahead = frames.integers(0, 256, (extra, *shape[1:]), dtype=np.uint8)
+            donor = frames.integers(0, 256, shape, dtype=np.uint8) if anomaly.needs_donor else None
+            inputs = [a.copy() for a in (window, ahead) if a is not None]
+            for seed in range(4):
+                out = anomaly(window, np.random.default_rng(seed), donor, ahead)
+                again = anomaly(window, np.random.default_rng(seed), donor, ahead)
+                assert np.array_equal(out.frames, again.frames) and np.array_equal(
+                    out.labels, again.labels
+                ), f"{label}: the same generator seed must modify a window the same way"
+                assert all(
+                    np.array_equal(a, b) for a, b in zip(inputs, (window, ahead), strict=True)
+                ), f"{label}: modified its input frames in place"
+                same = (out.frames == window).reshape(t + 1, -1).all(axis=1)
+                normal = out.labels == 0
+                assert same[normal].all(), (
+                    f"{label}: frames {np.flatnonzero(normal & ~same).tolist()} are labelled "
+                    "normal (0) but changed; a frame labelled 0 must be the input's"
+                )
+                changed += int((~same).any())
+                scored += int(out.labels[-1] == 1)
+    assert changed, f"{label}: changed no frame of any window"
+    assert scored, (
+        f"{label}: never labelled the last frame (the one a window scores) anomalous, so "
+        "`vadkit validate` would count every window it modifies as normal"
+    )
+
+
 _CHECKS: dict[str, Callable[..., None]] = {
     "backbones": check_backbone,
     "tasks": check_task,
@@ -335,6 +382,7 @@ _CHECKS: dict[str, Callable[..., None]] = {
     "datasets": check_dataset,
     "recipes": check_recipe,
     "trackers": check_tracker,
+    "pseudo_anomalies": check_pseudo_anomaly,
 }
 
 

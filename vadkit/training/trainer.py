@@ -49,6 +49,7 @@ from vadkit.training.step import (
     TrainingDiverged,
     TrainStep,
 )
+from vadkit.training.validate import validation_callbacks
 
 LoaderFactory = Callable[..., Iterable[Batch]]
 
@@ -73,7 +74,9 @@ class Trainer:
             -> batches, also given ``rank=`` and ``world_size=`` when several processes train;
             default :func:`vadkit.data.make_train_loader`.
         callbacks: :class:`Callback` objects (progress display, tests' crash hooks, ...); the
-            experiment trackers the config names (``train.track``) are added after them.
+            experiment trackers the config names (``train.track``) and the label-free
+            validation of ``train.validate_every`` (:mod:`vadkit.training.validate`) are added
+            after them.
         handle_signals: stop cleanly on SIGINT/SIGTERM (only possible in the main thread).
         verbose: show the data layer's progress while it decodes videos the first time.
     """
@@ -95,8 +98,9 @@ class Trainer:
         self.resume = resume
         self.windows = windows
         self.loader_factory = loader or _default_loader
-        #: The given callbacks, then the config's trackers (a missing package stops here).
-        self.callbacks = [*callbacks, *trackers_for(config)]
+        #: The given callbacks, then those the config asks for: its trackers (a missing package
+        #: stops here) and its label-free validation (``train.validate_every``).
+        self.callbacks = [*callbacks, *trackers_for(config), *validation_callbacks(config)]
         self.handle_signals = handle_signals
         self.verbose = verbose
         train = config["train"]
