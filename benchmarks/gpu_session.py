@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cli_runs import train_seconds, trained_epochs
+from machine import cpu_line, cpu_record
 
 REPO = Path(__file__).resolve().parents[1]
 #: Seconds a stopped training gets to finish its step and save before it is killed.
@@ -124,7 +125,12 @@ def method_session(
 def machine() -> dict[str, Any]:
     import torch
 
-    info: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__}
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_record": cpu_record(),
+    }
+    info["cpu"] = cpu_line(info["cpu_record"])
     if torch.cuda.is_available():
         info |= {"gpu": torch.cuda.get_device_name(), "cuda": torch.version.cuda}
     return info

@@ -40,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cli_runs import repo_relative
+from machine import cpu_record, cpus_line
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs" / "benchmarks" / "validation.md"
@@ -127,6 +128,7 @@ def measure_run(run: Path, device: str = "auto", redo: bool = False) -> dict[str
         },
         "default": _entry(default, test),
         "checkpoints": checkpoints,
+        "cpu_record": cpu_record(),
     }
     write_text(done, json.dumps(result, indent=2) + "\n")
     return result
@@ -250,6 +252,8 @@ Written by `{command}`.
   defaults (`vadkit evaluate`); fused frame-level micro AUROC.
 - The test labels measure the validator only: no setting, weight or checkpoint was chosen by
   them ([protocol](../reference/protocol.md)).
+- Measured on: {cpus_line(r.get("cpu_record") for r in results)} (the device each run was
+  trained on is its `train.device`).
 
 ## Per run
 

@@ -61,9 +61,9 @@ CONFIG_KEYS: dict[str, str] = {
     "train.ema_decay": "Decay of the moving average, in [0, 1).",
     "train.ema_warmup": "timm's warm-up of the decay: `1 - (1 + step)^(-2/3)`, capped at "
     "`ema_decay`, so early weights fade fast.",
-    "train.validate_every": "Measure the pseudo-AUROC on the held-out normal videos every N "
-    "epochs, as `vadkit validate` does, recorded in the run's `validation.json`; 0 is off. Needs "
-    "`data.val_videos`; it reads no test video and changes no weight.",
+    "train.validate_every": "Label-free validation (`vadkit validate`) at the end of every N-th "
+    "epoch: the epoch's checkpoint gets its pseudo-AUROC in `RUN/validation.json`. 0: off. Needs "
+    "`data.val_videos` >= 1; training is bit-identical with and without it.",
     "train.seed": "Seed of the model's initial weights, the shuffling and the PRP sampling: the "
     "same seed gives the same run, also after `--resume`.",
     "train.device": '`"auto"` (CUDA when present, else the CPU), `"cpu"`, `"cuda"` or `"cuda:N"`.',
@@ -125,9 +125,10 @@ CONFIG_KEYS: dict[str, str] = {
     "`agreement_windows`, `agreement_min`), else fp32; the choice is recorded in the score set.",
     "score.weights": '`"default"`: the moving average when the run kept one (`train.ema`), else '
     'the last checkpoint; `"last"`; `"ema"`; `"auto"`: the candidate (last, EMA, average of '
-    "the last `average_last` epochs) with the lowest proxy loss on the held-out validation "
-    "videos (`data.val_videos`). The `--weights` flag of `vadkit score`, `watch`, `export` and "
-    "`maps` (and `weights=` of `vadkit.load`) sets it.",
+    "the last `average_last` epochs) with the lowest proxy loss, or the highest pseudo-AUROC "
+    "(`weights_criterion`), on the held-out validation videos (`data.val_videos`). The "
+    "`--weights` flag of `vadkit score`, `watch`, `export` and `maps` (and `weights=` of "
+    "`vadkit.load`) sets it.",
     "score.average_last": "Epoch checkpoints averaged by the averaging candidate of "
     '`weights = "auto"` (fixed beforehand: the last third of a 15-epoch run).',
     "score.agreement_windows": 'Training windows on which `precision = "auto"` compares a faster '
@@ -137,13 +138,14 @@ CONFIG_KEYS: dict[str, str] = {
     'reach for `precision = "auto"` to use it, and that an int8 bundle must reach (per task and '
     "fused) to keep its int8 model (fixed beforehand).",
     "score.weights_criterion": 'What `weights = "auto"` chooses by: `"loss"`, the lowest proxy '
-    'loss on the held-out videos; `"pseudo"`, the highest fused pseudo-AUROC on them '
-    "(label-free either way).",
-    "score.pseudo_windows": "Windows of the pseudo set built from the held-out normal videos: "
-    "half kept normal, half given a pseudo-anomaly (fixed beforehand).",
-    "score.pseudo_kinds": "The pseudo-anomaly kinds used (`vadkit list pseudo_anomalies`); "
-    "empty: every registered one.",
-    "score.pseudo_seed": "Seed of the pseudo set's draw: which windows, which kind, where.",
+    'loss on the held-out videos; `"pseudo"`, the highest fused pseudo-AUROC on them ([label-free '
+    "validation](../validation.md)). The `--criterion` flag of `vadkit score` sets it.",
+    "score.pseudo_windows": "Windows label-free validation scores on the held-out videos, half of "
+    "them with a pseudo-anomaly (fewer when the videos hold fewer).",
+    "score.pseudo_kinds": "The pseudo-anomalies label-free validation injects, in turn (`vadkit "
+    "list pseudo_anomalies`). Empty: every registered one.",
+    "score.pseudo_seed": "Seed of the windows, the pseudo-anomalies and their draws: the same run "
+    "and settings give the same pseudo-AUROC.",
 }
 
 

@@ -28,6 +28,7 @@ CONTRACTS = {
     "datasets": "vadkit.data.formats.DatasetFormat",
     "recipes": "vadkit.components.Recipe",
     "trackers": "vadkit.tracking.Tracker",
+    "pseudo_anomalies": "vadkit.components.PseudoAnomaly",
 }
 
 

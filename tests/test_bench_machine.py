@@ -31,7 +31,10 @@ PAGE_WRITERS = {
     "bench_score_speed.py": "page",
     "bench_stream.py": "page",
     "bench_train_speed.py": "main",
+    "gpu_session.py": "machine",
+    "methods.py": "page",
     "ped2_seeds.py": "page",
+    "validation_study.py": "page",
 }
 #: Scripts whose page can be rewritten later from a saved result: the result records the CPU.
 SAVED_RESULTS = (
@@ -40,7 +43,9 @@ SAVED_RESULTS = (
     "bench_runtime.py",
     "bench_score_speed.py",
     "bench_stream.py",
+    "methods.py",
     "ped2_seeds.py",
+    "validation_study.py",
 )
 HELPERS = {"cpu_line", "cpus_line", "describe_cpu"}
 

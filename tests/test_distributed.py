@@ -32,6 +32,7 @@ from vadkit.data.shards import shard_order
 from vadkit.data.video import Video
 from vadkit.runs import checkpoints
 from vadkit.runs import folder as runs
+from vadkit.runs import layout
 from vadkit.runs import model as run_model
 from vadkit.training.trainer import Trainer
 
@@ -103,7 +104,7 @@ def worker(spec: dict[str, object], tmp: Path, env: dict[str, str], restarts: in
 def steps(run: Path) -> list[dict[str, object]]:
     """The step and epoch records of a run's metrics (no timings, no per-start events)."""
     out = []
-    for line in (run / runs.METRICS_FILE).read_text().splitlines():
+    for line in (run / layout.METRICS_FILE).read_text().splitlines():
         rec = json.loads(line)
         if rec["event"] in ("step", "epoch"):
             out.append({k: v for k, v in rec.items() if k not in TIMING_KEYS})
@@ -202,7 +203,7 @@ def test_two_processes_of_8_train_like_one_of_16(one_by_16: Path, two_by_8: Path
         assert rb["loss"] == pytest.approx(ra["loss"], abs=1e-4)
         for task, value in ra["losses"].items():
             assert rb["losses"][task] == pytest.approx(value, abs=1e-4)
-    world = [json.loads(x) for x in (two_by_8 / runs.METRICS_FILE).read_text().splitlines()]
+    world = [json.loads(x) for x in (two_by_8 / layout.METRICS_FILE).read_text().splitlines()]
     assert {
         k: v for k, v in world[0].items() if k in ("event", "step", "world_size", "global_batch")
     } == {"event": "world", "step": 0, "world_size": 2, "global_batch": 16}
@@ -293,7 +294,7 @@ def test_rank_killed_or_stopped_then_restarted_matches_uninterrupted(
     }
     worker(spec, tmp_path, env, restarts=2)
     run = tmp_path / "run"
-    records = [json.loads(x) for x in (run / runs.METRICS_FILE).read_text().splitlines()]
+    records = [json.loads(x) for x in (run / layout.METRICS_FILE).read_text().splitlines()]
     starts = [(r["event"], r["step"], r["batch"]) for r in records if r["event"] in EVENTS]
     # resumed mid-epoch at step 10 (batch 1 of epoch 3), stopped after step 20 (batch 2 of
     # epoch 6) and resumed there
@@ -335,7 +336,7 @@ def test_a_run_resumed_on_another_number_of_processes_warns_once_and_records_it(
     _, config = resolve_train_config(resume=run, flags={"train.epochs": 3})
     with pytest.warns(UserWarning, match=r"trained on 2 process\(es\) and resumes on 1"):
         Trainer(config, run, resume=True).fit()
-    records = [json.loads(x) for x in (run / runs.METRICS_FILE).read_text().splitlines()]
+    records = [json.loads(x) for x in (run / layout.METRICS_FILE).read_text().splitlines()]
     changes = [
         {k: r[k] for k in ("step", "from_world_size", "world_size", "global_batch")}
         for r in records
@@ -454,7 +455,7 @@ def test_ctrl_c_under_nproc_saves_and_ends_with_one_line_and_exit_130(
     said = [line for line in err.splitlines() if "Interrupted" in line]
     assert len(said) == 1 and "checkpoint saved" in said[0], err  # rank 0's line, once
     assert not _untidy(err), err
-    records = [json.loads(x) for x in (run / runs.METRICS_FILE).read_text().splitlines()]
+    records = [json.loads(x) for x in (run / layout.METRICS_FILE).read_text().splitlines()]
     stop = [r for r in records if r["event"] == "interrupted"]
     assert len(stop) == 1  # both ranks stopped after one agreed step; rank 0 saved it
     state = checkpoints.read_state(run / "checkpoints" / "last.state.pt")
@@ -505,7 +506,7 @@ def test_two_nodes_train_like_two_processes_of_one(
                 proc.wait()
     for node, (proc, log) in enumerate(nodes):
         assert proc.returncode == 0, f"node {node} failed:\n{log.read_text()[-4000:]}"
-    world = json.loads((run / runs.METRICS_FILE).read_text().splitlines()[0])
+    world = json.loads((run / layout.METRICS_FILE).read_text().splitlines()[0])
     assert (world["event"], world["world_size"], world["global_batch"]) == ("world", 2, 16)
     assert steps(run) == steps(two_by_8)
     wa = load_file(two_by_8 / "checkpoints" / "last.safetensors")
