@@ -5,6 +5,9 @@ export, score the bundle, watch a video file, anomaly maps and the report."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -389,3 +392,19 @@ def test_the_cli_refuses_a_clip_length_the_backbone_does_not_take(
     squeezed = " ".join(err.replace("│", " ").split())
     assert "model.params.frames = 3 frames, not 4" in squeezed
     assert not (out / "checkpoints").exists()
+
+
+def test_with_luss_blocked_the_recipe_names_the_measure_it_lacks(tmp_path: Path) -> None:
+    """mae scores with the built-in mse and minmax, registered by the plugin luss: blocked, the
+    recipe is refused before training, naming what is missing."""
+    env = {**os.environ, "VADKIT_BLOCK_PLUGINS": "luss"}
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "vadkit", "train", "--recipe", "mae-synthetic", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "Unknown error 'mse'" in done.stderr and not out.exists()
