@@ -59,9 +59,8 @@ def mae() -> Recipe:
     as a change from the last previous frame, trained on the plain MSE (``motion_weight`` 0).
     AdamW at 1e-3 with weight decay 0.05, a cosine schedule after one warm-up epoch, batch 32,
     a window at every frame, 16 epochs; scores by the MSE, rescaled per video (min-max), 128
-    windows per batch. How
-    each value was chosen without test labels: the recipe's page; every difference from
-    AED-MAE (Ristea et al., CVPR 2024): ``docs/reference/mae.md``.
+    windows per batch. How each value was chosen without test labels: the recipe's page;
+    every difference from AED-MAE (Ristea et al., CVPR 2024): ``docs/reference/mae.md``.
     """
     return Recipe(settings=_mae())
 
