@@ -30,9 +30,8 @@ from vadkit.config import resolve_config
 from vadkit.data.sampling import TrainWindows, make_train_loader
 from vadkit.data.shards import shard_order
 from vadkit.data.video import Video
-from vadkit.runs import checkpoints
+from vadkit.runs import checkpoints, layout
 from vadkit.runs import folder as runs
-from vadkit.runs import layout
 from vadkit.runs import model as run_model
 from vadkit.training.trainer import Trainer
 

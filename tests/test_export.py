@@ -17,6 +17,7 @@ from conftest import LIGHT_INSTALL as NOTORCH
 from conftest import quiet_machine, run_cli
 from test_stream import _error, write_video
 
+import vadkit
 from vadkit.evaluation.groundtruth import with_ground_truth
 from vadkit.export.writer import relative_difference
 from vadkit.metrics import micro_auroc
@@ -98,7 +99,7 @@ def test_export_writes_a_self_describing_bundle(run: Path, bundle: Path) -> None
     assert meta["input"]["shape"] == ["batch", 17, 64, 64, 1] and meta["input"]["dtype"] == "uint8"
     assert (meta["clip_length"], meta["size"], meta["color"]) == (16, [64, 64], "gray")
     assert meta["tasks"] == ["vcr", "ffp", "prp"] and meta["error_tasks"] == ["vcr", "ffp"]
-    assert set(meta["errors"]) == {"mse", "psnr", "pse", "bpe"}
+    assert set(meta["errors"]) == set(vadkit.list_errors())  # every registered measure
     assert meta["errors"]["psnr"]["higher_is_anomalous"] is False
     assert "prp/score" in meta["outputs"] and "ffp/bpe" in meta["outputs"]
     assert meta["run"]["weights_sha256"] == file_digest(run / "checkpoints" / "last.safetensors")
@@ -353,7 +354,8 @@ def test_a_component_that_cannot_be_exported_is_named(
 @pytest.mark.parametrize(
     ("kind", "name"),
     [("errors", "mse"), ("errors", "psnr"), ("errors", "pse"), ("errors", "bpe"),
-     ("tasks", "vcr"), ("tasks", "ffp"), ("tasks", "prp")],
+     ("tasks", "vcr"), ("tasks", "ffp"), ("tasks", "prp"),
+     ("backbones", "mae_vit"), ("tasks", "mfp"), ("errors", "l1")],
 )  # fmt: skip
 def test_builtin_components_pass_the_export_check(kind: str, name: str) -> None:
     from vadkit.testing import check_export

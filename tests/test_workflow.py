@@ -221,7 +221,7 @@ def test_a_third_party_recipe_trains_scores_and_evaluates_with_the_builtin_block
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(EXAMPLE_SRC), os.environ.get("PYTHONPATH", "")]),
-        "VADKIT_BLOCK_PLUGINS": "luss",
+        "VADKIT_BLOCK_PLUGINS": "luss,mae",  # both built-in methods
         "VADKIT_PLUGINS": "vadkit_example",
     }
     run = tmp_path / "run"
@@ -249,7 +249,8 @@ def test_a_third_party_recipe_trains_scores_and_evaluates_with_the_builtin_block
     assert set(result["results"]) == {"motion", "arrow", "fused"}  # the classifier scores too
     assert result["protocol"]["error"] == "mae" and result["protocol"]["normalizer"] == "zscore"
     versions = json.loads((run / "versions.json").read_text())
-    assert "vadkit_example" in versions["plugins"] and "luss" not in versions["plugins"]
+    assert "vadkit_example" in versions["plugins"]
+    assert "luss" not in versions["plugins"] and "mae" not in versions["plugins"]
     # without a recipe and without the built-in plugin, nothing names a backbone: one clear line
     bare = vadkit_run("train", "--out", str(tmp_path / "bare"), "-q")
     assert bare.returncode == 2 and "model.backbone" in bare.stderr

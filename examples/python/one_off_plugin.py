@@ -26,7 +26,7 @@ if __name__ == "__main__":
     from vadkit.testing import check_error
 
     vadkit.configure(plugins=[__file__])  # what --plugin does on the command line
-    print(vadkit.list_errors())  # ['bpe', 'maxabs', 'mse', 'pse', 'psnr']
+    print(vadkit.list_errors())  # ['bpe', 'l1', 'maxabs', 'mse', 'pse', 'psnr']
     print(vadkit.get_entry("errors", "maxabs").plugin)  # one_off_plugin
 
     maxabs = vadkit.create_error("maxabs")

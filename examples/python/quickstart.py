@@ -9,9 +9,9 @@ import torch
 
 import vadkit
 
-print(vadkit.list_errors())  # ['bpe', 'mse', 'pse', 'psnr']
+print(vadkit.list_errors())  # ['bpe', 'l1', 'mse', 'pse', 'psnr']
 print(vadkit.list_errors("p*"))  # ['pse', 'psnr']
-print(vadkit.list_tasks(exclude="prp"))  # ['ffp', 'vcr']
+print(vadkit.list_tasks(exclude="prp"))  # ['ffp', 'mfp', 'vcr']
 entry = vadkit.get_entry("errors", "bpe")
 print(entry.plugin, entry.summary.split(":")[0])  # luss Blur pooled error
 # --8<-- [end:registries]
