@@ -1,4 +1,11 @@
-"""One GPU session, in one command: Ped2 at full resolution for each method, and the GPU speed page.
+"""One GPU session, in one command: the seed studies of both methods, their validation study, Ped2
+at full resolution for each method, and the GPU speed page.
+
+With ``--seeds`` the session first runs ``benchmarks/methods.py`` (both methods at 64 x 64, one
+run per seed, trained at once on the GPU) and then ``benchmarks/validation_study.py`` on every
+run (one process per run, then once more over all to write the page); each phase is stopped at
+its share of ``--deadline`` so that what is finished is always written. Their pages and records
+are copied to ``--out``.
 
 Meant for a machine with one CUDA GPU that is lent for a few minutes (the whole session is sized
 to fit in about ten). For each method (``luss-ae``; the second method ``mae`` when its plugin is
@@ -136,6 +143,60 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def phase(cmd: list[str], seconds: float) -> dict[str, Any]:
+    """Run a benchmark script for at most ``seconds``; its exit code and wall time."""
+    print("$ " + " ".join(cmd), flush=True)
+    start = time.monotonic()
+    try:
+        code = subprocess.run(cmd, check=False, timeout=max(1.0, seconds)).returncode
+    except subprocess.TimeoutExpired:
+        code = None
+    return {"exit_code": code, "timed_out": code is None, "seconds": time.monotonic() - start}
+
+
+def studies(args: argparse.Namespace, out_dir: Path, until: float) -> dict[str, Any]:
+    """The seed studies (``methods.py``) then the validation study of their runs, by ``until``
+    (a ``time.monotonic()``); pages and records copied to ``out_dir``."""
+    bench = REPO / "benchmarks"
+    runs = args.runs / "methods"
+    pages = {"methods": out_dir / "methods.md", "validation": out_dir / "validation.md"}
+    record: dict[str, Any] = {}
+    seeds_cmd = [
+        sys.executable, str(bench / "methods.py"), "--data", str(args.data), "--out", str(runs),
+        "--seeds", args.seeds, "--methods", args.methods, "--device", args.device,
+        "--jobs", str(args.jobs), "--page", str(pages["methods"]),
+        *(["--data-note", args.data_note] if args.data_note else []),
+        *[a for item in args.set for a in ("--set", item)],
+    ]  # fmt: skip
+    share = (until - time.monotonic()) * args.seed_share
+    record["seeds"] = phase(seeds_cmd, share)
+    finished = sorted(p.parent for p in runs.glob("*/seed_*/method_result.json"))
+    record["runs"] = [str(p) for p in finished]
+    if not finished:
+        return record
+    study = [sys.executable, str(bench / "validation_study.py"), "--device", args.device]
+    stop = until - 30  # leaves time for the combining pass
+    procs = [
+        subprocess.Popen([*study, str(run), "--page", str(out_dir / f"v_{i}.md")])
+        for i, run in enumerate(finished)
+    ]
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(1.0, stop - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    for extra in out_dir.glob("v_*"):
+        extra.unlink()
+    measured = [run for run in finished if (run / "validation_study.json").is_file()]
+    record["validated"] = [str(p) for p in measured]
+    if measured:
+        record["validation"] = phase(
+            [*study, *map(str, measured), "--page", str(pages["validation"])],
+            until - time.monotonic(),
+        )
+    return record
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="UCSD Ped2 (frames layout)")
@@ -146,12 +207,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default="luss-ae,mae", help="comma list of recipes")
     parser.add_argument("--set", action="append", default=[], help="extra overrides, all methods")
     parser.add_argument("--bench", action="store_true", help="also run bench_gpu.py --write")
+    parser.add_argument("--seeds", default="", help="seed studies first (e.g. 0,1,2)")
+    parser.add_argument("--jobs", type=int, default=6, help="seed runs trained at once")
+    parser.add_argument("--deadline", type=float, default=540.0, help="seconds for the studies")
+    parser.add_argument("--seed-share", type=float, default=0.5, help="of it for training")
+    parser.add_argument("--full", action="store_true", help="also train at full resolution")
+    parser.add_argument("--data-note", default="", help="how the data differs from the original")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
     record: dict[str, Any] = {"machine": machine(), "budget_seconds": args.budget, "methods": {}}
     known = _recipes()
     out_file = args.out / "gpu_session.json"
-    for recipe in [m.strip() for m in args.methods.split(",") if m.strip()]:
+    if args.seeds:
+        record["studies"] = studies(args, args.out, start + args.deadline)
+        out_file.write_text(json.dumps(record, indent=2) + "\n")
+    for recipe in [m.strip() for m in args.methods.split(",") if m.strip()] if args.full else []:
         if recipe not in known:
             record["methods"][recipe] = {"skipped": "recipe not installed"}
             continue

@@ -75,6 +75,7 @@ def train_args(recipe: str, data: Path, seed: int, opts: Any) -> list[str]:
         f"train.seed={seed}",
         f"train.save_every={opts.save_every}",
         f"train.device={opts.device}",
+        *opts.set,
     ]
     return ["--recipe", recipe, "--data", str(data), *[a for s in settings for a in ("--set", s)]]
 
@@ -104,6 +105,7 @@ def run_seed(recipe: str, seed: int, opts: Any) -> dict[str, Any]:
         "train_seconds": round(cli_runs.train_seconds(run), 1),
         "wall_seconds": round(time.perf_counter() - start, 1),
         "device": opts.device,
+        "data": {"root": str(opts.data), "note": opts.data_note},
         "cpu_record": cpu_record(),
         "weights": scored.get("weights"),
         "scoring": {k: scored.get(k) for k in ("windows_per_second", "seconds", "runtime")},
@@ -257,6 +259,8 @@ def page(results: Sequence[dict[str, Any]], speed: dict | None, command: str) ->
         for m in METHODS
     )
     machines = sorted({str(r["device"]) for r in results}) or ["-"]
+    data = sorted({f"`{d['root']}`" + (f" ({d['note']})" if d.get("note") else "")
+                   for d in (r.get("data") or {} for r in results) if d})  # fmt: skip
     return f"""# Two methods side by side on UCSD Ped2
 
 Fused frame-level AUROC (micro: all test frames pooled; macro: the mean over videos) of LUSS-AE
@@ -273,8 +277,9 @@ Written by `{command}`.
   trained on.
 - Nothing here was chosen by a test label: the settings were fixed before the study; the
   labels are read by evaluate, after scoring.
-- Trained on: {", ".join(machines)} (`train.device`). Minutes are the runs' own record of their
-  epochs.
+- Data: {", ".join(data) or "-"}.
+- Trained on: {", ".join(machines)} (`train.device`); {cpus_line(r.get("cpu_record") for r in results)}
+  Minutes are the runs' own record of their epochs.
 
 ## Fused AUROC over seeds
 
@@ -304,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--save-every", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="train.device and score --device")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once")
+    parser.add_argument("--set", action="append", default=[], help="extra setting, all methods")
+    parser.add_argument("--data-note", default="", help="how the data differs from the original")
     parser.add_argument("--speed", action="store_true", help="measure the scoring speed")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--page", type=Path, default=PAGE)

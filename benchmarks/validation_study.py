@@ -252,8 +252,7 @@ Written by `{command}`.
   defaults (`vadkit evaluate`); fused frame-level micro AUROC.
 - The test labels measure the validator only: no setting, weight or checkpoint was chosen by
   them ([protocol](../reference/protocol.md)).
-- Measured on: {cpus_line(r.get("cpu_record") for r in results)} (the device each run was
-  trained on is its `train.device`).
+- Measured on the machine that trained the runs: {cpus_line(r.get("cpu_record") for r in results)}
 
 ## Per run
 
