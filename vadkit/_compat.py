@@ -231,3 +231,20 @@ def record_get(record: Any, key: str, default: Any = None) -> Any:
 def record_contains(record: Any, key: object) -> bool:
     """``key in record`` of the same dicts (deprecated): ``key in to_json()``."""
     return key in _record_json(record, "{key!r} in {kind}", key)
+
+
+class LegacyDictAccess:
+    """``record[key]``, ``record.get(key)`` and ``key in record`` on a typed record that vadkit
+    0.1 returned as a dict (deprecated, each with a warning): they read its ``to_json()``."""
+
+    def to_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> Any:
+        return record_item(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return record_get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return record_contains(self, key)

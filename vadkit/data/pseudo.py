@@ -223,7 +223,28 @@ class Reversal(PseudoAnomaly):
         return f"Reversal(fraction={self.fraction}, visible={self.visible})"
 
 
-class BlurBurst(PseudoAnomaly):
+class _Burst(PseudoAnomaly):
+    """A change of the window's end, from a start drawn by :func:`anomalous_start`: subclasses
+    give :meth:`burst`, the changed frames as floats (rounded and clipped to [0, 255] here)."""
+
+    fraction: float
+
+    def burst(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def apply(
+        self,
+        window: np.ndarray,
+        rng: np.random.Generator,
+        donor: np.ndarray | None = None,
+        ahead: np.ndarray | None = None,
+    ) -> PseudoWindow:
+        s = anomalous_start(len(window), rng, self.fraction)
+        window[s:] = np.clip(np.rint(self.burst(window[s:], rng)), 0, 255).astype(np.uint8)
+        return _labelled(window, s)
+
+
+class BlurBurst(_Burst):
     """A burst of blur: the end of the window is filtered by a Gaussian.
 
     Each frame from ``s`` on is blurred over height and width by a Gaussian whose width is drawn
@@ -239,24 +260,15 @@ class BlurBurst(PseudoAnomaly):
         self.sigma = _positive("blur", "sigma", sigma)
         self.fraction = _fraction("blur", fraction)
 
-    def apply(
-        self,
-        window: np.ndarray,
-        rng: np.random.Generator,
-        donor: np.ndarray | None = None,
-        ahead: np.ndarray | None = None,
-    ) -> PseudoWindow:
-        s = anomalous_start(len(window), rng, self.fraction)
-        sigma = self.sigma * float(rng.uniform(0.5, 1.0)) * window.shape[2] / 64.0
-        blurred = gaussian_filter(window[s:].astype(np.float32), sigma=(0, sigma, sigma, 0))
-        window[s:] = np.clip(np.rint(blurred), 0, 255).astype(np.uint8)
-        return _labelled(window, s)
+    def burst(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        sigma = self.sigma * float(rng.uniform(0.5, 1.0)) * frames.shape[2] / 64.0
+        return gaussian_filter(frames.astype(np.float32), sigma=(0, sigma, sigma, 0))
 
     def __repr__(self) -> str:
         return f"BlurBurst(sigma={self.sigma}, fraction={self.fraction})"
 
 
-class NoiseBurst(PseudoAnomaly):
+class NoiseBurst(_Burst):
     """A burst of noise: Gaussian noise added to the end of the window.
 
     Each pixel of each frame from ``s`` on gets independent Gaussian noise of standard
@@ -272,18 +284,9 @@ class NoiseBurst(PseudoAnomaly):
         self.std = _positive("noise", "std", std)
         self.fraction = _fraction("noise", fraction)
 
-    def apply(
-        self,
-        window: np.ndarray,
-        rng: np.random.Generator,
-        donor: np.ndarray | None = None,
-        ahead: np.ndarray | None = None,
-    ) -> PseudoWindow:
-        s = anomalous_start(len(window), rng, self.fraction)
+    def burst(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         std = self.std * float(rng.uniform(0.5, 1.0))
-        noisy = window[s:].astype(np.float32) + rng.normal(0.0, std, window[s:].shape)
-        window[s:] = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
-        return _labelled(window, s)
+        return frames.astype(np.float32) + rng.normal(0.0, std, frames.shape)
 
     def __repr__(self) -> str:
         return f"NoiseBurst(std={self.std}, fraction={self.fraction})"

@@ -11,8 +11,8 @@ the fused AUROC of each video (:class:`VideoResult`) and the pixel-level metrics
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from vadkit._compat import LegacyDictAccess
 from vadkit.jsonfields import JsonObject
 from vadkit.metrics import FrameMetrics
 
@@ -143,7 +143,7 @@ class PixelMetrics:
 
 
 @dataclass(frozen=True)
-class Evaluation:
+class Evaluation(LegacyDictAccess):
     """The result of ``vadkit evaluate`` (:func:`vadkit.evaluation.evaluate.evaluate_scores`,
     ``evaluate_run``, :meth:`vadkit.Run.evaluate`).
 
@@ -189,21 +189,3 @@ class Evaluation:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
-
-    def __getitem__(self, key: str) -> Any:
-        """``result[key]``, the dict access of vadkit 0.1 (deprecated): ``to_json()[key]``."""
-        from vadkit._compat import record_item
-
-        return record_item(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """``record.get(key, default)``, the dict access of vadkit 0.1 (deprecated)."""
-        from vadkit._compat import record_get
-
-        return record_get(self, key, default)
-
-    def __contains__(self, key: object) -> bool:
-        """``key in record``, the dict access of vadkit 0.1 (deprecated)."""
-        from vadkit._compat import record_contains
-
-        return record_contains(self, key)

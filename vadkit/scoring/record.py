@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from vadkit._compat import LegacyDictAccess
 from vadkit.data.truth import LOCATION_KEY
 from vadkit.errors import DataError
 from vadkit.jsonfields import JsonFields, JsonObject
@@ -448,7 +449,7 @@ class SetIdentity:
 
 
 @dataclass(frozen=True)
-class ScoreSetRecord:
+class ScoreSetRecord(LegacyDictAccess):
     """A score set's record (``set.json``), typed and checked.
 
     The scoring part says how the scores were made: ``source``, ``frames_mode``,
@@ -613,24 +614,6 @@ class ScoreSetRecord:
         if self.alphas_choice is not None:
             out["alphas_choice"] = self.alphas_choice
         return out
-
-    def __getitem__(self, key: str) -> Any:
-        """``record[key]``, the dict access of vadkit 0.1 (deprecated): ``to_json()[key]``."""
-        from vadkit._compat import record_item
-
-        return record_item(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """``record.get(key, default)``, the dict access of vadkit 0.1 (deprecated)."""
-        from vadkit._compat import record_get
-
-        return record_get(self, key, default)
-
-    def __contains__(self, key: object) -> bool:
-        """``key in record``, the dict access of vadkit 0.1 (deprecated)."""
-        from vadkit._compat import record_contains
-
-        return record_contains(self, key)
 
     # -- what readers use ----------------------------------------------------------------------
     @property
