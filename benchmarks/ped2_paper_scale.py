@@ -68,6 +68,10 @@ def _log(run: Path, record: dict[str, Any]) -> None:
         fh.write(json.dumps(record) + "\n")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def train_step(opts: Any) -> str:
     run: Path = opts.out
     if can_resume(run):  # a first step stopped before any checkpoint starts again
@@ -78,7 +82,9 @@ def train_step(opts: Any) -> str:
                *[a for item in opts.set for a in ("--set", item)]]  # fmt: skip
     print("$ vadkit " + " ".join(cmd), flush=True)
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "vadkit", *cmd])
+    # SIGINT at its default in the child: this script started in the background (nohup ... &)
+    # has it ignored, and a child stopped while it still imports would not hear it
+    proc = subprocess.Popen([sys.executable, "-m", "vadkit", *cmd], preexec_fn=_default_sigint)
     stopped = False
     try:
         code = proc.wait(timeout=opts.budget)

@@ -95,6 +95,20 @@ def _entry(pseudo: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def trained_on(run: Path) -> str:
+    """The device the run trained on, from its ``metrics.jsonl`` (the trainer's projection
+    record names it); "not recorded" when no record does."""
+    from vadkit.runs.layout import METRICS_FILE
+
+    path = run / METRICS_FILE
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            event = json.loads(line) if line.strip() else {}
+            if event.get("device"):
+                return str(event["device"])
+    return "not recorded"
+
+
 def measure_run(run: Path, device: str = "auto", redo: bool = False) -> dict[str, Any]:
     """Pseudo-AUROC and test AUROC of a run's default weights and of each epoch checkpoint."""
     from vadkit.runs.folder import read_config
@@ -123,6 +137,8 @@ def measure_run(run: Path, device: str = "auto", redo: bool = False) -> dict[str
         "backbone": config["model"]["backbone"],
         "tasks": config["tasks"]["names"],
         "seed": config["train"]["seed"],
+        "trained_on": trained_on(run),
+        "data": str(config["data"]["root"]),
         "protocol": {
             k: default[k] for k in ("pseudo", "held_out", "error", "normalizer", "alphas")
         },
@@ -147,8 +163,10 @@ def spearman(pairs: Sequence[tuple[float, float]]) -> float | None:
     return float(spearmanr(x, y).statistic)
 
 
-def statistics_of(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The study's correlations: over runs, within each run, their mean, and pooled."""
+def statistics_of(results: Sequence[dict[str, Any]], by_recipe: bool = True) -> dict[str, Any]:
+    """The study's correlations: over runs, within each run, their mean, and pooled; and the
+    same for each recipe's runs alone (over runs of two methods, the gap between the methods
+    can make the ranking, so each method is also shown on its own)."""
     runs = [(r["default"]["pseudo"], r["default"]["test"]) for r in results]
     within = {r["run"]: spearman([(c["pseudo"], c["test"]) for c in r["checkpoints"]])
               for r in results}  # fmt: skip
@@ -162,7 +180,15 @@ def statistics_of(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "n": len(measured),
         },
         "pooled_checkpoints": {"spearman": spearman(pooled), "n": len(pooled)},
-    }
+        **({"by_recipe": {
+            recipe: statistics_of([r for r in results if _recipe(r) == recipe], by_recipe=False)
+            for recipe in sorted({_recipe(r) for r in results})
+        }} if by_recipe else {}),
+    }  # fmt: skip
+
+
+def _recipe(result: dict[str, Any]) -> str:
+    return str(result["recipe"] or result["backbone"])
 
 
 def verdict(stats: dict[str, Any], threshold: float = THRESHOLD) -> tuple[bool, str]:
@@ -205,7 +231,8 @@ def page(results: Sequence[dict[str, Any]], stats: dict[str, Any], command: str)
         d = r["default"]
         rho = stats["within_run"].get(r["run"])
         rows.append(
-            f"| `{r['run']}` | {r['recipe'] or r['backbone']} | {r['seed']} | "
+            f"| `{r['run']}` | {_recipe(r)} | {r['seed']} | "
+            f"{r.get('trained_on', 'not recorded')} | `{r.get('data', 'not recorded')}` | "
             f"{d['checkpoint']} | {d['pseudo']:.3f} | {d['test']:.3f} | {len(r['checkpoints'])} "
             f"| {_fmt(rho)} |"
         )
@@ -230,6 +257,12 @@ def page(results: Sequence[dict[str, Any]], stats: dict[str, Any], command: str)
         "(`--criterion pseudo`, `vadkit search --on pseudo`) and is not a default"
     )
     pooled = _fmt(stats["pooled_checkpoints"]["spearman"])
+    methods = [
+        f"| {recipe} | {part['runs']['n']} | {_fmt(part['runs']['spearman'])} | "
+        f"{_fmt(part['within_run_mean']['spearman'])} | {part['pooled_checkpoints']['n']} | "
+        f"{_fmt(part['pooled_checkpoints']['spearman'])} |"
+        for recipe, part in stats.get("by_recipe", {}).items()
+    ]
     return f"""# Label-free validation: does pseudo-AUROC rank like the test AUROC?
 
 Over {len(results)} run(s) and {stats["pooled_checkpoints"]["n"]} epoch checkpoint(s), the Spearman rank correlation
@@ -252,12 +285,22 @@ Written by `{command}`.
   defaults (`vadkit evaluate`); fused frame-level micro AUROC.
 - The test labels measure the validator only: no setting, weight or checkpoint was chosen by
   them ([protocol](../reference/protocol.md)).
-- Measured on the machine that trained the runs: {cpus_line(r.get("cpu_record") for r in results)}
+- Each run was measured on the machine that trained it ("trained on": its device, from its
+  `metrics.jsonl`): {cpus_line(r.get("cpu_record") for r in results)}
+
+## Per method
+
+Each recipe's runs on their own (the verdict above is over all runs; with two methods, the gap
+between them can make the ranking over runs):
+
+| recipe | runs | Spearman over runs | within runs (mean) | checkpoints | pooled |
+|---|---:|---:|---:|---:|---:|
+{chr(10).join(methods)}
 
 ## Per run
 
-| run | recipe | seed | default weights | pseudo-AUROC | test AUROC | epoch checkpoints | Spearman within |
-|---|---|---:|---|---:|---:|---:|---:|
+| run | recipe | seed | trained on | data | default weights | pseudo-AUROC | test AUROC | epoch checkpoints | Spearman within |
+|---|---|---:|---|---|---|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
 ## Per checkpoint

@@ -72,6 +72,8 @@ def test_the_study_measures_every_checkpoint_and_writes_its_page(
         recorded = {e["checkpoint"]: e["fused"] for e in read_validation(run)}
         assert result["checkpoints"][1]["pseudo"] == recorded["epoch_0002"]
         assert result["default"]["pseudo"] == recorded[result["default"]["checkpoint"]]
+        # where it trained and on what data, from the run's own files
+        assert result["trained_on"] == "cpu" and Path(result["data"]) == tiny_scene
     stats = summary["statistics"]
     assert stats["runs"] == {"spearman": None, "n": 2}  # two runs rank nothing
     assert not summary["ranks_well"]
@@ -79,6 +81,8 @@ def test_the_study_measures_every_checkpoint_and_writes_its_page(
     assert "Spearman >= 0.6 over runs and, on\naverage, within runs" in text
     assert "Verdict: pseudo-AUROC does not rank well" in text
     assert 'score.weights_criterion = "loss"' in text
+    assert f"| cpu | `{summary['runs'][0]['data']}` |" in text
+    assert study.trained_on(tmp_path) == "not recorded"  # no metrics.jsonl
 
     # three runs: the third a copy of the first with other numbers, measured "elsewhere" (the
     # record only); the correlations are scipy's on the recorded numbers
@@ -103,6 +107,14 @@ def test_the_study_measures_every_checkpoint_and_writes_its_page(
     )
     text = page.read_text()
     assert f"over runs {expected:.2f} (n = 3)" in text
+    # per method: one recipe here, so its part is the whole; a run of another recipe splits it
+    (part,) = summary["statistics"]["by_recipe"].values()
+    assert part["runs"] == summary["statistics"]["runs"] and "by_recipe" not in part
+    other = json.loads(json.dumps(third))
+    other["run"], other["recipe"] = str(tmp_path / "other"), "other-method"
+    split = study.statistics_of([*results, other])
+    assert split["by_recipe"]["other-method"]["runs"] == {"spearman": None, "n": 1}
+    assert split["by_recipe"][study._recipe(third)]["runs"]["n"] == 3
 
     # a fresh checkout: no run folder, the page comes back the same from its record
     def measure_nothing(*a: object, **k: object) -> None:
