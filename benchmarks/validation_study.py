@@ -225,16 +225,19 @@ def load_results(runs: Sequence[Path], record: Path | None) -> list[dict[str, An
 
 
 def page(results: Sequence[dict[str, Any]], stats: dict[str, Any], command: str) -> str:
+    from vadkit.validation.validator import SATURATED
+
     ok, said = verdict(stats)
     rows = []
     for r in results:
         d = r["default"]
         rho = stats["within_run"].get(r["run"])
+        full = sum(c["pseudo"] >= SATURATED for c in r["checkpoints"])
         rows.append(
             f"| `{r['run']}` | {_recipe(r)} | {r['seed']} | "
             f"{r.get('trained_on', 'not recorded')} | `{r.get('data', 'not recorded')}` | "
             f"{d['checkpoint']} | {d['pseudo']:.3f} | {d['test']:.3f} | {len(r['checkpoints'])} "
-            f"| {_fmt(rho)} |"
+            f"| {full} | {_fmt(rho)} |"
         )
     details = []
     for r in results:
@@ -299,9 +302,13 @@ between them can make the ranking over runs):
 
 ## Per run
 
-| run | recipe | seed | trained on | data | default weights | pseudo-AUROC | test AUROC | epoch checkpoints | Spearman within |
-|---|---|---:|---|---|---|---:|---:|---:|---:|
+| run | recipe | seed | trained on | data | default weights | pseudo-AUROC | test AUROC | epoch checkpoints | saturated | Spearman within |
+|---|---|---:|---|---|---|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
+
+"Saturated": the epoch checkpoints whose pseudo-AUROC is at least {SATURATED}, where it can no
+longer rank them (`vadkit validate` then says how to make the pseudo-anomalies subtler:
+[when the pseudo-AUROC saturates](../reference/validation.md#when-the-pseudo-auroc-saturates)).
 
 ## Per checkpoint
 

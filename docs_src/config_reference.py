@@ -146,6 +146,11 @@ CONFIG_KEYS: dict[str, str] = {
     "list pseudo_anomalies`). Empty: every registered one.",
     "score.pseudo_seed": "Seed of the windows, the pseudo-anomalies and their draws: the same run "
     "and settings give the same pseudo-AUROC.",
+    "score.pseudo_params": "Table of tables: `[score.pseudo_params.NAME]` holds the constructor "
+    "parameters of pseudo-anomaly NAME (`vadkit describe pseudo_anomalies NAME`; `vadkit "
+    "validate --param NAME.PARAM=VALUE` for one validation); a kind not listed keeps its "
+    "defaults. Subtler ones when the pseudo-AUROC saturates (see "
+    "[label-free validation](../validation.md#when-the-pseudo-auroc-saturates)).",
 }
 
 

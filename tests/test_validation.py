@@ -8,6 +8,7 @@ trained on it for six epochs (seconds)."""
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -276,3 +277,94 @@ def test_held_out_videos_too_short_to_validate_stop_training_before_its_first_st
     with pytest.raises(DataError, match="too short to validate on"):
         trainer.fit()
     assert trainer.progress.step == 0 and not list((tmp_path / "run").glob("checkpoints/*"))
+
+
+def test_pseudo_anomaly_parameters_are_settings_checked_recorded_and_used(run: Path, capsys):
+    """score.pseudo_params / --param: subtler pseudo-anomalies, checked like the other component
+    tables, recorded in the protocol only when they differ from the defaults, and really used."""
+    from vadkit.config import Settings
+    from vadkit.validation.validator import Validator, pseudo_settings
+
+    # checked when the config resolves, naming the key
+    with pytest.raises(ConfigError, match=r"score\.pseudo_params\.noise\.loud"):
+        resolve_config(overrides=[*TINY_MODEL, "score.pseudo_params.noise.loud=1"])
+    with pytest.raises(ConfigError, match=r"score\.pseudo_params\.wobble"):
+        resolve_config(overrides=[*TINY_MODEL, "score.pseudo_params.wobble.std=1"])
+    config = resolve_config(overrides=[*TINY_MODEL, "score.pseudo_params.noise.std=4"])
+    assert config["score"]["pseudo_params"] == {"noise": {"std": 4.0, "fraction": 0.5}}
+    settings = Settings.from_config(config)
+    assert pseudo_settings(settings, kinds=["noise"])["params"] == {
+        "noise": {"std": 4.0, "fraction": 0.5}
+    }
+    assert "params" not in pseudo_settings(settings, kinds=["blur"])  # noise is not used
+    # the defaults given explicitly: the protocol reads as before (entries keep their identity)
+    same = pseudo_settings(settings, kinds=["noise"], params={"noise": {"std": 12.0}})
+    assert "params" not in same
+    with pytest.raises(ConfigError, match="'noise', which is not among the kinds measured"):
+        pseudo_settings(settings, kinds=["blur"], params={"noise": {"std": 1.0}})
+
+    # used: the noise the validator adds is the one asked for (std 1: at most a few levels)
+    base = Validator(runs.read_config(run), kinds=["noise"], windows=8)
+    quiet = Validator(
+        runs.read_config(run), kinds=["noise"], windows=8, params={"noise": {"std": 1}}
+    )
+    assert quiet.protocol()["pseudo"]["params"] == {"noise": {"std": 1.0, "fraction": 0.5}}
+    for validator, most in ((base, 60), (quiet, 5)):
+        pseudo = validator.pseudo  # windows in pairs: as it is, then with the noise
+        diffs = [
+            np.abs(pseudo.window(j + 1).frames.astype(int) - pseudo.window(j).frames).max()
+            for j in range(0, len(pseudo.items), 2)
+        ]
+        assert max(diffs) <= most and max(diffs) > 0
+
+    # the command line: --param, shown and recorded; a malformed one is a usage error
+    assert run_cli(["validate", str(run), "--windows", "16", "--kinds", "noise",
+                    "--param", "noise.std=2"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "noise std=2.0 fraction=0.5" in out
+    from vadkit.validation.records import read_validation
+
+    recorded = [e for e in read_validation(run) if e["pseudo"].get("params")]
+    assert [e["pseudo"]["params"]["noise"]["std"] for e in recorded] == [2.0]
+    assert run_cli(["validate", str(run), "--param", "std=2"]) == 2
+    assert "not of the form KIND.PARAM=VALUE" in capsys.readouterr().err
+
+
+def test_a_saturated_pseudo_auroc_says_how_to_make_the_anomalies_subtler(
+    run: Path, capsys, monkeypatch: pytest.MonkeyPatch
+):
+    from vadkit.validation import validator
+    from vadkit.validation.run import validate_run
+    from vadkit.validation.validator import (
+        SATURATED,
+        PseudoSaturationWarning,
+        saturated,
+        saturation_advice,
+    )
+
+    entries = [
+        {"checkpoint": "epoch_0003", "fused": 0.95},
+        {"checkpoint": "epoch_0006", "fused": SATURATED},
+        {"checkpoint": "last", "fused": 0.998},
+    ]
+    assert saturated(entries) == ["epoch_0006", "last"]
+    advice = saturation_advice(entries)
+    assert advice is not None
+    assert advice.startswith(f"The fused pseudo-AUROC of epoch_0006, last is at least {SATURATED}")
+    assert "(up to 0.998)" in advice and "--param noise.std=4" in advice
+    assert saturation_advice(entries[:1]) is None
+    # wired: validate warns (one line on the terminal, exit 0) when an entry saturates; a
+    # threshold of 0 makes this tiny run's numbers saturated
+    with pytest.warns(PseudoSaturationWarning) as caught:
+        monkeypatch.setattr(validator, "SATURATED", 0.0)
+        result = validate_run(run, windows=16, kinds=["noise"])
+    assert str(caught[0].message).startswith(
+        f"The fused pseudo-AUROC of {result['entries'][0]['checkpoint']}"
+    )
+    assert run_cli(["validate", str(run), "--windows", "16", "--kinds", "noise"]) == 0
+    err = capsys.readouterr().err
+    assert "these pseudo-anomalies are too easy for this model" in err and "Traceback" not in err
+    monkeypatch.setattr(validator, "SATURATED", 1.01)  # nothing reaches it: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PseudoSaturationWarning)
+        validate_run(run, windows=16, kinds=["noise"])

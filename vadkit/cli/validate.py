@@ -71,6 +71,16 @@ def validate_cmd(
             show_default=False,
         ),
     ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="A parameter of a pseudo-anomaly, KIND.PARAM=VALUE (e.g. noise.std=4; see "
+            "`vadkit describe pseudo_anomalies KIND`). Repeatable. Default: the run's "
+            "score.pseudo_params, else each kind's defaults.",
+            show_default=False,
+        ),
+    ] = None,
     data: Annotated[
         Path | None,
         typer.Option(
@@ -109,6 +119,7 @@ def validate_cmd(
             windows=windows,
             kinds=parse_csv(kinds) or None,
             seed=seed,
+            params=_pseudo_params(param or []),
             device=device,
             batch_size=batch_size,
             data=data,
@@ -128,11 +139,40 @@ def validate_cmd(
     console.print(
         f"{first['windows']} windows of {len(protocol['held_out'])} held-out video(s) "
         f"({plain(', '.join(protocol['held_out']))}), {first['anomalous']} with a "
-        f"pseudo-anomaly ({plain(', '.join(pseudo['kinds']))}; seed {pseudo['seed']}); "
+        f"pseudo-anomaly ({plain(', '.join(pseudo['kinds']))}; seed {pseudo['seed']}"
+        f"{_params_text(pseudo.get('params', {}))}); "
         f"error {plain(protocol['error'] or '-')}, normalizer {plain(protocol['normalizer'])}, "
         f"weights {plain(', '.join(f'{k}={v:g}' for k, v in protocol['alphas'].items()))}.",
     )
     console.print(f"Recorded in [bold]{plain(Path(run) / 'validation.json')}[/]")
+
+
+def _pseudo_params(items: list[str]) -> dict[str, dict[str, Any]] | None:
+    """``--param noise.std=4`` (repeated) -> ``{"noise": {"std": 4}}``; none: None."""
+    from vadkit.config.overrides import parse_override
+    from vadkit.errors import ConfigError
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, value = parse_override(item)
+        kind, _, name = key.partition(".")
+        if not name or "." in name:
+            raise ConfigError(
+                f"--param {item!r} is not of the form KIND.PARAM=VALUE.",
+                hint="For example: --param noise.std=4 (see `vadkit describe pseudo_anomalies "
+                "noise`).",
+            )
+        out.setdefault(kind, {})[name] = value
+    return out or None
+
+
+def _params_text(params: dict[str, dict[str, Any]]) -> str:
+    """``"; noise std=4"``: the parameters that differ from the defaults, when some do."""
+    said = [
+        f"{kind} " + " ".join(f"{k}={v}" for k, v in table.items())
+        for kind, table in params.items()
+    ]
+    return plain("; " + "; ".join(said)) if said else ""
 
 
 def _tables(result: dict[str, Any]) -> list[Table]:

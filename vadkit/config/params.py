@@ -24,6 +24,7 @@ PARAM_TABLES = {
     "tasks": "tasks.params.{name}",
     "errors": "score.error_params.{name}",
     "normalizers": "score.normalizer_params.{name}",
+    "pseudo_anomalies": "score.pseudo_params.{name}",
 }
 
 

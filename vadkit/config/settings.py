@@ -49,6 +49,7 @@ OPEN_TABLES = frozenset(
         "train.track_params",
         "score.error_params",
         "score.normalizer_params",
+        "score.pseudo_params",
         "score.alphas",
         "score.presets",
     }
@@ -168,6 +169,11 @@ class ScoreSettings:
     pseudo_windows: int = 256
     pseudo_kinds: list[str] = field(default_factory=list)
     pseudo_seed: int = 0
+    #: Parameters of pseudo-anomaly kinds, a table per kind (``[score.pseudo_params.noise]``,
+    #: ``--set score.pseudo_params.noise.std=4``; see ``vadkit describe pseudo_anomalies
+    #: NAME``): subtler ones when the pseudo-AUROC saturates. A kind without a table keeps its
+    #: defaults.
+    pseudo_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -438,6 +438,7 @@ def _validate_pseudo(score: Config) -> None:
     for kind in kinds:
         _entry("pseudo_anomalies", kind, "score.pseudo_kinds")
     score["pseudo_kinds"] = list(dict.fromkeys(kinds))
+    score["pseudo_params"] = _score_params(score, "pseudo_anomalies", "pseudo_params", "")
 
 
 def _require(value: Any, key: str, flag: str, kind: str) -> None:

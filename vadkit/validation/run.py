@@ -10,7 +10,8 @@ is opened; a run that held out no training video is refused with the fix.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,12 @@ from vadkit.runs.checkpoints import (
 from vadkit.runs.folder import load_model, read_config
 from vadkit.storage.lock import locked
 from vadkit.validation.records import record_validation
-from vadkit.validation.validator import Validator, require_held_out
+from vadkit.validation.validator import (
+    PseudoSaturationWarning,
+    Validator,
+    require_held_out,
+    saturation_advice,
+)
 
 if TYPE_CHECKING:
     from vadkit.model import VADModel
@@ -77,6 +83,7 @@ def validate_run(
     windows: int | None = None,
     kinds: Sequence[str] | None = None,
     seed: int | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
     device: str = "auto",
     batch_size: int | None = None,
     data: str | Path | None = None,
@@ -87,12 +94,17 @@ def validate_run(
     ``checkpoints``: names (``last``, ``ema``, an epoch number or ``epoch_NNNN``; ``all``: every
     one); none: the weights the run scores (``weights``, default ``score.weights``, as ``vadkit
     score`` resolves it; ``auto`` is a choice, not weights, and is refused). ``windows``,
-    ``kinds`` and ``seed`` override the run's ``score.pseudo_*`` settings; ``data`` is the
-    dataset root when it moved. ``on_progress(checkpoint, windows done, windows)``.
+    ``kinds`` and ``seed`` override the run's ``score.pseudo_*`` settings, ``params`` updates
+    its ``score.pseudo_params`` (a table per kind, e.g. ``{"noise": {"std": 4}}``); ``data`` is
+    the dataset root when it moved. ``on_progress(checkpoint, windows done, windows)``.
 
     Returns ``{"run", "protocol", "entries"}``: one entry per checkpoint, with its SHA-256,
     epoch, and the pseudo-AUROC per task, fused and per pseudo-anomaly kind. Reads no test
     video and no label; refuses a run that held out no training video (``data.val_videos``).
+    A fused pseudo-AUROC of at least
+    :data:`~vadkit.validation.validator.SATURATED` gives a
+    :class:`~vadkit.validation.validator.PseudoSaturationWarning` saying how to make the
+    pseudo-anomalies subtler.
     """
     run_dir = Path(run_dir)
     config = read_config(run_dir)
@@ -105,7 +117,13 @@ def validate_run(
         )
     dev = select_device(device, key="--device")
     validator = Validator(
-        config, root=data, windows=windows, kinds=kinds, seed=seed, batch_size=batch_size
+        config,
+        root=data,
+        windows=windows,
+        kinds=kinds,
+        seed=seed,
+        params=params,
+        batch_size=batch_size,
     )
     names = run_checkpoints(run_dir, checkpoints) if checkpoints else []  # refused before work
 
@@ -143,4 +161,7 @@ def validate_run(
             }
         )
     record_validation(run_dir, entries)
+    advice = saturation_advice(entries)
+    if advice is not None:
+        warnings.warn(advice, PseudoSaturationWarning, stacklevel=2)
     return {"run": str(run_dir), "protocol": validator.protocol(), "entries": entries}

@@ -29,6 +29,37 @@ if TYPE_CHECKING:
     from vadkit.inference.scorer import ModelScorer
     from vadkit.model import VADModel
 
+#: A fused pseudo-AUROC at or above this is *saturated* (fixed beforehand): the pseudo-anomalies
+#: are too easy for the model, so checkpoints that all reach it cannot be told apart by it.
+SATURATED = 0.99
+
+
+class PseudoSaturationWarning(UserWarning):
+    """A fused pseudo-AUROC reached :data:`SATURATED`: it cannot rank what reaches it."""
+
+
+def saturated(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The checkpoints among ``entries`` (pseudo-AUROC results) whose fused pseudo-AUROC is
+    saturated (at least :data:`SATURATED`)."""
+    return [str(e["checkpoint"]) for e in entries if float(e["fused"]) >= SATURATED]
+
+
+def saturation_advice(entries: Sequence[Mapping[str, Any]]) -> str | None:
+    """One line saying which checkpoints are saturated and how to make the pseudo-anomalies
+    subtler; None when none is."""
+    names = saturated(entries)
+    if not names:
+        return None
+    best = max(float(e["fused"]) for e in entries)
+    return (
+        f"The fused pseudo-AUROC of {', '.join(names)} is at least {SATURATED} (up to "
+        f"{best:.3f}): these pseudo-anomalies are too easy for this model, so the pseudo-AUROC "
+        "cannot tell such checkpoints apart. Make them subtler with score.pseudo_params (vadkit "
+        "validate --param, e.g. --param noise.std=4 --param blur.sigma=0.7; see `vadkit "
+        "describe pseudo_anomalies NAME`), or keep the validation loss as the criterion."
+    )
+
+
 #: The criterion recorded when a choice is made by pseudo-AUROC.
 PSEUDO_CRITERION = (
     "highest fused pseudo-AUROC on held-out normal training videos with pseudo-anomalies"
@@ -52,11 +83,15 @@ def pseudo_settings(
     windows: int | None = None,
     kinds: Sequence[str] | None = None,
     seed: int | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The pseudo set's settings: ``windows``, ``kinds`` (every registered pseudo-anomaly when
     ``score.pseudo_kinds`` and ``kinds`` are empty) and ``seed``, the run's ``[score]`` ones
-    unless given."""
+    unless given; and ``params``, the parameters of the kinds used that differ from their
+    defaults (the run's ``score.pseudo_params``, each kind's table updated by ``params``),
+    present only when some do, so the default protocol reads as it always has."""
     from vadkit.api import get_entry, list_pseudo_anomalies
+    from vadkit.config.params import configured_params
 
     count = int(settings.score.pseudo_windows if windows is None else windows)
     if count < 2:
@@ -68,11 +103,30 @@ def pseudo_settings(
     names = list(kinds or settings.score.pseudo_kinds or list_pseudo_anomalies())
     for name in names:
         get_entry("pseudo_anomalies", name)  # an unknown name: the registry's message
-    return {
+    names = list(dict.fromkeys(names))
+    for name in params or {}:
+        get_entry("pseudo_anomalies", name)
+        if name not in names:
+            raise ConfigError(
+                f"Parameters are given for the pseudo-anomaly {name!r}, which is not among the "
+                f"kinds measured ({', '.join(names)}).",
+                hint=f"Measure it too (--kinds {','.join([*names, name])}), or drop its "
+                "parameters.",
+            )
+    changed = {}
+    for name in names:
+        given = {**settings.score.pseudo_params.get(name, {}), **(params or {}).get(name, {})}
+        table = configured_params("pseudo_anomalies", name, given)
+        if table != configured_params("pseudo_anomalies", name):
+            changed[name] = table
+    spec: dict[str, Any] = {
         "windows": count,
-        "kinds": list(dict.fromkeys(names)),
+        "kinds": names,
         "seed": int(settings.score.pseudo_seed if seed is None else seed),
     }
+    if changed:
+        spec["params"] = changed
+    return spec
 
 
 def pseudo_set(
@@ -83,9 +137,12 @@ def pseudo_set(
 ) -> PseudoSet:
     """The pseudo set of ``held`` (the run's held-out videos) for ``spec``
     (:func:`pseudo_settings`); patches are pasted from ``donors``."""
-    from vadkit.api import create_pseudo_anomaly
+    from vadkit.config.params import build_component
 
-    anomalies = {name: create_pseudo_anomaly(name) for name in spec["kinds"]}
+    params = spec.get("params", {})
+    anomalies = {
+        name: build_component("pseudo_anomalies", name, params.get(name)) for name in spec["kinds"]
+    }
     return PseudoSet(
         held,
         donors,
@@ -105,6 +162,7 @@ class Validator:
         windows: overrides ``score.pseudo_windows``.
         kinds: override ``score.pseudo_kinds``.
         seed: overrides ``score.pseudo_seed``.
+        params: update ``score.pseudo_params`` (a table per kind, e.g. ``{"noise": {"std": 4}}``).
         batch_size: windows per batch (default ``score.batch_size``).
         videos: ``(trained, held out)`` training videos, when already open (the trainer's).
     """
@@ -117,6 +175,7 @@ class Validator:
         windows: int | None = None,
         kinds: Sequence[str] | None = None,
         seed: int | None = None,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
         batch_size: int | None = None,
         videos: tuple[Sequence[Video], Sequence[Video]] | None = None,
     ) -> None:
@@ -126,7 +185,9 @@ class Validator:
         require_held_out(settings)
         self.config = config
         self.settings = settings
-        self.spec = pseudo_settings(settings, windows=windows, kinds=kinds, seed=seed)
+        self.spec = pseudo_settings(
+            settings, windows=windows, kinds=kinds, seed=seed, params=params
+        )
         trained, held = videos if videos is not None else training_videos(config, root=root)
         self.pseudo = pseudo_set(config, held, [*trained, *held], self.spec)
         self.batch_size = int(batch_size or settings.score.batch_size)
