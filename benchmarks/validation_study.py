@@ -30,6 +30,7 @@ in the record counts (a fresh checkout without the run folders rewrites the same
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -75,11 +76,41 @@ def test_auroc(run: Path, name: str, **score: Any) -> dict[str, Any]:
     }
 
 
-def pseudo_auroc(run: Path, checkpoints: Sequence[str], device: str) -> list[dict[str, Any]]:
-    """``vadkit validate``'s entries for ``checkpoints`` (none: the run's default weights)."""
+Params = dict[str, dict[str, Any]]
+
+
+def pseudo_auroc(
+    run: Path, checkpoints: Sequence[str], device: str, params: Params | None = None
+) -> list[dict[str, Any]]:
+    """``vadkit validate``'s entries for ``checkpoints`` (none: the run's default weights), with
+    the pseudo-anomaly parameters ``params`` (none: the run's)."""
     from vadkit.validation.run import validate_run
 
-    return validate_run(run, checkpoints=checkpoints, device=device)["entries"]
+    entries = validate_run(run, checkpoints=checkpoints, device=device, params=params)
+    return list(entries["entries"])
+
+
+def result_name(params: Params | None) -> str:
+    """The file of a run's measurements: ``validation_study.json`` with the run's own
+    pseudo-anomalies, ``validation_study-<digest>.json`` with other parameters."""
+    if not params:
+        return RESULT
+    from vadkit.scoring.scorefiles import canonical_json
+
+    digest = hashlib.sha256(canonical_json(params).encode()).hexdigest()[:12]
+    return f"validation_study-{digest}.json"
+
+
+def _tests_known(run: Path) -> dict[str, dict[str, Any]]:
+    """Test AUROCs this study measured before for the run's weights (by SHA-256), in any of its
+    result files: other pseudo-anomaly parameters change the pseudo-AUROC, not the test one."""
+    known = {}
+    for path in sorted(run.glob("validation_study*.json")):
+        result = json.loads(path.read_text())
+        for e in [result["default"], *result["checkpoints"]]:
+            known[e["sha256"]] = {"sha256": e["sha256"], "checkpoint": e["checkpoint"],
+                                  "fused": e["test"], "tasks": e["test_tasks"]}  # fmt: skip
+    return known
 
 
 def _entry(pseudo: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
@@ -109,25 +140,30 @@ def trained_on(run: Path) -> str:
     return "not recorded"
 
 
-def measure_run(run: Path, device: str = "auto", redo: bool = False) -> dict[str, Any]:
-    """Pseudo-AUROC and test AUROC of a run's default weights and of each epoch checkpoint."""
+def measure_run(
+    run: Path, device: str = "auto", redo: bool = False, params: Params | None = None
+) -> dict[str, Any]:
+    """Pseudo-AUROC and test AUROC of a run's default weights and of each epoch checkpoint
+    (``params``: other pseudo-anomaly parameters than the run's; a test AUROC measured before
+    for the same weights is reused)."""
     from vadkit.runs.folder import read_config
     from vadkit.storage.io import write_text
     from vadkit.validation.run import run_checkpoints
 
-    done = run / RESULT
+    done = run / result_name(params)
     if done.is_file() and not redo:
-        print(f"{run}: measured, reusing {RESULT}")
+        print(f"{run}: measured, reusing {done.name}")
         return json.loads(done.read_text())
+    known = {} if redo else _tests_known(run)
     config = read_config(run)
-    (default,) = pseudo_auroc(run, (), device)
-    test = test_auroc(run, f"{SET_PREFIX}default", device=device)
+    (default,) = pseudo_auroc(run, (), device, params)
+    test = known.get(default["sha256"]) or test_auroc(run, f"{SET_PREFIX}default", device=device)
     assert test["sha256"] == default["sha256"], "the default weights were scored as validated"
     epochs = [c for c in run_checkpoints(run, ["all"]) if c.startswith("epoch_")]
     checkpoints = []
-    for pseudo in pseudo_auroc(run, epochs, device) if epochs else []:
+    for pseudo in pseudo_auroc(run, epochs, device, params) if epochs else []:
         name = pseudo["checkpoint"]
-        scored = test_auroc(
+        scored = known.get(pseudo["sha256"]) or test_auroc(
             run, f"{SET_PREFIX}{name}", weights="last", checkpoint=name, device=device
         )
         checkpoints.append(_entry(pseudo, scored))
@@ -210,11 +246,13 @@ def _fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.2f}"
 
 
-def load_results(runs: Sequence[Path], record: Path | None) -> list[dict[str, Any]]:
+def load_results(
+    runs: Sequence[Path], record: Path | None, params: Params | None = None
+) -> list[dict[str, Any]]:
     """Every measured run: those given (measured here), then those only in ``record``."""
     found = {}
     for run in runs:
-        path = run / RESULT
+        path = run / result_name(params)
         if path.is_file():
             result = json.loads(path.read_text())
             found[repo_relative(result["run"])] = result
@@ -251,6 +289,13 @@ def page(results: Sequence[dict[str, Any]], stats: dict[str, Any], command: str)
             )
     protocol = results[0]["protocol"] if results else {}
     pseudo = protocol.get("pseudo", {})
+    changed = "; ".join(
+        f"{kind}: " + ", ".join(f"{k} = {v}" for k, v in table.items())
+        for kind, table in pseudo.get("params", {}).items()
+    )
+    params_line = (
+        f"\n- Pseudo-anomaly parameters other than the defaults: {changed}." if changed else ""
+    )
     decision = (
         "the recipes choose their weights by pseudo-AUROC (`score.weights_criterion = "
         '"pseudo"`, so `--weights auto` picks the checkpoint with the highest pseudo-AUROC)'
@@ -283,7 +328,7 @@ Written by `{command}`.
 - Pseudo-AUROC: {pseudo.get("windows", "?")} windows of each run's held-out normal training
   videos (`data.val_videos`), half of them with a pseudo-anomaly ({", ".join(pseudo.get("kinds", []))};
   seed {pseudo.get("seed", "?")}), scored in fp32 with the run's default error measure, normalizer
-  and fusion weights, rescaled per held-out video ([validation](../reference/validation.md)).
+  and fusion weights, rescaled per held-out video ([validation](../reference/validation.md)).{params_line}
 - Test AUROC: the run's test videos scored in fp32 (`vadkit score`), evaluated with the run's
   defaults (`vadkit evaluate`); fused frame-level micro AUROC.
 - The test labels measure the validator only: no setting, weight or checkpoint was chosen by
@@ -322,11 +367,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--page", type=Path, default=PAGE)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--redo", action="store_true", help="Measure runs measured before again.")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        help="A pseudo-anomaly parameter for every run, NAME.PARAM=VALUE (vadkit validate "
+        "--param); repeatable. Write such a study to its own --page.",
+    )
     opts = parser.parse_args(argv)
+    from vadkit.config.overrides import parse_component_params
+
+    params = parse_component_params(opts.param, "--param", "noise.std=4") or None
     for run in opts.runs:
-        measure_run(run, device=opts.device, redo=opts.redo)
+        measure_run(run, device=opts.device, redo=opts.redo, params=params)
     record = record_path(opts.page)
-    results = load_results(opts.runs, record)
+    results = load_results(opts.runs, record, params)
     if not results:
         raise SystemExit(
             "no run measured: pass run folders (vadkit train ... --set data.val_videos=N)"

@@ -327,7 +327,7 @@ def test_pseudo_anomaly_parameters_are_settings_checked_recorded_and_used(run: P
     recorded = [e for e in read_validation(run) if e["pseudo"].get("params")]
     assert [e["pseudo"]["params"]["noise"]["std"] for e in recorded] == [2.0]
     assert run_cli(["validate", str(run), "--param", "std=2"]) == 2
-    assert "not of the form KIND.PARAM=VALUE" in capsys.readouterr().err
+    assert "not of the form NAME.PARAM=VALUE" in capsys.readouterr().err
 
 
 def test_a_saturated_pseudo_auroc_says_how_to_make_the_anomalies_subtler(

@@ -20,6 +20,7 @@ from vadkit.cli.common import (
 )
 from vadkit.cli.progress import LazyBar
 from vadkit.cli.tables import fmt_metric
+from vadkit.config.overrides import parse_component_params
 
 
 @app.command("validate")
@@ -119,7 +120,7 @@ def validate_cmd(
             windows=windows,
             kinds=parse_csv(kinds) or None,
             seed=seed,
-            params=_pseudo_params(param or []),
+            params=parse_component_params(param or [], "--param", "noise.std=4") or None,
             device=device,
             batch_size=batch_size,
             data=data,
@@ -145,25 +146,6 @@ def validate_cmd(
         f"weights {plain(', '.join(f'{k}={v:g}' for k, v in protocol['alphas'].items()))}.",
     )
     console.print(f"Recorded in [bold]{plain(Path(run) / 'validation.json')}[/]")
-
-
-def _pseudo_params(items: list[str]) -> dict[str, dict[str, Any]] | None:
-    """``--param noise.std=4`` (repeated) -> ``{"noise": {"std": 4}}``; none: None."""
-    from vadkit.config.overrides import parse_override
-    from vadkit.errors import ConfigError
-
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, value = parse_override(item)
-        kind, _, name = key.partition(".")
-        if not name or "." in name:
-            raise ConfigError(
-                f"--param {item!r} is not of the form KIND.PARAM=VALUE.",
-                hint="For example: --param noise.std=4 (see `vadkit describe pseudo_anomalies "
-                "noise`).",
-            )
-        out.setdefault(kind, {})[name] = value
-    return out or None
 
 
 def _params_text(params: dict[str, dict[str, Any]]) -> str:

@@ -43,6 +43,24 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, parse_value(value.strip())
 
 
+def parse_component_params(
+    items: list[str], flag: str, example: str
+) -> dict[str, dict[str, Any]]:
+    """``NAME.PARAM=VALUE`` items (``flag``, e.g. ``--param noise.std=4``, repeated) as a table
+    per component: ``{"noise": {"std": 4}}``. ``example`` is one valid item, for the hint."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, value = parse_override(item)
+        name, _, param = key.partition(".")
+        if not param or "." in param:
+            raise ConfigError(
+                f"{flag} {item!r} is not of the form NAME.PARAM=VALUE.",
+                hint=f"For example: {flag} {example}",
+            )
+        out.setdefault(name, {})[param] = value
+    return out
+
+
 def set_dotted(config: Config, key: str, value: Any) -> None:
     """Set ``config[a][b] = value`` for ``key = "a.b"``, creating tables on the way."""
     node = config
