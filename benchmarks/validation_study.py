@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shlex
 import statistics
 import sys
 from collections.abc import Sequence
@@ -262,7 +263,9 @@ def load_results(
     return [found[k] for k in sorted(found)]
 
 
-def page(results: Sequence[dict[str, Any]], stats: dict[str, Any], command: str) -> str:
+def page(
+    results: Sequence[dict[str, Any]], stats: dict[str, Any], command: str, note: str = ""
+) -> str:
     from vadkit.validation.validator import SATURATED
 
     ok, said = verdict(stats)
@@ -311,9 +314,10 @@ def page(results: Sequence[dict[str, Any]], stats: dict[str, Any], command: str)
         f"{_fmt(part['pooled_checkpoints']['spearman'])} |"
         for recipe, part in stats.get("by_recipe", {}).items()
     ]
+    said_note = f"{note.strip()}\n\n" if note.strip() else ""
     return f"""# Label-free validation: does pseudo-AUROC rank like the test AUROC?
 
-Over {len(results)} run(s) and {stats["pooled_checkpoints"]["n"]} epoch checkpoint(s), the Spearman rank correlation
+{said_note}Over {len(results)} run(s) and {stats["pooled_checkpoints"]["n"]} epoch checkpoint(s), the Spearman rank correlation
 between the pseudo-AUROC (`vadkit validate`, no test label) and the real fused test AUROC is
 {said}; pooled over every checkpoint of every run, {pooled}.
 
@@ -374,6 +378,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="A pseudo-anomaly parameter for every run, NAME.PARAM=VALUE (vadkit validate "
         "--param); repeatable. Write such a study to its own --page.",
     )
+    parser.add_argument(
+        "--note", default="", help="A paragraph under the title: what sets this study apart."
+    )
     opts = parser.parse_args(argv)
     from vadkit.config.overrides import parse_component_params
 
@@ -391,12 +398,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ok, _ = verdict(stats)
     from vadkit.storage.io import write_text
 
+    given = list(argv if argv is not None else sys.argv[1:])
+    for i, arg in enumerate(given[:-1]):
+        if arg == "--note":
+            given[i + 1] = "..."  # the note itself is on the page, above
     command = "benchmarks/validation_study.py " + " ".join(
-        repo_relative(str(a)) for a in (argv if argv is not None else sys.argv[1:])
+        shlex.quote(repo_relative(str(a))) for a in given
     )
+    # the note stays with the record: a rewrite without --note keeps it
+    note = opts.note or (json.loads(record.read_text()).get("note", "") if record.is_file() else "")
     summary = {"threshold": THRESHOLD, "ranks_well": ok, "statistics": stats, "runs": results}
+    if note:
+        summary["note"] = note
     write_text(record, json.dumps(summary, indent=1) + "\n")
-    write_text(opts.page, page(results, stats, command.strip()))
+    write_text(opts.page, page(results, stats, command.strip(), note))
     print(f"Written: {opts.page} and its record ({len(results)} run(s))")
     return summary
 

@@ -92,14 +92,19 @@ def test_the_study_measures_every_checkpoint_and_writes_its_page(
     with monkeypatch.context() as patched:
         patched.setattr(study, "test_auroc", score_nothing)
         subtle = study.main([*args[:2], "--page", str(tmp_path / "subtle.md"), "--device", "cpu",
-                             "--param", "noise.std=2"])  # fmt: skip
+                             "--param", "noise.std=2", "--note", "Quieter noise, fixed before."])  # fmt: skip
     name = study.result_name({"noise": {"std": 2}})
     assert name.startswith("validation_study-") and (runs[0] / name).is_file()
     first, again = summary["runs"][0], subtle["runs"][0]
     assert [c["test"] for c in again["checkpoints"]] == [c["test"] for c in first["checkpoints"]]
     assert again["protocol"]["pseudo"]["params"] == {"noise": {"std": 2.0, "fraction": 0.5}}
     assert "params" not in first["protocol"]["pseudo"]
-    assert "other than the defaults: noise: std = 2.0" in (tmp_path / "subtle.md").read_text()
+    text = (tmp_path / "subtle.md").read_text()
+    assert "other than the defaults: noise: std = 2.0" in text
+    assert "AUROC?\n\nQuieter noise, fixed before.\n" in text
+    assert "--param noise.std=2 --note ...`" in text  # the note is not repeated
+    study.main(["--page", str(tmp_path / "subtle.md")])  # rewritten from its record: note kept
+    assert "AUROC?\n\nQuieter noise, fixed before.\n" in (tmp_path / "subtle.md").read_text()
 
     # three runs: the third a copy of the first with other numbers, measured "elsewhere" (the
     # record only); the correlations are scipy's on the recorded numbers
