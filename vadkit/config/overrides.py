@@ -43,9 +43,7 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, parse_value(value.strip())
 
 
-def parse_component_params(
-    items: list[str], flag: str, example: str
-) -> dict[str, dict[str, Any]]:
+def parse_component_params(items: list[str], flag: str, example: str) -> dict[str, dict[str, Any]]:
     """``NAME.PARAM=VALUE`` items (``flag``, e.g. ``--param noise.std=4``, repeated) as a table
     per component: ``{"noise": {"std": 4}}``. ``example`` is one valid item, for the hint."""
     out: dict[str, dict[str, Any]] = {}
