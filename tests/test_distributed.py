@@ -558,6 +558,30 @@ def test_world_helpers_are_one_process_outside_torchrun(monkeypatch: pytest.Monk
     ) == ["train", "--out", "r"]
 
 
+def test_the_process_group_is_destroyed_at_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """init_from_env registers leave() at exit: a gloo group left to the interpreter's
+    finalization can abort a rank that succeeded (SIGABRT, seen once under CI load). Here a
+    one-process gloo group stands in for torchrun's rendezvous."""
+    import torch.distributed as dist
+
+    registered = []
+    monkeypatch.setattr(distributed.atexit, "register", registered.append)
+    monkeypatch.setenv("WORLD_SIZE", "2")  # so init_from_env joins a group
+    monkeypatch.setenv("RANK", "0")
+    store = dist.HashStore()
+    monkeypatch.setattr(dist, "rendezvous", lambda *a, **k: iter([(store, 0, 1)]))
+    try:
+        world = distributed.init_from_env("cpu")
+        assert dist.is_initialized() and world.size == 1
+        assert registered == [distributed.leave]
+        distributed.leave()  # what the interpreter calls at exit
+        assert not dist.is_initialized()
+        distributed.leave()  # twice, or without a group: nothing to do
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 # -- memory stays bounded -------------------------------------------------------------------------
 def _raw_videos(folder: Path, videos: int, frames: int, size: int) -> Path:
     """Frame files in the frame cache's format, written directly (no decoding)."""

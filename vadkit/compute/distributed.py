@@ -22,6 +22,7 @@ What the engine does with several processes:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as _dt
 import os
@@ -116,7 +117,17 @@ def init_from_env(device: str = "auto") -> World:
         world_size=size,
         timeout=TIMEOUT,
     )
+    atexit.register(leave)
     return current()
+
+
+def leave() -> None:
+    """Destroy the process group, if one was joined (registered at exit by
+    :func:`init_from_env`). Left to the interpreter's finalization, gloo's worker threads may
+    still hold Python objects then and abort the process (SIGABRT, "terminate called without an
+    active exception"), turning a command that succeeded into a failed rank."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def rank_device(device: str, world: World) -> str:
